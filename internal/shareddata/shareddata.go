@@ -1,8 +1,8 @@
-// Package testdata locates the shared data sets (FEBRL, OpenCR, FHIR
+// Package shareddata locates the shared data sets (FEBRL, OpenCR, FHIR
 // examples) that tests and benchmarks read. They live in ../shared/data
 // relative to the repository root and are not part of the module; a test
 // that needs them skips cleanly when they are absent.
-package testdata
+package shareddata
 
 import (
 	"os"
