@@ -296,3 +296,21 @@ func (l *Lineage) UnmarshalJSON(b []byte) error {
 	*l = Of(tags...)
 	return nil
 }
+
+// OfSorted returns the lineage holding tags, retaining the slice when it is
+// already in strictly increasing [CompareTag] order (as [Lineage.Tags] of
+// another lineage, or a merge of such slices, is). Otherwise it behaves as
+// [Of] and copies. The caller must not modify a retained slice afterwards;
+// clip it (s[i:j:j]) when it is part of a larger buffer so that no append can
+// reach the neighbours. It lets a merger build many lineages in one arena.
+func OfSorted(tags []Tag) Lineage {
+	for i := 1; i < len(tags); i++ {
+		if CompareTag(tags[i-1], tags[i]) >= 0 {
+			return Of(tags...)
+		}
+	}
+	if len(tags) == 0 {
+		return Lineage{}
+	}
+	return Lineage{tags: tags}
+}
