@@ -86,4 +86,12 @@ type Entry struct {
 	Text string `json:"text,omitempty"`
 	// Lineage is the set of source tags behind the entry.
 	Lineage provenance.Lineage `json:"lineage"`
+	// Dose is the structured dose of one administration of a medication
+	// (e.g. 500 mg), when the source has one. De-duplication compares doses
+	// after unit conversion; ValueText keeps the free-text instruction.
+	Dose *Quantity `json:"dose,omitempty"`
+	// Conflict is set only on entries of a merged [Timeline]: it is the id of
+	// the [Conflict] this entry belongs to (it and another source's entry
+	// report the same item at the same time with different values), or zero.
+	Conflict ConflictID `json:"conflict,omitempty"`
 }

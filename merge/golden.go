@@ -1,0 +1,314 @@
+package merge
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/carelens/carelens/provenance"
+)
+
+// Demographic is one source's record of who a person is, as merge needs it
+// for golden demographics. It is deliberately small and independent of the
+// matching package: the caller fills it from whatever it linked.
+type Demographic struct {
+	// Tag says which source record this is.
+	Tag provenance.Tag
+	// Name is the person's current name in this record.
+	Name Name
+	// BirthDate is the date of birth (UTC midnight), or zero.
+	BirthDate time.Time
+	// Sex is administrative sex as the source codes it ("female", "male",
+	// "other", "unknown"), or "".
+	Sex string
+	// Address is the current address.
+	Address Address
+	// Phone and Email are the preferred contacts, or "".
+	Phone string
+	Email string
+	// Identifiers are the person's identifiers in this record.
+	Identifiers []Identifier
+	// Updated is when the source last updated the record; zero falls back
+	// to Tag.Asserted.
+	Updated time.Time
+}
+
+// Name is a person's name.
+type Name struct {
+	Prefix string   `json:"prefix,omitempty"`
+	Given  []string `json:"given,omitempty"`
+	Family string   `json:"family,omitempty"`
+}
+
+// Address is a postal address.
+type Address struct {
+	Lines    []string `json:"lines,omitempty"`
+	City     string   `json:"city,omitempty"`
+	Postcode string   `json:"postcode,omitempty"`
+	Country  string   `json:"country,omitempty"`
+}
+
+// Identifier is an identifier in a system (an NHS number, a hospital number).
+type Identifier struct {
+	System string `json:"system"`
+	Value  string `json:"value"`
+}
+
+// Golden is the best current demographic record of one person. Every field
+// carries the lineage of every source record that holds the chosen value
+// (after normalisation); a field no record holds is zero with an empty lineage.
+type Golden struct {
+	Name      provenance.Tagged[Name]
+	BirthDate provenance.Tagged[time.Time]
+	Sex       provenance.Tagged[string]
+	Address   provenance.Tagged[Address]
+	Phone     provenance.Tagged[string]
+	Email     provenance.Tagged[string]
+	// Identifiers holds one value per identifier system, sorted by system.
+	Identifiers []provenance.Tagged[Identifier]
+}
+
+// Field names a golden-demographic field, to configure its survivorship.
+type Field string
+
+// The fields of [Golden].
+const (
+	FieldName        Field = "name"
+	FieldBirthDate   Field = "birthDate"
+	FieldSex         Field = "sex"
+	FieldAddress     Field = "address"
+	FieldPhone       Field = "phone"
+	FieldEmail       Field = "email"
+	FieldIdentifiers Field = "identifiers" // applied per identifier system
+)
+
+// Criterion is one survivorship test between candidate values of a field.
+type Criterion string
+
+// The survivorship criteria. Each ranks the distinct candidate values of a
+// field; the first criterion that separates them decides.
+const (
+	// ByTrust prefers the value held by the most trusted source.
+	ByTrust Criterion = "trust"
+	// ByRecent prefers the value of the most recently updated record.
+	ByRecent Criterion = "recent"
+	// ByComplete prefers the most complete value (more name parts,
+	// more address components, a full date).
+	ByComplete Criterion = "complete"
+	// ByAgreement prefers the value held by the most sources.
+	ByAgreement Criterion = "agreement"
+)
+
+// Survivorship is the rule for one field: criteria in order, and optionally
+// a trust order of sources for this field alone.
+type Survivorship struct {
+	Order []Criterion `json:"order"`
+	// Trust lists source ids most trusted first for this field; nil means
+	// [Options.Priority].
+	Trust []string `json:"trust,omitempty"`
+}
+
+// DefaultSurvivorship returns the rule used for a field that
+// [Options.Survivorship] does not configure: facts fixed at birth go to the
+// most trusted source and then the majority; where a person lives and how to
+// reach them go to the most recent record.
+func DefaultSurvivorship(f Field) Survivorship {
+	switch f {
+	case FieldName:
+		return Survivorship{Order: []Criterion{ByTrust, ByRecent, ByComplete, ByAgreement}}
+	case FieldBirthDate, FieldSex, FieldIdentifiers:
+		return Survivorship{Order: []Criterion{ByTrust, ByAgreement, ByRecent}}
+	default: // address, phone, email
+		return Survivorship{Order: []Criterion{ByRecent, ByTrust, ByComplete, ByAgreement}}
+	}
+}
+
+// candidate is one distinct normalised value of a field and its holders.
+type candidate struct {
+	key      string
+	first    int // index of the record whose spelling is kept
+	tags     []provenance.Tag
+	sources  []string
+	rank     int32
+	updated  time.Time
+	complete int
+}
+
+// Survive picks the best current value of each demographic field from the
+// records of one person by the survivorship rules of o (nil uses the
+// defaults). Values are compared after normalisation (case, spacing and
+// punctuation), so "SMITH" and "Smith" agree; the spelling kept is that of
+// the best record holding it. The result is deterministic: remaining ties go
+// to the smaller normalised value.
+func Survive(recs []Demographic, o *Options) Golden {
+	var g Golden
+	g.Name = pick(recs, o, FieldName, func(d *Demographic) (Name, string, int) {
+		n := d.Name
+		k := strings.Join(append(slices.Clone(n.Given), "|", n.Family), " ")
+		c := len(n.Given)
+		if n.Family != "" {
+			c++
+		}
+		return n, fold(k), c
+	})
+	g.BirthDate = pick(recs, o, FieldBirthDate, func(d *Demographic) (time.Time, string, int) {
+		if d.BirthDate.IsZero() {
+			return time.Time{}, "", 0
+		}
+		return d.BirthDate, d.BirthDate.UTC().Format(time.DateOnly), 1
+	})
+	g.Sex = pick(recs, o, FieldSex, func(d *Demographic) (string, string, int) {
+		k := fold(d.Sex)
+		if k == "unknown" {
+			return d.Sex, "", 0 // "unknown" is no value
+		}
+		return d.Sex, k, 1
+	})
+	g.Address = pick(recs, o, FieldAddress, func(d *Demographic) (Address, string, int) {
+		a := d.Address
+		c := 0
+		for _, s := range append(slices.Clone(a.Lines), a.City, a.Postcode, a.Country) {
+			if s != "" {
+				c++
+			}
+		}
+		k := fold(strings.Join(a.Lines, " ") + "|" + a.City + "|" + a.Postcode)
+		if c == 0 {
+			k = ""
+		}
+		return a, k, c
+	})
+	g.Phone = pick(recs, o, FieldPhone, func(d *Demographic) (string, string, int) {
+		return d.Phone, digits(d.Phone), len(digits(d.Phone))
+	})
+	g.Email = pick(recs, o, FieldEmail, func(d *Demographic) (string, string, int) {
+		return d.Email, strings.ToLower(strings.TrimSpace(d.Email)), 1
+	})
+
+	systems := map[string]bool{}
+	for i := range recs {
+		for _, id := range recs[i].Identifiers {
+			systems[id.System] = true
+		}
+	}
+	for _, sys := range slices.Sorted(maps.Keys(systems)) {
+		v := pick(recs, o, FieldIdentifiers, func(d *Demographic) (Identifier, string, int) {
+			for _, id := range d.Identifiers {
+				if id.System == sys && id.Value != "" {
+					return id, fold(id.Value), 1
+				}
+			}
+			return Identifier{}, "", 0
+		})
+		if v.Lineage.Len() > 0 {
+			g.Identifiers = append(g.Identifiers, v)
+		}
+	}
+	return g
+}
+
+// pick applies the survivorship rule of field f. get returns a record's
+// value, its normalised key ("" for none) and its completeness.
+func pick[T any](recs []Demographic, o *Options, f Field, get func(*Demographic) (T, string, int)) provenance.Tagged[T] {
+	rule := DefaultSurvivorship(f)
+	if o != nil {
+		if r, ok := o.Survivorship[f]; ok {
+			rule = r
+		}
+	}
+	trust := &Options{}
+	if rule.Trust != nil {
+		trust.Priority = rule.Trust
+	} else if o != nil {
+		trust.Priority = o.Priority
+	}
+	var cands []candidate
+	vals := make([]T, len(recs))
+	for i := range recs {
+		d := &recs[i]
+		v, k, c := get(d)
+		if k == "" {
+			continue
+		}
+		vals[i] = v
+		upd := d.Updated
+		if upd.IsZero() {
+			upd = d.Tag.Asserted
+		}
+		r := trust.rank(d.Tag.Source)
+		j := slices.IndexFunc(cands, func(c candidate) bool { return c.key == k })
+		if j < 0 {
+			cands = append(cands, candidate{key: k, first: i, rank: r, updated: upd, complete: c})
+			j = len(cands) - 1
+		}
+		cd := &cands[j]
+		cd.tags = append(cd.tags, d.Tag)
+		if !slices.Contains(cd.sources, d.Tag.Source) {
+			cd.sources = append(cd.sources, d.Tag.Source)
+		}
+		// The spelling kept is that of the most trusted, then most recent holder.
+		if r < cd.rank || r == cd.rank && upd.After(cd.updated) {
+			cd.first = i
+		}
+		cd.rank = min(cd.rank, r)
+		if upd.After(cd.updated) {
+			cd.updated = upd
+		}
+		cd.complete = max(cd.complete, c)
+	}
+	if len(cands) == 0 {
+		return provenance.Tagged[T]{}
+	}
+	best := slices.MinFunc(cands, func(a, b candidate) int {
+		for _, c := range rule.Order {
+			var r int
+			switch c {
+			case ByTrust:
+				r = cmp.Compare(a.rank, b.rank)
+			case ByRecent:
+				r = b.updated.Compare(a.updated)
+			case ByComplete:
+				r = cmp.Compare(b.complete, a.complete)
+			case ByAgreement:
+				r = cmp.Compare(len(b.sources), len(a.sources))
+			}
+			if r != 0 {
+				return r
+			}
+		}
+		return cmp.Compare(a.key, b.key)
+	})
+	return provenance.Tagged[T]{Value: vals[best.first], Lineage: provenance.Of(best.tags...)}
+}
+
+// fold lower-cases s and keeps letters and digits, single-spaced.
+func fold(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '|':
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			b.WriteRune(unicode.ToLower(r))
+		default:
+			space = true
+		}
+	}
+	return b.String()
+}
+
+func digits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,776 @@
+package merge
+
+import (
+	"fmt"
+	"iter"
+	"slices"
+
+	"github.com/carelens/carelens/provenance"
+)
+
+// ConflictID identifies a [Conflict] within one [Timeline]; zero means none.
+type ConflictID uint32
+
+// Reason says how the entries of a [Conflict] disagree.
+type Reason string
+
+// The reasons for a conflict.
+const (
+	// ReasonValue: the same test or observation at the same time with
+	// different values (numeric after unit conversion, or coded/text).
+	ReasonValue Reason = "value"
+	// ReasonDose: the same drug at the same time with different doses.
+	ReasonDose Reason = "dose"
+	// ReasonUnit: values in units that the rules cannot convert, so they
+	// cannot be shown to agree.
+	ReasonUnit Reason = "unit"
+)
+
+// Conflict is a set of entries of one [Timeline], from different sources,
+// that report the same item at the same time but disagree. They stay separate
+// entries; each carries the conflict's id and its own lineage, which names
+// the sources on its side.
+type Conflict struct {
+	ID     ConflictID
+	Reason Reason
+	// Entries are indexes into [Timeline.Entries], ascending.
+	Entries []int
+}
+
+// ref locates an entry in the merger's input streams.
+type ref struct{ s, i int32 }
+
+// Timeline is the merged, de-duplicated record of one person: every fact
+// once, in [Options.Compare] order, each carrying the tags of every source
+// entry behind it. It keeps the source streams it was built from (by
+// reference, unmodified), so that [Timeline.Filter] and [Combine] give exactly
+// the result of merging the remaining or combined sources afresh.
+//
+// A Timeline is immutable once returned and safe for concurrent reads, except
+// that passing it as the dst of a [Merger] method reuses its memory.
+type Timeline struct {
+	// Entries are the merged entries in timeline order.
+	Entries []Entry
+	// Conflicts are the groups of disagreeing entries; Conflicts[i].ID is i+1.
+	Conflicts []Conflict
+
+	srcs    [][]Entry // the streams merged, retained
+	o       *Options
+	rules   *compiled
+	mstart  []int32 // Entries[i]'s members are mrefs[mstart[i]:mstart[i+1]]
+	mrefs   []ref
+	sources []string
+}
+
+// Len returns the number of merged entries.
+func (t *Timeline) Len() int { return len(t.Entries) }
+
+// All returns the merged entries in timeline order.
+func (t *Timeline) All() iter.Seq[Entry] { return slices.Values(t.Entries) }
+
+// Members returns the source entries that were merged into Entries[i], in
+// timeline order. They are the entries as the sources supplied them.
+func (t *Timeline) Members(i int) iter.Seq[Entry] {
+	return func(yield func(Entry) bool) {
+		for _, r := range t.mrefs[t.mstart[i]:t.mstart[i+1]] {
+			if !yield(t.srcs[r.s][r.i]) {
+				return
+			}
+		}
+	}
+}
+
+// Sources returns the ids of the sources behind the timeline, sorted.
+func (t *Timeline) Sources() []string { return slices.Clone(t.sources) }
+
+// Conflict returns the conflict with the given id.
+func (t *Timeline) Conflict(id ConflictID) (Conflict, bool) {
+	if id == 0 || int(id) > len(t.Conflicts) {
+		return Conflict{}, false
+	}
+	return t.Conflicts[id-1], true
+}
+
+// Filter returns the timeline without the tags of sources that keep rejects,
+// as the viewer's source checkboxes need: entries only those sources reported
+// vanish, entries shared with a kept source stay with the kept sources' tags
+// (and wording), and a conflict whose other side vanished is no longer a
+// conflict. The result equals merging the kept sources' entries afresh.
+func (t *Timeline) Filter(keep func(source string) bool) (*Timeline, error) {
+	var srcs [][]Entry
+	for _, s := range t.srcs {
+		changed, any := false, false
+		for i := range s {
+			for _, tg := range s[i].Lineage.Tags() {
+				if keep(tg.Source) {
+					any = true
+				} else {
+					changed = true
+				}
+			}
+		}
+		switch {
+		case !changed:
+			srcs = append(srcs, s)
+		case any:
+			out := make([]Entry, 0, len(s))
+			for _, e := range s {
+				if l := e.Lineage.Filter(keep); l.Len() > 0 {
+					e.Lineage = l
+					out = append(out, e)
+				}
+			}
+			// The lead tag may have changed, and with it the order.
+			Sort(out, t.o)
+			srcs = append(srcs, out)
+		}
+	}
+	m := &Merger{o: t.o, rules: t.rules}
+	return m.MergeSlices(nil, srcs)
+}
+
+// Without returns the timeline without the given sources; see [Timeline.Filter].
+func (t *Timeline) Without(sources ...string) (*Timeline, error) {
+	return t.Filter(func(s string) bool { return !slices.Contains(sources, s) })
+}
+
+// MergeSlices merges and de-duplicates per-source streams, each sorted by
+// [Options.Compare]. o may be nil. See [Merger.MergeSlices].
+func MergeSlices(srcs [][]Entry, o *Options) (*Timeline, error) {
+	m, err := NewMerger(o)
+	if err != nil {
+		return nil, err
+	}
+	return m.MergeSlices(nil, srcs)
+}
+
+// Merge collects and merges per-source streams; see [Merger.Merge].
+func Merge(srcs []iter.Seq[Entry], o *Options) (*Timeline, error) {
+	m, err := NewMerger(o)
+	if err != nil {
+		return nil, err
+	}
+	return m.Merge(nil, srcs)
+}
+
+// Combine merges timelines: the result equals merging all of their source
+// streams at once, so combining is associative and a source that arrives
+// late can be added without re-fetching the others.
+func Combine(o *Options, ts ...*Timeline) (*Timeline, error) {
+	m, err := NewMerger(o)
+	if err != nil {
+		return nil, err
+	}
+	return m.Combine(nil, ts...)
+}
+
+// Merger merges timelines, reusing its scratch memory between calls. It is
+// not safe for concurrent use; use one per goroutine.
+type Merger struct {
+	o     *Options
+	rules *compiled
+	cur   cursor
+
+	atoms    []atom
+	clusters []cluster
+	next     []int32   // atom → next member of its cluster, -1 at the end
+	open     [][]int32 // concept → clusters still within their window
+	pend     []pending
+	pairs    []pending
+	dynCodes map[codeKey]int32
+	dynText  map[uint64]int32
+	srcIDs   map[string]int32
+	srcNames []string
+	srcRank  []int32
+	perm     []int32
+	pos      []int32
+	uf       []int32
+	lastSrc  []string // per stream: last source id seen, and its number
+	lastID   []int32
+}
+
+// NewMerger returns a merger for the options, which it keeps; o may be nil.
+// It fails with [ErrInvalidRules] when the rules do not compile.
+func NewMerger(o *Options) (*Merger, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	rs := o.Rules
+	if rs == nil {
+		rs = &Rules{}
+	}
+	c, err := compileRules(rs)
+	if err != nil {
+		return nil, err
+	}
+	return &Merger{o: o, rules: c}, nil
+}
+
+// Merge collects each stream into memory and merges them as
+// [Merger.MergeSlices] does. It reads every stream to its end.
+func (m *Merger) Merge(dst *Timeline, srcs []iter.Seq[Entry]) (*Timeline, error) {
+	ss := make([][]Entry, len(srcs))
+	for i, s := range srcs {
+		ss[i] = slices.Collect(s)
+	}
+	return m.MergeSlices(dst, ss)
+}
+
+// Combine merges the source streams of the given timelines; see [Combine].
+func (m *Merger) Combine(dst *Timeline, ts ...*Timeline) (*Timeline, error) {
+	var srcs [][]Entry
+	for _, t := range ts {
+		srcs = append(srcs, t.srcs...)
+	}
+	return m.MergeSlices(dst, srcs)
+}
+
+// atom is one source entry during de-duplication.
+type atom struct {
+	e          *Entry
+	r          ref
+	start, end int64 // the time interval the entry may mean, in Unix seconds
+	concept    int32
+	cluster    int32
+	mask       uint64 // sources 0..63 of its lineage
+	wide       bool   // has a source numbered 64 or more
+	cat        uint8
+}
+
+// cluster is one merged entry during de-duplication.
+type cluster struct {
+	anchor, last int32 // first and last member atom
+	rep          int32 // representative atom
+	n            int32
+	mask         uint64
+	wide         bool
+	cat          uint8
+	// sort key, filled when building
+	sec   int64
+	nsec  int32
+	rank  int32
+	lead  provenance.Tag
+	order int32
+}
+
+// pending is a cross-source disagreement found during the sweep.
+type pending struct {
+	a, b   int32 // clusters
+	reason Reason
+}
+
+const (
+	timeMin = -1 << 62
+	timeMax = 1 << 62
+)
+
+// MergeSlices merges and de-duplicates per-source streams, each sorted by
+// [Options.Compare] (a stream out of order fails with [ErrUnsorted]; an
+// entry without tags with [ErrUntagged]). The streams are retained by the
+// result and must not be modified afterwards.
+//
+// Entries that are the same fact by the rules become one entry: the
+// representative is the entry from the most trusted source (then the most
+// precise time, then one with a value), its lineage is the union of all
+// members' lineages and its codes the union of their codes. Entries from
+// the same source are merged only when identical. Entries that report the same item at the
+// same time from different sources with different values stay separate and
+// share a [Conflict].
+//
+// When dst is not nil its memory is reused and its previous contents are
+// overwritten; the result is dst.
+func (m *Merger) MergeSlices(dst *Timeline, srcs [][]Entry) (*Timeline, error) {
+	if dst == nil {
+		dst = &Timeline{}
+	}
+	dst.o, dst.rules = m.o, m.rules
+	dst.srcs = srcs
+	if err := m.sweep(srcs); err != nil {
+		return nil, err
+	}
+	m.build(dst)
+	return dst, nil
+}
+
+func (m *Merger) resetScratch(n, k int) {
+	m.atoms = slices.Grow(m.atoms[:0], n)
+	m.clusters = m.clusters[:0]
+	m.next = slices.Grow(m.next[:0], n)[:n]
+	for i := range m.open {
+		m.open[i] = m.open[i][:0]
+	}
+	m.pend, m.pairs = m.pend[:0], m.pairs[:0]
+	if m.dynCodes == nil {
+		m.dynCodes = make(map[codeKey]int32)
+		m.dynText = make(map[uint64]int32)
+		m.srcIDs = make(map[string]int32)
+	} else {
+		clear(m.dynCodes)
+		clear(m.dynText)
+		clear(m.srcIDs)
+	}
+	m.srcNames = m.srcNames[:0]
+	m.lastSrc = slices.Grow(m.lastSrc[:0], k)[:k]
+	m.lastID = slices.Grow(m.lastID[:0], k)[:k]
+	for i := range k {
+		m.lastSrc[i], m.lastID[i] = "", -1
+	}
+}
+
+// sweep merges the streams in order and assigns every entry to a cluster.
+func (m *Merger) sweep(srcs [][]Entry) error {
+	n := 0
+	for _, s := range srcs {
+		n += len(s)
+	}
+	m.resetScratch(n, len(srcs))
+	c := &m.cur
+	c.reset(m.o, srcs)
+	for c.Next() {
+		s, i := c.Pos()
+		if err := m.add(c.At(), ref{s, i}); err != nil {
+			return err
+		}
+	}
+	return c.Err()
+}
+
+// sourceID numbers a source id for this merge.
+func (m *Merger) sourceID(stream int32, src string) int32 {
+	if m.lastID[stream] >= 0 && m.lastSrc[stream] == src {
+		return m.lastID[stream]
+	}
+	id, ok := m.srcIDs[src]
+	if !ok {
+		id = int32(len(m.srcNames))
+		m.srcIDs[src] = id
+		m.srcNames = append(m.srcNames, src)
+	}
+	m.lastSrc[stream], m.lastID[stream] = src, id
+	return id
+}
+
+// concept returns the concept number of e: the rules' concept of its first
+// mapped code, else a number shared by entries with any of the same codes,
+// else (no codes) one shared by entries with the same display and text.
+func (m *Merger) concept(e *Entry) int32 {
+	rc := m.rules.concept
+	for i := range e.Codes {
+		if id, ok := rc[codeKey{e.Codes[i].System, e.Codes[i].Code}]; ok {
+			return id
+		}
+	}
+	base := int32(len(m.rules.molar))
+	if len(e.Codes) == 0 {
+		h := hashText(e.Display, e.Text)
+		id, ok := m.dynText[h]
+		if !ok {
+			id = base + int32(len(m.dynCodes)+len(m.dynText))
+			m.dynText[h] = id
+		}
+		return id
+	}
+	id := int32(-1)
+	for i := range e.Codes {
+		if v, ok := m.dynCodes[codeKey{e.Codes[i].System, e.Codes[i].Code}]; ok {
+			id = v
+			break
+		}
+	}
+	if id < 0 {
+		id = base + int32(len(m.dynCodes)+len(m.dynText))
+	}
+	for i := range e.Codes {
+		k := codeKey{e.Codes[i].System, e.Codes[i].Code}
+		if _, ok := m.dynCodes[k]; !ok {
+			m.dynCodes[k] = id
+		}
+	}
+	return id
+}
+
+// hashText is FNV-1a over the letters and digits of a and b, folded to lower
+// case, so that spacing and punctuation differences do not matter.
+func hashText(a, b string) uint64 {
+	h := uint64(14695981039346656037)
+	add := func(s string) {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			switch {
+			case c >= 'A' && c <= 'Z':
+				c += 'a' - 'A'
+			case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c >= 0x80:
+			default:
+				continue
+			}
+			h ^= uint64(c)
+			h *= 1099511628211
+		}
+	}
+	add(a)
+	h ^= 0xff
+	h *= 1099511628211
+	add(b)
+	return h
+}
+
+// interval returns the span of time an entry may mean, in Unix seconds.
+func interval(e *Entry) (int64, int64) {
+	t := e.Time
+	switch e.Precision {
+	case PrecisionUnknown:
+		if t.IsZero() {
+			return timeMin, timeMax
+		}
+		return t.Unix(), t.Unix()
+	case PrecisionYear:
+		s := t.Unix()
+		return s, t.AddDate(1, 0, 0).Unix() - 1
+	case PrecisionMonth:
+		s := t.Unix()
+		return s, t.AddDate(0, 1, 0).Unix() - 1
+	case PrecisionDay:
+		s := t.Unix()
+		return s, s + 86399
+	case PrecisionMinute:
+		s := t.Unix()
+		return s, s + 59
+	}
+	s := t.Unix()
+	return s, s
+}
+
+// add places one entry, in timeline order, into a cluster.
+func (m *Merger) add(e *Entry, r ref) error {
+	tags := e.Lineage.Tags()
+	if len(tags) == 0 {
+		return fmt.Errorf("%w: stream %d, position %d", ErrUntagged, r.s, r.i)
+	}
+	ai := int32(len(m.atoms))
+	a := atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1}
+	for _, tg := range tags {
+		if id := m.sourceID(r.s, tg.Source); id < 64 {
+			a.mask |= 1 << id
+		} else {
+			a.wide = true
+		}
+	}
+	a.start, a.end = interval(e)
+	a.concept = m.concept(e)
+	for int(a.concept) >= len(m.open) {
+		m.open = append(m.open, nil)
+	}
+	m.next[ai] = -1
+
+	win := m.rules.window[a.cat]
+	list := m.open[a.concept]
+	best, bestGap, bestDist := int32(-1), int64(0), int64(0)
+	m.pend = m.pend[:0]
+	w := 0
+	for _, ci := range list {
+		cl := &m.clusters[ci]
+		anc := &m.atoms[cl.anchor]
+		if anc.end < timeMax && anc.end+m.rules.window[cl.cat] < a.start {
+			continue // out of every later entry's reach: drop from the list
+		}
+		list[w] = ci
+		w++
+		if cl.cat != a.cat || anc.e.Category != e.Category {
+			continue
+		}
+		gap := max(a.start-anc.end, anc.start-a.end, 0)
+		if gap > win {
+			continue
+		}
+		dist := a.start - anc.start
+		if dist < 0 {
+			dist = -dist
+		}
+		if m.overlaps(cl, &a) {
+			if !m.identicalMember(cl, &a) {
+				continue // the same source again: a separate entry
+			}
+		} else if ok, why := m.sameValue(anc.e, e, a.concept); !ok {
+			m.pend = append(m.pend, pending{b: ci, reason: why})
+			continue
+		}
+		if best < 0 || gap < bestGap || gap == bestGap && dist < bestDist {
+			best, bestGap, bestDist = ci, gap, dist
+		}
+	}
+	list = list[:w]
+	if best >= 0 {
+		cl := &m.clusters[best]
+		m.next[cl.last] = ai
+		cl.last = ai
+		cl.n++
+		cl.mask |= a.mask
+		cl.wide = cl.wide || a.wide
+		a.cluster = best
+	} else {
+		a.cluster = int32(len(m.clusters))
+		m.clusters = append(m.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat})
+		list = append(list, a.cluster)
+	}
+	m.open[a.concept] = list
+	for _, p := range m.pend {
+		m.pairs = append(m.pairs, pending{a: a.cluster, b: p.b, reason: p.reason})
+	}
+	m.atoms = append(m.atoms, a)
+	return nil
+}
+
+// overlaps reports whether atom a shares a source with cluster cl.
+func (m *Merger) overlaps(cl *cluster, a *atom) bool {
+	if cl.mask&a.mask != 0 {
+		return true
+	}
+	if !cl.wide || !a.wide {
+		return false
+	}
+	for j := cl.anchor; j >= 0; j = m.next[j] {
+		for _, tg := range a.e.Lineage.Tags() {
+			if m.atoms[j].e.Lineage.Has(tg.Source) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// identicalMember reports whether a is identical, apart from lineage, to a
+// member of cl: the only way entries of one source are merged.
+func (m *Merger) identicalMember(cl *cluster, a *atom) bool {
+	for j := cl.anchor; j >= 0; j = m.next[j] {
+		if identical(m.atoms[j].e, a.e) {
+			return true
+		}
+	}
+	return false
+}
+
+func identical(a, b *Entry) bool {
+	return a.Category == b.Category && a.Time.Equal(b.Time) && a.Precision == b.Precision &&
+		slices.Equal(a.Codes, b.Codes) && a.Display == b.Display && eqQty(a.Value, b.Value) &&
+		eqQty(a.Dose, b.Dose) && a.ValueText == b.ValueText && a.Status == b.Status && a.Text == b.Text
+}
+
+func eqQty(a, b *Quantity) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// build turns the clusters into the timeline's entries and conflicts.
+func (m *Merger) build(t *Timeline) {
+	cls := m.clusters
+	nTags, nCodes := 0, 0
+	m.srcRank = slices.Grow(m.srcRank[:0], len(m.srcNames))[:len(m.srcNames)]
+	for i, s := range m.srcNames {
+		m.srcRank[i] = m.o.rank(s)
+	}
+	for ci := range cls {
+		cl := &cls[ci]
+		cl.rep = cl.anchor
+		if cl.n > 1 {
+			for j := m.next[cl.anchor]; j >= 0; j = m.next[j] {
+				if m.better(&m.atoms[j], &m.atoms[cl.rep]) {
+					cl.rep = j
+				}
+			}
+			for j := cl.anchor; j >= 0; j = m.next[j] {
+				nTags += m.atoms[j].e.Lineage.Len()
+				nCodes += len(m.atoms[j].e.Codes)
+			}
+		}
+		rep := &m.atoms[cl.rep]
+		cl.sec, cl.nsec = rep.e.Time.Unix(), int32(rep.e.Time.Nanosecond())
+		cl.lead = lead(m.atoms[cl.anchor].e)
+		if cl.n > 1 {
+			for j := m.next[cl.anchor]; j >= 0; j = m.next[j] {
+				if l := lead(m.atoms[j].e); provenance.CompareTag(l, cl.lead) < 0 {
+					cl.lead = l
+				}
+			}
+		}
+		cl.rank = m.srcRank[m.srcIDs[cl.lead.Source]]
+	}
+
+	// Clusters were opened in the order of their first member, and a
+	// merged entry takes its representative's time, which is close: the
+	// permutation is nearly sorted, so insertion sort costs little.
+	m.perm = slices.Grow(m.perm[:0], len(cls))[:len(cls)]
+	for i := range m.perm {
+		m.perm[i] = int32(i)
+	}
+	perm := m.perm
+	for i := 1; i < len(perm); i++ {
+		x := perm[i]
+		j := i
+		for j > 0 && m.clusterLess(x, perm[j-1]) {
+			perm[j] = perm[j-1]
+			j--
+		}
+		perm[j] = x
+	}
+	m.pos = slices.Grow(m.pos[:0], len(cls))[:len(cls)]
+	for i, ci := range perm {
+		m.pos[ci] = int32(i)
+	}
+
+	var tagArena []provenance.Tag
+	var codeArena []Code
+	if nTags > 0 {
+		tagArena = make([]provenance.Tag, 0, nTags)
+		codeArena = make([]Code, 0, nCodes)
+	}
+	out := slices.Grow(t.Entries[:0], len(cls))[:len(cls)]
+	t.mstart = slices.Grow(t.mstart[:0], len(cls)+1)[:len(cls)+1]
+	t.mrefs = slices.Grow(t.mrefs[:0], len(m.atoms))[:0]
+	for i, ci := range perm {
+		cl := &cls[ci]
+		rep := &m.atoms[cl.rep]
+		e := *rep.e
+		e.Conflict = 0
+		t.mstart[i] = int32(len(t.mrefs))
+		if cl.n == 1 {
+			t.mrefs = append(t.mrefs, rep.r)
+			out[i] = e
+			continue
+		}
+		ts := len(tagArena)
+		cs := len(codeArena)
+		codeArena = append(codeArena, e.Codes...)
+		for j := cl.anchor; j >= 0; j = m.next[j] {
+			mb := m.atoms[j].e
+			t.mrefs = append(t.mrefs, m.atoms[j].r)
+			tagArena = append(tagArena, mb.Lineage.Tags()...)
+			if j == cl.rep {
+				continue
+			}
+			for _, cd := range mb.Codes {
+				if !hasCode(codeArena[cs:], cd) {
+					codeArena = append(codeArena, cd)
+				}
+			}
+		}
+		tags := tagArena[ts:]
+		insertionSortTags(tags)
+		tags = slices.CompactFunc(tags, func(a, b provenance.Tag) bool { return provenance.CompareTag(a, b) == 0 })
+		tagArena = tagArena[:ts+len(tags)]
+		e.Lineage = provenance.OfSorted(tagArena[ts:len(tagArena):len(tagArena)])
+		if len(codeArena)-cs > len(e.Codes) {
+			e.Codes = codeArena[cs:len(codeArena):len(codeArena)]
+		} else {
+			codeArena = codeArena[:cs]
+		}
+		out[i] = e
+	}
+	t.mstart[len(cls)] = int32(len(t.mrefs))
+	t.Entries = out
+
+	t.sources = slices.Sorted(slices.Values(m.srcNames))
+	m.buildConflicts(t)
+}
+
+// better reports whether atom a should represent a cluster rather than b:
+// more trusted source, then finer time precision, then having a value, then
+// earlier in timeline order.
+func (m *Merger) better(a, b *atom) bool {
+	ra, rb := m.srcRank[m.srcIDs[lead(a.e).Source]], m.srcRank[m.srcIDs[lead(b.e).Source]]
+	if ra != rb {
+		return ra < rb
+	}
+	if a.e.Precision != b.e.Precision {
+		return a.e.Precision > b.e.Precision
+	}
+	if va, vb := a.e.Value != nil || a.e.Dose != nil, b.e.Value != nil || b.e.Dose != nil; va != vb {
+		return va
+	}
+	return false // b is earlier (members are visited in timeline order)
+}
+
+func (m *Merger) clusterLess(x, y int32) bool {
+	a, b := &m.clusters[x], &m.clusters[y]
+	if a.sec != b.sec {
+		return a.sec < b.sec
+	}
+	if a.nsec != b.nsec {
+		return a.nsec < b.nsec
+	}
+	if a.rank != b.rank {
+		return a.rank < b.rank
+	}
+	if c := compareLead(a.lead, b.lead); c != 0 {
+		return c < 0
+	}
+	return x < y
+}
+
+func hasCode(cs []Code, c Code) bool {
+	for _, x := range cs {
+		if x.System == c.System && x.Code == c.Code {
+			return true
+		}
+	}
+	return false
+}
+
+func insertionSortTags(s []provenance.Tag) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && provenance.CompareTag(s[j], s[j-1]) < 0; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// buildConflicts groups the disagreeing cluster pairs (union-find) and
+// numbers the groups in timeline order.
+func (m *Merger) buildConflicts(t *Timeline) {
+	t.Conflicts = t.Conflicts[:0]
+	if len(m.pairs) == 0 {
+		return
+	}
+	uf := slices.Grow(m.uf[:0], len(m.clusters))[:len(m.clusters)]
+	for i := range uf {
+		uf[i] = int32(i)
+	}
+	find := func(x int32) int32 {
+		for uf[x] != x {
+			uf[x] = uf[uf[x]]
+			x = uf[x]
+		}
+		return x
+	}
+	for _, p := range m.pairs {
+		a, b := find(p.a), find(p.b)
+		if a != b {
+			uf[max(a, b)] = min(a, b)
+		}
+	}
+	reason := make(map[int32]Reason)
+	for _, p := range m.pairs {
+		r := find(p.a)
+		if _, ok := reason[r]; !ok {
+			reason[r] = p.reason
+		}
+	}
+	ids := make(map[int32]ConflictID, len(reason))
+	for i, ci := range m.perm {
+		r := find(ci)
+		why, ok := reason[r]
+		if !ok {
+			continue
+		}
+		id, ok := ids[r]
+		if !ok {
+			id = ConflictID(len(t.Conflicts) + 1)
+			ids[r] = id
+			t.Conflicts = append(t.Conflicts, Conflict{ID: id, Reason: why})
+		}
+		t.Conflicts[id-1].Entries = append(t.Conflicts[id-1].Entries, i)
+		t.Entries[i].Conflict = id
+	}
+	m.uf = uf
+}
