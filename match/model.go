@@ -1,0 +1,391 @@
+package match
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// Sentinel errors. Messages never carry record values.
+var (
+	// ErrUnknownComparator means a model names a comparator or level kind
+	// this build does not have.
+	ErrUnknownComparator = errors.New("match: unknown comparator")
+	// ErrUnknownField means a model names a field that does not exist.
+	ErrUnknownField = errors.New("match: unknown field")
+	// ErrInvalidModel means a model is malformed: levels out of order,
+	// probabilities outside (0, 1], too many comparisons.
+	ErrInvalidModel = errors.New("match: invalid model")
+	// ErrNoRecords means there was nothing to link or train on.
+	ErrNoRecords = errors.New("match: no records")
+)
+
+// LevelKind names how a comparison level decides whether a pair is at that
+// level. Levels are tried in order and the first that holds wins.
+type LevelKind string
+
+// Level kinds.
+const (
+	// LevelNull holds when either value is missing (or a placeholder, or a
+	// shared value). It is always the first level and carries no weight.
+	LevelNull LevelKind = "null"
+	// LevelExact holds when the normalised values are equal.
+	LevelExact LevelKind = "exact"
+	// LevelAlias holds when two given names share a canonical form in the
+	// alias table (bob and robert).
+	LevelAlias LevelKind = "alias"
+	// LevelSwap holds when given and family names are exchanged between
+	// the records (each record's given equals the other's family).
+	LevelSwap LevelKind = "swap"
+	// LevelPart holds when one part of a multi-part family name equals the
+	// other record's family name or one of its parts.
+	LevelPart LevelKind = "part"
+	// LevelInitial holds when one name is a single letter equal to the
+	// other's first letter.
+	LevelInitial LevelKind = "initial"
+	// LevelPhonetic holds when the Double Metaphone codes are equal.
+	LevelPhonetic LevelKind = "phonetic"
+	// LevelSimilarity holds when Comparator's similarity is at least
+	// Threshold.
+	LevelSimilarity LevelKind = "similarity"
+	// LevelDistance holds when the Damerau-Levenshtein distance is at most
+	// Threshold (for dates, over the eight digits YYYYMMDD).
+	LevelDistance LevelKind = "distance"
+	// LevelTransposed holds when two dates agree with day and month
+	// exchanged.
+	LevelTransposed LevelKind = "transposed"
+	// LevelWithinYears holds when two dates are at most Threshold years
+	// apart.
+	LevelWithinYears LevelKind = "within-years"
+	// LevelDistrict holds when the postcodes' outward (district) parts are
+	// equal.
+	LevelDistrict LevelKind = "district"
+	// LevelElse always holds; it is always the last level.
+	LevelElse LevelKind = "else"
+)
+
+// Level is one level of a comparison, with its m and u probabilities:
+// the chance a true match, and a random non-match, falls at this level.
+type Level struct {
+	// Label is shown in explanations and charts.
+	Label string `json:"label"`
+	// Kind says when the level holds.
+	Kind LevelKind `json:"kind"`
+	// Comparator names a registered comparator for LevelSimilarity.
+	Comparator string `json:"comparator,omitempty"`
+	// Threshold is the similarity, distance or years bound for the kinds
+	// that take one.
+	Threshold float64 `json:"threshold,omitempty"`
+	// M is P(level | match).
+	M float64 `json:"m"`
+	// U is P(level | non-match).
+	U float64 `json:"u"`
+}
+
+// Comparison compares one field of two records through an ordered list of
+// levels: Levels[0] is the null level, the last is the else level.
+type Comparison struct {
+	// Name labels the comparison in explanations.
+	Name string `json:"name"`
+	// Field is the compared field's JSON name ("given", "birth_date",
+	// "id:soc_sec_id"...).
+	Field string `json:"field"`
+	// Levels are tried in order.
+	Levels []Level `json:"levels"`
+	// TermFrequency adjusts the exact level by how common the agreeing
+	// value is: SMITH agreeing counts for less than ZBYSZKO.
+	TermFrequency bool `json:"termFrequency,omitempty"`
+}
+
+// BlockingRule makes candidate pairs from records that agree on every one
+// of its keys. Key names: the fields, plus given_phonetic, family_phonetic,
+// given_initial, birth_year, postcode_district and name_pair (given and
+// family as an unordered pair, which also finds swapped names).
+type BlockingRule struct {
+	// Name identifies the rule in reports; it is part of the key hash.
+	Name string `json:"name"`
+	// Keys are the key names the records must agree on.
+	Keys []string `json:"keys"`
+}
+
+// Model is a Fellegi–Sunter model: comparisons with m and u per level, the
+// prior probability that two random records match, the blocking rules and
+// the default threshold. It is plain data and serialises to JSON.
+type Model struct {
+	// Version is the model format version, currently 1.
+	Version int `json:"version"`
+	// Prior is the probability that two records drawn at random are the
+	// same person (λ).
+	Prior float64 `json:"prior"`
+	// Threshold is the match probability at or above which a pair links;
+	// zero means DefaultThreshold.
+	Threshold float64 `json:"threshold,omitempty"`
+	// Comparisons are summed as independent evidence.
+	Comparisons []Comparison `json:"comparisons"`
+	// Blocking lists the rules that make candidate pairs.
+	Blocking []BlockingRule `json:"blocking"`
+	// Training records how the parameters were estimated.
+	Training *TrainingSummary `json:"training,omitempty"`
+}
+
+// TrainingSummary records how a model was trained; it holds no PHI.
+type TrainingSummary struct {
+	Records            int     `json:"records"`
+	RandomPairs        int     `json:"randomPairs"`
+	CandidatePairs     int     `json:"candidatePairs"`
+	EMIterations       int     `json:"emIterations"`
+	Converged          bool    `json:"converged"`
+	DeterministicPrior float64 `json:"deterministicPrior"`
+	Seed               uint64  `json:"seed"`
+}
+
+// DefaultThreshold is the default match probability for linking.
+const DefaultThreshold = 0.5
+
+// maxComparisons bounds the comparisons of a model (patterns pack 4 bits
+// per comparison into a uint64).
+const maxComparisons = 16
+
+// maxLevels bounds the levels of one comparison.
+const maxLevels = 15
+
+// EffectiveThreshold returns Threshold, or DefaultThreshold when unset.
+func (m *Model) EffectiveThreshold() float64 {
+	if m.Threshold > 0 {
+		return m.Threshold
+	}
+	return DefaultThreshold
+}
+
+// levelKinds lists the known level kinds.
+var levelKinds = map[LevelKind]bool{LevelNull: true, LevelExact: true, LevelAlias: true, LevelSwap: true,
+	LevelPart: true, LevelInitial: true, LevelPhonetic: true, LevelSimilarity: true, LevelDistance: true,
+	LevelTransposed: true, LevelWithinYears: true, LevelDistrict: true, LevelElse: true}
+
+// parseField maps a JSON field name to a Field; identifier fields return
+// FieldIdentifier and the system.
+func parseField(name string) (Field, string, error) {
+	if sys, ok := strings.CutPrefix(name, "id:"); ok && sys != "" {
+		return FieldIdentifier, sys, nil
+	}
+	for i, n := range fieldNames {
+		if n == name {
+			return Field(i), "", nil
+		}
+	}
+	return 0, "", fmt.Errorf("%w %q", ErrUnknownField, name)
+}
+
+var blockKeyNames = map[string]bool{"given_phonetic": true, "family_phonetic": true, "given_initial": true,
+	"birth_year": true, "postcode_district": true, "name_pair": true}
+
+// Validate checks that the model is well formed and that every comparator,
+// level kind and field it names exists.
+func (m *Model) Validate() error {
+	if m.Prior <= 0 || m.Prior >= 1 {
+		return fmt.Errorf("%w: prior %v outside (0, 1)", ErrInvalidModel, m.Prior)
+	}
+	if len(m.Comparisons) == 0 || len(m.Comparisons) > maxComparisons {
+		return fmt.Errorf("%w: %d comparisons (want 1..%d)", ErrInvalidModel, len(m.Comparisons), maxComparisons)
+	}
+	for ci, c := range m.Comparisons {
+		if _, _, err := parseField(c.Field); err != nil {
+			return fmt.Errorf("match: comparison %d (%s): %w", ci, c.Name, err)
+		}
+		if len(c.Levels) < 2 || len(c.Levels) > maxLevels {
+			return fmt.Errorf("%w: comparison %s has %d levels", ErrInvalidModel, c.Name, len(c.Levels))
+		}
+		if c.Levels[0].Kind != LevelNull || c.Levels[len(c.Levels)-1].Kind != LevelElse {
+			return fmt.Errorf("%w: comparison %s must start with a null level and end with an else level", ErrInvalidModel, c.Name)
+		}
+		for li, l := range c.Levels {
+			if !levelKinds[l.Kind] {
+				return fmt.Errorf("match: comparison %s level %d: %w %q", c.Name, li, ErrUnknownComparator, l.Kind)
+			}
+			if l.Kind == LevelSimilarity {
+				if _, ok := comparators[l.Comparator]; !ok {
+					return fmt.Errorf("match: comparison %s level %d: %w %q", c.Name, li, ErrUnknownComparator, l.Comparator)
+				}
+			}
+			if li > 0 && (l.M <= 0 || l.M > 1 || l.U <= 0 || l.U > 1 || math.IsNaN(l.M) || math.IsNaN(l.U)) {
+				return fmt.Errorf("%w: comparison %s level %d: m or u outside (0, 1]", ErrInvalidModel, c.Name, li)
+			}
+		}
+	}
+	for _, r := range m.Blocking {
+		if len(r.Keys) == 0 {
+			return fmt.Errorf("%w: blocking rule %s has no keys", ErrInvalidModel, r.Name)
+		}
+		for _, k := range r.Keys {
+			if blockKeyNames[k] {
+				continue
+			}
+			if _, _, err := parseField(k); err != nil {
+				return fmt.Errorf("match: blocking rule %s: %w", r.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// WriteJSON writes the model as indented JSON.
+func (m *Model) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
+		return fmt.Errorf("match: write model: %w", err)
+	}
+	return nil
+}
+
+// ReadModel reads a model written by [Model.WriteJSON] and validates it.
+func ReadModel(r io.Reader) (*Model, error) {
+	var m Model
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("match: read model: %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Clone returns a deep copy of m.
+func (m *Model) Clone() *Model {
+	c := *m
+	c.Comparisons = make([]Comparison, len(m.Comparisons))
+	for i, x := range m.Comparisons {
+		x.Levels = append([]Level(nil), x.Levels...)
+		c.Comparisons[i] = x
+	}
+	c.Blocking = make([]BlockingRule, len(m.Blocking))
+	for i, r := range m.Blocking {
+		r.Keys = append([]string(nil), r.Keys...)
+		c.Blocking[i] = r
+	}
+	if m.Training != nil {
+		t := *m.Training
+		c.Training = &t
+	}
+	return &c
+}
+
+func lv(label string, kind LevelKind, thr float64, m, u float64) Level {
+	l := Level{Label: label, Kind: kind, Threshold: thr, M: m, U: u}
+	if kind == LevelSimilarity {
+		l.Comparator = "jaro-winkler"
+	}
+	return l
+}
+
+// DefaultModel returns the untrained default model: comparisons for every
+// field CareLens knows, one per identifier system given, the default
+// blocking rules, and starting m and u values that training replaces.
+func DefaultModel(identifierSystems []string) *Model {
+	null := Level{Label: "null", Kind: LevelNull, M: 1, U: 1}
+	els := func(m, u float64) Level { return Level{Label: "else", Kind: LevelElse, M: m, U: u} }
+	given := Comparison{Name: "given name", Field: "given", TermFrequency: true, Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.85, 0.005),
+		lv("swapped with family", LevelSwap, 0, 0.02, 0.0001),
+		lv("alias", LevelAlias, 0, 0.02, 0.001),
+		lv("jaro-winkler >= 0.92", LevelSimilarity, 0.92, 0.05, 0.003),
+		lv("phonetic", LevelPhonetic, 0, 0.02, 0.01),
+		lv("jaro-winkler >= 0.80", LevelSimilarity, 0.80, 0.02, 0.03),
+		lv("initial", LevelInitial, 0, 0.01, 0.01),
+		els(0.03, 0.94)}}
+	family := Comparison{Name: "family name", Field: "family", TermFrequency: true, Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.85, 0.003),
+		lv("swapped with given", LevelSwap, 0, 0.02, 0.0001),
+		lv("part of multi-part name", LevelPart, 0, 0.02, 0.0005),
+		lv("jaro-winkler >= 0.92", LevelSimilarity, 0.92, 0.05, 0.002),
+		lv("phonetic", LevelPhonetic, 0, 0.02, 0.008),
+		lv("jaro-winkler >= 0.80", LevelSimilarity, 0.80, 0.02, 0.03),
+		els(0.04, 0.95)}}
+	middle := Comparison{Name: "middle name", Field: "middle", Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.8, 0.01),
+		lv("initial", LevelInitial, 0, 0.1, 0.05),
+		els(0.1, 0.94)}}
+	dob := Comparison{Name: "date of birth", Field: "birth_date", Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.85, 0.0001),
+		lv("one digit", LevelDistance, 1, 0.06, 0.002),
+		lv("day and month transposed", LevelTransposed, 0, 0.01, 0.00005),
+		lv("within 1 year", LevelWithinYears, 1, 0.02, 0.02),
+		lv("two digits", LevelDistance, 2, 0.03, 0.03),
+		els(0.03, 0.95)}}
+	sex := Comparison{Name: "sex", Field: "sex", Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.97, 0.5), els(0.03, 0.5)}}
+	street := Comparison{Name: "house number", Field: "street_number", Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.85, 0.02),
+		lv("one edit", LevelDistance, 1, 0.05, 0.1),
+		els(0.1, 0.88)}}
+	addr := Comparison{Name: "address", Field: "address", Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.7, 0.0005),
+		lv("jaro-winkler >= 0.90", LevelSimilarity, 0.90, 0.15, 0.002),
+		lv("jaro-winkler >= 0.75", LevelSimilarity, 0.75, 0.08, 0.05),
+		els(0.07, 0.95)}}
+	town := Comparison{Name: "town", Field: "town", TermFrequency: true, Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.8, 0.002),
+		lv("jaro-winkler >= 0.90", LevelSimilarity, 0.90, 0.1, 0.005),
+		els(0.1, 0.99)}}
+	postcode := Comparison{Name: "postcode", Field: "postcode", TermFrequency: true, Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.8, 0.001),
+		lv("one edit", LevelDistance, 1, 0.1, 0.01),
+		lv("same district", LevelDistrict, 0, 0.03, 0.02),
+		els(0.07, 0.97)}}
+	state := Comparison{Name: "state", Field: "state", Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.9, 0.2), els(0.1, 0.8)}}
+	phone := Comparison{Name: "phone", Field: "phone", TermFrequency: true, Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.85, 0.0001),
+		lv("one edit", LevelDistance, 1, 0.08, 0.001),
+		els(0.07, 0.9989)}}
+	email := Comparison{Name: "email", Field: "email", Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.85, 0.0001),
+		lv("jaro-winkler >= 0.90", LevelSimilarity, 0.90, 0.08, 0.001),
+		els(0.07, 0.9989)}}
+	nhs := Comparison{Name: "NHS number", Field: "nhs_number", Levels: []Level{null,
+		lv("exact", LevelExact, 0, 0.95, 0.00001), els(0.05, 0.99999)}}
+	m := &Model{Version: 1, Prior: 1e-4, Comparisons: []Comparison{
+		nhs, given, middle, family, dob, sex, street, addr, town, postcode, state, phone, email}}
+	for _, sys := range identifierSystems {
+		if len(m.Comparisons) == maxComparisons {
+			break
+		}
+		m.Comparisons = append(m.Comparisons, Comparison{Name: sys, Field: "id:" + sys, Levels: []Level{null,
+			lv("exact", LevelExact, 0, 0.85, 0.0001),
+			lv("one edit", LevelDistance, 1, 0.08, 0.001),
+			lv("two edits", LevelDistance, 2, 0.02, 0.005),
+			els(0.05, 0.9939)}})
+	}
+	m.Blocking = DefaultBlocking(identifierSystems)
+	return m
+}
+
+// DefaultBlocking returns the default blocking rules: exact identifiers,
+// then combinations of date of birth, phonetic names, postcode, phone and
+// e-mail chosen so that a true pair with errors in several fields still
+// agrees on at least one rule.
+func DefaultBlocking(identifierSystems []string) []BlockingRule {
+	r := []BlockingRule{
+		{Name: "nhs", Keys: []string{"nhs_number"}},
+	}
+	for _, s := range identifierSystems {
+		r = append(r, BlockingRule{Name: "id:" + s, Keys: []string{"id:" + s}})
+	}
+	r = append(r,
+		BlockingRule{Name: "dob+family", Keys: []string{"birth_date", "family_phonetic"}},
+		BlockingRule{Name: "dob+given", Keys: []string{"birth_date", "given_phonetic"}},
+		BlockingRule{Name: "names", Keys: []string{"name_pair"}},
+		BlockingRule{Name: "postcode+initial", Keys: []string{"postcode", "given_initial"}},
+		BlockingRule{Name: "phone", Keys: []string{"phone"}},
+		BlockingRule{Name: "email", Keys: []string{"email"}},
+		BlockingRule{Name: "family+year+district", Keys: []string{"family_phonetic", "birth_year", "postcode_district"}},
+		BlockingRule{Name: "dob+postcode", Keys: []string{"birth_date", "postcode"}},
+		BlockingRule{Name: "given+address", Keys: []string{"given_phonetic", "street_number", "postcode_district"}},
+	)
+	return r
+}

@@ -1,0 +1,446 @@
+package match
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+)
+
+// compiledLevel is a level ready for the pair loop.
+type compiledLevel struct {
+	kind LevelKind
+	thr  float64
+	cmp  Comparator
+}
+
+// compiledComparison is a comparison bound to a Preparer's field slots.
+type compiledComparison struct {
+	field  Field
+	levels []compiledLevel
+	weight []float64 // log2(m/u) per level; 0 for null
+	tf     bool
+	uExact float64
+	shared bool // values shared by too many records count as null
+	mi     int  // index of the comparison in the model
+}
+
+// Scorer scores pairs of records prepared by one [Preparer] under one
+// [Model]. It reads a snapshot of the Preparer's vocabularies taken when
+// it was made: records prepared later need a new Scorer ([Model.Scorer] is
+// cheap). A Scorer is safe for concurrent use and allocates nothing per
+// pair.
+type Scorer struct {
+	model    *Model
+	p        *Preparer
+	comps    []compiledComparison
+	views    [numFields]vocabView
+	out      vocabView
+	prior    float64 // log2 prior odds
+	limit    uint32
+	blocks   []compiledRule
+	maxTotal float64 // best achievable weight after each comparison (for early exit)
+}
+
+// Scorer binds the model to p's vocabularies. It fails when the model is
+// invalid.
+func (m *Model) Scorer(p *Preparer) (*Scorer, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Scorer{model: m, p: p, limit: uint32(p.opts.SharedValueLimit)}
+	s.prior = math.Log2(m.Prior / (1 - m.Prior))
+	for f := range Field(numFields) {
+		if v := p.vocabs[f]; v != nil {
+			s.views[f] = v.view()
+		}
+	}
+	s.out = p.out.view()
+	for mi, c := range m.Comparisons {
+		f, sys, err := parseField(c.Field)
+		if err != nil {
+			return nil, err
+		}
+		if f == FieldIdentifier {
+			slot := p.identifierSlot(sys)
+			if slot < 0 {
+				continue // more systems than slots: this one is never compared
+			}
+			f += Field(slot)
+			if v := p.vocabs[f]; v != nil {
+				s.views[f] = v.view()
+			}
+		}
+		cc := compiledComparison{field: f, tf: c.TermFrequency, mi: mi,
+			shared: f == FieldPhone || f == FieldEmail || f >= FieldIdentifier}
+		for li, l := range c.Levels {
+			cl := compiledLevel{kind: l.Kind, thr: l.Threshold}
+			if l.Kind == LevelSimilarity {
+				cl.cmp = comparators[l.Comparator]
+			}
+			cc.levels = append(cc.levels, cl)
+			w := 0.0
+			if li > 0 {
+				w = math.Log2(l.M / l.U)
+			}
+			cc.weight = append(cc.weight, w)
+			if l.Kind == LevelExact {
+				cc.uExact = l.U
+			}
+		}
+		s.comps = append(s.comps, cc)
+	}
+	for _, r := range m.Blocking {
+		cr, err := compileRule(r, p)
+		if err != nil {
+			return nil, err
+		}
+		s.blocks = append(s.blocks, cr)
+	}
+	return s, nil
+}
+
+// Model returns the scorer's model.
+func (s *Scorer) Model() *Model { return s.model }
+
+// Prior returns the log2 prior odds, the weight every pair starts from.
+func (s *Scorer) Prior() float64 { return s.prior }
+
+// Probability converts a match weight (log2 odds) to a probability.
+func Probability(weight float64) float64 { return 1 / (1 + math.Exp2(-weight)) }
+
+// Weight converts a match probability to a match weight (log2 odds).
+func Weight(probability float64) float64 {
+	return math.Log2(probability / (1 - probability))
+}
+
+// Score returns the match weight of a pair: log2 of the posterior odds
+// that a and b are the same person. It allocates nothing.
+func (s *Scorer) Score(a, b *Prepared) float64 {
+	w := s.prior
+	for i := range s.comps {
+		c := &s.comps[i]
+		l := s.level(c, a, b)
+		w += c.weight[l]
+		if c.tf && c.levels[l].kind == LevelExact {
+			w += s.tfAdjust(c, a)
+		}
+	}
+	return w
+}
+
+// Levels writes the level index of every comparison for the pair into dst
+// (len(dst) must be at least the number of comparisons) and returns the
+// pattern packed 4 bits per comparison.
+func (s *Scorer) pattern(a, b *Prepared) uint64 {
+	var p uint64
+	for i := range s.comps {
+		p |= uint64(s.level(&s.comps[i], a, b)) << (4 * i)
+	}
+	return p
+}
+
+// tfAdjust is the term-frequency adjustment for an exact agreement on a's
+// value: log2(u_exact / frequency of the value), bounded to ±6 bits.
+func (s *Scorer) tfAdjust(c *compiledComparison, a *Prepared) float64 {
+	v := &s.views[c.field]
+	id := a.v[c.field]
+	if c.field == FieldBirthDate || c.field == FieldSex || c.field == FieldNHSNumber || int(id) >= len(v.count) {
+		return 0
+	}
+	var n, total uint64
+	if c.field == FieldFamily {
+		n, total = uint64(atomic.LoadUint32(&v.count2[id])), v.v.total2.Load()
+	} else {
+		n, total = uint64(atomic.LoadUint32(&v.count[id])), v.v.total.Load()
+	}
+	if total == 0 || n == 0 || c.uExact <= 0 {
+		return 0
+	}
+	tf := float64(n) / float64(total)
+	adj := math.Log2(c.uExact / tf)
+	return max(-6, min(6, adj))
+}
+
+func (s *Scorer) isShared(f Field, id uint32) bool {
+	v := &s.views[f]
+	return int(id) < len(v.count) && atomic.LoadUint32(&v.count[id]) > s.limit
+}
+
+// level returns the index of the first level of c that holds for a, b.
+func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
+	f := c.field
+	switch f {
+	case FieldBirthDate:
+		x, y := a.dob, b.dob
+		if x == 0 || y == 0 {
+			return 0
+		}
+		for li := 1; li < len(c.levels); li++ {
+			if dateLevel(&c.levels[li], x, y) {
+				return li
+			}
+		}
+		return len(c.levels) - 1
+	case FieldSex:
+		if a.sex == 0 || b.sex == 0 {
+			return 0
+		}
+		for li := 1; li < len(c.levels); li++ {
+			k := c.levels[li].kind
+			if k == LevelElse || k == LevelExact && a.sex == b.sex {
+				return li
+			}
+		}
+		return len(c.levels) - 1
+	case FieldNHSNumber:
+		if a.nhs == 0 || b.nhs == 0 {
+			return 0
+		}
+		for li := 1; li < len(c.levels); li++ {
+			k := c.levels[li].kind
+			if k == LevelElse || k == LevelExact && a.nhs == b.nhs {
+				return li
+			}
+		}
+		return len(c.levels) - 1
+	}
+	x, y := a.v[f], b.v[f]
+	if x == 0 || y == 0 || c.shared && (s.isShared(f, x) || s.isShared(f, y)) {
+		return 0
+	}
+	v := &s.views[f]
+	if int(x) >= len(v.strs) || int(y) >= len(v.strs) {
+		return 0 // prepared after this scorer was made
+	}
+	for li := 1; li < len(c.levels); li++ {
+		l := &c.levels[li]
+		switch l.kind {
+		case LevelElse:
+			return li
+		case LevelExact:
+			if x == y {
+				return li
+			}
+		case LevelAlias:
+			if v.canon != nil && v.canon[x] == v.canon[y] {
+				return li
+			}
+		case LevelSwap:
+			if f == FieldGiven || f == FieldFamily {
+				if a.v[FieldGiven] != 0 && a.v[FieldGiven] == b.v[FieldFamily] &&
+					a.v[FieldFamily] == b.v[FieldGiven] {
+					return li
+				}
+			}
+		case LevelPart:
+			if f == FieldFamily && partMatch(a, b) {
+				return li
+			}
+		case LevelInitial:
+			sx, sy := v.strs[x], v.strs[y]
+			if (len(sx) == 1 || len(sy) == 1) && sx[0] == sy[0] {
+				return li
+			}
+		case LevelPhonetic:
+			if v.phon != nil && v.phon[x] != 0 && v.phon[x] == v.phon[y] {
+				return li
+			}
+		case LevelSimilarity:
+			if x == y || l.cmp.Similarity(v.strs[x], v.strs[y]) >= l.thr {
+				return li
+			}
+		case LevelDistance:
+			if x == y || DamerauLevenshtein(v.strs[x], v.strs[y]) <= int(l.thr) {
+				return li
+			}
+		case LevelDistrict:
+			if f == FieldPostcode && samePostcodeDistrict(s, x, y) {
+				return li
+			}
+		}
+	}
+	return len(c.levels) - 1
+}
+
+func samePostcodeDistrict(s *Scorer, x, y uint32) bool {
+	v := &s.views[FieldPostcode]
+	a, b := v.strs[x], v.strs[y]
+	_, oa := NormalisePostcodeDistrict(a)
+	_, ob := NormalisePostcodeDistrict(b)
+	return oa != "" && oa == ob
+}
+
+// NormalisePostcodeDistrict returns the outward part of a canonical
+// postcode without allocating: the part before the space for a UK
+// postcode, all but the last character otherwise.
+func NormalisePostcodeDistrict(canonical string) (string, string) {
+	if i := strings.IndexByte(canonical, ' '); i > 0 {
+		return canonical, canonical[:i]
+	}
+	if len(canonical) < 2 {
+		return canonical, ""
+	}
+	return canonical, canonical[:len(canonical)-1]
+}
+
+func partMatch(a, b *Prepared) bool {
+	xs := [3]uint32{a.v[FieldFamily], a.fam1, a.fam2}
+	ys := [3]uint32{b.v[FieldFamily], b.fam1, b.fam2}
+	for _, x := range xs {
+		if x == 0 {
+			continue
+		}
+		for _, y := range ys {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func dateLevel(l *compiledLevel, x, y uint32) bool {
+	switch l.kind {
+	case LevelElse:
+		return true
+	case LevelExact:
+		return x == y
+	case LevelDistance:
+		if x == y {
+			return true
+		}
+		var bx, by [8]byte
+		putDate(&bx, x)
+		putDate(&by, y)
+		return dlBytes8(&bx, &by) <= int(l.thr)
+	case LevelTransposed:
+		ya, ma, da := x/10000, x/100%100, x%100
+		yb, mb, db := y/10000, y/100%100, y%100
+		return ya == yb && ma == db && da == mb && ma != da && ma != 0 && mb != 0
+	case LevelWithinYears:
+		ya, yb := int(x/10000), int(y/10000)
+		d := ya - yb
+		if d < 0 {
+			d = -d
+		}
+		return float64(d) <= l.thr
+	}
+	return false
+}
+
+func putDate(b *[8]byte, d uint32) {
+	for i := 7; i >= 0; i-- {
+		b[i] = byte('0' + d%10)
+		d /= 10
+	}
+}
+
+// dlBytes8 is Damerau–Levenshtein (optimal string alignment) for two
+// eight-digit dates.
+func dlBytes8(a, b *[8]byte) int {
+	var d [9][9]uint8
+	for i := range 9 {
+		d[i][0] = uint8(i)
+		d[0][i] = uint8(i)
+	}
+	for i := 1; i <= 8; i++ {
+		for j := 1; j <= 8; j++ {
+			cost := uint8(1)
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			v := min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				v = min(v, d[i-2][j-2]+1)
+			}
+			d[i][j] = v
+		}
+	}
+	return int(d[8][8])
+}
+
+// ComparisonExplanation is one comparison's part in an [Explanation].
+type ComparisonExplanation struct {
+	// Name is the comparison's name.
+	Name string `json:"name"`
+	// Level is the label of the level the pair fell at.
+	Level string `json:"level"`
+	// LevelIndex is that level's position.
+	LevelIndex int `json:"levelIndex"`
+	// Weight is log2(m/u) for that level.
+	Weight float64 `json:"weight"`
+	// TermFrequency is the term-frequency adjustment added (exact levels).
+	TermFrequency float64 `json:"termFrequency"`
+}
+
+// Explanation says why a pair scored what it did, comparison by
+// comparison. It names levels and weights, never the records' values.
+type Explanation struct {
+	// Prior is the log2 prior odds every pair starts from.
+	Prior float64 `json:"prior"`
+	// Comparisons are in model order.
+	Comparisons []ComparisonExplanation `json:"comparisons"`
+	// Weight is the total match weight (log2 odds).
+	Weight float64 `json:"weight"`
+	// Probability is the match probability.
+	Probability float64 `json:"probability"`
+	// Grade is the match grade at the model's threshold.
+	Grade Grade `json:"grade"`
+	// Constraint names a hard constraint that forbids the link ("different
+	// NHS numbers"), if any.
+	Constraint string `json:"constraint,omitempty"`
+}
+
+// Explain scores a pair and says why.
+func (s *Scorer) Explain(a, b *Prepared) Explanation {
+	e := Explanation{Prior: s.prior, Weight: s.prior}
+	for i := range s.comps {
+		c := &s.comps[i]
+		l := s.level(c, a, b)
+		ce := ComparisonExplanation{Name: s.model.Comparisons[c.mi].Name, Level: s.model.Comparisons[c.mi].Levels[l].Label,
+			LevelIndex: l, Weight: c.weight[l]}
+		if c.tf && c.levels[l].kind == LevelExact {
+			ce.TermFrequency = s.tfAdjust(c, a)
+		}
+		e.Weight += ce.Weight + ce.TermFrequency
+		e.Comparisons = append(e.Comparisons, ce)
+	}
+	e.Probability = Probability(e.Weight)
+	e.Grade = s.grade(e.Probability)
+	if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs {
+		e.Constraint = "different valid NHS numbers"
+		e.Grade = GradeCertainlyNot
+	}
+	return e
+}
+
+func (s *Scorer) grade(p float64) Grade {
+	t := s.model.EffectiveThreshold()
+	switch {
+	case p >= max(t, 0.99):
+		return GradeCertain
+	case p >= t:
+		return GradeProbable
+	case p >= t/10:
+		return GradePossible
+	}
+	return GradeCertainlyNot
+}
+
+// String renders the explanation as an aligned table.
+func (e Explanation) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-22s %-28s %8s %8s\n", "comparison", "level", "weight", "tf adj")
+	fmt.Fprintf(&b, "%-22s %-28s %8.2f\n", "prior", "", e.Prior)
+	for _, c := range e.Comparisons {
+		fmt.Fprintf(&b, "%-22s %-28s %8.2f %8.2f\n", c.Name, c.Level, c.Weight, c.TermFrequency)
+	}
+	fmt.Fprintf(&b, "%-22s %-28s %8.2f\n", "total", "", e.Weight)
+	fmt.Fprintf(&b, "probability %.6f  grade %s", e.Probability, e.Grade)
+	if e.Constraint != "" {
+		fmt.Fprintf(&b, "  (constraint: %s)", e.Constraint)
+	}
+	b.WriteByte('\n')
+	return b.String()
+}

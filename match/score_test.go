@@ -1,0 +1,73 @@
+package match
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func fixturePair(tb testing.TB) (*Scorer, Prepared, Prepared, Prepared) {
+	tb.Helper()
+	p := NewPreparer(nil)
+	a := p.Prepare(&Record{Source: "gp", ID: "1", Given: []string{"Jonathan"}, Family: "Smith-Jones",
+		BirthDate: "1984-03-07", Sex: "M", Postcode: "sw1a 1aa", Phone: "07700 900123", NHSNumber: "943 476 5919"})
+	b := p.Prepare(&Record{Source: "hosp", ID: "9", Given: []string{"Johnathan"}, Family: "Jones",
+		BirthDate: "07/03/1984", Sex: "male", Postcode: "SW1A1AA", Phone: "+44 7700 900123", NHSNumber: "9434765919"})
+	c := p.Prepare(&Record{Source: "hosp", ID: "10", Given: []string{"Mary"}, Family: "Brown",
+		BirthDate: "1950-11-02", Sex: "F", Postcode: "LS1 4AP", NHSNumber: "4010232137"})
+	sc, err := DefaultModel(nil).Scorer(p)
+	require.NoError(tb, err)
+	return sc, a, b, c
+}
+
+func TestScoreSeparatesMatchFromNonMatch(t *testing.T) {
+	sc, a, b, c := fixturePair(t)
+	assert.Greater(t, sc.Score(&a, &b), 10.0)
+	assert.Less(t, sc.Score(&a, &c), -10.0)
+	assert.InDelta(t, sc.Score(&a, &b), sc.Score(&b, &a), 1e-9, "symmetric")
+	e := sc.Explain(&a, &b)
+	assert.InDelta(t, sc.Score(&a, &b), e.Weight, 1e-9)
+	assert.Equal(t, GradeCertain, e.Grade)
+	ec := sc.Explain(&a, &c)
+	assert.Equal(t, GradeCertainlyNot, ec.Grade)
+	assert.NotEmpty(t, ec.Constraint)
+}
+
+func TestScoreNoAllocs(t *testing.T) {
+	sc, a, b, c := fixturePair(t)
+	assert.Zero(t, testing.AllocsPerRun(200, func() {
+		_ = sc.Score(&a, &b)
+		_ = sc.Score(&a, &c)
+	}))
+}
+
+func TestModelJSONRoundTrip(t *testing.T) {
+	m := DefaultModel([]string{"soc_sec_id"})
+	var buf bytes.Buffer
+	require.NoError(t, m.WriteJSON(&buf))
+	got, err := ReadModel(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, m, got)
+
+	bad := m.Clone()
+	bad.Comparisons[1].Levels[4].Comparator = "no-such-comparator"
+	buf.Reset()
+	require.NoError(t, bad.WriteJSON(&buf))
+	_, err = ReadModel(&buf)
+	assert.ErrorIs(t, err, ErrUnknownComparator)
+}
+
+func TestBlockingKeysSkipPlaceholders(t *testing.T) {
+	p := NewPreparer(nil)
+	a := p.Prepare(&Record{Given: []string{"Baby Girl"}, Family: "Unknown", BirthDate: "1900-01-01", NHSNumber: "0000000000"})
+	b := p.Prepare(&Record{Given: []string{"Baby Girl"}, Family: "Unknown", BirthDate: "1900-01-01", NHSNumber: "0000000000"})
+	sc, err := DefaultModel(nil).Scorer(p)
+	require.NoError(t, err)
+	assert.Empty(t, sc.AppendBlockingKeys(nil, &a))
+	assert.InDelta(t, sc.Prior(), sc.Score(&a, &b), 1e-9, "placeholders carry no weight")
+	assert.True(t, a.Flags().PlaceholderName)
+	assert.True(t, a.Flags().PlaceholderDate)
+	assert.True(t, a.Flags().InvalidNHS)
+}
