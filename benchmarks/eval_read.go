@@ -1,0 +1,295 @@
+package benchmarks
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// TruthFormat names the layout a truth file was read from.
+type TruthFormat string
+
+// Truth formats recognised by [ReadTruth] from the header.
+const (
+	// TruthSourced is "source,record_id,person_id" (what [Synth] writes).
+	TruthSourced TruthFormat = "source,record_id,entity_id"
+	// TruthEntities is any two-column "record_id,entity_id" layout.
+	TruthEntities TruthFormat = "record_id,entity_id"
+	// TruthFEBRL is a FEBRL or OpenCR data file whose rec_id encodes the
+	// entity ("rec-12-org", "rec-12-dup-3"); the source is the file name
+	// without extension.
+	TruthFEBRL TruthFormat = "febrl"
+	// TruthPairs lists true pairs, two record-id columns per line
+	// ("rec_id_l,rec_id_r"); entities are their connected components and
+	// records absent from every pair are singletons.
+	TruthPairs TruthFormat = "pairs"
+)
+
+// Truth maps records to the entity (person) they belong to.
+type Truth struct {
+	// Formats lists the format of each file read, in order.
+	Formats []TruthFormat
+	// Records lists every record the truth knows, in file order.
+	Records []LabelledRecord
+	// Open is true when the truth came from true pairs: a record it does
+	// not list is not unknown but an entity of its own.
+	Open bool
+}
+
+// Clusters maps records to predicted clusters.
+type Clusters struct {
+	// Records lists every clustered record, in file order.
+	Records []LabelledRecord
+}
+
+// LabelledRecord is one record with its entity or cluster label.
+type LabelledRecord struct {
+	// Source is the record's source, "" when the file has none.
+	Source string
+	// ID is the source-local record id.
+	ID string
+	// Label is the entity id (truth) or cluster id (clusters).
+	Label string
+}
+
+// csvFile reads a CSV file with leading-space trimming (FEBRL writes ", "),
+// reporting errors as "file:line".
+type csvFile struct {
+	name string
+	r    *csv.Reader
+	f    *os.File
+}
+
+func openCSV(path string) (*csvFile, []string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("benchmarks: %w", err)
+	}
+	r := csv.NewReader(bufio.NewReaderSize(f, 1<<16))
+	r.TrimLeadingSpace = true
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	c := &csvFile{name: path, r: r, f: f}
+	head, err := r.Read()
+	if err != nil {
+		f.Close()
+		if errors.Is(err, io.EOF) {
+			return nil, nil, fmt.Errorf("benchmarks: %s:1: empty file, want a header: %w", path, ErrMalformed)
+		}
+		return nil, nil, c.wrap(err)
+	}
+	head = append([]string(nil), head...)
+	for i := range head {
+		head[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(head[i], "\ufeff")))
+	}
+	return c, head, nil
+}
+
+// wrap turns a csv parse error into one naming file and line.
+func (c *csvFile) wrap(err error) error {
+	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
+		return fmt.Errorf("benchmarks: %s:%d: %v: %w", c.name, pe.Line, pe.Err, ErrMalformed)
+	}
+	return fmt.Errorf("benchmarks: %s: %w", c.name, err)
+}
+
+func (c *csvFile) line() int {
+	l, _ := c.r.FieldPos(0)
+	return l
+}
+
+// rows calls each for every data row with exactly want fields (or at least
+// want when atLeast), trimming spaces.
+func (c *csvFile) rows(want int, atLeast bool, each func(line int, f []string) error) error {
+	defer c.f.Close()
+	for {
+		rec, err := c.r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return c.wrap(err)
+		}
+		line := c.line()
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		if len(rec) < want || !atLeast && len(rec) != want {
+			return fmt.Errorf("benchmarks: %s:%d: %d fields, want %d: %w", c.name, line, len(rec), want, ErrMalformed)
+		}
+		for i := range rec {
+			rec[i] = strings.TrimSpace(rec[i])
+		}
+		if err := each(line, rec); err != nil {
+			return err
+		}
+	}
+}
+
+// fieldError names file, line and column; values never appear.
+func fieldError(file string, line int, column, problem string) error {
+	return fmt.Errorf("benchmarks: %s:%d: column %s: %s: %w", file, line, column, problem, ErrMalformed)
+}
+
+// isRecordColumn reports whether a header names a record id column.
+func isRecordColumn(h string) bool {
+	return strings.HasPrefix(h, "rec") || h == "id" || strings.HasSuffix(h, "record_id")
+}
+
+// isEntityColumn reports whether a header names an entity, person or
+// cluster label column.
+func isEntityColumn(h string) bool {
+	for _, k := range []string{"entity", "person", "cluster", "truth", "true_id", "group", "patient", "match_id", "label", "uid"} {
+		if strings.Contains(h, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadTruth reads one or more truth files, detecting each file's format
+// from its header (see [TruthFormat]): "source,record_id,person_id";
+// "record_id,entity_id" (any two columns, the first a record id, the
+// second an entity label); a FEBRL/OpenCR data file with a "rec_id" column
+// and more than two columns; or a true-pairs file with two record-id
+// columns. Several files must agree on being pair lists or not. Errors
+// name the file and line.
+func ReadTruth(paths ...string) (*Truth, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%w: no truth file", ErrBadOptions)
+	}
+	t := &Truth{}
+	for i, p := range paths {
+		c, head, err := openCSV(p)
+		if err != nil {
+			return nil, err
+		}
+		var format TruthFormat
+		switch {
+		case len(head) == 3 && head[0] == "source" && isRecordColumn(head[1]):
+			format = TruthSourced
+			err = c.rows(3, false, func(line int, f []string) error {
+				if f[0] == "" || f[1] == "" || f[2] == "" {
+					return fieldError(p, line, "source, record or entity", "empty value")
+				}
+				t.Records = append(t.Records, LabelledRecord{Source: f[0], ID: f[1], Label: f[2]})
+				return nil
+			})
+		case len(head) > 2 && (head[0] == "rec_id" || head[0] == "record_id"):
+			format = TruthFEBRL
+			src := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+			err = c.rows(1, true, func(line int, f []string) error {
+				ent, ok := febrlEntity(f[0])
+				if !ok {
+					return fieldError(p, line, head[0], "not a FEBRL record id (rec-N-org or rec-N-dup-K)")
+				}
+				t.Records = append(t.Records, LabelledRecord{Source: src, ID: f[0], Label: ent})
+				return nil
+			})
+		case len(head) == 2 && isRecordColumn(head[0]) && isEntityColumn(head[1]):
+			format = TruthEntities
+			err = c.rows(2, false, func(line int, f []string) error {
+				if f[0] == "" || f[1] == "" {
+					return fieldError(p, line, head[0]+" or "+head[1], "empty value")
+				}
+				t.Records = append(t.Records, LabelledRecord{ID: f[0], Label: f[1]})
+				return nil
+			})
+		case len(head) == 2 && isRecordColumn(head[0]) && isRecordColumn(head[1]):
+			format = TruthPairs
+			err = c.rows(2, false, func(line int, f []string) error {
+				if f[0] == "" || f[1] == "" {
+					return fieldError(p, line, head[0]+" or "+head[1], "empty record id")
+				}
+				// A pair is kept as two records labelled with the pair's
+				// line; Evaluate joins pairs that share a record.
+				l := "\x00pair" + strconv.Itoa(i) + ":" + strconv.Itoa(line)
+				t.Records = append(t.Records, LabelledRecord{ID: f[0], Label: l}, LabelledRecord{ID: f[1], Label: l})
+				return nil
+			})
+		case len(head) == 2 && isRecordColumn(head[0]):
+			format = TruthEntities
+			err = c.rows(2, false, func(line int, f []string) error {
+				if f[0] == "" || f[1] == "" {
+					return fieldError(p, line, head[0]+" or "+head[1], "empty value")
+				}
+				t.Records = append(t.Records, LabelledRecord{ID: f[0], Label: f[1]})
+				return nil
+			})
+		default:
+			c.f.Close()
+			return nil, fmt.Errorf("benchmarks: %s:1: unrecognised truth header (want source,record_id,person_id; record_id,entity_id; a FEBRL rec_id file; or a true-pairs file): %w", p, ErrMalformed)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && (format == TruthPairs) != t.Open {
+			return nil, fmt.Errorf("%w: %s: cannot mix true-pairs files with entity files", ErrBadOptions, p)
+		}
+		t.Open = format == TruthPairs
+		t.Formats = append(t.Formats, format)
+	}
+	return t, nil
+}
+
+// febrlEntity extracts the entity from a FEBRL record id: "rec-12-org"
+// and "rec-12-dup-3" are both entity "12".
+func febrlEntity(id string) (string, bool) {
+	rest, ok := strings.CutPrefix(id, "rec-")
+	if !ok {
+		return "", false
+	}
+	n, tail, ok := strings.Cut(rest, "-")
+	if !ok || n == "" || strings.Trim(n, "0123456789") != "" {
+		return "", false
+	}
+	if tail != "org" {
+		k, ok := strings.CutPrefix(tail, "dup-")
+		if !ok || k == "" || strings.Trim(k, "0123456789") != "" {
+			return "", false
+		}
+	}
+	return n, true
+}
+
+// ReadClusters reads a clusters file: "source,record_id,cluster_id" or
+// "record_id,cluster_id" (header names may vary; the column count and
+// order decide). Errors name the file and line.
+func ReadClusters(path string) (*Clusters, error) {
+	c, head, err := openCSV(path)
+	if err != nil {
+		return nil, err
+	}
+	cl := &Clusters{}
+	switch len(head) {
+	case 3:
+		err = c.rows(3, false, func(line int, f []string) error {
+			if f[0] == "" || f[1] == "" || f[2] == "" {
+				return fieldError(path, line, "source, record or cluster", "empty value")
+			}
+			cl.Records = append(cl.Records, LabelledRecord{Source: f[0], ID: f[1], Label: f[2]})
+			return nil
+		})
+	case 2:
+		err = c.rows(2, false, func(line int, f []string) error {
+			if f[0] == "" || f[1] == "" {
+				return fieldError(path, line, "record or cluster", "empty value")
+			}
+			cl.Records = append(cl.Records, LabelledRecord{ID: f[0], Label: f[1]})
+			return nil
+		})
+	default:
+		c.f.Close()
+		return nil, fmt.Errorf("benchmarks: %s:1: clusters header has %d columns, want source,record_id,cluster_id or record_id,cluster_id: %w", path, len(head), ErrMalformed)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return cl, nil
+}
