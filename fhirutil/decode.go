@@ -1,0 +1,389 @@
+package fhirutil
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+
+	"github.com/carelens/carelens/provenance"
+)
+
+// TimeZone is the zone every unmarshaller in CareLens is built with. The
+// zone changes the instants jsonformat stores for dates ("1974-07-25" is a
+// different microsecond in London and in UTC), so one zone is used
+// throughout and dates are compared by value and precision.
+const TimeZone = "UTC"
+
+// Options configure decoding. The zero value works: strict R4 with
+// validation, the retrieval time taken when decoding starts, and one
+// worker per available CPU.
+type Options struct {
+	// Source is the source the input came from; its ID goes into every
+	// [provenance.Tag].
+	Source provenance.Source
+	// Retrieved is when the input was fetched from the source; zero means
+	// the time decoding starts.
+	Retrieved time.Time
+	// Lenient keeps resources that strict R4 parsing rejects for a local
+	// defect: unknown elements and elements with invalid values are
+	// dropped, and a dateTime with a time but no offset is read as UTC.
+	// Each repair is reported as a kept [ResourceError]. A resourceType
+	// R4 does not define is kept as a stub (type, id and meta only).
+	Lenient bool
+	// SkipValidation skips jsonformat's required-element and
+	// reference-type checks (primitives are still checked). Validation
+	// findings never drop a resource; skipping them only saves time.
+	SkipValidation bool
+	// Workers is how many resources are decoded at once; zero or negative
+	// means runtime.GOMAXPROCS(0).
+	Workers int
+}
+
+func (o *Options) workers() int {
+	if o == nil || o.Workers <= 0 {
+		return runtime.GOMAXPROCS(0)
+	}
+	return o.Workers
+}
+
+// Batch is the result of decoding one input: the resources that were kept,
+// in input order, and the problems found.
+type Batch struct {
+	// Resources are the decoded resources in input order. Bundles are not
+	// resources here: their entries are, recursively (a batch-response
+	// holding searchset Bundles yields the searchsets' entries).
+	Resources []*Resource
+	// Issues are the problems found, in input order. An issue with Kept
+	// false means a resource was skipped.
+	Issues []*ResourceError
+	// Bundles counts the Bundles that were opened, the top level included.
+	Bundles int
+	// Retrieved is the retrieval time given in Options, or the time
+	// decoding started.
+	Retrieved time.Time
+	// Source is the source the input came from.
+	Source provenance.Source
+}
+
+// Err returns the issues that skipped a resource, joined, or nil when
+// every resource was kept.
+func (b *Batch) Err() error {
+	var errs []error
+	for _, is := range b.Issues {
+		if !is.Kept {
+			errs = append(errs, is)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CountByType returns how many resources of each type were kept.
+func (b *Batch) CountByType() map[string]int {
+	m := make(map[string]int)
+	for _, r := range b.Resources {
+		m[r.Type]++
+	}
+	return m
+}
+
+// Decode decodes R4 JSON: one resource, a Bundle of any type (nested
+// Bundles are opened), or NDJSON (one resource per line). A bad resource
+// is reported in Batch.Issues and skipped; the others are kept. The error
+// is non-nil only when the input as a whole is unreadable (not JSON, or
+// empty). Decoding runs on Options.Workers goroutines; the result does not
+// depend on their number. o may be nil.
+func Decode(data []byte, o *Options) (*Batch, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	b := &Batch{Retrieved: o.Retrieved, Source: o.Source}
+	if b.Retrieved.IsZero() {
+		b.Retrieved = time.Now().UTC()
+	}
+	jobs, bundles, err := split(data)
+	if err != nil {
+		return b, err
+	}
+	b.Bundles = bundles
+	results := make([]jobResult, len(jobs))
+	run := func(u *jsonformat.Unmarshaller, i int) {
+		results[i] = decodeJob(u, jobs[i], o)
+	}
+	n := min(o.workers(), len(jobs))
+	if n <= 1 {
+		u := getUnmarshaller(o.SkipValidation)
+		for i := range jobs {
+			run(u, i)
+		}
+		putUnmarshaller(o.SkipValidation, u)
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				u := getUnmarshaller(o.SkipValidation)
+				defer putUnmarshaller(o.SkipValidation, u)
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= len(jobs) {
+						return
+					}
+					run(u, i)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	for _, r := range results {
+		b.Resources = append(b.Resources, r.resources...)
+		b.Issues = append(b.Issues, r.issues...)
+		b.Bundles += r.bundles
+	}
+	return b, nil
+}
+
+// Read reads all of r and decodes it as [Decode] does.
+func Read(r io.Reader, o *Options) (*Batch, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("fhirutil: read: %w", err)
+	}
+	return Decode(data, o)
+}
+
+// job is one resource's JSON waiting to be decoded.
+type job struct {
+	raw      []byte
+	location string
+	fullURL  string
+}
+
+type jobResult struct {
+	resources []*Resource
+	issues    []*ResourceError
+	bundles   int
+}
+
+// Unmarshallers are reused: building one loads the R4 configuration.
+var unmarshallers [2]sync.Pool // [0] validating, [1] not
+
+func getUnmarshaller(skipValidation bool) *jsonformat.Unmarshaller {
+	i := 0
+	if skipValidation {
+		i = 1
+	}
+	if u, ok := unmarshallers[i].Get().(*jsonformat.Unmarshaller); ok {
+		return u
+	}
+	var u *jsonformat.Unmarshaller
+	var err error
+	if skipValidation {
+		u, err = jsonformat.NewUnmarshallerWithoutValidation(TimeZone, fhirversion.R4)
+	} else {
+		u, err = jsonformat.NewUnmarshaller(TimeZone, fhirversion.R4)
+	}
+	if err != nil {
+		panic("fhirutil: cannot build R4 unmarshaller: " + err.Error()) // static configuration
+	}
+	return u
+}
+
+func putUnmarshaller(skipValidation bool, u *jsonformat.Unmarshaller) {
+	i := 0
+	if skipValidation {
+		i = 1
+	}
+	unmarshallers[i].Put(u)
+}
+
+// bundleShape is the part of a Bundle the splitter reads. encoding/json
+// finds each entry's resource and keeps its bytes without decoding them;
+// jsonformat decodes each resource once, on a worker.
+type bundleShape struct {
+	ResourceType string `json:"resourceType"`
+	Entry        []struct {
+		FullURL  string          `json:"fullUrl"`
+		Resource json.RawMessage `json:"resource"`
+	} `json:"entry"`
+}
+
+// split turns the input into jobs: the entries of a top-level Bundle, the
+// lines of NDJSON, or the document itself. It returns how many Bundles it
+// opened.
+func split(data []byte) ([]job, int, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, 0, ErrEmpty
+	}
+	if data[0] != '{' {
+		return nil, 0, fmt.Errorf("%w: input is not a JSON object", ErrInvalidJSON)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var first json.RawMessage
+	if err := dec.Decode(&first); err != nil {
+		return nil, 0, fmt.Errorf("%w: %s", ErrInvalidJSON, syntaxOnly(err))
+	}
+	if int(dec.InputOffset()) < len(data) {
+		return splitNDJSON(data)
+	}
+	return splitDocument(data, "")
+}
+
+// splitDocument splits one JSON object: a Bundle into its entries, any
+// other resource into one job.
+func splitDocument(data []byte, location string) ([]job, int, error) {
+	var shape bundleShape
+	if err := json.Unmarshal(data, &shape); err != nil {
+		// Valid JSON of an unexpected shape (entry not an array...):
+		// let jsonformat report it with its path.
+		return []job{{raw: data, location: location}}, 0, nil
+	}
+	if shape.ResourceType != "Bundle" {
+		return []job{{raw: data, location: location}}, 0, nil
+	}
+	jobs := make([]job, 0, len(shape.Entry))
+	for i, e := range shape.Entry {
+		if len(e.Resource) == 0 || bytes.Equal(e.Resource, []byte("null")) {
+			continue // a request or response without a resource
+		}
+		jobs = append(jobs, job{raw: e.Resource, location: joinLocation(location, "entry["+strconv.Itoa(i)+"]"), fullURL: e.FullURL})
+	}
+	return jobs, 1, nil
+}
+
+func joinLocation(parent, child string) string {
+	if parent == "" {
+		return child
+	}
+	return parent + ".resource." + child
+}
+
+// splitNDJSON splits newline-delimited JSON. Blank lines are skipped; a
+// line that is not one JSON object is an issue, reported by decodeJob.
+func splitNDJSON(data []byte) ([]job, int, error) {
+	var jobs []job
+	line := 0
+	for len(data) > 0 {
+		line++
+		var l []byte
+		l, data, _ = bytes.Cut(data, []byte("\n"))
+		l = bytes.TrimSpace(l)
+		if len(l) == 0 {
+			continue
+		}
+		jobs = append(jobs, job{raw: l, location: "line " + strconv.Itoa(line)})
+	}
+	if len(jobs) == 0 {
+		return nil, 0, ErrEmpty
+	}
+	return jobs, 0, nil
+}
+
+// syntaxOnly describes a JSON syntax error by offset only: encoding/json
+// messages can quote input bytes.
+func syntaxOnly(err error) string {
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "unexpected end of input"
+	}
+	return "malformed"
+}
+
+// resourceHead is what is read of a resource that jsonformat rejected, to
+// name it in the issue.
+type resourceHead struct {
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id"`
+}
+
+// decodeJob decodes one resource with u. A Bundle is flattened into its
+// entries; a rejected resource becomes issues (and, in lenient mode, is
+// repaired when it can be).
+func decodeJob(u *jsonformat.Unmarshaller, j job, o *Options) jobResult {
+	var res jobResult
+	msg, err := u.Unmarshal(j.raw)
+	if msg != nil {
+		cr := msg.(*bcrpb.ContainedResource)
+		res.addDecoded(cr, j, err, nil)
+		return res
+	}
+	var head resourceHead
+	if jerr := json.Unmarshal(j.raw, &head); jerr != nil {
+		res.issues = append(res.issues, &ResourceError{Location: j.location, Detail: "invalid JSON: " + syntaxOnly(jerr), Err: ErrInvalidJSON})
+		return res
+	}
+	if head.ResourceType == "Bundle" {
+		// A nested Bundle with a bad entry: open it and decode its
+		// entries one by one so the good ones survive.
+		jobs, n, serr := splitDocument(j.raw, j.location)
+		if serr == nil && n == 1 {
+			res.bundles++
+			for _, sub := range jobs {
+				r := decodeJob(u, sub, o)
+				res.resources = append(res.resources, r.resources...)
+				res.issues = append(res.issues, r.issues...)
+				res.bundles += r.bundles
+			}
+			return res
+		}
+	}
+	base := ResourceError{Location: j.location, ResourceType: head.ResourceType, ID: head.ID}
+	if !o.Lenient {
+		res.issues = append(res.issues, issuesOf(err, base, false, nil)...)
+		return res
+	}
+	repaired, repairs, stub := repair(u, j.raw, err, base)
+	switch {
+	case repaired != nil:
+		res.addDecoded(repaired.msg, j, repaired.err, repairs)
+	case stub != nil:
+		stub.Location, stub.FullURL = j.location, j.fullURL
+		res.resources = append(res.resources, stub)
+		res.issues = append(res.issues, repairs...)
+	default:
+		res.issues = append(res.issues, issuesOf(err, base, false, nil)...)
+	}
+	return res
+}
+
+// addDecoded adds a decoded resource, or the entries of a decoded Bundle,
+// with the validation findings in verr (kept) and the lenient repairs.
+func (res *jobResult) addDecoded(cr *bcrpb.ContainedResource, j job, verr error, repairs []*ResourceError) {
+	if b := cr.GetBundle(); b != nil {
+		res.bundles++
+		for i, e := range b.GetEntry() {
+			if e.GetResource() == nil {
+				continue
+			}
+			r := newResource(e.GetResource())
+			r.Location = joinLocation(j.location, "entry["+strconv.Itoa(i)+"]")
+			r.FullURL = e.GetFullUrl().GetValue()
+			if sub := e.GetResource().GetBundle(); sub != nil {
+				res.addDecoded(e.GetResource(), job{location: r.Location}, nil, nil)
+				continue
+			}
+			res.resources = append(res.resources, r)
+		}
+		// Findings on the Bundle as a whole (rare) are reported once.
+		res.issues = append(res.issues, issuesOf(verr, ResourceError{Location: j.location, ResourceType: "Bundle", ID: b.GetId().GetValue()}, true, repairs)...)
+		return
+	}
+	r := newResource(cr)
+	r.Location = j.location
+	r.FullURL = j.fullURL
+	res.resources = append(res.resources, r)
+	res.issues = append(res.issues, issuesOf(verr, ResourceError{Location: j.location, ResourceType: r.Type, ID: r.ID}, true, repairs)...)
+}

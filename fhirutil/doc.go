@@ -1,0 +1,63 @@
+// Package fhirutil is where CareLens meets FHIR R4: it is the only package
+// that imports github.com/google/fhir/go, and it turns R4 JSON into the
+// domain types of [match] and [merge] and back.
+//
+// # In
+//
+// [Decode] (and [Read]) accept one resource, a Bundle of any type (nested
+// Bundles, as in a batch-response, are opened) or NDJSON. Bundles are
+// split into entries with encoding/json, which keeps each resource's bytes
+// without decoding them; the resources are then decoded by jsonformat on a
+// pool of workers reusing their unmarshallers, so each resource is decoded
+// exactly once. [Batch.Entries] maps clinical resources to [merge.Entry]
+// values, each tagged with a [provenance.Tag] (source, type, id,
+// meta.versionId, meta.lastUpdated as Asserted, retrieval time).
+// [Batch.Patients] and [ReadPatients] map Patients to [match.Record]
+// values; [Resource.Record] documents what is kept.
+//
+// # Out
+//
+// [TimelineBundle] writes a merged timeline as a collection Bundle with a
+// Provenance per entry; [LinkedPatients] writes the records of one person
+// with Patient.link; [MatchResponse] and [ParseMatchRequest] implement the
+// two halves of Patient/$match; [AuditEventJSON] records an access. Every
+// resource written is built through the validating unmarshaller, so what
+// CareLens writes is valid R4.
+//
+// # Errors and lenient mode
+//
+// A bad resource is reported as a [*ResourceError] (location in the input,
+// type, id, JSON path, a description from jsonformat) and skipped; the rest
+// of the input is kept. Error messages never hold values from the input:
+// jsonformat's diagnostics, which quote values, are read only to classify
+// a finding and are then dropped. Validation findings (a missing required
+// element, a reference to the wrong type) are reported with the resource
+// kept, in both modes.
+//
+// jsonformat rejects a whole resource for one unknown element. With
+// [Options.Lenient], CareLens decodes the rejected resource into a
+// generic map, drops each element jsonformat points at (unknown elements,
+// invalid values), and retries, at most four rounds; each repair is
+// reported as a kept issue. A resource type R4 does not define is kept as
+// a stub with its type, id and meta.
+//
+// A dateTime with a time of day but no offset ("2020-06-01T10:00:00") is
+// not valid R4. Strict mode rejects the resource with [ErrMissingOffset];
+// lenient mode reads the time as UTC (appending "Z", and ":00" when the
+// seconds are missing) and reports it.
+//
+// # Invariants
+//
+//   - One time zone: every unmarshaller is built with [TimeZone] (UTC),
+//     so a date always maps to the same instant, and every time CareLens
+//     returns is in UTC.
+//   - Output order follows input order whatever the number of workers.
+//   - No PHI in errors: see above.
+//
+// # Non-goals
+//
+// fhirutil does not match, merge or decide access (that is [match], [merge]
+// and [provenance.Policy]); it does not talk HTTP; it reads R4 only (STU3
+// and R5 payloads are rejected, R5-only elements survive in lenient mode
+// only by being dropped). Inputs are read whole into memory.
+package fhirutil

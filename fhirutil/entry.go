@@ -1,0 +1,410 @@
+package fhirutil
+
+import (
+	"cmp"
+	"strconv"
+	"strings"
+	"time"
+
+	apb "github.com/google/fhir/go/proto/google/fhir/proto/annotations_go_proto"
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/carelens/carelens/merge"
+	"github.com/carelens/carelens/provenance"
+)
+
+// Code systems and codes CareLens reads to choose a category.
+const (
+	// ObservationCategorySystem is the R4 observation-category code system.
+	ObservationCategorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
+	// LOINCSystem is the LOINC code system URI.
+	LOINCSystem = "http://loinc.org"
+)
+
+// noteTypes are LOINC document types that are free-text clinical notes
+// rather than documents: progress note, note, nurse note, procedure note.
+var noteTypes = map[string]bool{"11506-3": true, "34109-9": true, "34746-8": true, "28570-0": true}
+
+// Entries returns the clinical entries of b, in input order, each tagged
+// with b's source, the resource's type, id, version and lastUpdated, and
+// b's retrieval time. Patients are identity, not clinical items, and are
+// left out (see [Batch.Patients]); every other resource yields one entry,
+// resource types CareLens does not map becoming [merge.CategoryOther].
+func (b *Batch) Entries() []merge.Entry {
+	out := make([]merge.Entry, 0, len(b.Resources))
+	for _, r := range b.Resources {
+		if r.Type == "Patient" {
+			continue
+		}
+		out = append(out, r.Entry(b.Source.ID, b.Retrieved))
+	}
+	return out
+}
+
+// Entry maps r to a timeline entry tagged as delivered by source and
+// retrieved at the given time.
+//
+// Mapping: Observation is a result when one of its categories is
+// "laboratory", else an observation; DiagnosticReport a report;
+// MedicationStatement, MedicationRequest and MedicationDispense a
+// medication (the dose text in ValueText); AllergyIntolerance an allergy
+// (criticality in ValueText); Condition a problem; Procedure a procedure;
+// Immunization an immunisation; Encounter an encounter; ServiceRequest a
+// referral; DocumentReference and Composition a document, or a note when
+// their type is a LOINC note type (progress, nurse, procedure note). Any
+// other type is CategoryOther with the type name as Display.
+func (r *Resource) Entry(source string, retrieved time.Time) merge.Entry {
+	e := merge.Entry{Lineage: provenance.Of(r.Tag(source, retrieved))}
+	if r.cr == nil {
+		e.Category, e.Display = merge.CategoryOther, r.Type
+		return e
+	}
+	cr := r.cr
+	switch {
+	case cr.GetObservation() != nil:
+		o := cr.GetObservation()
+		e.Category = merge.CategoryObservation
+		for _, c := range o.GetCategory() {
+			if hasCoding(c, ObservationCategorySystem, "laboratory") {
+				e.Category = merge.CategoryResult
+			}
+		}
+		setConcept(&e, o.GetCode())
+		setTime(&e, choiceTime(o.GetEffective()), o.GetIssued())
+		setValue(&e, o.GetValue())
+		e.Status = codeOf(o.GetStatus())
+	case cr.GetDiagnosticReport() != nil:
+		d := cr.GetDiagnosticReport()
+		e.Category = merge.CategoryReport
+		setConcept(&e, d.GetCode())
+		setTime(&e, choiceTime(d.GetEffective()), d.GetIssued())
+		e.Status = codeOf(d.GetStatus())
+		e.Text = d.GetConclusion().GetValue()
+	case cr.GetMedicationStatement() != nil:
+		m := cr.GetMedicationStatement()
+		e.Category = merge.CategoryMedication
+		setMedication(&e, m.GetMedication())
+		setTime(&e, choiceTime(m.GetEffective()), m.GetDateAsserted())
+		e.Status = codeOf(m.GetStatus())
+		e.ValueText = dosageText(m.GetDosage())
+	case cr.GetMedicationRequest() != nil:
+		m := cr.GetMedicationRequest()
+		e.Category = merge.CategoryMedication
+		setMedication(&e, m.GetMedication())
+		setTime(&e, m.GetAuthoredOn())
+		e.Status = codeOf(m.GetStatus())
+		e.ValueText = dosageText(m.GetDosageInstruction())
+	case cr.GetMedicationDispense() != nil:
+		m := cr.GetMedicationDispense()
+		e.Category = merge.CategoryMedication
+		setMedication(&e, m.GetMedication())
+		setTime(&e, m.GetWhenHandedOver(), m.GetWhenPrepared())
+		e.Status = codeOf(m.GetStatus())
+		e.ValueText = dosageText(m.GetDosageInstruction())
+	case cr.GetAllergyIntolerance() != nil:
+		a := cr.GetAllergyIntolerance()
+		e.Category = merge.CategoryAllergy
+		setConcept(&e, a.GetCode())
+		setTime(&e, choiceTime(a.GetOnset()), a.GetRecordedDate())
+		e.Status = conceptCode(a.GetClinicalStatus())
+		e.ValueText = codeOf(a.GetCriticality())
+	case cr.GetCondition() != nil:
+		c := cr.GetCondition()
+		e.Category = merge.CategoryProblem
+		setConcept(&e, c.GetCode())
+		setTime(&e, choiceTime(c.GetOnset()), c.GetRecordedDate())
+		e.Status = conceptCode(c.GetClinicalStatus())
+	case cr.GetProcedure() != nil:
+		p := cr.GetProcedure()
+		e.Category = merge.CategoryProcedure
+		setConcept(&e, p.GetCode())
+		setTime(&e, choiceTime(p.GetPerformed()))
+		e.Status = codeOf(p.GetStatus())
+	case cr.GetImmunization() != nil:
+		im := cr.GetImmunization()
+		e.Category = merge.CategoryImmunisation
+		setConcept(&e, im.GetVaccineCode())
+		setTime(&e, choiceTime(im.GetOccurrence()), im.GetRecorded())
+		e.Status = codeOf(im.GetStatus())
+	case cr.GetEncounter() != nil:
+		en := cr.GetEncounter()
+		e.Category = merge.CategoryEncounter
+		for _, t := range en.GetType() {
+			setConcept(&e, t)
+		}
+		if len(e.Codes) == 0 && en.GetClassValue() != nil {
+			c := en.GetClassValue()
+			e.Codes = append(e.Codes, merge.Code{System: c.GetSystem().GetValue(), Code: c.GetCode().GetValue(), Display: c.GetDisplay().GetValue()})
+			e.Display = cmp.Or(e.Display, c.GetDisplay().GetValue(), c.GetCode().GetValue())
+		}
+		setTime(&e, en.GetPeriod().GetStart(), en.GetPeriod().GetEnd())
+		e.Status = codeOf(en.GetStatus())
+	case cr.GetServiceRequest() != nil:
+		s := cr.GetServiceRequest()
+		e.Category = merge.CategoryReferral
+		setConcept(&e, s.GetCode())
+		setTime(&e, s.GetAuthoredOn(), choiceTime(s.GetOccurrence()))
+		e.Status = codeOf(s.GetStatus())
+	case cr.GetDocumentReference() != nil:
+		d := cr.GetDocumentReference()
+		e.Category = documentCategory(d.GetType())
+		setConcept(&e, d.GetType())
+		e.Display = cmp.Or(d.GetDescription().GetValue(), e.Display)
+		setTime(&e, d.GetDate(), d.GetContext().GetPeriod().GetStart())
+		e.Status = codeOf(d.GetStatus())
+	case cr.GetComposition() != nil:
+		c := cr.GetComposition()
+		e.Category = documentCategory(c.GetType())
+		setConcept(&e, c.GetType())
+		e.Display = cmp.Or(c.GetTitle().GetValue(), e.Display)
+		setTime(&e, c.GetDate())
+		e.Status = codeOf(c.GetStatus())
+	default:
+		e.Category, e.Display = merge.CategoryOther, r.Type
+		if m := inner(cr); m != nil {
+			if f := m.Descriptor().Fields().ByName("status"); f != nil && f.Message() != nil && m.Has(f) {
+				e.Status = codeOf(m.Get(f).Message().Interface())
+			}
+		}
+	}
+	return e
+}
+
+func documentCategory(t *dtpb.CodeableConcept) merge.Category {
+	for _, c := range t.GetCoding() {
+		if c.GetSystem().GetValue() == LOINCSystem && noteTypes[c.GetCode().GetValue()] {
+			return merge.CategoryNote
+		}
+	}
+	return merge.CategoryDocument
+}
+
+func hasCoding(cc *dtpb.CodeableConcept, system, code string) bool {
+	for _, c := range cc.GetCoding() {
+		if c.GetSystem().GetValue() == system && c.GetCode().GetValue() == code {
+			return true
+		}
+	}
+	return false
+}
+
+// setConcept appends the codings of cc and sets Display from its text or
+// first coding display, unless Display is already set.
+func setConcept(e *merge.Entry, cc *dtpb.CodeableConcept) {
+	for _, c := range cc.GetCoding() {
+		e.Codes = append(e.Codes, merge.Code{System: c.GetSystem().GetValue(), Code: c.GetCode().GetValue(), Display: c.GetDisplay().GetValue()})
+	}
+	if e.Display != "" {
+		return
+	}
+	e.Display = cc.GetText().GetValue()
+	for _, c := range cc.GetCoding() {
+		if e.Display != "" {
+			break
+		}
+		e.Display = c.GetDisplay().GetValue()
+	}
+}
+
+// conceptCode returns the first code of cc (a clinicalStatus), or its text.
+func conceptCode(cc *dtpb.CodeableConcept) string {
+	for _, c := range cc.GetCoding() {
+		if v := c.GetCode().GetValue(); v != "" {
+			return v
+		}
+	}
+	return cc.GetText().GetValue()
+}
+
+type medicationX interface {
+	GetCodeableConcept() *dtpb.CodeableConcept
+	GetReference() *dtpb.Reference
+}
+
+func setMedication(e *merge.Entry, m medicationX) {
+	if cc := m.GetCodeableConcept(); cc != nil {
+		setConcept(e, cc)
+		return
+	}
+	e.Display = m.GetReference().GetDisplay().GetValue()
+}
+
+func dosageText(ds []*dtpb.Dosage) string {
+	var parts []string
+	for _, d := range ds {
+		if t := d.GetText().GetValue(); t != "" {
+			parts = append(parts, t)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// setValue maps an Observation value[x]: a Quantity (or integer) to
+// Value; a CodeableConcept, string or boolean to ValueText.
+func setValue(e *merge.Entry, v interface {
+	GetQuantity() *dtpb.Quantity
+	GetCodeableConcept() *dtpb.CodeableConcept
+	GetStringValue() *dtpb.String
+	GetBoolean() *dtpb.Boolean
+	GetInteger() *dtpb.Integer
+}) {
+	switch {
+	case v.GetQuantity() != nil:
+		q := v.GetQuantity()
+		f, err := strconv.ParseFloat(q.GetValue().GetValue(), 64)
+		if err != nil {
+			return
+		}
+		e.Value = &merge.Quantity{Value: f, Unit: cmp.Or(q.GetCode().GetValue(), q.GetUnit().GetValue()), Comparator: codeOf(q.GetComparator())}
+	case v.GetInteger() != nil:
+		e.Value = &merge.Quantity{Value: float64(v.GetInteger().GetValue())}
+	case v.GetCodeableConcept() != nil:
+		cc := v.GetCodeableConcept()
+		e.ValueText = cc.GetText().GetValue()
+		for _, c := range cc.GetCoding() {
+			e.ValueText = cmp.Or(e.ValueText, c.GetDisplay().GetValue(), c.GetCode().GetValue())
+		}
+	case v.GetStringValue() != nil:
+		e.ValueText = v.GetStringValue().GetValue()
+	case v.GetBoolean() != nil:
+		e.ValueText = strconv.FormatBool(v.GetBoolean().GetValue())
+	}
+}
+
+// choiceTime returns the time held by a choice element such as
+// effective[x] or onset[x]: a dateTime, an instant, a date, or a Period's
+// start (its end when there is no start). Other choices (age, range,
+// string, timing) give nil.
+func choiceTime(x proto.Message) proto.Message {
+	if x == nil {
+		return nil
+	}
+	m := x.ProtoReflect()
+	if !m.IsValid() || m.Descriptor().Oneofs().Len() == 0 {
+		return nil
+	}
+	f := m.WhichOneof(m.Descriptor().Oneofs().Get(0))
+	if f == nil || f.Message() == nil {
+		return nil
+	}
+	switch v := m.Get(f).Message().Interface().(type) {
+	case *dtpb.DateTime, *dtpb.Instant, *dtpb.Date:
+		return v
+	case *dtpb.Period:
+		if v.GetStart() != nil {
+			return v.GetStart()
+		}
+		if v.GetEnd() != nil {
+			return v.GetEnd()
+		}
+	}
+	return nil
+}
+
+// setTime sets the entry's time from the first of ts that holds one.
+func setTime(e *merge.Entry, ts ...proto.Message) {
+	for _, t := range ts {
+		if tm, p, ok := timeOf(t); ok {
+			e.Time, e.Precision = tm, p
+			return
+		}
+	}
+}
+
+// timeOf converts a FHIR date, dateTime or instant to a UTC time
+// truncated to its precision. Values are microseconds since the epoch
+// whatever the zone; dates were read in UTC (see [TimeZone]) and so stay
+// on their calendar day.
+func timeOf(m proto.Message) (time.Time, merge.Precision, bool) {
+	var us int64
+	var p merge.Precision
+	switch v := m.(type) {
+	case *dtpb.DateTime:
+		if v == nil {
+			return time.Time{}, 0, false
+		}
+		us = v.GetValueUs()
+		switch v.GetPrecision() {
+		case dtpb.DateTime_YEAR:
+			p = merge.PrecisionYear
+		case dtpb.DateTime_MONTH:
+			p = merge.PrecisionMonth
+		case dtpb.DateTime_DAY:
+			p = merge.PrecisionDay
+		case dtpb.DateTime_SECOND:
+			p = merge.PrecisionSecond
+		case dtpb.DateTime_MILLISECOND, dtpb.DateTime_MICROSECOND:
+			p = merge.PrecisionInstant
+		default:
+			return time.Time{}, 0, false
+		}
+	case *dtpb.Instant:
+		if v == nil {
+			return time.Time{}, 0, false
+		}
+		us = v.GetValueUs()
+		p = merge.PrecisionSecond
+		if v.GetPrecision() == dtpb.Instant_MILLISECOND || v.GetPrecision() == dtpb.Instant_MICROSECOND {
+			p = merge.PrecisionInstant
+		}
+	case *dtpb.Date:
+		if v == nil {
+			return time.Time{}, 0, false
+		}
+		us = v.GetValueUs()
+		switch v.GetPrecision() {
+		case dtpb.Date_YEAR:
+			p = merge.PrecisionYear
+		case dtpb.Date_MONTH:
+			p = merge.PrecisionMonth
+		case dtpb.Date_DAY:
+			p = merge.PrecisionDay
+		default:
+			return time.Time{}, 0, false
+		}
+	default:
+		return time.Time{}, 0, false
+	}
+	t := time.UnixMicro(us).UTC()
+	switch p {
+	case merge.PrecisionYear:
+		t = time.Date(t.Year(), 1, 1, 0, 0, 0, 0, time.UTC)
+	case merge.PrecisionMonth:
+		t = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	case merge.PrecisionDay:
+		t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	case merge.PrecisionSecond:
+		t = t.Truncate(time.Second)
+	}
+	return t, p, true
+}
+
+// codeOf returns the FHIR code of a google/fhir code message (a message
+// with an enum "value" field, such as Observation.StatusCode), or "".
+func codeOf(x proto.Message) string {
+	if x == nil {
+		return ""
+	}
+	m := x.ProtoReflect()
+	if !m.IsValid() {
+		return ""
+	}
+	f := m.Descriptor().Fields().ByName("value")
+	if f == nil || f.Kind() != protoreflect.EnumKind {
+		return ""
+	}
+	n := m.Get(f).Enum()
+	if n == 0 {
+		return "" // INVALID_UNINITIALIZED
+	}
+	ev := f.Enum().Values().ByNumber(n)
+	if ev == nil {
+		return ""
+	}
+	if orig, ok := proto.GetExtension(ev.Options(), apb.E_FhirOriginalCode).(string); ok && orig != "" {
+		return orig
+	}
+	return strings.ReplaceAll(strings.ToLower(string(ev.Name())), "_", "-")
+}
