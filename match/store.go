@@ -24,6 +24,18 @@ var (
 	// ErrForeignStore reports a store that was written by something other
 	// than the CareLens index, or by an incompatible version of it.
 	ErrForeignStore = errors.New("match: store holds foreign data or another format version")
+	// ErrInvalidRecord reports a record the index cannot hold (no source or
+	// no id).
+	ErrInvalidRecord = errors.New("match: invalid record")
+	// ErrInvalidDecision reports a decision without a person, or about a
+	// record and itself.
+	ErrInvalidDecision = errors.New("match: invalid decision")
+	// ErrDecisionConflict reports a link that would join records a person
+	// has said are different people. Resolve it with a new decision.
+	ErrDecisionConflict = errors.New("match: conflicts with a never-link decision")
+	// ErrNotReversible reports a [Index.Revert] of an event that cannot be
+	// reversed (an addition, update or removal of a record).
+	ErrNotReversible = errors.New("match: event cannot be reverted")
 )
 
 // Store is the persistence seam beneath an [Index]: an ordered key-value

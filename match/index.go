@@ -1,0 +1,1430 @@
+package match
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"iter"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Default thresholds of an [Index], as match probabilities.
+const (
+	// DefaultLinkProbability is the probability at or above which a pair
+	// with strong evidence is graded certain and linked automatically.
+	DefaultLinkProbability = 0.99
+	// DefaultProbableProbability is where the probable grade starts.
+	DefaultProbableProbability = 0.9
+	// DefaultPossibleProbability is where the possible grade starts; lower
+	// scoring records are not candidates.
+	DefaultPossibleProbability = 0.2
+	// DefaultIndexMaxBlockSize is the largest block searched for candidates; a
+	// larger block (a common value) is skipped, as in the batch linker.
+	DefaultIndexMaxBlockSize = 1000
+	// DefaultLoadBatch is the number of records [Index.Load] commits per
+	// transaction.
+	DefaultLoadBatch = 1000
+	// DefaultCacheRecords is how many prepared records the index keeps in
+	// memory.
+	DefaultCacheRecords = 1 << 18
+)
+
+// maxRecluster bounds the size of a person whose links are re-examined
+// pairwise after a split; larger persons are left as they are.
+const maxRecluster = 500
+
+// IndexOptions configures an [Index]. The zero value works: default
+// thresholds and the built-in scorer.
+type IndexOptions struct {
+	// LinkProbability: zero means DefaultLinkProbability.
+	LinkProbability float64
+	// ProbableProbability: zero means DefaultProbableProbability.
+	ProbableProbability float64
+	// PossibleProbability: zero means DefaultPossibleProbability.
+	PossibleProbability float64
+	// MaxBlockSize: zero means DefaultIndexMaxBlockSize.
+	MaxBlockSize int
+	// LoadBatch: zero means DefaultLoadBatch.
+	LoadBatch int
+	// CacheRecords: zero means DefaultCacheRecords; negative disables it.
+	CacheRecords int
+	// Now returns the time stamped on events and decisions; nil means
+	// time.Now.
+	Now func() time.Time
+
+	scorer indexScorer
+}
+
+func (o *IndexOptions) withDefaults() IndexOptions {
+	var c IndexOptions
+	if o != nil {
+		c = *o
+	}
+	if c.LinkProbability == 0 {
+		c.LinkProbability = DefaultLinkProbability
+	}
+	if c.ProbableProbability == 0 {
+		c.ProbableProbability = DefaultProbableProbability
+	}
+	if c.PossibleProbability == 0 {
+		c.PossibleProbability = DefaultPossibleProbability
+	}
+	if c.MaxBlockSize == 0 {
+		c.MaxBlockSize = DefaultIndexMaxBlockSize
+	}
+	if c.LoadBatch == 0 {
+		c.LoadBatch = DefaultLoadBatch
+	}
+	if c.CacheRecords == 0 {
+		c.CacheRecords = DefaultCacheRecords
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.scorer == nil {
+		c.scorer = basicScorer{}
+	}
+	return c
+}
+
+// Index is the persistent identity index: source records (identity data
+// only) kept in a [Store], each assigned to an enterprise person. Writes are
+// incremental (a record is compared only with the records sharing one of
+// its blocks), serialised within the process, and durable when they return
+// (as durable as the Store). Reads run concurrently with them on snapshots.
+//
+// Automatic links need a certain grade: a probability at or above the link
+// threshold and strong evidence beyond name and birth date (an NHS number
+// or other identifier, or a postcode, phone, e-mail or address line agreeing,
+// with no placeholder name or birth date). Decisions made by people
+// ([Index.Link], [Index.NeverLink]) outrank the model. Every change is an
+// [Event] in a log a consumer can follow ([Index.Events]); merges and
+// splits can be reverted ([Index.Revert]) and merged-away person ids resolve
+// to their survivor ([Index.Resolve]).
+type Index struct {
+	store Store
+	opt   IndexOptions
+
+	mu  sync.Mutex // serialises writers
+	ctr counters   // guarded by mu
+
+	cache prepCache
+}
+
+// counters are the next free numbers; persisted in every write.
+type counters struct {
+	person, event, seq uint64
+}
+
+// Candidate is one person an [Index.Query] found, with the best matching
+// of their records.
+type Candidate struct {
+	// Person is the enterprise person id.
+	Person string
+	// Record is the person's record that matched best.
+	Record RecordRef
+	// Weight is the log2 match weight of that pair.
+	Weight float64
+	// Probability is the match probability, in [0, 1].
+	Probability float64
+	// Grade is the FHIR $match grade.
+	Grade Grade
+}
+
+// Person is an enterprise person and their source records.
+type Person struct {
+	// ID is the enterprise person id.
+	ID string
+	// Records are the person's source records, in key order.
+	Records []RecordRef
+}
+
+// Assignment is one record and the person it belongs to.
+type Assignment struct {
+	Record RecordRef
+	Person string
+}
+
+// OpenIndex opens the index held in s, initialising an empty store. A store
+// holding other data, or an index of another format version, is refused
+// with an error wrapping [ErrForeignStore]. o may be nil. The caller keeps
+// ownership of s and closes it after its last use of the index.
+func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
+	ix := &Index{store: s, opt: o.withDefaults()}
+	ix.cache.init(ix.opt.CacheRecords)
+	err := s.Update(ctx, func(tx Txn) error {
+		v, err := tx.Get(keyFormat)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			for _, err := range tx.Scan(nil, nil) {
+				if err != nil {
+					return err
+				}
+				return fmt.Errorf("match: open index: %w: keys without an index format marker", ErrForeignStore)
+			}
+			ix.ctr = counters{1, 1, 1}
+			if err := tx.Set(keyFormat, []byte(indexFormat)); err != nil {
+				return err
+			}
+			return tx.Set(keyCounters, ix.ctr.encode())
+		case err != nil:
+			return err
+		case string(v) != indexFormat:
+			return fmt.Errorf("match: open index: %w: format %q, want %q", ErrForeignStore, v, indexFormat)
+		}
+		c, err := tx.Get(keyCounters)
+		if err != nil {
+			return fmt.Errorf("match: open index: counters: %w", errors.Join(ErrCorrupt, err))
+		}
+		return ix.ctr.decode(c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+func (c counters) encode() []byte {
+	b := binary.AppendUvarint(nil, c.person)
+	b = binary.AppendUvarint(b, c.event)
+	return binary.AppendUvarint(b, c.seq)
+}
+
+func (c *counters) decode(b []byte) error {
+	d := decoder{b: b}
+	c.person, c.event, c.seq = d.uvarint(), d.uvarint(), d.uvarint()
+	if d.err != nil || c.person == 0 || c.event == 0 || c.seq == 0 {
+		return fmt.Errorf("match: index counters: %w", ErrCorrupt)
+	}
+	return nil
+}
+
+func validRef(r RecordRef) error {
+	if r.Source == "" || r.ID == "" {
+		return fmt.Errorf("%w: empty source or id", ErrInvalidRecord)
+	}
+	return nil
+}
+
+// Add adds r to the index, or replaces the record with the same source and
+// id, and returns the enterprise person id it now belongs to. Adding a
+// record identical to the stored one changes nothing. The write is durable
+// when Add returns.
+func (ix *Index) Add(ctx context.Context, r Record) (string, error) {
+	if err := validRef(r.Ref()); err != nil {
+		return "", err
+	}
+	var person string
+	err := ix.update(ctx, func(w *writer) error {
+		var err error
+		person, err = w.add(&r)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("match: add %s: %w", r.Ref(), err)
+	}
+	return person, nil
+}
+
+// Delete removes a record. Its person loses it; if the record was what held
+// the person together, the person splits (EventMoved).
+func (ix *Index) Delete(ctx context.Context, ref RecordRef) error {
+	err := ix.update(ctx, func(w *writer) error { return w.remove(ref) })
+	if err != nil {
+		return fmt.Errorf("match: delete %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Load adds records from seq in transactions of [IndexOptions.LoadBatch]
+// records, record by record exactly as [Index.Add] would, and returns how
+// many it added. Each batch is durable when the next begins; a failure
+// stops the load, and the records of the failed batch are not added.
+// progress, if not nil, is called after each batch with the running count.
+func (ix *Index) Load(ctx context.Context, seq iter.Seq2[Record, error], progress func(n int)) (int, error) {
+	n := 0
+	batch := make([]Record, 0, ix.opt.LoadBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		err := ix.update(ctx, func(w *writer) error {
+			for i := range batch {
+				if err := validRef(batch[i].Ref()); err != nil {
+					return fmt.Errorf("%s: %w", batch[i].Ref(), err)
+				}
+				if _, err := w.add(&batch[i]); err != nil {
+					return fmt.Errorf("%s: %w", batch[i].Ref(), err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		n += len(batch)
+		batch = batch[:0]
+		if progress != nil {
+			progress(n)
+		}
+		return nil
+	}
+	for r, err := range seq {
+		if err != nil {
+			return n, err
+		}
+		batch = append(batch, r)
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return n, fmt.Errorf("match: load: %w", err)
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return n, fmt.Errorf("match: load: %w", err)
+	}
+	return n, nil
+}
+
+// update runs fn as one durable transaction under the writer lock.
+func (ix *Index) update(ctx context.Context, fn func(w *writer) error) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC()}
+		err := ix.store.Update(ctx, func(tx Txn) error {
+			w.tx = tx
+			if err := fn(w); err != nil {
+				return err
+			}
+			return tx.Set(keyCounters, w.ctr.encode())
+		})
+		if err == nil {
+			ix.ctr = w.ctr
+			return nil
+		}
+		// Cached entries are validated against the stored bytes, but a
+		// failed transaction may have cached records that never landed.
+		ix.cache.clear()
+		if !errors.Is(err, ErrConflict) || attempt == 3 {
+			return err
+		}
+	}
+}
+
+// Query finds the persons whose records match r, best first: at most
+// limit of them (zero means 10), graded possible or better. r is not
+// stored. Query runs on a snapshot and does not wait for writers.
+func (ix *Index) Query(ctx context.Context, r Record, limit int) ([]Candidate, error) {
+	if limit <= 0 {
+		limit = 10
+	}
+	ce := ix.prepare(&r, 0)
+	var out []Candidate
+	err := ix.store.View(ctx, func(tx Txn) error {
+		rd := reader{ix: ix, tx: tx}
+		cands, err := rd.candidates(ce, r.Ref())
+		if err != nil {
+			return err
+		}
+		best := map[string]int{}
+		for _, c := range cands {
+			if c.grade == "" || c.grade == GradeCertainlyNot {
+				continue
+			}
+			cand := Candidate{Person: c.person, Record: c.ref, Weight: c.weight, Probability: c.prob, Grade: c.grade}
+			if i, ok := best[c.person]; ok {
+				if betterCandidate(cand, out[i]) {
+					out[i] = cand
+				}
+				continue
+			}
+			best[c.person] = len(out)
+			out = append(out, cand)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("match: query: %w", err)
+	}
+	slices.SortFunc(out, func(a, b Candidate) int {
+		if betterCandidate(a, b) {
+			return -1
+		}
+		if betterCandidate(b, a) {
+			return 1
+		}
+		return 0
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+var gradeRank = map[Grade]int{GradeCertain: 3, GradeProbable: 2, GradePossible: 1}
+
+func betterCandidate(a, b Candidate) bool {
+	if ra, rb := gradeRank[a.Grade], gradeRank[b.Grade]; ra != rb {
+		return ra > rb
+	}
+	if a.Weight != b.Weight {
+		return a.Weight > b.Weight
+	}
+	if a.Person != b.Person {
+		return a.Person < b.Person
+	}
+	return a.Record.String() < b.Record.String()
+}
+
+// PersonOf returns the enterprise person id of a record, or an error
+// wrapping [ErrNotFound].
+func (ix *Index) PersonOf(ctx context.Context, ref RecordRef) (string, error) {
+	var p string
+	err := ix.store.View(ctx, func(tx Txn) error {
+		sr, err := reader{ix: ix, tx: tx}.stored(ref)
+		if err == nil {
+			p = sr.person
+		}
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("match: person of %s: %w", ref, err)
+	}
+	return p, nil
+}
+
+// Record returns the stored record of ref.
+func (ix *Index) Record(ctx context.Context, ref RecordRef) (Record, error) {
+	var r Record
+	err := ix.store.View(ctx, func(tx Txn) error {
+		sr, err := reader{ix: ix, tx: tx}.stored(ref)
+		if err != nil {
+			return err
+		}
+		return decodeRecord(sr.raw, &r)
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("match: record %s: %w", ref, err)
+	}
+	return r, nil
+}
+
+// Resolve returns the current id of a person id: the id itself while the
+// person exists, or the survivor it was merged into (following merges
+// after merges). An id never issued is [ErrNotFound].
+func (ix *Index) Resolve(ctx context.Context, person string) (string, error) {
+	var out string
+	err := ix.store.View(ctx, func(tx Txn) error {
+		var err error
+		out, err = reader{ix: ix, tx: tx}.resolve(person)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("match: resolve person: %w", err)
+	}
+	return out, nil
+}
+
+// Person returns a person and their records. A merged-away id returns the
+// survivor (compare [Person.ID] with the id asked for).
+func (ix *Index) Person(ctx context.Context, id string) (Person, error) {
+	var p Person
+	err := ix.store.View(ctx, func(tx Txn) error {
+		rd := reader{ix: ix, tx: tx}
+		cur, err := rd.resolve(id)
+		if err != nil {
+			return err
+		}
+		p.ID = cur
+		p.Records, err = rd.members(cur)
+		return err
+	})
+	if err != nil {
+		return Person{}, fmt.Errorf("match: person: %w", err)
+	}
+	return p, nil
+}
+
+// Decisions returns the decisions people have made about pairs that
+// include ref.
+func (ix *Index) Decisions(ctx context.Context, ref RecordRef) ([]Decision, error) {
+	var out []Decision
+	err := ix.store.View(ctx, func(tx Txn) error {
+		var err error
+		out, err = reader{ix: ix, tx: tx}.decisions(ref)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("match: decisions of %s: %w", ref, err)
+	}
+	return out, nil
+}
+
+// pageSize is how many items the paged sequences read per snapshot.
+const pageSize = 1024
+
+// Events yields the change log from event number since+1 onwards, in
+// order, until the end of the log as it stands. Pages are read in separate
+// snapshots, so the caller may write to the index while iterating. A
+// failure is yielded once, last. Each call starts a new iteration.
+func (ix *Index) Events(ctx context.Context, since uint64) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		next := since + 1
+		for {
+			var page []Event
+			err := ix.store.View(ctx, func(tx Txn) error {
+				for kv, err := range tx.Scan([]byte("e/"), eventKey(next)) {
+					if err != nil {
+						return err
+					}
+					e, err := decodeEvent(kv.Value)
+					if err != nil {
+						return err
+					}
+					page = append(page, e)
+					if len(page) == pageSize {
+						break
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				yield(Event{}, fmt.Errorf("match: events: %w", err))
+				return
+			}
+			for _, e := range page {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(page) < pageSize {
+				return
+			}
+			next = page[len(page)-1].Seq + 1
+		}
+	}
+}
+
+// Assignments yields every record and its person, in record key order (by
+// source, then id, each ordered by length and then bytes). Pages are read
+// in separate snapshots; a record written during the iteration may or may
+// not be seen. A failure is yielded once, last.
+func (ix *Index) Assignments(ctx context.Context) iter.Seq2[Assignment, error] {
+	return func(yield func(Assignment, error) bool) {
+		start := []byte("r/")
+		for {
+			var page []Assignment
+			err := ix.store.View(ctx, func(tx Txn) error {
+				for kv, err := range tx.Scan([]byte("r/"), start) {
+					if err != nil {
+						return err
+					}
+					if bytes.Equal(kv.Key, start) && len(page) == 0 && len(start) > 2 {
+						continue
+					}
+					d := decoder{b: kv.Key[2:]}
+					ref := d.ref()
+					var sr storedRecord
+					if d.err != nil {
+						return fmt.Errorf("record key: %w", ErrCorrupt)
+					}
+					if err := decodeStoredHeader(kv.Value, &sr); err != nil {
+						return err
+					}
+					page = append(page, Assignment{Record: ref, Person: sr.person})
+					if len(page) == pageSize {
+						start = bytes.Clone(kv.Key)
+						break
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				yield(Assignment{}, fmt.Errorf("match: assignments: %w", err))
+				return
+			}
+			for _, a := range page {
+				if !yield(a, nil) {
+					return
+				}
+			}
+			if len(page) < pageSize {
+				return
+			}
+		}
+	}
+}
+
+// Stats are counts kept by the index.
+type Stats struct {
+	// Records is the number of source records held.
+	Records int
+	// Persons is the number of persons with at least one record.
+	Persons int
+	// Events is the number of events logged.
+	Events uint64
+}
+
+// Stats counts records and persons by scanning the index.
+func (ix *Index) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	persons := map[string]struct{}{}
+	for a, err := range ix.Assignments(ctx) {
+		if err != nil {
+			return Stats{}, err
+		}
+		st.Records++
+		persons[a.Person] = struct{}{}
+	}
+	st.Persons = len(persons)
+	ix.mu.Lock()
+	st.Events = ix.ctr.event - 1
+	ix.mu.Unlock()
+	return st, nil
+}
+
+// Link records that a and b are the same person, by actor, and joins their
+// persons (the older id survives). It fails with [ErrDecisionConflict] if
+// that would put together records a person has said are different.
+func (ix *Index) Link(ctx context.Context, a, b RecordRef, actor Actor) error {
+	err := ix.decide(ctx, a, b, actor, DecisionLink)
+	if err != nil {
+		return fmt.Errorf("match: link %s %s: %w", a, b, err)
+	}
+	return nil
+}
+
+// NeverLink records that a and b are different people, by actor. If they
+// are in one person it splits, and the model will never join them again.
+func (ix *Index) NeverLink(ctx context.Context, a, b RecordRef, actor Actor) error {
+	err := ix.decide(ctx, a, b, actor, DecisionNeverLink)
+	if err != nil {
+		return fmt.Errorf("match: never-link %s %s: %w", a, b, err)
+	}
+	return nil
+}
+
+func (ix *Index) decide(ctx context.Context, a, b RecordRef, actor Actor, kind DecisionKind) error {
+	if err := actor.validate(); err != nil {
+		return err
+	}
+	if a == b {
+		return fmt.Errorf("%w: a record and itself", ErrInvalidDecision)
+	}
+	return ix.update(ctx, func(w *writer) error { return w.decide(a, b, actor, kind, 0, nil) })
+}
+
+// Revert reverses the change recorded by event seq, by actor, and records
+// the reversal as a decision so the model does not redo it: a merge is
+// undone (the merged-away person id is restored for its records, and the
+// pair whose link caused it is never-linked); a split caused by a
+// never-link decision, or the decision itself, is undone by linking the
+// pair; a link decision is undone by never-linking the pair. Additions,
+// updates and removals of records are [ErrNotReversible].
+func (ix *Index) Revert(ctx context.Context, seq uint64, actor Actor) error {
+	if err := actor.validate(); err != nil {
+		return err
+	}
+	err := ix.update(ctx, func(w *writer) error { return w.revert(seq, actor) })
+	if err != nil {
+		return fmt.Errorf("match: revert event %d: %w", seq, err)
+	}
+	return nil
+}
+
+// ---- reading ----
+
+// reader reads the index inside one transaction.
+type reader struct {
+	ix *Index
+	tx Txn
+}
+
+// stored returns the stored record of ref, or ErrNotFound.
+func (rd reader) stored(ref RecordRef) (*storedRecord, error) {
+	v, err := rd.tx.Get(recordKey(ref))
+	if err != nil {
+		return nil, err
+	}
+	sr := &storedRecord{}
+	if err := decodeStoredHeader(v, sr); err != nil {
+		return nil, err
+	}
+	sr.raw = bytes.Clone(sr.raw)
+	return sr, nil
+}
+
+// entry returns the prepared form of a stored record, from the cache when
+// it still matches the stored bytes.
+func (rd reader) entry(ref RecordRef, sr *storedRecord) (*cacheEntry, error) {
+	h := hashBytes(sr.raw)
+	key := ref.String()
+	if ce := rd.ix.cache.get(key); ce != nil && ce.hash == h {
+		return ce, nil
+	}
+	var r Record
+	if err := decodeRecord(sr.raw, &r); err != nil {
+		return nil, err
+	}
+	ce := rd.ix.prepare(&r, h)
+	rd.ix.cache.put(key, ce)
+	return ce, nil
+}
+
+func hashBytes(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+// prepare prepares r for scoring and computes its evidence and blocks.
+func (ix *Index) prepare(r *Record, h uint64) *cacheEntry {
+	ce := &cacheEntry{hash: h, p: ix.opt.scorer.prepare(r), ev: newEvidence(r)}
+	keys := ix.opt.scorer.appendBlockKeys(nil, ce.p)
+	for _, k := range keys {
+		bh := blockHash(k)
+		if !slices.Contains(ce.blocks, bh) {
+			ce.blocks = append(ce.blocks, bh)
+		}
+	}
+	return ce
+}
+
+// scored is one candidate record scored against the record in hand.
+type scored struct {
+	ref    RecordRef
+	person string
+	weight float64
+	prob   float64
+	grade  Grade
+}
+
+// candidates scores ce against every record sharing one of its blocks
+// (skipping blocks larger than MaxBlockSize), in deterministic order.
+func (rd reader) candidates(ce *cacheEntry, self RecordRef) ([]scored, error) {
+	var refs []RecordRef
+	seen := map[RecordRef]struct{}{self: {}}
+	var block []RecordRef
+	for _, h := range ce.blocks {
+		prefix := postingPrefix(h)
+		block = block[:0]
+		for kv, err := range rd.tx.Scan(prefix, nil) {
+			if err != nil {
+				return nil, err
+			}
+			d := decoder{b: kv.Key[len(prefix):]}
+			ref := d.ref()
+			if d.err != nil {
+				return nil, fmt.Errorf("posting key: %w", ErrCorrupt)
+			}
+			block = append(block, ref)
+			if len(block) > rd.ix.opt.MaxBlockSize {
+				break
+			}
+		}
+		if len(block) > rd.ix.opt.MaxBlockSize {
+			continue
+		}
+		for _, ref := range block {
+			if _, dup := seen[ref]; !dup {
+				seen[ref] = struct{}{}
+				refs = append(refs, ref)
+			}
+		}
+	}
+	out := make([]scored, 0, len(refs))
+	for _, ref := range refs {
+		sr, err := rd.stored(ref)
+		if errors.Is(err, ErrNotFound) {
+			continue // a stale posting
+		}
+		if err != nil {
+			return nil, err
+		}
+		other, err := rd.entry(ref, sr)
+		if err != nil {
+			return nil, err
+		}
+		w, p := rd.ix.opt.scorer.score(ce.p, other.p)
+		out = append(out, scored{ref: ref, person: sr.person, weight: w, prob: p, grade: rd.ix.grade(p, &ce.ev, &other.ev)})
+	}
+	return out, nil
+}
+
+// grade turns a probability and the pair's evidence into a match grade,
+// or "" below the possible threshold.
+func (ix *Index) grade(p float64, a, b *evidence) Grade {
+	switch {
+	case nhsConflict(a, b):
+		return GradeCertainlyNot
+	case p < ix.opt.PossibleProbability:
+		return ""
+	case !strongEvidence(a, b):
+		// Name and birth date alone, or placeholders: at most possible,
+		// for a person to confirm.
+		return GradePossible
+	case p >= ix.opt.LinkProbability:
+		return GradeCertain
+	case p >= ix.opt.ProbableProbability:
+		return GradeProbable
+	}
+	return GradePossible
+}
+
+// resolve follows merge aliases from person to its current id.
+func (rd reader) resolve(person string) (string, error) {
+	cur := person
+	for range 1000 {
+		v, err := rd.tx.Get(aliasKey(cur))
+		if errors.Is(err, ErrNotFound) {
+			if cur == person {
+				if !rd.exists(cur) {
+					return "", ErrNotFound
+				}
+			}
+			return cur, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		cur = string(v)
+	}
+	return "", fmt.Errorf("person alias cycle: %w", ErrCorrupt)
+}
+
+// exists reports whether person has members.
+func (rd reader) exists(person string) bool {
+	for _, err := range rd.tx.Scan(memberPrefix(person), nil) {
+		return err == nil
+	}
+	return false
+}
+
+// members lists the records of person.
+func (rd reader) members(person string) ([]RecordRef, error) {
+	prefix := memberPrefix(person)
+	var out []RecordRef
+	for kv, err := range rd.tx.Scan(prefix, nil) {
+		if err != nil {
+			return nil, err
+		}
+		d := decoder{b: kv.Key[len(prefix):]}
+		ref := d.ref()
+		if d.err != nil {
+			return nil, fmt.Errorf("member key: %w", ErrCorrupt)
+		}
+		out = append(out, ref)
+	}
+	return out, nil
+}
+
+// decisions lists the decisions about pairs including ref.
+func (rd reader) decisions(ref RecordRef) ([]Decision, error) {
+	prefix := decisionPrefix(ref)
+	var out []Decision
+	for kv, err := range rd.tx.Scan(prefix, nil) {
+		if err != nil {
+			return nil, err
+		}
+		d := decoder{b: kv.Key[len(prefix):]}
+		other := d.ref()
+		var dec Decision
+		if d.err != nil {
+			return nil, fmt.Errorf("decision key: %w", ErrCorrupt)
+		}
+		if err := jsonUnmarshal(kv.Value, &dec); err != nil {
+			return nil, fmt.Errorf("decision: %w", ErrCorrupt)
+		}
+		dec.A, dec.B = ref, other
+		out = append(out, dec)
+	}
+	return out, nil
+}
+
+// ---- writing ----
+
+// writer changes the index inside one read-write transaction.
+type writer struct {
+	ix  *Index
+	tx  Txn
+	ctr counters
+	now time.Time
+}
+
+func (w *writer) reader() reader { return reader{ix: w.ix, tx: w.tx} }
+
+func (w *writer) newPerson() string {
+	id := fmt.Sprintf("P%010d", w.ctr.person)
+	w.ctr.person++
+	return id
+}
+
+func (w *writer) emit(e Event) (uint64, error) {
+	e.Seq = w.ctr.event
+	w.ctr.event++
+	e.Time = w.now
+	if e.By == "" {
+		e.By = ByModel
+	}
+	return e.Seq, w.tx.Set(eventKey(e.Seq), encodeJSON(e))
+}
+
+func (w *writer) putStored(ref RecordRef, sr *storedRecord) error {
+	v := append([]byte(nil), storedRecordVersion)
+	v = binary.AppendUvarint(v, sr.seq)
+	v = appendLP(v, sr.person)
+	v = binary.AppendUvarint(v, uint64(len(sr.blocks)))
+	for _, h := range sr.blocks {
+		v = binary.BigEndian.AppendUint64(v, h)
+	}
+	v = append(v, sr.raw...)
+	return w.tx.Set(recordKey(ref), v)
+}
+
+// add stores r and assigns its person; see Index.Add.
+func (w *writer) add(r *Record) (string, error) {
+	rd := w.reader()
+	ref := r.Ref()
+	raw := appendRecord(nil, r)
+	old, err := rd.stored(ref)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		old = nil
+	case err != nil:
+		return "", err
+	case bytes.Equal(old.raw, raw):
+		return old.person, nil // same data: nothing changes
+	}
+	ce := w.ix.prepare(r, hashBytes(raw))
+	sr := &storedRecord{seq: w.ctr.seq, blocks: ce.blocks, raw: raw}
+	if old != nil {
+		sr.seq = old.seq
+		if err := w.detach(ref, old); err != nil {
+			return "", err
+		}
+	} else {
+		w.ctr.seq++
+	}
+	cands, err := rd.candidates(ce, ref)
+	if err != nil {
+		return "", err
+	}
+	person, err := w.assign(ref, ce, cands)
+	if err != nil {
+		return "", err
+	}
+	sr.person = person
+	if err := w.putStored(ref, sr); err != nil {
+		return "", err
+	}
+	for _, h := range sr.blocks {
+		if err := w.tx.Set(postingKey(h, ref), nil); err != nil {
+			return "", err
+		}
+	}
+	if err := w.tx.Set(memberKey(person, ref), nil); err != nil {
+		return "", err
+	}
+	if old == nil {
+		_, err = w.emit(Event{Kind: EventAdded, Record: ref, To: person})
+		return person, err
+	}
+	if _, err := w.emit(Event{Kind: EventUpdated, Record: ref, From: old.person, To: person}); err != nil {
+		return "", err
+	}
+	// The old person may have been held together by this record's old data.
+	if err := w.recluster(old.person, Actor{}, 0, nil); err != nil {
+		return "", err
+	}
+	if person != old.person {
+		if err := w.recluster(person, Actor{}, 0, nil); err != nil {
+			return "", err
+		}
+	}
+	cur, err := rd.stored(ref)
+	if err != nil {
+		return "", err
+	}
+	return cur.person, nil
+}
+
+// detach removes ref's postings and membership (not its record).
+func (w *writer) detach(ref RecordRef, sr *storedRecord) error {
+	for _, h := range sr.blocks {
+		if err := w.tx.Delete(postingKey(h, ref)); err != nil {
+			return err
+		}
+	}
+	return w.tx.Delete(memberKey(sr.person, ref))
+}
+
+func (w *writer) remove(ref RecordRef) error {
+	rd := w.reader()
+	old, err := rd.stored(ref)
+	if err != nil {
+		return err
+	}
+	if err := w.detach(ref, old); err != nil {
+		return err
+	}
+	if err := w.tx.Delete(recordKey(ref)); err != nil {
+		return err
+	}
+	if _, err := w.emit(Event{Kind: EventRemoved, Record: ref, From: old.person}); err != nil {
+		return err
+	}
+	w.ix.cache.del(ref.String())
+	return w.recluster(old.person, Actor{}, 0, nil)
+}
+
+// group is a set of records being assembled into one person, with what
+// constrains it.
+type group struct {
+	members map[RecordRef]struct{}
+	never   map[RecordRef]struct{} // records it may not be joined with
+	nhs     map[string]struct{}
+}
+
+func newGroup() *group {
+	return &group{members: map[RecordRef]struct{}{}, never: map[RecordRef]struct{}{}, nhs: map[string]struct{}{}}
+}
+
+// conflicts reports whether joining g and o breaks a never-link decision,
+// or (unless a person linked them) joins two different NHS numbers.
+func (g *group) conflicts(o *group, human bool) bool {
+	for m := range o.members {
+		if _, ok := g.never[m]; ok {
+			return true
+		}
+	}
+	for m := range g.members {
+		if _, ok := o.never[m]; ok {
+			return true
+		}
+	}
+	if !human && len(g.nhs) > 0 && len(o.nhs) > 0 {
+		for n := range o.nhs {
+			if _, ok := g.nhs[n]; !ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (g *group) absorb(o *group) {
+	maps.Copy(g.members, o.members)
+	maps.Copy(g.never, o.never)
+	maps.Copy(g.nhs, o.nhs)
+}
+
+// addMember adds ref with its evidence and decisions to g.
+func (g *group) addMember(ref RecordRef, ev *evidence, decs []Decision) {
+	g.members[ref] = struct{}{}
+	if ev.nhs != "" {
+		g.nhs[ev.nhs] = struct{}{}
+	}
+	for _, d := range decs {
+		if d.Kind == DecisionNeverLink {
+			g.never[d.B] = struct{}{}
+		}
+	}
+}
+
+// personGroup loads the members of person into a group.
+func (w *writer) personGroup(person string) (*group, error) {
+	rd := w.reader()
+	ms, err := rd.members(person)
+	if err != nil {
+		return nil, err
+	}
+	g := newGroup()
+	for _, m := range ms {
+		sr, err := rd.stored(m)
+		if err != nil {
+			return nil, err
+		}
+		ce, err := rd.entry(m, sr)
+		if err != nil {
+			return nil, err
+		}
+		decs, err := rd.decisions(m)
+		if err != nil {
+			return nil, err
+		}
+		g.addMember(m, &ce.ev, decs)
+	}
+	return g, nil
+}
+
+// assign picks the person for ref (not yet stored as a member): the
+// persons of records a person linked it to, and of certain candidates,
+// joined greedily (human links first, then by weight) as far as decisions
+// and NHS numbers allow; merging them into the oldest. With none, a new
+// person.
+func (w *writer) assign(ref RecordRef, ce *cacheEntry, cands []scored) (string, error) {
+	rd := w.reader()
+	decs, err := rd.decisions(ref)
+	if err != nil {
+		return "", err
+	}
+	type target struct {
+		person string
+		human  bool
+		weight float64
+		via    RecordRef
+	}
+	targets := map[string]*target{}
+	never := map[RecordRef]bool{}
+	for _, d := range decs {
+		if d.Kind == DecisionNeverLink {
+			never[d.B] = true
+			continue
+		}
+		sr, err := rd.stored(d.B)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		t := targets[sr.person]
+		if t == nil {
+			t = &target{person: sr.person, weight: math.Inf(1), via: d.B}
+			targets[sr.person] = t
+		}
+		t.human, t.weight, t.via = true, math.Inf(1), d.B
+	}
+	for _, c := range cands {
+		if c.grade != GradeCertain || never[c.ref] {
+			continue
+		}
+		t := targets[c.person]
+		if t == nil {
+			t = &target{person: c.person, weight: math.Inf(-1)}
+			targets[c.person] = t
+		}
+		if !t.human && c.weight > t.weight {
+			t.weight, t.via = c.weight, c.ref
+		}
+	}
+	order := slices.Collect(maps.Values(targets))
+	slices.SortFunc(order, func(a, b *target) int {
+		if a.human != b.human {
+			if a.human {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(b.weight, a.weight); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.person, b.person)
+	})
+	acc := newGroup()
+	acc.addMember(ref, &ce.ev, decs)
+	var accepted []*target
+	for _, t := range order {
+		g, err := w.personGroup(t.person)
+		if err != nil {
+			return "", err
+		}
+		if acc.conflicts(g, t.human) {
+			continue
+		}
+		acc.absorb(g)
+		accepted = append(accepted, t)
+	}
+	if len(accepted) == 0 {
+		return w.newPerson(), nil
+	}
+	survivor := accepted[0].person
+	for _, t := range accepted[1:] {
+		survivor = min(survivor, t.person)
+	}
+	for _, t := range accepted {
+		if t.person == survivor {
+			continue
+		}
+		by := ByModel
+		if t.human {
+			by = humanLinkBy(decs, t.via)
+		}
+		if err := w.merge(t.person, survivor, [2]RecordRef{ref, t.via}, Actor{By: by}, 0); err != nil {
+			return "", err
+		}
+	}
+	return survivor, nil
+}
+
+func humanLinkBy(decs []Decision, other RecordRef) string {
+	for _, d := range decs {
+		if d.B == other {
+			return d.By
+		}
+	}
+	return ByModel
+}
+
+// merge moves every record of from into into and leaves an alias.
+func (w *writer) merge(from, into string, pair [2]RecordRef, actor Actor, cause uint64) error {
+	rd := w.reader()
+	ms, err := rd.members(from)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := w.move(m, from, into); err != nil {
+			return err
+		}
+	}
+	if err := w.tx.Set(aliasKey(from), []byte(into)); err != nil {
+		return err
+	}
+	_, err = w.emit(Event{Kind: EventMerged, From: from, To: into, Records: ms, Pair: pair,
+		By: actor.By, Reason: actor.Reason, Cause: cause})
+	return err
+}
+
+// move reassigns one record's person.
+func (w *writer) move(ref RecordRef, from, to string) error {
+	sr, err := w.reader().stored(ref)
+	if err != nil {
+		return err
+	}
+	sr.person = to
+	if err := w.putStored(ref, sr); err != nil {
+		return err
+	}
+	if err := w.tx.Delete(memberKey(from, ref)); err != nil {
+		return err
+	}
+	return w.tx.Set(memberKey(to, ref), nil)
+}
+
+// recluster re-examines the links inside person and splits it into the
+// components that links (human links first, then automatic ones by
+// weight) join without breaking a decision. The component holding the
+// earliest-added record keeps the id, unless restore names an id (merged
+// into this person earlier) for one of its records.
+func (w *writer) recluster(person string, actor Actor, cause uint64, restore map[RecordRef]string) error {
+	rd := w.reader()
+	ms, err := rd.members(person)
+	if err != nil || len(ms) < 2 || len(ms) > maxRecluster {
+		return err
+	}
+	n := len(ms)
+	idx := make(map[RecordRef]int, n)
+	ents := make([]*cacheEntry, n)
+	seqs := make([]uint64, n)
+	groups := make([]*group, n)
+	human := map[[2]int]bool{}
+	for i, m := range ms {
+		idx[m] = i
+	}
+	for i, m := range ms {
+		sr, err := rd.stored(m)
+		if err != nil {
+			return err
+		}
+		seqs[i] = sr.seq
+		if ents[i], err = rd.entry(m, sr); err != nil {
+			return err
+		}
+		decs, err := rd.decisions(m)
+		if err != nil {
+			return err
+		}
+		groups[i] = newGroup()
+		groups[i].addMember(m, &ents[i].ev, decs)
+		for _, d := range decs {
+			if j, ok := idx[d.B]; ok && d.Kind == DecisionLink {
+				human[[2]int{min(i, j), max(i, j)}] = true
+			}
+		}
+	}
+	type edge struct {
+		i, j  int
+		w     float64
+		human bool
+	}
+	var edges []edge
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			if human[[2]int{i, j}] {
+				edges = append(edges, edge{i, j, math.Inf(1), true})
+				continue
+			}
+			wt, p := w.ix.opt.scorer.score(ents[i].p, ents[j].p)
+			if w.ix.grade(p, &ents[i].ev, &ents[j].ev) == GradeCertain {
+				edges = append(edges, edge{i, j, wt, false})
+			}
+		}
+	}
+	slices.SortStableFunc(edges, func(a, b edge) int { return cmp.Compare(b.w, a.w) })
+	parent := make([]int, n)
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	for _, e := range edges {
+		a, b := find(e.i), find(e.j)
+		if a == b || groups[a].conflicts(groups[b], e.human) {
+			continue
+		}
+		groups[a].absorb(groups[b])
+		parent[b] = a
+	}
+	comps := map[int][]int{}
+	for i := range n {
+		comps[find(i)] = append(comps[find(i)], i)
+	}
+	if len(comps) == 1 {
+		return nil
+	}
+	list := slices.Collect(maps.Values(comps))
+	first := func(c []int) uint64 {
+		s := uint64(math.MaxUint64)
+		for _, i := range c {
+			s = min(s, seqs[i])
+		}
+		return s
+	}
+	slices.SortFunc(list, func(a, b []int) int { return cmp.Compare(first(a), first(b)) })
+	ids := make([]string, len(list))
+	kept := false
+	for k, c := range list {
+		for _, i := range c {
+			if old, ok := restore[ms[i]]; ok && old != person {
+				if cur, err := rd.resolve(old); err == nil && cur == person {
+					ids[k] = old
+					break
+				}
+			}
+		}
+		if ids[k] == "" && !kept {
+			ids[k], kept = person, true
+		}
+	}
+	for k, c := range list {
+		switch {
+		case ids[k] == person:
+			continue
+		case ids[k] == "":
+			ids[k] = w.newPerson()
+		default:
+			if err := w.tx.Delete(aliasKey(ids[k])); err != nil {
+				return err
+			}
+		}
+		for _, i := range c {
+			if err := w.move(ms[i], person, ids[k]); err != nil {
+				return err
+			}
+			if _, err := w.emit(Event{Kind: EventMoved, Record: ms[i], From: person, To: ids[k],
+				By: actor.By, Reason: actor.Reason, Cause: cause}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// decide records a decision about a and b and applies it.
+func (w *writer) decide(a, b RecordRef, actor Actor, kind DecisionKind, cause uint64, restore map[RecordRef]string) error {
+	rd := w.reader()
+	sa, err := rd.stored(a)
+	if err != nil {
+		return fmt.Errorf("%s: %w", a, err)
+	}
+	sb, err := rd.stored(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", b, err)
+	}
+	ek := EventLinked
+	if kind == DecisionNeverLink {
+		ek = EventNeverLinked
+	}
+	if kind == DecisionLink && sa.person != sb.person {
+		ga, err := w.personGroup(sa.person)
+		if err != nil {
+			return err
+		}
+		gb, err := w.personGroup(sb.person)
+		if err != nil {
+			return err
+		}
+		// The pair's own never-link, if any, is being replaced.
+		delete(ga.never, b)
+		delete(gb.never, a)
+		if ga.conflicts(gb, true) {
+			return ErrDecisionConflict
+		}
+	}
+	seq, err := w.emit(Event{Kind: ek, Pair: [2]RecordRef{a, b}, By: actor.By, Reason: actor.Reason, Cause: cause})
+	if err != nil {
+		return err
+	}
+	d := Decision{Kind: kind, By: actor.By, Reason: actor.Reason, Time: w.now, Event: seq}
+	v := encodeJSON(d)
+	if err := w.tx.Set(decisionKey(a, b), v); err != nil {
+		return err
+	}
+	if err := w.tx.Set(decisionKey(b, a), v); err != nil {
+		return err
+	}
+	switch {
+	case kind == DecisionLink && sa.person != sb.person:
+		from, into := max(sa.person, sb.person), min(sa.person, sb.person)
+		return w.merge(from, into, [2]RecordRef{a, b}, actor, seq)
+	case kind == DecisionNeverLink && sa.person == sb.person:
+		return w.recluster(sa.person, actor, seq, restore)
+	}
+	return nil
+}
+
+func (w *writer) revert(seq uint64, actor Actor) error {
+	v, err := w.tx.Get(eventKey(seq))
+	if err != nil {
+		return err
+	}
+	e, err := decodeEvent(v)
+	if err != nil {
+		return err
+	}
+	actor.Reason = fmt.Sprintf("revert event %d: %s", seq, actor.Reason)
+	switch e.Kind {
+	case EventMerged:
+		restore := map[RecordRef]string{}
+		for _, r := range e.Records {
+			restore[r] = e.From
+		}
+		return w.decide(e.Pair[0], e.Pair[1], actor, DecisionNeverLink, seq, restore)
+	case EventLinked:
+		return w.decide(e.Pair[0], e.Pair[1], actor, DecisionNeverLink, seq, nil)
+	case EventNeverLinked:
+		return w.decide(e.Pair[0], e.Pair[1], actor, DecisionLink, seq, nil)
+	case EventMoved:
+		if e.Cause == 0 {
+			return ErrNotReversible
+		}
+		return w.revert(e.Cause, Actor{By: actor.By, Reason: actor.Reason})
+	}
+	return ErrNotReversible
+}

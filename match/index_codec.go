@@ -1,0 +1,235 @@
+package match
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+)
+
+// Key layout of the index inside its Store. Record references inside keys
+// are length-prefixed (source, then id), so that one is never a prefix of
+// another; blocking keys are stored as 64-bit hashes, so no demographic
+// value appears in a key.
+//
+//	m/format                 index format marker
+//	m/counters               next person number, next event sequence, next record sequence
+//	r/<ref>                  stored record: sequence, person id, block hashes, record fields
+//	k/<hash8><ref>           blocking posting
+//	p/<person>/<ref>         person membership
+//	a/<person>               survivor of a merged-away person id
+//	d/<ref a><ref b>         a person's decision about the pair, stored both ways round
+//	e/<seq8>                 change event
+const indexFormat = "carelens-index/1"
+
+var (
+	keyFormat   = []byte("m/format")
+	keyCounters = []byte("m/counters")
+)
+
+func appendLP(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func appendRef(dst []byte, r RecordRef) []byte {
+	return appendLP(appendLP(dst, r.Source), r.ID)
+}
+
+func recordKey(r RecordRef) []byte { return appendRef([]byte("r/"), r) }
+
+func postingPrefix(h uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte("k/"), h)
+}
+
+func postingKey(h uint64, r RecordRef) []byte { return appendRef(postingPrefix(h), r) }
+
+func memberPrefix(person string) []byte { return []byte("p/" + person + "/") }
+
+func memberKey(person string, r RecordRef) []byte { return appendRef(memberPrefix(person), r) }
+
+func aliasKey(person string) []byte { return []byte("a/" + person) }
+
+func decisionPrefix(a RecordRef) []byte { return appendRef([]byte("d/"), a) }
+
+func decisionKey(a, b RecordRef) []byte { return appendRef(decisionPrefix(a), b) }
+
+func eventKey(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte("e/"), seq) }
+
+func blockHash(key string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	return h.Sum64()
+}
+
+// decoder reads the index's binary values; the first failure sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = ErrCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = ErrCorrupt
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) strs() []string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.err = ErrCorrupt
+	}
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.str()
+	}
+	return out
+}
+
+func (d *decoder) ref() RecordRef { return RecordRef{Source: d.str(), ID: d.str()} }
+
+func appendStrs(dst []byte, ss []string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ss)))
+	for _, s := range ss {
+		dst = appendLP(dst, s)
+	}
+	return dst
+}
+
+// storedRecord is the value under r/<ref>.
+type storedRecord struct {
+	seq    uint64   // order of first addition
+	person string   // enterprise person id
+	blocks []uint64 // hashes of the blocking keys it is posted under
+	rec    Record
+	raw    []byte // the encoded record fields, for cache validation
+}
+
+const storedRecordVersion = 1
+
+func encodeStoredRecord(dst []byte, s *storedRecord) []byte {
+	dst = append(dst, storedRecordVersion)
+	dst = binary.AppendUvarint(dst, s.seq)
+	dst = appendLP(dst, s.person)
+	dst = binary.AppendUvarint(dst, uint64(len(s.blocks)))
+	for _, h := range s.blocks {
+		dst = binary.BigEndian.AppendUint64(dst, h)
+	}
+	return appendRecord(dst, &s.rec)
+}
+
+func appendRecord(dst []byte, r *Record) []byte {
+	dst = appendLP(dst, r.Source)
+	dst = appendLP(dst, r.ID)
+	dst = appendStrs(dst, r.Given)
+	dst = appendLP(dst, r.Family)
+	dst = appendLP(dst, r.FullName)
+	dst = binary.AppendUvarint(dst, uint64(len(r.OtherNames)))
+	for _, n := range r.OtherNames {
+		dst = appendStrs(dst, n.Given)
+		dst = appendLP(dst, n.Family)
+		dst = appendLP(dst, n.Use)
+	}
+	dst = appendLP(dst, r.BirthDate)
+	dst = appendLP(dst, r.Sex)
+	dst = appendStrs(dst, r.Address)
+	dst = appendLP(dst, r.Town)
+	dst = appendLP(dst, r.Postcode)
+	dst = appendLP(dst, r.State)
+	dst = appendLP(dst, r.Phone)
+	dst = appendLP(dst, r.Email)
+	dst = appendLP(dst, r.NHSNumber)
+	dst = binary.AppendUvarint(dst, uint64(len(r.Identifiers)))
+	for _, id := range r.Identifiers {
+		dst = appendLP(dst, id.System)
+		dst = appendLP(dst, id.Value)
+	}
+	return dst
+}
+
+// decodeStoredHeader decodes everything but the record fields, which it
+// leaves in s.raw.
+func decodeStoredHeader(b []byte, s *storedRecord) error {
+	if len(b) == 0 || b[0] != storedRecordVersion {
+		return fmt.Errorf("match: stored record version: %w", ErrCorrupt)
+	}
+	d := decoder{b: b[1:]}
+	s.seq = d.uvarint()
+	s.person = d.str()
+	n := d.uvarint()
+	if d.err == nil && n*8 > uint64(len(d.b)) {
+		d.err = ErrCorrupt
+	}
+	if d.err != nil {
+		return fmt.Errorf("match: stored record: %w", d.err)
+	}
+	s.blocks = make([]uint64, n)
+	for i := range s.blocks {
+		s.blocks[i] = binary.BigEndian.Uint64(d.b[i*8:])
+	}
+	s.raw = d.b[n*8:]
+	return nil
+}
+
+func decodeRecord(b []byte, r *Record) error {
+	d := decoder{b: b}
+	r.Source = d.str()
+	r.ID = d.str()
+	r.Given = d.strs()
+	r.Family = d.str()
+	r.FullName = d.str()
+	if n := d.uvarint(); n > 0 && d.err == nil {
+		if n > uint64(len(d.b)) {
+			return fmt.Errorf("match: stored record: %w", ErrCorrupt)
+		}
+		r.OtherNames = make([]Name, n)
+		for i := range r.OtherNames {
+			r.OtherNames[i] = Name{Given: d.strs(), Family: d.str(), Use: d.str()}
+		}
+	}
+	r.BirthDate = d.str()
+	r.Sex = d.str()
+	r.Address = d.strs()
+	r.Town = d.str()
+	r.Postcode = d.str()
+	r.State = d.str()
+	r.Phone = d.str()
+	r.Email = d.str()
+	r.NHSNumber = d.str()
+	if n := d.uvarint(); n > 0 && d.err == nil {
+		if n > uint64(len(d.b)) {
+			return fmt.Errorf("match: stored record: %w", ErrCorrupt)
+		}
+		r.Identifiers = make([]Identifier, n)
+		for i := range r.Identifiers {
+			r.Identifiers[i] = Identifier{System: d.str(), Value: d.str()}
+		}
+	}
+	if d.err != nil {
+		return fmt.Errorf("match: stored record: %w", d.err)
+	}
+	return nil
+}
