@@ -1,0 +1,221 @@
+package match
+
+import (
+	"cmp"
+	"context"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// DefaultMaxBlockSize is the default [LinkOptions.MaxBlockSize].
+const DefaultMaxBlockSize = 500
+
+// DefaultWindow is the default [LinkOptions.Window].
+const DefaultWindow = 30
+
+// blockSet holds every rule's blocks over a batch of prepared records.
+type blockSet struct {
+	n      int
+	keys   [][]uint64 // keys[r][i], 0 = no key
+	pos    [][]int32  // pos[r][i]: position in a windowed oversized block, -1 otherwise
+	order  [][]uint32 // order[r]: records with a key, sorted by (key, window order)
+	blocks [][]span   // blocks[r]: runs in order[r] of size >= 2
+	window int
+	stats  []RuleStats
+}
+
+type span struct {
+	lo, hi int32
+	big    bool
+}
+
+// RuleStats report what one blocking rule contributed.
+type RuleStats struct {
+	// Name is the rule's name.
+	Name string `json:"name"`
+	// Blocks is the number of blocks with at least two records.
+	Blocks int `json:"blocks"`
+	// Oversized is the number of blocks larger than the size limit, which
+	// were compared by sorted neighbourhood instead of all pairs.
+	Oversized int `json:"oversized"`
+	// Pairs is the number of candidate pairs this rule found that no
+	// earlier rule had found.
+	Pairs int64 `json:"pairs"`
+}
+
+// buildBlocks computes every rule's keys and blocks using every core.
+func buildBlocks(ctx context.Context, sc *Scorer, recs []Prepared, maxBlock, window, workers int) *blockSet {
+	nr := sc.BlockingRuleCount()
+	bs := &blockSet{n: len(recs), keys: make([][]uint64, nr), pos: make([][]int32, nr),
+		order: make([][]uint32, nr), blocks: make([][]span, nr), window: window, stats: make([]RuleStats, nr)}
+	sem := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	for r := range nr {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				return
+			}
+			keys := make([]uint64, len(recs))
+			var order []uint32
+			for i := range recs {
+				keys[i] = sc.blockKey(r, &recs[i])
+				if keys[i] != 0 {
+					order = append(order, uint32(i))
+				}
+			}
+			slices.SortFunc(order, func(a, b uint32) int {
+				if c := cmp.Compare(keys[a], keys[b]); c != 0 {
+					return c
+				}
+				return cmp.Compare(a, b)
+			})
+			pos := make([]int32, len(recs))
+			for i := range pos {
+				pos[i] = -1
+			}
+			var blocks []span
+			st := RuleStats{Name: sc.blocks[r].name}
+			for lo := 0; lo < len(order); {
+				hi := lo + 1
+				for hi < len(order) && keys[order[hi]] == keys[order[lo]] {
+					hi++
+				}
+				if hi-lo >= 2 {
+					sp := span{lo: int32(lo), hi: int32(hi)}
+					if hi-lo > maxBlock {
+						sp.big = true
+						st.Oversized++
+						blk := order[lo:hi]
+						slices.SortFunc(blk, func(a, b uint32) int { return sc.windowCompare(&recs[a], &recs[b], a, b) })
+						for k, i := range blk {
+							pos[i] = int32(k)
+						}
+					}
+					blocks = append(blocks, sp)
+				}
+				lo = hi
+			}
+			st.Blocks = len(blocks)
+			bs.keys[r], bs.pos[r], bs.order[r], bs.blocks[r], bs.stats[r] = keys, pos, order, blocks, st
+		})
+	}
+	wg.Wait()
+	return bs
+}
+
+// windowCompare orders records in an oversized block so that similar
+// records sit near each other: by family name, given name, birth date.
+func (s *Scorer) windowCompare(a, b *Prepared, ia, ib uint32) int {
+	v := &s.views[FieldFamily]
+	if c := cmp.Compare(v.strs[a.v[FieldFamily]], v.strs[b.v[FieldFamily]]); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(v.strs[a.v[FieldGiven]], v.strs[b.v[FieldGiven]]); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.dob, b.dob); c != 0 {
+		return c
+	}
+	return cmp.Compare(ia, ib)
+}
+
+// coveredBefore reports whether a rule before r already produced (i, j).
+func (bs *blockSet) coveredBefore(r int, i, j uint32) bool {
+	for q := range r {
+		k := bs.keys[q]
+		if k[i] == 0 || k[i] != k[j] {
+			continue
+		}
+		pi, pj := bs.pos[q][i], bs.pos[q][j]
+		if pi < 0 {
+			return true
+		}
+		d := pi - pj
+		if d < 0 {
+			d = -d
+		}
+		if int(d) <= bs.window {
+			return true
+		}
+	}
+	return false
+}
+
+// pairSink receives candidate pairs of one work unit, in a deterministic
+// order; each worker has its own.
+type pairSink interface {
+	pair(i, j uint32)
+}
+
+// forEachCandidate calls newSink once per worker and feeds every candidate
+// pair, each exactly once, to one of the sinks. It counts new pairs per
+// rule into bs.stats.
+func forEachCandidate[S pairSink](ctx context.Context, bs *blockSet, workers int, newSink func() S) []S {
+	type unit struct {
+		r  int
+		sp span
+	}
+	var units []unit
+	for r, bl := range bs.blocks {
+		for _, sp := range bl {
+			units = append(units, unit{r, sp})
+		}
+	}
+	// Largest first for balance; ties keep rule and position order.
+	slices.SortStableFunc(units, func(a, b unit) int { return cmp.Compare(b.sp.hi-b.sp.lo, a.sp.hi-a.sp.lo) })
+	var next atomic.Int64
+	sinks := make([]S, workers)
+	counts := make([][]int64, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		sinks[w] = newSink()
+		counts[w] = make([]int64, len(bs.blocks))
+		wg.Go(func() {
+			sink := sinks[w]
+			cnt := counts[w]
+			for {
+				u := int(next.Add(1) - 1)
+				if u >= len(units) || ctx.Err() != nil {
+					return
+				}
+				r, sp := units[u].r, units[u].sp
+				blk := bs.order[r][sp.lo:sp.hi]
+				for x := range blk {
+					hiY := len(blk)
+					if sp.big {
+						hiY = min(len(blk), x+bs.window+1)
+					}
+					for y := x + 1; y < hiY; y++ {
+						i, j := blk[x], blk[y]
+						if i > j {
+							i, j = j, i
+						}
+						if bs.coveredBefore(r, i, j) {
+							continue
+						}
+						cnt[r]++
+						sink.pair(i, j)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range counts {
+		for r, v := range c {
+			bs.stats[r].Pairs += v
+		}
+	}
+	return sinks
+}
+
+func defaultWorkers(n int) int {
+	if n > 0 {
+		return n
+	}
+	return runtime.GOMAXPROCS(0)
+}

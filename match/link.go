@@ -1,0 +1,384 @@
+package match
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// LinkOptions configure [Link]. The zero value works: train on the input,
+// link at the model's threshold.
+type LinkOptions struct {
+	// Model is used as is when set; when nil, a [DefaultModel] is trained
+	// on the input.
+	Model *Model
+	// Threshold is the match probability at or above which a pair links;
+	// zero means the model's threshold.
+	Threshold float64
+	// Train configures training when Model is nil.
+	Train TrainOptions
+	// MaxBlockSize is the largest block compared all-pairs; larger blocks
+	// are compared by sorted neighbourhood. Zero means DefaultMaxBlockSize.
+	MaxBlockSize int
+	// Window is the sorted-neighbourhood window for oversized blocks. Zero
+	// means DefaultWindow.
+	Window int
+	// Workers is the number of goroutines; zero means GOMAXPROCS. Results
+	// do not depend on it.
+	Workers int
+	// KeepPairs asks for the linked pairs (at or above the threshold) in
+	// [LinkResult.Pairs].
+	KeepPairs bool
+	// NoChainGuard turns off the protection against chaining two clusters
+	// through one weak link.
+	NoChainGuard bool
+	// Progress, if set, is called at the start of each stage.
+	Progress func(stage string)
+}
+
+// ScoredPair is a linked pair of records by index into the input.
+type ScoredPair struct {
+	A, B   int     // record indexes, A < B
+	Weight float64 // match weight (log2 odds)
+}
+
+// LinkResult is the outcome of [Link].
+type LinkResult struct {
+	// Model is the model used (trained, when none was given).
+	Model *Model
+	// Cluster holds each input record's cluster number, 0-based, numbered
+	// in order of each cluster's first record.
+	Cluster []int
+	// Clusters is the number of clusters, singletons included.
+	Clusters int
+	// Pairs are the linked pairs when [LinkOptions.KeepPairs] is set,
+	// sorted by (A, B).
+	Pairs []ScoredPair
+	// Stats describe the run.
+	Stats LinkStats
+	// Preparer and Prepared give access to the prepared records (for
+	// Explain); Scorer is bound to them.
+	Preparer *Preparer
+	Prepared []Prepared
+	Scorer   *Scorer
+}
+
+// LinkStats describe a linkage run. They hold no PHI.
+type LinkStats struct {
+	Records        int         `json:"records"`
+	CandidatePairs int64       `json:"candidatePairs"`
+	ReductionRatio float64     `json:"reductionRatio"`
+	Rules          []RuleStats `json:"rules"`
+	LinkedPairs    int         `json:"linkedPairs"`
+	// ConstraintSplits counts merges refused because the two clusters
+	// held different valid NHS numbers.
+	ConstraintSplits int `json:"constraintSplits"`
+	// ChainGuardSplits counts merges refused because the clusters were
+	// joined only by a weak link.
+	ChainGuardSplits int                      `json:"chainGuardSplits"`
+	Timings          map[string]time.Duration `json:"timings"`
+}
+
+// candPair is a candidate pair with its comparison pattern.
+type candPair struct {
+	i, j uint32
+	pat  uint64
+}
+
+type patternSink struct {
+	sc    *Scorer
+	recs  []Prepared
+	pairs []candPair
+}
+
+func (s *patternSink) pair(i, j uint32) {
+	s.pairs = append(s.pairs, candPair{i, j, s.sc.pattern(&s.recs[i], &s.recs[j])})
+}
+
+// Link resolves which records are the same person: it prepares them,
+// trains a model unless one is given, blocks, scores every candidate pair
+// once on every core and clusters the links.
+func Link(ctx context.Context, recs []Record, o *LinkOptions) (*LinkResult, error) {
+	if len(recs) == 0 {
+		return nil, ErrNoRecords
+	}
+	var opts LinkOptions
+	if o != nil {
+		opts = *o
+	}
+	p := NewPreparer(nil)
+	t0 := time.Now()
+	if opts.Progress != nil {
+		opts.Progress("prepare")
+	}
+	prepared := p.PrepareAll(recs)
+	res, err := linkPrepared(ctx, p, prepared, &opts, false)
+	if err != nil {
+		return nil, err
+	}
+	res.Stats.Timings["prepare"] = time.Since(t0) - res.Stats.Timings["total"]
+	res.Stats.Timings["total"] = time.Since(t0)
+	return res, nil
+}
+
+func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *LinkOptions, trainOnly bool) (*LinkResult, error) {
+	start := time.Now()
+	timings := map[string]time.Duration{}
+	stage := func(name string, since time.Time) {
+		timings[name] = time.Since(since)
+	}
+	progress := func(s string) {
+		if o.Progress != nil {
+			o.Progress(s)
+		}
+	}
+	model := o.Model
+	train := model == nil || trainOnly
+	if model == nil {
+		model = DefaultModel(p.IdentifierSystems())
+	}
+	sc, err := model.Scorer(p)
+	if err != nil {
+		return nil, err
+	}
+	workers := defaultWorkers(o.Workers)
+	maxBlock := o.MaxBlockSize
+	if maxBlock <= 0 {
+		maxBlock = DefaultMaxBlockSize
+	}
+	window := o.Window
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	progress("block")
+	t := time.Now()
+	bs := buildBlocks(ctx, sc, prepared, maxBlock, window, workers)
+	sinks := forEachCandidate(ctx, bs, workers, func() *patternSink { return &patternSink{sc: sc, recs: prepared} })
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var pairs []candPair
+	for _, s := range sinks {
+		pairs = append(pairs, s.pairs...)
+	}
+	stage("block", t)
+	res := &LinkResult{Preparer: p, Prepared: prepared}
+	n := float64(len(prepared))
+	res.Stats.Records = len(prepared)
+	res.Stats.CandidatePairs = int64(len(pairs))
+	if n > 1 {
+		res.Stats.ReductionRatio = 1 - float64(len(pairs))/(n*(n-1)/2)
+	}
+	res.Stats.Rules = bs.stats
+	if train {
+		progress("train")
+		t = time.Now()
+		hist := make(map[uint64]int64)
+		for _, cp := range pairs {
+			hist[cp.pat]++
+		}
+		model, err = trainModel(ctx, sc, prepared, hist, &o.Train)
+		if err != nil {
+			return nil, err
+		}
+		// Same comparisons and levels: patterns stay valid.
+		sc, err = model.Scorer(p)
+		if err != nil {
+			return nil, err
+		}
+		stage("train", t)
+	}
+	res.Model, res.Scorer = model, sc
+	if trainOnly {
+		return res, nil
+	}
+	progress("score")
+	t = time.Now()
+	thr := o.Threshold
+	if thr <= 0 {
+		thr = model.EffectiveThreshold()
+	}
+	thrW := Weight(thr)
+	edges := scoreEdges(sc, prepared, pairs, thrW, workers)
+	stage("score", t)
+	pairs = nil
+	progress("cluster")
+	t = time.Now()
+	cl := clusterEdges(sc, prepared, edges, thrW, !o.NoChainGuard)
+	stage("cluster", t)
+	res.Cluster, res.Clusters = cl.cluster, cl.count
+	res.Stats.LinkedPairs = len(edges)
+	res.Stats.ConstraintSplits, res.Stats.ChainGuardSplits = cl.constraint, cl.guard
+	if o.KeepPairs {
+		res.Pairs = make([]ScoredPair, len(edges))
+		for k, e := range edges {
+			res.Pairs[k] = ScoredPair{A: int(e.i), B: int(e.j), Weight: e.w}
+		}
+		slices.SortFunc(res.Pairs, func(a, b ScoredPair) int {
+			return cmp.Or(cmp.Compare(a.A, b.A), cmp.Compare(a.B, b.B))
+		})
+	}
+	timings["total"] = time.Since(start)
+	res.Stats.Timings = timings
+	return res, nil
+}
+
+type edge struct {
+	i, j uint32
+	w    float64
+}
+
+// weightOf returns the match weight of a candidate from its pattern.
+func (s *Scorer) weightOf(cp *candPair, recs []Prepared) float64 {
+	w := s.prior
+	for c := range s.comps {
+		cc := &s.comps[c]
+		l := int(cp.pat >> (4 * c) & 15)
+		w += cc.weight[l]
+		if cc.tf && cc.levels[l].kind == LevelExact {
+			w += s.tfAdjust(cc, &recs[cp.i])
+		}
+	}
+	return w
+}
+
+func scoreEdges(sc *Scorer, recs []Prepared, pairs []candPair, thrW float64, workers int) []edge {
+	parts := make([][]edge, workers)
+	chunk := (len(pairs) + workers - 1) / workers
+	done := make(chan struct{}, workers)
+	for w := range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			lo, hi := w*chunk, min((w+1)*chunk, len(pairs))
+			for k := lo; k < hi; k++ {
+				cp := &pairs[k]
+				if wt := sc.weightOf(cp, recs); wt >= thrW {
+					parts[w] = append(parts[w], edge{cp.i, cp.j, wt})
+				}
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	var edges []edge
+	for _, p := range parts {
+		edges = append(edges, p...)
+	}
+	// Strongest first; ties by record index, so the order and everything
+	// after it are independent of the number of workers.
+	slices.SortFunc(edges, func(a, b edge) int {
+		return cmp.Or(cmp.Compare(b.w, a.w), cmp.Compare(a.i, b.i), cmp.Compare(a.j, b.j))
+	})
+	return edges
+}
+
+// clusters is the outcome of clustering.
+type clusters struct {
+	cluster    []int
+	count      int
+	constraint int
+	guard      int
+}
+
+// chainGuardSlack is how far (in bits) below the threshold a cross pair
+// may score and still count as supporting a merge.
+const chainGuardSlack = 10
+
+// chainGuardSample bounds the cross pairs examined per merge.
+const chainGuardSample = 64
+
+// clusterEdges builds connected components from the edges, strongest
+// first, refusing a merge that would put two different valid NHS numbers
+// in one cluster and, with guard, a merge of two multi-record clusters
+// that most cross pairs do not support.
+func clusterEdges(sc *Scorer, recs []Prepared, edges []edge, thrW float64, guard bool) clusters {
+	n := len(recs)
+	parent := make([]int32, n)
+	size := make([]int32, n)
+	next := make([]int32, n) // circular member lists
+	nhs := make([]uint64, n)
+	for i := range n {
+		parent[i], size[i], next[i], nhs[i] = int32(i), 1, int32(i), recs[i].nhs
+	}
+	find := func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	var out clusters
+	for _, e := range edges {
+		ri, rj := find(int32(e.i)), find(int32(e.j))
+		if ri == rj {
+			continue
+		}
+		if nhs[ri] != 0 && nhs[rj] != 0 && nhs[ri] != nhs[rj] {
+			out.constraint++
+			continue
+		}
+		if guard && size[ri]+size[rj] > 2 && !supported(sc, recs, next, ri, rj, thrW) {
+			out.guard++
+			continue
+		}
+		if size[ri] < size[rj] || size[ri] == size[rj] && ri > rj {
+			ri, rj = rj, ri
+		}
+		parent[rj] = ri
+		size[ri] += size[rj]
+		if nhs[ri] == 0 {
+			nhs[ri] = nhs[rj]
+		}
+		next[ri], next[rj] = next[rj], next[ri]
+	}
+	out.cluster = make([]int, n)
+	id := make(map[int32]int)
+	for i := range n {
+		r := find(int32(i))
+		c, ok := id[r]
+		if !ok {
+			c = len(id)
+			id[r] = c
+		}
+		out.cluster[i] = c
+	}
+	out.count = len(id)
+	return out
+}
+
+// supported reports whether at least half of the (sampled) cross pairs
+// between the clusters rooted at a and b score within chainGuardSlack bits
+// of the threshold.
+func supported(sc *Scorer, recs []Prepared, next []int32, a, b int32, thrW float64) bool {
+	total, ok := 0, 0
+	x := a
+	for {
+		y := b
+		for {
+			if total < chainGuardSample {
+				total++
+				if sc.Score(&recs[x], &recs[y]) >= thrW-chainGuardSlack {
+					ok++
+				}
+			}
+			y = next[y]
+			if y == b {
+				break
+			}
+		}
+		x = next[x]
+		if x == a || total >= chainGuardSample {
+			break
+		}
+	}
+	return 2*ok >= total
+}
+
+// String summarises the stats on one line.
+func (s LinkStats) String() string {
+	return fmt.Sprintf("records=%d candidate_pairs=%d reduction_ratio=%.6f linked_pairs=%d constraint_splits=%d chain_guard_splits=%d",
+		s.Records, s.CandidatePairs, s.ReductionRatio, s.LinkedPairs, s.ConstraintSplits, s.ChainGuardSplits)
+}

@@ -1,0 +1,294 @@
+package match
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sync"
+)
+
+// TrainOptions configure [Train]. The zero value works.
+type TrainOptions struct {
+	// Seed makes random-pair sampling reproducible; training is
+	// deterministic for a given seed, data and model.
+	Seed uint64
+	// RandomPairs is how many random pairs estimate u. Zero means
+	// DefaultRandomPairs (fewer when the data has fewer pairs).
+	RandomPairs int
+	// MaxIterations bounds expectation–maximisation. Zero means 100.
+	MaxIterations int
+	// Workers is the number of goroutines; zero means GOMAXPROCS.
+	Workers int
+}
+
+// DefaultRandomPairs is the default [TrainOptions.RandomPairs].
+const DefaultRandomPairs = 2_000_000
+
+// deterministicRecall is the share of true matches the deterministic rules
+// are assumed to find when estimating the prior.
+const deterministicRecall = 0.7
+
+// Train estimates a model's parameters from unlabelled records: the
+// records are prepared, blocked with the model's rules, u is estimated from
+// random pairs and m and the prior by expectation–maximisation over the
+// candidate pairs (with u fixed), starting from a prior found by
+// deterministic rules. base may be nil for [DefaultModel]; it is not
+// modified.
+func Train(ctx context.Context, recs []Record, base *Model, o *TrainOptions) (*Model, error) {
+	if len(recs) < 2 {
+		return nil, ErrNoRecords
+	}
+	p := NewPreparer(nil)
+	prepared := p.PrepareAll(recs)
+	if base == nil {
+		base = DefaultModel(p.IdentifierSystems())
+	}
+	lo := LinkOptions{Model: base}
+	if o != nil {
+		lo.Train = *o
+	}
+	res, err := linkPrepared(ctx, p, prepared, &lo, true)
+	if err != nil {
+		return nil, err
+	}
+	return res.Model, nil
+}
+
+// randomU estimates u per comparison level from random pairs.
+func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) ([][]float64, int) {
+	n := len(recs)
+	total := float64(n) * float64(n-1) / 2
+	R := o.RandomPairs
+	if R <= 0 {
+		R = DefaultRandomPairs
+	}
+	R = int(min(float64(R), total))
+	workers := defaultWorkers(o.Workers)
+	counts := make([][][]int64, workers)
+	var wg sync.WaitGroup
+	per := (R + workers - 1) / workers
+	for w := range workers {
+		counts[w] = make([][]int64, len(sc.comps))
+		for c := range sc.comps {
+			counts[w][c] = make([]int64, len(sc.comps[c].levels))
+		}
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(o.Seed, uint64(w)+1))
+			cnt := counts[w]
+			for k := 0; k < per && w*per+k < R; k++ {
+				if k&4095 == 0 && ctx.Err() != nil {
+					return
+				}
+				i := rng.IntN(n)
+				j := rng.IntN(n - 1)
+				if j >= i {
+					j++
+				}
+				for c := range sc.comps {
+					cnt[c][sc.level(&sc.comps[c], &recs[i], &recs[j])]++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	u := make([][]float64, len(sc.comps))
+	for c := range sc.comps {
+		nl := len(sc.comps[c].levels)
+		u[c] = make([]float64, nl)
+		var nonNull int64
+		for w := range workers {
+			for l := 1; l < nl; l++ {
+				nonNull += counts[w][c][l]
+			}
+		}
+		for l := 1; l < nl; l++ {
+			var k int64
+			for w := range workers {
+				k += counts[w][c][l]
+			}
+			// Half a count for levels never seen, so no level has u = 0.
+			u[c][l] = (float64(k) + 0.5) / (float64(nonNull) + 0.5*float64(nl-1))
+		}
+	}
+	return u, R
+}
+
+// emResult is what expectation–maximisation found.
+type emResult struct {
+	m          [][]float64
+	lambda     float64 // share of candidate pairs that match
+	iterations int
+	converged  bool
+}
+
+// runEM estimates m and the candidate-set match share with u fixed.
+func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, lambda0 float64, maxIter int) emResult {
+	type pat struct {
+		lv    [maxComparisons]uint8
+		count float64
+	}
+	pats := make([]pat, 0, len(hist))
+	keys := make([]uint64, 0, len(hist))
+	for k := range hist {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // deterministic summation order
+	for _, k := range keys {
+		var p pat
+		for c := range nComps {
+			p.lv[c] = uint8(k >> (4 * c) & 15)
+		}
+		p.count = float64(hist[k])
+		pats = append(pats, p)
+	}
+	m := make([][]float64, nComps)
+	for c := range m {
+		m[c] = slices.Clone(m0[c])
+	}
+	lambda := min(max(lambda0, 1e-6), 0.999)
+	res := emResult{}
+	acc := make([][]float64, nComps)
+	for c := range acc {
+		acc[c] = make([]float64, levels[c])
+	}
+	for it := 1; it <= maxIter; it++ {
+		for c := range acc {
+			clear(acc[c])
+		}
+		var sumG, sumN float64
+		for _, p := range pats {
+			lm, lu := math.Log(lambda), math.Log(1-lambda)
+			for c := range nComps {
+				l := p.lv[c]
+				if l == 0 {
+					continue
+				}
+				lm += math.Log(m[c][l])
+				lu += math.Log(u[c][l])
+			}
+			g := 1 / (1 + math.Exp(lu-lm))
+			sumG += g * p.count
+			sumN += p.count
+			for c := range nComps {
+				acc[c][p.lv[c]] += g * p.count
+			}
+		}
+		delta := 0.0
+		newLambda := sumG / sumN
+		delta = max(delta, math.Abs(newLambda-lambda))
+		lambda = min(max(newLambda, 1e-9), 1-1e-9)
+		for c := range nComps {
+			var tot float64
+			for l := 1; l < levels[c]; l++ {
+				tot += acc[c][l]
+			}
+			if tot <= 0 {
+				continue
+			}
+			for l := 1; l < levels[c]; l++ {
+				v := (acc[c][l] + 1e-3) / (tot + 1e-3*float64(levels[c]-1))
+				v = min(max(v, 1e-6), 1)
+				delta = max(delta, math.Abs(v-m[c][l]))
+				m[c][l] = v
+			}
+		}
+		res.iterations = it
+		if delta < 1e-6 {
+			res.converged = true
+			break
+		}
+	}
+	res.m, res.lambda = m, lambda
+	return res
+}
+
+// deterministicMatch reports whether a pattern satisfies one of the
+// deterministic rules used to estimate the prior: an exact identifier (NHS
+// number or other) with an agreeing name, or exact given name, family name
+// and date of birth.
+func deterministicMatch(sc *Scorer, pattern uint64) bool {
+	exact := func(c int) bool {
+		l := int(pattern >> (4 * c) & 15)
+		return l > 0 && sc.comps[c].levels[l].kind == LevelExact
+	}
+	var given, family, dob, ident = -1, -1, -1, []int{}
+	for c := range sc.comps {
+		switch f := sc.comps[c].field; {
+		case f == FieldGiven:
+			given = c
+		case f == FieldFamily:
+			family = c
+		case f == FieldBirthDate:
+			dob = c
+		case f == FieldNHSNumber || f >= FieldIdentifier:
+			ident = append(ident, c)
+		}
+	}
+	nameOK := given >= 0 && exact(given) || family >= 0 && exact(family)
+	for _, c := range ident {
+		if exact(c) && nameOK {
+			return true
+		}
+	}
+	return given >= 0 && family >= 0 && dob >= 0 && exact(given) && exact(family) && exact(dob)
+}
+
+// trainModel returns a copy of base with u from random pairs, m and the
+// prior from EM over the candidate-pattern histogram.
+func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, hist map[uint64]int64, o *TrainOptions) (*Model, error) {
+	base := sc.model
+	u, R := randomU(ctx, sc, recs, o)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var nCand, nDet int64
+	for k, v := range hist {
+		nCand += v
+		if deterministicMatch(sc, k) {
+			nDet += v
+		}
+	}
+	n := float64(len(recs))
+	totalPairs := n * (n - 1) / 2
+	detPrior := max(float64(nDet)/deterministicRecall/totalPairs, 1/totalPairs)
+	m0 := make([][]float64, len(sc.comps))
+	levels := make([]int, len(sc.comps))
+	for c := range sc.comps {
+		mc := &base.Comparisons[sc.comps[c].mi]
+		levels[c] = len(mc.Levels)
+		m0[c] = make([]float64, levels[c])
+		for l := range mc.Levels {
+			m0[c][l] = mc.Levels[l].M
+		}
+	}
+	maxIter := o.MaxIterations
+	if maxIter <= 0 {
+		maxIter = 100
+	}
+	lambda0 := 0.5
+	if nCand > 0 {
+		lambda0 = min(0.9, detPrior*totalPairs/float64(nCand))
+	}
+	em := runEM(hist, len(sc.comps), levels, m0, u, lambda0, maxIter)
+	out := base.Clone()
+	for c := range sc.comps {
+		mc := &out.Comparisons[sc.comps[c].mi]
+		for l := 1; l < levels[c]; l++ {
+			mc.Levels[l].M = em.m[c][l]
+			mc.Levels[l].U = u[c][l]
+		}
+	}
+	prior := detPrior
+	if nCand > 0 {
+		prior = em.lambda * float64(nCand) / totalPairs
+	}
+	out.Prior = min(max(prior, 1/(totalPairs*10)), 0.5)
+	out.Training = &TrainingSummary{Records: len(recs), RandomPairs: R, CandidatePairs: int(nCand),
+		EMIterations: em.iterations, Converged: em.converged, DeterministicPrior: detPrior, Seed: o.Seed}
+	if err := out.Validate(); err != nil {
+		return nil, fmt.Errorf("match: trained model: %w", err)
+	}
+	return out, nil
+}
