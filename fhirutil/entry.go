@@ -8,8 +8,10 @@ import (
 
 	apb "github.com/google/fhir/go/proto/google/fhir/proto/annotations_go_proto"
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/carelens/carelens/merge"
 	"github.com/carelens/carelens/provenance"
@@ -34,11 +36,12 @@ var noteTypes = map[string]bool{"11506-3": true, "34109-9": true, "34746-8": tru
 // resource types CareLens does not map becoming [merge.CategoryOther].
 func (b *Batch) Entries() []merge.Entry {
 	out := make([]merge.Entry, 0, len(b.Resources))
+	meds := b.medicationIndex()
 	for _, r := range b.Resources {
 		if r.Type == "Patient" {
 			continue
 		}
-		out = append(out, r.Entry(b.Source.ID, b.Retrieved))
+		out = append(out, r.entry(b.Source.ID, b.Retrieved, meds))
 	}
 	return out
 }
@@ -56,6 +59,36 @@ func (b *Batch) Entries() []merge.Entry {
 // their type is a LOINC note type (progress, nurse, procedure note). Any
 // other type is CategoryOther with the type name as Display.
 func (r *Resource) Entry(source string, retrieved time.Time) merge.Entry {
+	return r.entry(source, retrieved, nil)
+}
+
+// medications finds a Medication's code by the reference to it: a
+// fullUrl, "Medication/id", or a contained "#id".
+type medications map[string]*dtpb.CodeableConcept
+
+// medicationIndex indexes the Medications of b by fullUrl and by
+// "Medication/id", so that a medicationReference can be read as a code.
+func (b *Batch) medicationIndex() medications {
+	var idx medications
+	for _, r := range b.Resources {
+		m := r.cr.GetMedication()
+		if m == nil || m.GetCode() == nil {
+			continue
+		}
+		if idx == nil {
+			idx = medications{}
+		}
+		if r.FullURL != "" {
+			idx[r.FullURL] = m.GetCode()
+		}
+		if r.ID != "" {
+			idx["Medication/"+r.ID] = m.GetCode()
+		}
+	}
+	return idx
+}
+
+func (r *Resource) entry(source string, retrieved time.Time, meds medications) merge.Entry {
 	e := merge.Entry{Lineage: provenance.Of(r.Tag(source, retrieved))}
 	if r.cr == nil {
 		e.Category, e.Display = merge.CategoryOther, r.Type
@@ -85,24 +118,27 @@ func (r *Resource) Entry(source string, retrieved time.Time) merge.Entry {
 	case cr.GetMedicationStatement() != nil:
 		m := cr.GetMedicationStatement()
 		e.Category = merge.CategoryMedication
-		setMedication(&e, m.GetMedication())
+		setMedication(&e, m.GetMedication(), r.cr, meds)
 		setTime(&e, choiceTime(m.GetEffective()), m.GetDateAsserted())
 		e.Status = codeOf(m.GetStatus())
 		e.ValueText = dosageText(m.GetDosage())
+		e.Dose = doseOf(m.GetDosage())
 	case cr.GetMedicationRequest() != nil:
 		m := cr.GetMedicationRequest()
 		e.Category = merge.CategoryMedication
-		setMedication(&e, m.GetMedication())
+		setMedication(&e, m.GetMedication(), r.cr, meds)
 		setTime(&e, m.GetAuthoredOn())
 		e.Status = codeOf(m.GetStatus())
 		e.ValueText = dosageText(m.GetDosageInstruction())
+		e.Dose = doseOf(m.GetDosageInstruction())
 	case cr.GetMedicationDispense() != nil:
 		m := cr.GetMedicationDispense()
 		e.Category = merge.CategoryMedication
-		setMedication(&e, m.GetMedication())
+		setMedication(&e, m.GetMedication(), r.cr, meds)
 		setTime(&e, m.GetWhenHandedOver(), m.GetWhenPrepared())
 		e.Status = codeOf(m.GetStatus())
 		e.ValueText = dosageText(m.GetDosageInstruction())
+		e.Dose = doseOf(m.GetDosageInstruction())
 	case cr.GetAllergyIntolerance() != nil:
 		a := cr.GetAllergyIntolerance()
 		e.Category = merge.CategoryAllergy
@@ -223,12 +259,69 @@ type medicationX interface {
 	GetReference() *dtpb.Reference
 }
 
-func setMedication(e *merge.Entry, m medicationX) {
+func setMedication(e *merge.Entry, m medicationX, cr *bcrpb.ContainedResource, meds medications) {
 	if cc := m.GetCodeableConcept(); cc != nil {
 		setConcept(e, cc)
 		return
 	}
-	e.Display = m.GetReference().GetDisplay().GetValue()
+	ref := m.GetReference()
+	var cc *dtpb.CodeableConcept
+	switch {
+	case ref.GetMedicationId() != nil:
+		cc = meds["Medication/"+ref.GetMedicationId().GetValue()]
+	case ref.GetUri() != nil:
+		cc = meds[ref.GetUri().GetValue()]
+	case ref.GetFragment() != nil:
+		cc = containedMedication(cr, ref.GetFragment().GetValue())
+	}
+	e.Display = ref.GetDisplay().GetValue()
+	setConcept(e, cc)
+}
+
+// containedMedication returns the code of the Medication contained in cr
+// with the given id.
+func containedMedication(cr *bcrpb.ContainedResource, id string) *dtpb.CodeableConcept {
+	m := inner(cr)
+	if m == nil {
+		return nil
+	}
+	f := m.Descriptor().Fields().ByName("contained")
+	if f == nil || !f.IsList() {
+		return nil
+	}
+	l := m.Get(f).List()
+	for i := range l.Len() {
+		a, ok := l.Get(i).Message().Interface().(*anypb.Any)
+		if !ok {
+			continue
+		}
+		c := &bcrpb.ContainedResource{}
+		if a.UnmarshalTo(c) != nil {
+			continue
+		}
+		if med := c.GetMedication(); med != nil && med.GetId().GetValue() == id {
+			return med.GetCode()
+		}
+	}
+	return nil
+}
+
+// doseOf returns the first structured dose quantity of ds.
+func doseOf(ds []*dtpb.Dosage) *merge.Quantity {
+	for _, d := range ds {
+		for _, dr := range d.GetDoseAndRate() {
+			q := dr.GetDose().GetQuantity()
+			if q == nil {
+				continue
+			}
+			f, err := strconv.ParseFloat(q.GetValue().GetValue(), 64)
+			if err != nil {
+				continue
+			}
+			return &merge.Quantity{Value: f, Unit: cmp.Or(q.GetCode().GetValue(), q.GetUnit().GetValue())}
+		}
+	}
+	return nil
 }
 
 func dosageText(ds []*dtpb.Dosage) string {
