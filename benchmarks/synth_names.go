@@ -126,10 +126,10 @@ func parseGroup(s string) (uint8, error) {
 	return 0, fmt.Errorf("unknown group %q: %w", s, ErrMalformed)
 }
 
-// Surname tail: the head (surnames.csv) covers about 40 % of people, as the
-// commonest few hundred UK surnames do; the rest is spread over synthetic
-// surnames with Zipf-like weights.
-const surnameTailShare = 0.6
+// surnamesPer is the population the head weights of surnames.csv count
+// in: the head is about a quarter of it, as the commonest few hundred UK
+// surnames are, and the synthetic tail takes the rest.
+const surnamesPer = 100_000
 
 // givenTailShare is the share of given names drawn from the synthetic tail.
 const givenTailShare = 0.06
@@ -155,13 +155,17 @@ func buildTables() (*tables, error) {
 	}
 	head := t.surnames.cum[len(t.surnames.cum)-1]
 	tail := surnameTail(seen)
-	tailMass := head * surnameTailShare / (1 - surnameTailShare)
+	tailMass := max(surnamesPer-head, 0)
+	// The tail continues the head's decline: its commonest names are about
+	// as frequent as the head's rarest (≈ 40 per 100,000), its rarest about
+	// 1 per 100,000.
+	tailWeight := func(i int) float64 { return 1 / float64(i+500) }
 	var norm float64
 	for i := range tail {
-		norm += zipf(i)
+		norm += tailWeight(i)
 	}
 	for i, n := range tail {
-		t.surnames.add(n, groupGen, tailMass*zipf(i)/norm)
+		t.surnames.add(n, groupGen, tailMass*tailWeight(i)/norm)
 	}
 
 	type given struct {
@@ -270,6 +274,8 @@ func surnameTail(seen map[string]bool) []string {
 	onsets := strings.Fields("B C D F G H J K L M N P R S T V W Br Cr Dr Gr Tr St Sh Ch")
 	vowels := strings.Fields("a e i o u ai ea oo")
 	codas := strings.Fields("ll ck nn rr tt rd nd mm dge ve se nt rton lton nley mley rby well ston rne")
+	mids := strings.Fields("l r n th m d v b")
+	ends := strings.Fields("er on ey in ow ick ett am")
 	var out []string
 	addName := func(n string) {
 		if k := strings.ToLower(n); !seen[k] {
@@ -294,6 +300,15 @@ func surnameTail(seen map[string]bool) []string {
 		for _, v := range vowels {
 			for _, c := range codas {
 				addName(o + v + c)
+			}
+		}
+	}
+	for _, o := range onsets {
+		for _, v := range vowels {
+			for _, m := range mids {
+				for _, e := range ends {
+					addName(o + v + m + e)
+				}
 			}
 		}
 	}
