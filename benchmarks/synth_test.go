@@ -307,7 +307,9 @@ func TestNameTablesAreRealistic(t *testing.T) {
 		assert.LessOrEqual(t, weight(s, n), smith, "%s more common than Smith", n)
 	}
 	assert.Greater(t, len(s.names), 3000, "surnames need a long tail")
-	g := func(sex, decade int, name string) float64 { return weight(tb.given[sex][groupGen][(decade-firstDecade)/10], name) }
+	g := func(sex, decade int, name string) float64 {
+		return weight(tb.given[sex][groupGen][(decade-firstDecade)/10], name)
+	}
 	assert.Greater(t, g(0, 1940, "Margaret"), 10*g(0, 2010, "Margaret"))
 	assert.Greater(t, g(0, 2010, "Olivia"), 10*g(0, 1940, "Olivia"))
 	assert.Greater(t, g(1, 1940, "John"), g(1, 2010, "John"))
