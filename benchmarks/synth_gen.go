@@ -26,7 +26,7 @@ const referenceYear = 2025
 // number. An affine permutation of the person index picks the slot, so
 // every person has a distinct number and none is drawn twice.
 const (
-	nhsBlocks1  = 10_000_000            // blocks 40000000..49999999
+	nhsBlocks1  = 10_000_000              // blocks 40000000..49999999
 	nhsBlocks   = nhsBlocks1 + 10_880_000 // then 60000000..70879999
 	nhsSlots    = 8
 	nhsCapacity = nhsBlocks * nhsSlots
