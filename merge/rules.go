@@ -30,10 +30,17 @@ type Rules struct {
 	// concentration (mg/dL) and one in a substance concentration (mmol/L)
 	// can be compared. Nothing converts between them without it.
 	Analytes []Analyte `json:"analytes,omitempty"`
-	// RelTolerance is the relative difference under which two values (after
-	// unit conversion) are the same; zero means 0.01 (one per cent), which
-	// absorbs rounding to the reported precision.
+	// RelTolerance is the relative difference, beyond the rounding of each
+	// value to the decimals it is written with, under which two values
+	// (after unit conversion) are the same. Zero means 0.001 (0.1%), enough
+	// for the inexactness of conversion factors; 13.5 g/dL and 135 g/L agree,
+	// 135 g/L and 134 g/L do not.
 	RelTolerance float64 `json:"relTolerance,omitempty"`
+	// MaxRounding caps the rounding allowance, relative to the larger
+	// value; zero means 0.025. A value written 2 may have been 2.0 at its
+	// source (a float keeps no trailing zeros), so "half a unit in the last
+	// place" alone would let 2 and 1.7 agree.
+	MaxRounding float64 `json:"maxRounding,omitempty"`
 }
 
 // Concept is one equivalence class of codes.
@@ -175,6 +182,7 @@ type compiled struct {
 	maxWindow int64
 	units     map[string]unitInfo
 	relTol    float64
+	maxRound  float64
 }
 
 func compileRules(rs *Rules) (*compiled, error) {
@@ -234,9 +242,13 @@ func compileRules(rs *Rules) (*compiled, error) {
 			}
 		}
 	}
+	c.maxRound = rs.MaxRounding
+	if c.maxRound <= 0 {
+		c.maxRound = 0.025
+	}
 	c.relTol = rs.RelTolerance
 	if c.relTol <= 0 {
-		c.relTol = 0.01
+		c.relTol = 0.001
 	}
 	return c, nil
 }

@@ -513,7 +513,13 @@ func (m *Merger) add(e *Entry, r ref) error {
 		list = append(list, a.cluster)
 	}
 	m.open[a.concept] = list
+	own := m.clusters[a.cluster].mask
 	for _, p := range m.pend {
+		// When a source on our side also holds the other value, the other
+		// value is that source measuring again, not two sources disagreeing.
+		if own&m.clusters[p.b].mask != 0 {
+			continue
+		}
 		m.pairs = append(m.pairs, pending{a: a.cluster, b: p.b, reason: p.reason})
 	}
 	m.atoms = append(m.atoms, a)

@@ -1,7 +1,9 @@
 package merge
 
 import (
+	"bytes"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -47,34 +49,55 @@ func (m *Merger) sameQty(x, y *Quantity, concept int32) (same, unit bool) {
 		return false, false
 	}
 	vx, vy := x.Value, y.Value
-	if x.Unit != y.Unit {
-		ux, okx := m.rules.units[x.Unit]
-		uy, oky := m.rules.units[y.Unit]
-		if !okx || !oky {
+	// Each side was rounded to the precision it reports; two values agree
+	// when they differ by no more than that rounding (plus RelTolerance).
+	hx, hy := halfULP(x.Value), halfULP(y.Value)
+	if x.Unit == y.Unit {
+		return m.closeTo(vx, vy, max(hx, hy)), false
+	}
+	ux, okx := m.rules.units[x.Unit]
+	uy, oky := m.rules.units[y.Unit]
+	if !okx || !oky {
+		return false, true
+	}
+	vx, vy = vx*ux.factor+ux.offset, vy*uy.factor+uy.offset
+	hx, hy = hx*ux.factor, hy*uy.factor
+	if ux.dim != uy.dim {
+		var mm float64
+		if int(concept) < len(m.rules.molar) {
+			mm = m.rules.molar[concept]
+		}
+		switch {
+		case mm == 0:
+			return false, true
+		case ux.dim == DimMassConcentration && uy.dim == DimSubstanceConcentration:
+			vx, hx = vx/mm, hx/mm
+		case ux.dim == DimSubstanceConcentration && uy.dim == DimMassConcentration:
+			vy, hy = vy/mm, hy/mm
+		default:
 			return false, true
 		}
-		vx, vy = vx*ux.factor+ux.offset, vy*uy.factor+uy.offset
-		if ux.dim != uy.dim {
-			var mm float64
-			if int(concept) < len(m.rules.molar) {
-				mm = m.rules.molar[concept]
-			}
-			switch {
-			case mm == 0:
-				return false, true
-			case ux.dim == DimMassConcentration && uy.dim == DimSubstanceConcentration:
-				vx /= mm
-			case ux.dim == DimSubstanceConcentration && uy.dim == DimMassConcentration:
-				vy /= mm
-			default:
-				return false, true
-			}
-		}
 	}
-	return closeTo(vx, vy, m.rules.relTol), false
+	return m.closeTo(vx, vy, hx+hy), false
 }
 
-func closeTo(a, b, rel float64) bool {
+// closeTo reports whether a and b differ by at most the rounding allowance
+// (capped at MaxRounding of the larger magnitude, because a float does not
+// keep trailing zeros: 2.0 mmol/L arrives as 2) plus RelTolerance.
+func (m *Merger) closeTo(a, b, rounding float64) bool {
 	d := math.Abs(a - b)
-	return d <= rel*max(math.Abs(a), math.Abs(b)) || d < 1e-12
+	mag := max(math.Abs(a), math.Abs(b))
+	return d <= min(rounding, m.rules.maxRound*mag)+m.rules.relTol*mag+1e-12
+}
+
+// halfULP is half a unit in the last decimal place v is written with (its
+// shortest decimal form): 13.5 gives 0.05, 135 gives 0.5.
+func halfULP(v float64) float64 {
+	var buf [32]byte
+	b := strconv.AppendFloat(buf[:0], v, 'f', -1, 64)
+	dot := bytes.IndexByte(b, '.')
+	if dot < 0 {
+		return 0.5
+	}
+	return 0.5 * math.Pow10(-min(len(b)-dot-1, 12))
 }
