@@ -15,13 +15,15 @@ var (
 	// ErrEmpty reports input holding no resource at all.
 	ErrEmpty = errors.New("fhirutil: no resources")
 	// ErrInvalidResource reports a resource that does not parse as FHIR R4
-	// (a bad code, a malformed date, an unknown element in strict mode).
+	// as a whole (no resourceType, not an object). Problems with one
+	// element are ErrInvalidElement, ErrUnknownElement or ErrMissingOffset.
 	ErrInvalidResource = errors.New("fhirutil: invalid resource")
 	// ErrUnknownElement reports a JSON key that R4 does not define at its
 	// place. In lenient mode the element is dropped and the resource kept.
 	ErrUnknownElement = errors.New("fhirutil: unknown element")
-	// ErrInvalidElement reports an element whose value is not valid R4.
-	// In lenient mode the element is dropped and the resource kept.
+	// ErrInvalidElement reports an element whose value is not valid R4 (a
+	// code outside its value set, a malformed date). Strict mode skips the
+	// resource; lenient mode drops the element and keeps the resource.
 	ErrInvalidElement = errors.New("fhirutil: invalid element")
 	// ErrMissingOffset reports a dateTime or instant with a time of day but
 	// no time-zone offset. Strict mode rejects the resource; lenient mode

@@ -120,6 +120,8 @@ func issuesOf(err error, base ResourceError, kept bool, repairs []*ResourceError
 			}
 		case kept:
 			e.Err = ErrValidation
+		case strings.Contains(is.path, "."):
+			e.Err = ErrInvalidElement
 		default:
 			e.Err = ErrInvalidResource
 		}
