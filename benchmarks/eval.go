@@ -119,6 +119,7 @@ func Evaluate(truth *Truth, clusters *Clusters, opts EvalOptions) (Metrics, erro
 	type rec struct{ c, e, s int32 }
 	var recs []rec
 	entity := map[string]int32{}
+	pairFirst := map[string]int32{}
 	var uf unionFind
 	for _, r := range truth.Records {
 		k := key(r)
@@ -129,14 +130,19 @@ func Evaluate(truth *Truth, clusters *Clusters, opts EvalOptions) (Metrics, erro
 			recs = append(recs, rec{c: -1, e: -1, s: internSource(r.Source)})
 			uf.add()
 		}
+		if truth.Open {
+			// Labels name pairs; records sharing one are joined.
+			if first, ok := pairFirst[r.Label]; ok {
+				uf.union(first, i)
+			} else {
+				pairFirst[r.Label] = i
+			}
+			continue
+		}
 		e, ok := entity[r.Label]
 		if !ok {
-			e = i
+			e = int32(len(entity))
 			entity[r.Label] = e
-		}
-		if truth.Open {
-			uf.union(e, i)
-			continue
 		}
 		if seen && recs[i].e != e {
 			return m, fmt.Errorf("%w: truth lists record %q twice with different entities", ErrMalformed, k)

@@ -156,10 +156,12 @@ func isEntityColumn(h string) bool {
 // ReadTruth reads one or more truth files, detecting each file's format
 // from its header (see [TruthFormat]): "source,record_id,person_id";
 // "record_id,entity_id" (any two columns, the first a record id, the
-// second an entity label); a FEBRL/OpenCR data file with a "rec_id" column
-// and more than two columns; or a true-pairs file with two record-id
-// columns. Several files must agree on being pair lists or not. Errors
-// name the file and line.
+// second an entity label); a FEBRL/OpenCR data file, whose first column is
+// "rec_id" followed by data columns (its source is the file name without
+// extension); or a true-pairs file with two record-id columns
+// ("rec_id_l,rec_id_r", "rec_id_1,rec_id_2"). Headers are matched
+// case-insensitively after trimming spaces. Several files must agree on
+// being pair lists or not. Errors name the file and line.
 func ReadTruth(paths ...string) (*Truth, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("%w: no truth file", ErrBadOptions)
@@ -181,7 +183,7 @@ func ReadTruth(paths ...string) (*Truth, error) {
 				t.Records = append(t.Records, LabelledRecord{Source: f[0], ID: f[1], Label: f[2]})
 				return nil
 			})
-		case len(head) > 2 && (head[0] == "rec_id" || head[0] == "record_id"):
+		case head[0] == "rec_id" && len(head) >= 2 && (len(head) > 2 || !isEntityColumn(head[1]) && !isRecordColumn(head[1])):
 			format = TruthFEBRL
 			src := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
 			err = c.rows(1, true, func(line int, f []string) error {
