@@ -305,8 +305,19 @@ func entryResource(e merge.Entry, subject map[string]any) map[string]any {
 		r["medicationCodeableConcept"] = concept(e)
 		r["subject"] = subject
 		set("effectiveDateTime", when)
+		dosage := map[string]any{}
 		if e.ValueText != "" {
-			r["dosage"] = []any{map[string]any{"text": e.ValueText}}
+			dosage["text"] = e.ValueText
+		}
+		if e.Dose != nil {
+			q := map[string]any{"value": json.Number(strconv.FormatFloat(e.Dose.Value, 'g', -1, 64))}
+			if e.Dose.Unit != "" {
+				q["unit"] = e.Dose.Unit
+			}
+			dosage["doseAndRate"] = []any{map[string]any{"doseQuantity": q}}
+		}
+		if len(dosage) > 0 {
+			r["dosage"] = []any{dosage}
 		}
 	case merge.CategoryAllergy:
 		r["resourceType"] = "AllergyIntolerance"
