@@ -104,7 +104,7 @@ func Evaluate(truth *Truth, clusters *Clusters, opts EvalOptions) (Metrics, erro
 	}
 
 	// Records known to the truth, with their entity.
-	index := make(map[string]int32, len(truth.Records))
+	index := make(map[string]int32, len(truth.Records)+len(clusters.Records)/8)
 	var sources []string
 	srcID := map[string]int32{"": 0}
 	internSource := func(s string) int32 {
@@ -118,7 +118,7 @@ func Evaluate(truth *Truth, clusters *Clusters, opts EvalOptions) (Metrics, erro
 	}
 	type rec struct{ c, e, s int32 }
 	var recs []rec
-	entity := map[string]int32{}
+	entity := make(map[string]int32, len(truth.Records)/2)
 	pairFirst := map[string]int32{}
 	var uf unionFind
 	for _, r := range truth.Records {
@@ -157,7 +157,7 @@ func Evaluate(truth *Truth, clusters *Clusters, opts EvalOptions) (Metrics, erro
 	nTruth := len(recs)
 
 	// Clusters.
-	cluster := map[string]int32{}
+	cluster := make(map[string]int32, len(clusters.Records)/2)
 	nextEntity := int32(len(recs))
 	for _, r := range clusters.Records {
 		k := key(r)
@@ -209,18 +209,24 @@ func Evaluate(truth *Truth, clusters *Clusters, opts EvalOptions) (Metrics, erro
 	// Contingency counts. Sorting by (cluster, entity, source) makes
 	// clusters, cells and cell-source groups contiguous runs.
 	pairs := func(n int64) int64 { return n * (n - 1) / 2 }
-	clusterSize := make(map[int32]int64)
-	entitySize := make(map[int32]int64)
+	// Cluster and entity ids are dense small integers: count in slices.
+	clusterSize := make([]int64, nextCluster)
+	entitySize := make([]int64, max(nextEntity, int32(len(entity))))
 	for _, r := range recs {
 		clusterSize[r.c]++
 		entitySize[r.e]++
 	}
-	m.Clusters, m.Entities = len(clusterSize), len(entitySize)
 	for _, n := range clusterSize {
-		m.PredictedPairs += pairs(n)
+		if n > 0 {
+			m.Clusters++
+			m.PredictedPairs += pairs(n)
+		}
 	}
 	for _, n := range entitySize {
-		m.TruePairs += pairs(n)
+		if n > 0 {
+			m.Entities++
+			m.TruePairs += pairs(n)
+		}
 	}
 	slices.SortFunc(recs, func(a, b rec) int {
 		return cmp.Or(cmp.Compare(a.c, b.c), cmp.Compare(a.e, b.e), cmp.Compare(a.s, b.s))
