@@ -178,3 +178,5 @@ func cmpStatus(want, got merge.Entry) string {
 	}
 	return got.Status
 }
+
+func mergePrecision(p int) merge.Precision { return merge.Precision(p) }

@@ -519,46 +519,65 @@ type MatchRequest struct {
 // optional onlyCertainMatches and count. A bare Patient is accepted as
 // the resource parameter alone. The Patient is read leniently: the
 // operation does not require it to be complete or valid.
+//
+// google/fhir v0.7.4 cannot decode Parameters.parameter.resource (it
+// models it as a protobuf Any and rejects the resource's elements), so the
+// Parameters envelope is read with encoding/json and the Patient inside it
+// with jsonformat.
 func ParseMatchRequest(data []byte) (MatchRequest, error) {
 	var req MatchRequest
-	b, err := Decode(data, &Options{Lenient: true, Workers: 1})
+	var env struct {
+		ResourceType string `json:"resourceType"`
+		Parameter    []struct {
+			Name         string          `json:"name"`
+			Resource     json.RawMessage `json:"resource"`
+			ValueBoolean *bool           `json:"valueBoolean"`
+			ValueInteger *int            `json:"valueInteger"`
+		} `json:"parameter"`
+	}
+	if err := json.Unmarshal(data, &env); err != nil {
+		return req, fmt.Errorf("%w: %w: %s", ErrInvalidMatchRequest, ErrInvalidJSON, syntaxOnly(err))
+	}
+	patient := data
+	switch env.ResourceType {
+	case "Patient":
+	case "Parameters":
+		patient = nil
+		for i, p := range env.Parameter {
+			switch p.Name {
+			case "resource":
+				if len(p.Resource) == 0 {
+					return req, fmt.Errorf("%w: parameter[%d] has no resource", ErrInvalidMatchRequest, i)
+				}
+				patient = p.Resource
+			case "onlyCertainMatches":
+				if p.ValueBoolean != nil {
+					req.OnlyCertainMatches = *p.ValueBoolean
+				}
+			case "count":
+				if p.ValueInteger != nil {
+					req.Count = max(*p.ValueInteger, 0)
+				}
+			}
+		}
+		if patient == nil {
+			return req, fmt.Errorf("%w: no resource parameter", ErrInvalidMatchRequest)
+		}
+	default:
+		return req, fmt.Errorf("%w: want Parameters or Patient, not %s", ErrInvalidMatchRequest, cmp.Or(env.ResourceType, "no resourceType"))
+	}
+	b, err := Decode(patient, &Options{Lenient: true, Workers: 1})
 	if err != nil {
 		return req, fmt.Errorf("%w: %w", ErrInvalidMatchRequest, err)
 	}
-	if len(b.Resources) != 1 || b.Resources[0].Stub() {
-		return req, fmt.Errorf("%w: want one Parameters or Patient resource", ErrInvalidMatchRequest)
+	if len(b.Resources) != 1 {
+		return req, fmt.Errorf("%w: resource parameter: %w", ErrInvalidMatchRequest, errors.Join(b.Err(), ErrNotPatient))
 	}
-	r := b.Resources[0]
-	if rec, ok := r.Record("", b.Retrieved); ok {
-		req.Record = rec
-		return req, nil
+	rec, ok := b.Resources[0].Record("", b.Retrieved)
+	if !ok {
+		return req, fmt.Errorf("%w: resource parameter: %w", ErrInvalidMatchRequest, ErrNotPatient)
 	}
-	params := r.cr.GetParameters()
-	if params == nil {
-		return req, fmt.Errorf("%w: %s is not Parameters", ErrInvalidMatchRequest, r.Type)
-	}
-	found := false
-	for _, p := range params.GetParameter() {
-		switch p.GetName().GetValue() {
-		case "resource":
-			cr := &bcrpb.ContainedResource{}
-			if p.GetResource() == nil || p.GetResource().UnmarshalTo(cr) != nil {
-				return req, fmt.Errorf("%w: resource parameter: %w", ErrInvalidMatchRequest, ErrNotPatient)
-			}
-			rec, ok := newResource(cr).Record("", b.Retrieved)
-			if !ok {
-				return req, fmt.Errorf("%w: resource parameter: %w", ErrInvalidMatchRequest, ErrNotPatient)
-			}
-			req.Record, found = rec, true
-		case "onlyCertainMatches":
-			req.OnlyCertainMatches = p.GetValue().GetBoolean().GetValue()
-		case "count":
-			req.Count = int(p.GetValue().GetInteger().GetValue())
-		}
-	}
-	if !found {
-		return req, fmt.Errorf("%w: no resource parameter", ErrInvalidMatchRequest)
-	}
+	req.Record = rec
 	return req, nil
 }
 

@@ -1,0 +1,182 @@
+package fhirutil
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carelens/carelens/match"
+)
+
+// asMap decodes JSON into a generic map for structural checks.
+func asMap(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(b, &m))
+	return m
+}
+
+func TestLinkedPatients(t *testing.T) {
+	recs := []match.Record{
+		{Source: "gp", ID: "1", Family: "Smith", Given: []string{"Ann"}, NHSNumber: "9434765919"},
+		{Source: "hosp", ID: "A/9", Family: "Smith", Given: []string{"Anne"}},
+		{Source: "hosp", ID: "A-10", Family: "Smith"},
+	}
+	tests := []struct {
+		name       string
+		replacedBy map[string]string
+		want       map[string][]string // record key -> link types in order
+	}{
+		{"all seealso", nil, map[string][]string{"gp/1": {"seealso", "seealso"}, "hosp/A/9": {"seealso", "seealso"}, "hosp/A-10": {"seealso", "seealso"}}},
+		{"merged record", map[string]string{"hosp/A-10": "hosp/A/9"},
+			map[string][]string{"gp/1": {"seealso", "seealso"}, "hosp/A/9": {"seealso", "replaces"}, "hosp/A-10": {"replaced-by"}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := LinkedPatients(recs, tc.replacedBy)
+			require.NoError(t, err)
+			b, err := Decode(out, nil)
+			require.NoError(t, err)
+			require.NoError(t, b.Err())
+			require.Len(t, b.Patients(), 3)
+			m := asMap(t, out)
+			entries := m["entry"].([]any)
+			urls := map[string]string{}
+			for i, r := range recs {
+				urls[entries[i].(map[string]any)["fullUrl"].(string)] = r.Key()
+			}
+			for i, r := range recs {
+				p := entries[i].(map[string]any)["resource"].(map[string]any)
+				var types []string
+				for _, l := range p["link"].([]any) {
+					lm := l.(map[string]any)
+					types = append(types, lm["type"].(string))
+					other := lm["other"].(map[string]any)["reference"].(string)
+					assert.NotEqual(t, r.Key(), urls[other], "no self link")
+					assert.NotEmpty(t, urls[other], "links point at entries of the bundle")
+				}
+				assert.Equal(t, tc.want[r.Key()], types, r.Key())
+			}
+			assert.NotContains(t, entries[1].(map[string]any)["resource"], "id", "A/9 is not a valid FHIR id")
+		})
+	}
+}
+
+func TestMatchResponse(t *testing.T) {
+	cands := []Candidate{
+		{Record: match.Record{Source: "s", ID: "low", Family: "A"}, Score: 0.2, Grade: match.GradePossible},
+		{Record: match.Record{Source: "s", ID: "high", Family: "B"}, Score: 0.99, Grade: match.GradeCertain},
+		{Record: match.Record{Source: "s", ID: "over", Family: "C"}, Score: 1.7, Grade: match.GradeProbable},
+	}
+	out, err := MatchResponse(cands)
+	require.NoError(t, err)
+	m := asMap(t, out)
+	assert.Equal(t, "searchset", m["type"])
+	assert.EqualValues(t, 3, m["total"])
+	var ids []string
+	var scores []float64
+	for _, e := range m["entry"].([]any) {
+		em := e.(map[string]any)
+		ids = append(ids, em["resource"].(map[string]any)["id"].(string))
+		s := em["search"].(map[string]any)
+		assert.Equal(t, "match", s["mode"])
+		scores = append(scores, s["score"].(float64))
+		ext := s["extension"].([]any)[0].(map[string]any)
+		assert.Equal(t, MatchGradeURL, ext["url"])
+		assert.Contains(t, []string{"certain", "probable", "possible"}, ext["valueCode"])
+	}
+	assert.Equal(t, []string{"over", "high", "low"}, ids)
+	assert.Equal(t, []float64{1, 0.99, 0.2}, scores, "scores are clamped to [0,1] and descending")
+
+	empty, err := MatchResponse(nil)
+	require.NoError(t, err)
+	assert.NotContains(t, asMap(t, empty), "entry", "no match is an empty searchset")
+}
+
+func TestParseMatchRequest(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    MatchRequest
+		wantErr error
+	}{
+		{
+			name: "parameters",
+			in: `{"resourceType":"Parameters","parameter":[
+			  {"name":"resource","resource":{"resourceType":"Patient","id":"q","name":[{"family":"Smith","given":["Ann"]}],"birthDate":"1970-01-02",
+			    "identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}]}},
+			  {"name":"onlyCertainMatches","valueBoolean":true},{"name":"count","valueInteger":3}]}`,
+			want: MatchRequest{Record: match.Record{ID: "q", Given: []string{"Ann"}, Family: "Smith", BirthDate: "1970-01-02", NHSNumber: "9434765919"},
+				OnlyCertainMatches: true, Count: 3},
+		},
+		{
+			name: "bare patient, incomplete and with an unknown element",
+			in:   `{"resourceType":"Patient","name":[{"family":"Smith"}],"gender":"f"}`,
+			want: MatchRequest{Record: match.Record{Family: "Smith"}},
+		},
+		{name: "no resource", in: `{"resourceType":"Parameters","parameter":[{"name":"count","valueInteger":3}]}`, wantErr: ErrInvalidMatchRequest},
+		{name: "not a patient", in: `{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Basic","code":{"text":"x"}}}]}`, wantErr: ErrNotPatient},
+		{name: "other type", in: `{"resourceType":"Basic","code":{"text":"x"}}`, wantErr: ErrInvalidMatchRequest},
+		{name: "not json", in: `nope`, wantErr: ErrInvalidMatchRequest},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseMatchRequest([]byte(tc.in))
+			if tc.wantErr != nil {
+				assert.ErrorIs(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			got.Record = normalise(got.Record)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestAuditEvent(t *testing.T) {
+	at := time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC)
+	tests := []struct {
+		name        string
+		a           Access
+		wantOutcome string
+		entities    int
+	}{
+		{"success", Access{User: "u1", Org: "RR8", Role: "doctor", Patient: "Patient/123", Sources: []string{"gp", "hosp"}, Time: at}, "0", 3},
+		{"failure, enterprise id", Access{User: "u1", Patient: "EMPI:42", Err: errors.New("x"), Time: at}, "8", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := AuditEventJSON(tc.a)
+			require.NoError(t, err)
+			b, err := Decode(out, nil)
+			require.NoError(t, err)
+			require.NoError(t, b.Err())
+			require.Empty(t, b.Issues, "valid R4 with validation")
+			m := asMap(t, out)
+			assert.Equal(t, "AuditEvent", m["resourceType"])
+			assert.Equal(t, "R", m["action"])
+			assert.Equal(t, tc.wantOutcome, m["outcome"])
+			assert.Equal(t, "2025-02-03T04:05:06Z", m["recorded"])
+			assert.Len(t, m["entity"], tc.entities)
+			agents := m["agent"].([]any)
+			assert.Equal(t, true, agents[0].(map[string]any)["requestor"])
+		})
+	}
+}
+
+func TestFormatTime(t *testing.T) {
+	tm := time.Date(2019, 6, 1, 10, 30, 5, 250e6, time.FixedZone("x", 3600))
+	tests := []struct {
+		p    int
+		want string
+	}{
+		{0, ""}, {1, "2019"}, {2, "2019-06"}, {3, "2019-06-01"}, {4, "2019-06-01T09:30:05Z"}, {5, "2019-06-01T09:30:05Z"}, {6, "2019-06-01T09:30:05.25Z"},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, FormatTime(tm, mergePrecision(tc.p)))
+	}
+}
