@@ -17,7 +17,7 @@ type RecordRef struct {
 func (r RecordRef) String() string { return r.Source + "/" + r.ID }
 
 // Ref returns the reference of r.
-func (r *Record) Ref() RecordRef { return RecordRef{Source: r.Source, ID: r.ID} }
+func (r Record) Ref() RecordRef { return RecordRef{Source: r.Source, ID: r.ID} }
 
 // EventKind says what an [Event] records.
 type EventKind string
