@@ -149,11 +149,47 @@ func TestLinkAccuracy(t *testing.T) {
 			for _, f := range tc.files {
 				recs = append(recs, readLinkageCSV(t, shareddata.Path(t, f...))...)
 			}
-			res, err := Link(t.Context(), recs, nil)
+			res, err := Link(t.Context(), recs, &LinkOptions{KeepPairs: os.Getenv("CARELENS_DEBUG_FN") != ""})
 			require.NoError(t, err)
 			p, r, f1, fp, fn := pairwiseF1(t, recs, res.Cluster, tc.crossOnly)
 			t.Logf("%s: P=%.4f R=%.4f F1=%.4f FP=%d FN=%d; %v; prior=%.3g timings=%v", tc.name, p, r, f1, fp, fn, res.Stats, res.Model.Prior, res.Stats.Timings)
 			assert.GreaterOrEqual(t, f1, tc.minF1)
+			if os.Getenv("CARELENS_DEBUG_FN") != "" {
+				debugErrors(t, recs, res)
+			}
 		})
+	}
+}
+
+// debugErrors logs the explanation of every missed and every false pair
+// (levels and weights only) to help diagnose the model.
+func debugErrors(t *testing.T, recs []Record, res *LinkResult) {
+	byEnt := map[string][]int{}
+	for i, rec := range recs {
+		m := febrlEntity.FindStringSubmatch(rec.ID)
+		byEnt[m[1]] = append(byEnt[m[1]], i)
+	}
+	ent := make([]string, len(recs))
+	for e, idx := range byEnt {
+		for _, i := range idx {
+			ent[i] = e
+		}
+	}
+	for _, pr := range res.Pairs {
+		if ent[pr.A] != ent[pr.B] {
+			e := res.Scorer.Explain(&res.Prepared[pr.A], &res.Prepared[pr.B])
+			t.Logf("FP %s %s w=%.2f\n%v %v\n%s", recs[pr.A].ID, recs[pr.B].ID, e.Weight, recs[pr.A], recs[pr.B], e)
+		}
+	}
+	for _, idx := range byEnt {
+		for x := range idx {
+			for y := x + 1; y < len(idx); y++ {
+				a, b := idx[x], idx[y]
+				if res.Cluster[a] != res.Cluster[b] {
+					e := res.Scorer.Explain(&res.Prepared[a], &res.Prepared[b])
+					t.Logf("FN %s %s w=%.2f\n%v %v\n%s", recs[a].ID, recs[b].ID, e.Weight, recs[a], recs[b], e)
+				}
+			}
+		}
 	}
 }

@@ -79,13 +79,72 @@ func distanceSimilarity(d int, a, b string) float64 {
 	return 1 - float64(d)/float64(l)
 }
 
-// JaroWinkler is matchr's Jaro-Winkler similarity with equal strings
-// (including two empty strings) short-circuited to 1.
+// JaroWinkler is the Jaro-Winkler similarity (prefix scale 0.1, up to four
+// non-digit prefix characters, applied above 0.7), with equal strings
+// (including two empty strings) 1. ASCII strings up to 64 bytes take an
+// allocation-free path that agrees with matchr.JaroWinkler, the reference;
+// others call matchr.
 func JaroWinkler(a, b string) float64 {
 	if a == b {
 		return 1
 	}
-	return matchr.JaroWinkler(a, b, false)
+	la, lb := len(a), len(b)
+	if la == 0 || lb == 0 {
+		return 0
+	}
+	if la > 64 || lb > 64 || !isASCII(a) || !isASCII(b) {
+		return matchr.JaroWinkler(a, b, false)
+	}
+	maxLen := max(la, lb)
+	rng := max(maxLen/2-1, 0)
+	var fa, fb uint64 // matched flags
+	common := 0
+	for i := 0; i < la; i++ {
+		lo := max(i-rng, 0)
+		hi := min(i+rng, lb-1)
+		c := a[i]
+		for j := lo; j <= hi; j++ {
+			if fb&(1<<j) == 0 && b[j] == c {
+				fb |= 1 << j
+				fa |= 1 << i
+				common++
+				break
+			}
+		}
+	}
+	if common == 0 {
+		return 0
+	}
+	trans, k := 0, 0
+	for i := 0; i < la; i++ {
+		if fa&(1<<i) == 0 {
+			continue
+		}
+		j := k
+		for ; j < lb; j++ {
+			if fb&(1<<j) != 0 {
+				k = j + 1
+				break
+			}
+		}
+		if j < lb && a[i] != b[j] {
+			trans++
+		}
+	}
+	trans /= 2
+	m := float64(common)
+	d := (m/float64(la) + m/float64(lb) + (m-float64(trans))/m) / 3
+	if d > 0.7 {
+		p := min(4, maxLen)
+		i := 0
+		for i < p && i < la && i < lb && a[i] == b[i] && (a[i] < '0' || a[i] > '9') {
+			i++
+		}
+		if i > 0 {
+			d += float64(i) * 0.1 * (1 - d)
+		}
+	}
+	return d
 }
 
 // dlMax is the longest string (in bytes) the allocation-free
@@ -111,9 +170,19 @@ func DamerauLevenshtein(a, b string) int {
 	if la > dlMax || lb > dlMax || !isASCII(a) || !isASCII(b) {
 		return matchr.DamerauLevenshtein(a, b)
 	}
-	// Lowrance–Wagner: d has a border row/column holding inf.
-	const w = dlMax + 2
-	var d [w * w]int16
+	if la <= 14 && lb <= 14 {
+		var d [16 * 16]int16
+		return dlTable(d[:], 16, a, b)
+	}
+	var d [(dlMax + 2) * (dlMax + 2)]int16
+	return dlTable(d[:], dlMax+2, a, b)
+}
+
+// dlTable runs the Lowrance–Wagner recurrence over d, a table of width w
+// with a border row and column holding "infinity". Only the cells it reads
+// are written first, so d need not be cleared between calls.
+func dlTable(d []int16, w int, a, b string) int {
+	la, lb := len(a), len(b)
 	var da [128]int16 // last row where each byte was seen in a
 	inf := int16(la + lb)
 	d[0] = inf
@@ -144,6 +213,22 @@ func DamerauLevenshtein(a, b string) int {
 		da[a[i-1]] = int16(i)
 	}
 	return int(d[(la+1)*w+lb+1])
+}
+
+// dlWithin reports whether the Damerau-Levenshtein distance of a and b is
+// at most k, skipping the computation when the lengths alone rule it out.
+func dlWithin(a, b string, k int) bool {
+	if a == b {
+		return true
+	}
+	d := len(a) - len(b)
+	if d < 0 {
+		d = -d
+	}
+	if d > k && isASCII(a) && isASCII(b) {
+		return false
+	}
+	return DamerauLevenshtein(a, b) <= k
 }
 
 func isASCII(s string) bool {

@@ -59,6 +59,38 @@ func TestDamerauLevenshteinAgreesWithMatchr(t *testing.T) {
 	}
 }
 
+// TestJaroWinklerAgreesWithMatchr checks the allocation-free Jaro-Winkler
+// against matchr, the reference, on a large random corpus.
+func TestJaroWinklerAgreesWithMatchr(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	alpha := "abcdeilnorst19 "
+	word := func() string {
+		b := make([]byte, rng.IntN(20))
+		for i := range b {
+			b[i] = alpha[rng.IntN(len(alpha))]
+		}
+		return string(b)
+	}
+	n := 100000
+	if testing.Short() {
+		n = 10000
+	}
+	for range n {
+		a, b := word(), word()
+		if rng.IntN(2) == 0 && len(a) > 2 {
+			bb := []byte(a)
+			i := rng.IntN(len(bb) - 1)
+			bb[i], bb[i+1] = bb[i+1], bb[i]
+			b = string(bb)
+		}
+		want := matchr.JaroWinkler(a, b, false)
+		if a == b {
+			want = 1
+		}
+		require.InDelta(t, want, JaroWinkler(a, b), 1e-12, "%q %q", a, b)
+	}
+}
+
 func TestDamerauLevenshtein(t *testing.T) {
 	tests := []struct {
 		name string

@@ -175,11 +175,7 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 	if train {
 		progress("train")
 		t = time.Now()
-		hist := make(map[uint64]int64)
-		for _, cp := range pairs {
-			hist[cp.pat]++
-		}
-		model, err = trainModel(ctx, sc, prepared, hist, &o.Train)
+		model, err = trainModel(ctx, sc, prepared, pairs, bs, &o.Train)
 		if err != nil {
 			return nil, err
 		}

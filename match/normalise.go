@@ -221,7 +221,7 @@ func parseName(given []string, family string) normName {
 		fo = append(fo, t)
 	}
 	ftoks = fo
-	whole := strings.Join(ftoks, " ")
+	whole := strings.Join(ftoks, "")
 	if placeholderFamily[whole] || strings.HasPrefix(whole, "zztest") {
 		n.placeholder = true
 		ftoks = nil

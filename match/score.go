@@ -9,20 +9,22 @@ import (
 
 // compiledLevel is a level ready for the pair loop.
 type compiledLevel struct {
-	kind LevelKind
-	thr  float64
-	cmp  Comparator
+	kind    LevelKind
+	thr     float64
+	cmp     Comparator
+	cmpName string
 }
 
 // compiledComparison is a comparison bound to a Preparer's field slots.
 type compiledComparison struct {
-	field  Field
-	levels []compiledLevel
-	weight []float64 // log2(m/u) per level; 0 for null
-	tf     bool
-	uExact float64
-	shared bool // values shared by too many records count as null
-	mi     int  // index of the comparison in the model
+	field   Field
+	levels  []compiledLevel
+	weight  []float64 // log2(m/u) per level; 0 for null
+	tf      bool
+	uExact  float64
+	shared  bool // values shared by too many records count as null
+	mi      int  // index of the comparison in the model
+	maxDist int  // largest distance threshold among the levels
 }
 
 // Scorer scores pairs of records prepared by one [Preparer] under one
@@ -76,7 +78,7 @@ func (m *Model) Scorer(p *Preparer) (*Scorer, error) {
 		for li, l := range c.Levels {
 			cl := compiledLevel{kind: l.Kind, thr: l.Threshold}
 			if l.Kind == LevelSimilarity {
-				cl.cmp = comparators[l.Comparator]
+				cl.cmp, cl.cmpName = comparators[l.Comparator], l.Comparator
 			}
 			cc.levels = append(cc.levels, cl)
 			w := 0.0
@@ -86,6 +88,9 @@ func (m *Model) Scorer(p *Preparer) (*Scorer, error) {
 			cc.weight = append(cc.weight, w)
 			if l.Kind == LevelExact {
 				cc.uExact = l.U
+			}
+			if l.Kind == LevelDistance {
+				cc.maxDist = max(cc.maxDist, int(l.Threshold))
 			}
 		}
 		s.comps = append(s.comps, cc)
@@ -213,6 +218,11 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 	if int(x) >= len(v.strs) || int(y) >= len(v.strs) {
 		return 0 // prepared after this scorer was made
 	}
+	var (
+		simCmp string
+		sim    float64
+		dist   = -1
+	)
 	for li := 1; li < len(c.levels); li++ {
 		l := &c.levels[li]
 		switch l.kind {
@@ -247,11 +257,28 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 				return li
 			}
 		case LevelSimilarity:
-			if x == y || l.cmp.Similarity(v.strs[x], v.strs[y]) >= l.thr {
+			if x == y {
+				return li
+			}
+			if simCmp != l.cmpName {
+				simCmp, sim = l.cmpName, l.cmp.Similarity(v.strs[x], v.strs[y])
+			}
+			if sim >= l.thr {
 				return li
 			}
 		case LevelDistance:
-			if x == y || DamerauLevenshtein(v.strs[x], v.strs[y]) <= int(l.thr) {
+			if x == y {
+				return li
+			}
+			if dist < 0 {
+				// Distances beyond the comparison's largest bound are
+				// never needed: compute once, capped.
+				dist = c.maxDist + 1
+				if dlWithin(v.strs[x], v.strs[y], c.maxDist) {
+					dist = DamerauLevenshtein(v.strs[x], v.strs[y])
+				}
+			}
+			if dist <= int(l.thr) {
 				return li
 			}
 		case LevelDistrict:

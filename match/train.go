@@ -14,17 +14,28 @@ type TrainOptions struct {
 	// Seed makes random-pair sampling reproducible; training is
 	// deterministic for a given seed, data and model.
 	Seed uint64
-	// RandomPairs is how many random pairs estimate u. Zero means
-	// DefaultRandomPairs (fewer when the data has fewer pairs).
+	// RandomPairs is how many random pairs estimate u. Zero means ten per
+	// record, at least 100,000 and at most DefaultRandomPairs (and never
+	// more than the data has).
 	RandomPairs int
 	// MaxIterations bounds expectation–maximisation. Zero means 100.
 	MaxIterations int
 	// Workers is the number of goroutines; zero means GOMAXPROCS.
 	Workers int
+	// Sessions name the blocking rules whose blocks EM is run on, one
+	// session each, estimating m only for comparisons of fields the rule
+	// does not block on (so the blocking does not bias them); m is then
+	// averaged over the sessions that estimated it. Nil means
+	// DefaultTrainingSessions. Comparisons no session estimates keep the
+	// m of EM over all candidate pairs.
+	Sessions []string
 }
 
+// DefaultTrainingSessions are the default [TrainOptions.Sessions].
+var DefaultTrainingSessions = []string{"dob+family", "dob+given", "names"}
+
 // DefaultRandomPairs is the default [TrainOptions.RandomPairs].
-const DefaultRandomPairs = 2_000_000
+const DefaultRandomPairs = 1_000_000
 
 // deterministicRecall is the share of true matches the deterministic rules
 // are assumed to find when estimating the prior.
@@ -62,7 +73,7 @@ func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) 
 	total := float64(n) * float64(n-1) / 2
 	R := o.RandomPairs
 	if R <= 0 {
-		R = DefaultRandomPairs
+		R = min(max(10*n, 100_000), DefaultRandomPairs)
 	}
 	R = int(min(float64(R), total))
 	workers := defaultWorkers(o.Workers)
@@ -124,7 +135,7 @@ type emResult struct {
 }
 
 // runEM estimates m and the candidate-set match share with u fixed.
-func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, lambda0 float64, maxIter int) emResult {
+func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, lambda0 float64, maxIter int, fixM bool) emResult {
 	type pat struct {
 		lv    [maxComparisons]uint8
 		count float64
@@ -180,6 +191,9 @@ func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, l
 		delta = max(delta, math.Abs(newLambda-lambda))
 		lambda = min(max(newLambda, 1e-9), 1-1e-9)
 		for c := range nComps {
+			if fixM {
+				break
+			}
 			var tot float64
 			for l := 1; l < levels[c]; l++ {
 				tot += acc[c][l]
@@ -235,13 +249,17 @@ func deterministicMatch(sc *Scorer, pattern uint64) bool {
 	return given >= 0 && family >= 0 && dob >= 0 && exact(given) && exact(family) && exact(dob)
 }
 
-// trainModel returns a copy of base with u from random pairs, m and the
-// prior from EM over the candidate-pattern histogram.
-func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, hist map[uint64]int64, o *TrainOptions) (*Model, error) {
+// trainModel returns a copy of the scorer's model with u from random
+// pairs, and m and the prior from EM over the candidate pairs.
+func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs []candPair, bs *blockSet, o *TrainOptions) (*Model, error) {
 	base := sc.model
 	u, R := randomU(ctx, sc, recs, o)
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	hist := make(map[uint64]int64)
+	for _, cp := range pairs {
+		hist[cp.pat]++
 	}
 	var nCand, nDet int64
 	for k, v := range hist {
@@ -253,8 +271,9 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, hist map[uint6
 	n := float64(len(recs))
 	totalPairs := n * (n - 1) / 2
 	detPrior := max(float64(nDet)/deterministicRecall/totalPairs, 1/totalPairs)
-	m0 := make([][]float64, len(sc.comps))
-	levels := make([]int, len(sc.comps))
+	nc := len(sc.comps)
+	m0 := make([][]float64, nc)
+	levels := make([]int, nc)
 	for c := range sc.comps {
 		mc := &base.Comparisons[sc.comps[c].mi]
 		levels[c] = len(mc.Levels)
@@ -271,24 +290,105 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, hist map[uint6
 	if nCand > 0 {
 		lambda0 = min(0.9, detPrior*totalPairs/float64(nCand))
 	}
-	em := runEM(hist, len(sc.comps), levels, m0, u, lambda0, maxIter)
+	pooled := runEM(hist, nc, levels, m0, u, lambda0, maxIter, false)
+
+	// Sessions: EM on one rule's blocks, m for the comparisons of other
+	// fields only.
+	sessions := o.Sessions
+	if sessions == nil {
+		sessions = DefaultTrainingSessions
+	}
+	sum := make([][]float64, nc)
+	cnt := make([]int, nc)
+	for c := range sum {
+		sum[c] = make([]float64, levels[c])
+	}
+	iterations := pooled.iterations
+	converged := pooled.converged
+	for _, name := range sessions {
+		r := -1
+		for i := range sc.blocks {
+			if sc.blocks[i].name == name {
+				r = i
+			}
+		}
+		if r < 0 || bs == nil {
+			continue
+		}
+		excluded := sc.ruleFields(r)
+		var mask uint64
+		for c := range sc.comps {
+			if excluded[sc.comps[c].field] {
+				mask |= 15 << (4 * c)
+			}
+		}
+		sh := make(map[uint64]int64)
+		var total int64
+		keys := bs.keys[r]
+		for _, cp := range pairs {
+			if k := keys[cp.i]; k != 0 && k == keys[cp.j] {
+				sh[cp.pat&^mask]++
+				total++
+			}
+		}
+		if total < 10 {
+			continue
+		}
+		em := runEM(sh, nc, levels, pooled.m, u, 0.5, maxIter, false)
+		iterations += em.iterations
+		converged = converged && em.converged
+		for c := range sc.comps {
+			if excluded[sc.comps[c].field] {
+				continue
+			}
+			cnt[c]++
+			for l := 1; l < levels[c]; l++ {
+				sum[c][l] += em.m[c][l]
+			}
+		}
+	}
+	m := pooled.m
+	for c := range sc.comps {
+		if cnt[c] == 0 {
+			continue
+		}
+		for l := 1; l < levels[c]; l++ {
+			m[c][l] = sum[c][l] / float64(cnt[c])
+		}
+	}
+	// The share of candidate pairs that match, with m and u now fixed.
+	final := runEM(hist, nc, levels, m, u, pooled.lambda, maxIter, true)
+
 	out := base.Clone()
 	for c := range sc.comps {
 		mc := &out.Comparisons[sc.comps[c].mi]
 		for l := 1; l < levels[c]; l++ {
-			mc.Levels[l].M = em.m[c][l]
+			mc.Levels[l].M = m[c][l]
 			mc.Levels[l].U = u[c][l]
 		}
 	}
 	prior := detPrior
 	if nCand > 0 {
-		prior = em.lambda * float64(nCand) / totalPairs
+		prior = final.lambda * float64(nCand) / totalPairs
 	}
 	out.Prior = min(max(prior, 1/(totalPairs*10)), 0.5)
 	out.Training = &TrainingSummary{Records: len(recs), RandomPairs: R, CandidatePairs: int(nCand),
-		EMIterations: em.iterations, Converged: em.converged, DeterministicPrior: detPrior, Seed: o.Seed}
+		EMIterations: iterations, Converged: converged, DeterministicPrior: detPrior, Seed: o.Seed}
 	if err := out.Validate(); err != nil {
 		return nil, fmt.Errorf("match: trained model: %w", err)
 	}
 	return out, nil
+}
+
+// ruleFields returns the fields blocking rule r agrees on.
+func (s *Scorer) ruleFields(r int) map[Field]bool {
+	out := map[Field]bool{}
+	cr := &s.blocks[r]
+	for k, part := range cr.parts {
+		out[cr.field[k]] = true
+		if part == bpNamePair {
+			out[FieldFamily] = true
+		}
+	}
+	return out
 }

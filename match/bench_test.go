@@ -1,0 +1,58 @@
+package match
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/carelens/carelens/internal/shareddata"
+)
+
+func BenchmarkJaroWinkler(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = JaroWinkler("JOHNATHAN", "JONATHAN")
+	}
+}
+
+func BenchmarkDamerauLevenshtein(b *testing.B) {
+	for _, tc := range [][2]string{{"JOHNATHAN", "JONATHAN"}, {"lakes retirement estate hurley street", "hurley street lakes retkremeent estate"}} {
+		b.Run(fmt.Sprintf("len=%d", len(tc[0])), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_ = DamerauLevenshtein(tc[0], tc[1])
+			}
+		})
+	}
+}
+
+// BenchmarkScorePair scores random pairs from FEBRL3 with a trained model:
+// the cost of one pair in the scoring loop (allocs/op is allocs per pair).
+func BenchmarkScorePair(b *testing.B) {
+	recs := readLinkageCSV(b, shareddata.Path(b, "linkage", "febrl", "dataset3.csv"))
+	res, err := Link(b.Context(), recs, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc, prep := res.Scorer, res.Prepared
+	rng := rand.New(rand.NewPCG(1, 1))
+	pairs := make([][2]int, 4096)
+	for k := range pairs {
+		pairs[k] = [2]int{rng.IntN(len(prep)), rng.IntN(len(prep))}
+	}
+	b.Run("random", func(b *testing.B) {
+		b.ReportAllocs()
+		k := 0
+		for b.Loop() {
+			p := pairs[k&4095]
+			_ = sc.Score(&prep[p[0]], &prep[p[1]])
+			k++
+		}
+	})
+	b.Run("matching", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = sc.Score(&prep[0], &prep[0])
+		}
+	})
+}
