@@ -34,7 +34,7 @@ const (
 	DefaultLoadBatch = 1000
 	// DefaultCacheRecords is how many prepared records the index keeps in
 	// memory.
-	DefaultCacheRecords = 1 << 18
+	DefaultCacheRecords = 1 << 21
 )
 
 // maxRecluster bounds the size of a person whose links are re-examined
@@ -59,6 +59,16 @@ type IndexOptions struct {
 	// Now returns the time stamped on events and decisions; nil means
 	// time.Now.
 	Now func() time.Time
+	// Model scores pairs and makes blocking keys. It is saved in the store,
+	// and an index opened without one uses the saved model; with neither,
+	// the index uses a small built-in fixed-weight scorer. With a model the
+	// default thresholds follow it: linking at its threshold (as the batch
+	// linker does), probable from half that, possible from a tenth.
+	// Records keep the blocking keys they were added with: after changing
+	// the blocking rules, reload the records.
+	Model *Model
+	// Prepare configures the preparation of records for the Model.
+	Prepare *PrepareOptions
 
 	scorer indexScorer
 }
@@ -68,14 +78,19 @@ func (o *IndexOptions) withDefaults() IndexOptions {
 	if o != nil {
 		c = *o
 	}
+	link, probable, possible := DefaultLinkProbability, DefaultProbableProbability, DefaultPossibleProbability
+	if c.Model != nil {
+		link = c.Model.EffectiveThreshold()
+		probable, possible = link/2, link/10
+	}
 	if c.LinkProbability == 0 {
-		c.LinkProbability = DefaultLinkProbability
+		c.LinkProbability = link
 	}
 	if c.ProbableProbability == 0 {
-		c.ProbableProbability = DefaultProbableProbability
+		c.ProbableProbability = probable
 	}
 	if c.PossibleProbability == 0 {
-		c.PossibleProbability = DefaultPossibleProbability
+		c.PossibleProbability = possible
 	}
 	if c.MaxBlockSize == 0 {
 		c.MaxBlockSize = DefaultIndexMaxBlockSize
@@ -158,8 +173,11 @@ type Assignment struct {
 // with an error wrapping [ErrForeignStore]. o may be nil. The caller keeps
 // ownership of s and closes it after its last use of the index.
 func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
-	ix := &Index{store: s, opt: o.withDefaults()}
-	ix.cache.init(ix.opt.CacheRecords)
+	var opt IndexOptions
+	if o != nil {
+		opt = *o
+	}
+	ix := &Index{store: s}
 	err := s.Update(ctx, func(tx Txn) error {
 		v, err := tx.Get(keyFormat)
 		switch {
@@ -174,7 +192,11 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 			if err := tx.Set(keyFormat, []byte(indexFormat)); err != nil {
 				return err
 			}
-			return tx.Set(keyCounters, ix.ctr.encode())
+			if err := tx.Set(keyCounters, ix.ctr.encode()); err != nil {
+				return err
+			}
+			opt.Model, err = loadModel(tx, opt.Model)
+			return err
 		case err != nil:
 			return err
 		case string(v) != indexFormat:
@@ -184,11 +206,24 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 		if err != nil {
 			return fmt.Errorf("match: open index: counters: %w", errors.Join(ErrCorrupt, err))
 		}
-		return ix.ctr.decode(c)
+		if err := ix.ctr.decode(c); err != nil {
+			return err
+		}
+		opt.Model, err = loadModel(tx, opt.Model)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	ix.opt = opt.withDefaults()
+	if ix.opt.Model != nil {
+		ms, err := newModelScorer(ix.opt.Model, ix.opt.Prepare)
+		if err != nil {
+			return nil, fmt.Errorf("match: open index: %w", err)
+		}
+		ix.opt.scorer = ms
+	}
+	ix.cache.init(ix.opt.CacheRecords)
 	return ix, nil
 }
 
@@ -689,9 +724,7 @@ func hashBytes(b []byte) uint64 {
 // prepare prepares r for scoring and computes its evidence and blocks.
 func (ix *Index) prepare(r *Record, h uint64) *cacheEntry {
 	ce := &cacheEntry{hash: h, p: ix.opt.scorer.prepare(r), ev: newEvidence(r)}
-	keys := ix.opt.scorer.appendBlockKeys(nil, ce.p)
-	for _, k := range keys {
-		bh := blockHash(k)
+	for _, bh := range ix.opt.scorer.appendBlockKeys(nil, ce.p) {
 		if !slices.Contains(ce.blocks, bh) {
 			ce.blocks = append(ce.blocks, bh)
 		}
@@ -742,6 +775,7 @@ func (rd reader) candidates(ce *cacheEntry, self RecordRef) ([]scored, error) {
 		}
 	}
 	out := make([]scored, 0, len(refs))
+	ents := make([]*cacheEntry, 0, len(refs))
 	for _, ref := range refs {
 		sr, err := rd.stored(ref)
 		if errors.Is(err, ErrNotFound) {
@@ -754,8 +788,16 @@ func (rd reader) candidates(ce *cacheEntry, self RecordRef) ([]scored, error) {
 		if err != nil {
 			return nil, err
 		}
-		w, p := rd.ix.opt.scorer.score(ce.p, other.p)
-		out = append(out, scored{ref: ref, person: sr.person, weight: w, prob: p, grade: rd.ix.grade(p, &ce.ev, &other.ev)})
+		out = append(out, scored{ref: ref, person: sr.person})
+		ents = append(ents, other)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	ps := rd.ix.opt.scorer.pairScorer() // after preparing every candidate
+	for i := range out {
+		out[i].weight, out[i].prob = ps.score(ce.p, ents[i].p)
+		out[i].grade = rd.ix.grade(out[i].prob, &ce.ev, &ents[i].ev)
 	}
 	return out, nil
 }
@@ -1258,13 +1300,14 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 		human bool
 	}
 	var edges []edge
+	ps := w.ix.opt.scorer.pairScorer()
 	for i := range n {
 		for j := i + 1; j < n; j++ {
 			if human[[2]int{i, j}] {
 				edges = append(edges, edge{i, j, math.Inf(1), true})
 				continue
 			}
-			wt, p := w.ix.opt.scorer.score(ents[i].p, ents[j].p)
+			wt, p := ps.score(ents[i].p, ents[j].p)
 			if w.ix.grade(p, &ents[i].ev, &ents[j].ev) == GradeCertain {
 				edges = append(edges, edge{i, j, wt, false})
 			}

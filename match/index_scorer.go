@@ -7,12 +7,18 @@ import (
 )
 
 // indexScorer is what the [Index] needs from a matching model: prepare one
-// record on its own (independently of any batch), list the blocking keys of
-// a prepared record, and score a prepared pair. The index never looks
-// inside a prepared value.
+// record on its own (independently of any batch), list the blocking-key
+// hashes of a prepared record, and score prepared pairs. The index never
+// looks inside a prepared value.
 type indexScorer interface {
 	prepare(r *Record) any
-	appendBlockKeys(dst []string, p any) []string
+	appendBlockKeys(dst []uint64, p any) []uint64
+	// pairScorer returns a scorer for records prepared so far.
+	pairScorer() pairScorer
+}
+
+// pairScorer scores a prepared pair: its log2 match weight and probability.
+type pairScorer interface {
 	score(a, b any) (weight, probability float64)
 }
 
@@ -87,8 +93,19 @@ func (basicScorer) prepare(r *Record) any {
 	return p
 }
 
-func (basicScorer) appendBlockKeys(dst []string, a any) []string {
+func (basicScorer) pairScorer() pairScorer { return basicScorer{} }
+
+func (basicScorer) appendBlockKeys(dst []uint64, a any) []uint64 {
 	p := a.(*basicPrepared)
+	var keys [4]string
+	ks := basicBlockKeys(keys[:0], p)
+	for _, k := range ks {
+		dst = append(dst, blockHash(k))
+	}
+	return dst
+}
+
+func basicBlockKeys(dst []string, p *basicPrepared) []string {
 	if p.nhs != "" {
 		dst = append(dst, "nhs:"+p.nhs)
 	}
