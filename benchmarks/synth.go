@@ -109,8 +109,10 @@ type SourceProfile struct {
 // {MissingNHS, NHSTypo, NHSOther}, {MissingAddress, Moved}. A rate that
 // needs a condition applies only to the records that meet it: Nickname to
 // given names that have an alias, FamilyChange to women aged 18 or over,
-// DateTransposed to dates whose day is at most 12 and differs from the
-// month, MissingPhone and MissingEmail to people who have one.
+// NameSwap to records with both names present, DateTransposed to dates
+// whose day is at most 12 and differs from the month, MissingPhone and
+// MissingEmail to people who have one. Name errors apply only to records
+// that are not placeholders.
 type ErrorRates struct {
 	// GivenTypo is one keyboard typo (insert, delete, substitute or
 	// transpose) in the given name.

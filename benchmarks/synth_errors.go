@@ -33,6 +33,15 @@ const (
 	numErrKinds
 )
 
+var errKindNames = [numErrKinds]string{
+	"GivenTypo", "FamilyTypo", "Nickname", "NameSwap", "FamilyChange", "DateTransposed", "YearOffByOne",
+	"PlaceholderName", "PlaceholderDate", "MissingNHS", "NHSTypo", "NHSOther", "MissingGiven", "MissingFamily",
+	"MissingDate", "MissingSex", "MissingAddress", "Moved", "MissingPhone", "MissingEmail",
+}
+
+// String returns the name of the ErrorRates field for k.
+func (k errKind) String() string { return errKindNames[k] }
+
 type errSet uint32
 
 func (s errSet) has(k errKind) bool { return s&(1<<k) != 0 }

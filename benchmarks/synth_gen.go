@@ -84,9 +84,6 @@ type generator struct {
 	rnd     *rand.Rand
 	ids     []idPerm
 	counter []uint64
-	// hook, when set (tests only), sees every record with the errors that
-	// were applied to it.
-	hook func(source int, p *person, rec *[10]string, applied errSet)
 }
 
 func newGenerator(r resolved) (*generator, error) {
@@ -156,16 +153,23 @@ func (g *generator) twinPair(k int) bool {
 func (g *generator) isTwin(i int) bool { return g.twinPair(i / 2) }
 
 // lookalikeOf returns the earlier, unrelated person whose name, sex and
-// birth date person i copies, or -1.
+// birth date person i copies, or -1. Whether a person is drawn as a
+// lookalike depends only on a hash of its index, so the source found here
+// is always a plain person whose clean data is its base draw; the search
+// looks back at most 64 people, so the cost stays constant whatever the
+// rate.
 func (g *generator) lookalikeOf(i int) int {
-	if g.isTwin(i) || unit(g.r.seed, tagLook, uint64(i)) >= g.r.lookalikeRate {
+	drawn := func(k int) bool { return unit(g.r.seed, tagLook, uint64(k)) < g.r.lookalikeRate }
+	if g.isTwin(i) || !drawn(i) {
 		return -1
 	}
 	j := i - 1 - int(mix(g.r.seed^tagLook^uint64(i))%1000)
-	for j >= 0 && (g.isTwin(j) || g.lookalikeOf(j) >= 0) {
-		j--
+	for steps := 0; j >= 0 && steps < 64; j, steps = j-1, steps+1 {
+		if !g.isTwin(j) && !drawn(j) {
+			return j
+		}
 	}
-	return j
+	return -1
 }
 
 // ageBands are relative sizes of the ten-year age bands 0–9 .. 90–99,
@@ -414,10 +418,7 @@ func (g *generator) run(ctx context.Context, src []io.Writer, truth io.Writer, s
 				}
 			}
 			for range n {
-				rec, applied := g.record(r, s, &p)
-				if g.hook != nil {
-					g.hook(s, &p, &rec, applied)
-				}
+				rec, _ := g.record(r, s, &p)
 				line = appendCSV(line[:0], rec[:])
 				if err := sh[s].add(line); err != nil {
 					return err

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -499,11 +501,11 @@ func TestSynthErrorRates(t *testing.T) {
 	// maiden name reads as a typo).
 	for k, p := range want {
 		n := rc.of[k]
-		require.Greater(t, n, 1000, "error %d: too few eligible records", k)
+		require.Greater(t, n, 1000, "error %v: too few eligible records", k)
 		got := float64(rc.hit[k]) / float64(n)
 		tol := 4.5*math.Sqrt(p*(1-p)/float64(n)) + 0.003
-		assert.InDelta(t, p, got, tol, "error kind %d: measured %.4f of %d, configured %.4f", k, got, n, p)
-		t.Logf("error kind %2d: configured %.3f measured %.4f over %d records", k, p, got, n)
+		assert.InDelta(t, p, got, tol, "error %v: measured %.4f of %d, configured %.4f", k, got, n, p)
+		t.Logf("%-16v configured %.3f measured %.4f over %d records", k, p, got, n)
 	}
 	twice := 0
 	for _, k := range dupes {
@@ -522,4 +524,98 @@ func TestSynthFailsCleanlyOnUnwritableOut(t *testing.T) {
 	_, err := Synth(t.Context(), SynthOptions{People: 10, Out: filepath.Join(file, "sub")})
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, ErrBadOptions))
+}
+
+// TestRecordShowsExactlyTheAppliedErrors checks record against the errors
+// it reports: each applied error is visible in the output, and a field with
+// no applied error equals the clean value (up to formatting).
+func TestRecordShowsExactlyTheAppliedErrors(t *testing.T) {
+	rates := ErrorRates{
+		GivenTypo: 0.1, FamilyTypo: 0.1, Nickname: 0.2, NameSwap: 0.1, FamilyChange: 0.2,
+		DateTransposed: 0.2, YearOffByOne: 0.2, PlaceholderName: 0.05, PlaceholderDate: 0.1,
+		MissingNHS: 0.1, NHSTypo: 0.1, NHSOther: 0.1, MissingGiven: 0.05, MissingFamily: 0.05,
+		MissingDate: 0.1, MissingSex: 0.1, MissingAddress: 0.1, Moved: 0.2, MissingPhone: 0.2, MissingEmail: 0.2,
+	}
+	r, err := SynthOptions{People: 5000, Sources: []string{"x"}, Profiles: map[string]SourceProfile{"x": {Presence: 1, UpperCase: 0.5, SpacedNHS: 0.5, Errors: rates}}}.resolve()
+	require.NoError(t, err)
+	g, err := newGenerator(r)
+	require.NoError(t, err)
+	tb, err := loadTables()
+	require.NoError(t, err)
+	var seen errSet
+	for i := range r.people {
+		p := g.clean(i)
+		rnd := g.seedRand(tagRecord, uint64(i), 0)
+		rec, applied := g.record(rnd, 0, &p)
+		seen |= applied
+		given, family := rec[fGiven], rec[fFamily]
+		if applied.has(errNameSwap) {
+			given, family = family, given
+		}
+		switch {
+		case applied.has(errPlaceholderName):
+			assert.Contains(t, []string{"UNKNOWN", "BABY"}, given)
+		case applied.has(errMissingGiven):
+			assert.Empty(t, given)
+		case applied.has(errNickname):
+			assert.True(t, slices.ContainsFunc(tb.nicknames[p.given], func(a string) bool { return strings.EqualFold(a, given) }), "person %d", i)
+		case applied.has(errGivenTypo):
+			assert.Equal(t, 1, matchr.DamerauLevenshtein(strings.ToLower(given), strings.ToLower(p.given)))
+		default:
+			assert.True(t, strings.EqualFold(given, p.given), "person %d: given changed with no error", i)
+		}
+		switch {
+		case applied.has(errPlaceholderName):
+		case applied.has(errMissingFamily):
+			assert.Empty(t, family)
+		case applied.has(errFamilyChange):
+			assert.True(t, p.female && p.age() >= 18)
+			assert.False(t, strings.EqualFold(family, p.family))
+		case applied.has(errFamilyTypo):
+			assert.Equal(t, 1, matchr.DamerauLevenshtein(strings.ToLower(family), strings.ToLower(p.family)))
+		default:
+			assert.True(t, strings.EqualFold(family, p.family), "person %d: family changed with no error", i)
+		}
+		switch {
+		case applied.has(errPlaceholderDate):
+			assert.Equal(t, "1900-01-01", rec[fBirth])
+		case applied.has(errMissingDate):
+			assert.Empty(t, rec[fBirth])
+		case applied.has(errDateTransposed):
+			assert.Equal(t, formatDate(p.year, p.day, p.month), rec[fBirth])
+		case applied.has(errYearOffByOne):
+			assert.NotEqual(t, formatDate(p.year, p.month, p.day), rec[fBirth])
+			assert.Equal(t, fmt.Sprintf("%02d-", p.month), rec[fBirth][5:8])
+		default:
+			assert.Equal(t, formatDate(p.year, p.month, p.day), rec[fBirth])
+		}
+		n := match.NormaliseNHSNumber(rec[fNHS])
+		switch {
+		case applied.has(errMissingNHS):
+			assert.Empty(t, rec[fNHS])
+		case applied.has(errNHSTypo):
+			assert.False(t, match.ValidNHSNumber(n))
+		case applied.has(errNHSOther):
+			assert.True(t, match.ValidNHSNumber(n))
+			assert.NotEqual(t, string(p.nhs[:]), n)
+		default:
+			assert.Equal(t, string(p.nhs[:]), n)
+		}
+		assert.Equal(t, applied.has(errMissingSex), rec[fSex] == "")
+		switch {
+		case applied.has(errMissingAddress):
+			assert.Empty(t, rec[fAddress])
+			assert.Empty(t, rec[fPostcode])
+		case !applied.has(errMoved):
+			assert.Equal(t, p.house+", "+p.town, rec[fAddress])
+		}
+		if applied.has(errMissingEmail) || p.email == "" {
+			assert.Empty(t, rec[fEmail])
+		} else {
+			assert.Equal(t, p.email, rec[fEmail])
+		}
+	}
+	for k := range numErrKinds {
+		assert.True(t, seen.has(k), "error %v never applied", k)
+	}
 }
