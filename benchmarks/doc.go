@@ -90,8 +90,8 @@
 // With the defaults a person has on average 0.95·1.015 + 0.45·1.04 +
 // 0.20·1.03 ≈ 1.64 records over gp, hospital and community: one million
 // people give about 1.64 million records and about 0.78 million true
-// pairs. About 3 % of people appear in no source and are absent from the
-// files.
+// pairs. About 2 % of people (0.05·0.55·0.80) appear in no source and
+// are absent from the files.
 //
 // # The evaluation
 //
