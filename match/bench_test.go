@@ -56,3 +56,16 @@ func BenchmarkScorePair(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkLinkFEBRL4 links dataset4a + dataset4b end to end in memory
+// (prepare, train, block, score, cluster).
+func BenchmarkLinkFEBRL4(b *testing.B) {
+	recs := readLinkageCSV(b, shareddata.Path(b, "linkage", "febrl", "dataset4a.csv"))
+	recs = append(recs, readLinkageCSV(b, shareddata.Path(b, "linkage", "febrl", "dataset4b.csv"))...)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Link(b.Context(), recs, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

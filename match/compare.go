@@ -225,7 +225,27 @@ func dlWithin(a, b string, k int) bool {
 	if d < 0 {
 		d = -d
 	}
-	if d > k && isASCII(a) && isASCII(b) {
+	if !isASCII(a) || !isASCII(b) {
+		return DamerauLevenshtein(a, b) <= k
+	}
+	if d > k {
+		return false
+	}
+	// Each edit changes the character multiset by at most two (counting
+	// characters in 32 buckets only merges differences, keeping this a
+	// lower bound on the distance).
+	var cnt [32]int16
+	for i := 0; i < len(a); i++ {
+		cnt[a[i]&31]++
+	}
+	for i := 0; i < len(b); i++ {
+		cnt[b[i]&31]--
+	}
+	diff := 0
+	for _, c := range cnt {
+		diff += int(max(c, -c))
+	}
+	if diff > 2*k {
 		return false
 	}
 	return DamerauLevenshtein(a, b) <= k
@@ -238,4 +258,42 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// jaroWinklerUpper returns an upper bound of [JaroWinkler] for a and b
+// from the characters they share (ignoring order) and their common prefix.
+// It is cheap (linear, no allocation) and lets the pair loop skip the full
+// computation when no threshold can be reached.
+func jaroWinklerUpper(a, b string) float64 {
+	if a == b {
+		return 1
+	}
+	la, lb := len(a), len(b)
+	if la == 0 || lb == 0 {
+		return 0
+	}
+	var cnt [32]int16
+	for i := 0; i < la; i++ {
+		cnt[a[i]&31]++
+	}
+	c := 0
+	for i := 0; i < lb; i++ {
+		k := b[i] & 31
+		if cnt[k] > 0 {
+			cnt[k]--
+			c++
+		}
+	}
+	// Rune counts can only be smaller than byte lengths for non-ASCII text,
+	// which would raise the bound; fall back to 1 there.
+	if !isASCII(a) || !isASCII(b) {
+		return 1
+	}
+	m := float64(c)
+	d := (m/float64(la) + m/float64(lb) + 1) / 3
+	p := 0
+	for p < 4 && p < la && p < lb && a[p] == b[p] {
+		p++
+	}
+	return d + float64(p)*0.1*(1-d)
 }

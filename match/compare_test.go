@@ -55,7 +55,11 @@ func TestDamerauLevenshteinAgreesWithMatchr(t *testing.T) {
 		if rng.IntN(4) == 0 {
 			b = word()
 		}
-		require.Equal(t, matchr.DamerauLevenshtein(a, b), DamerauLevenshtein(a, b), "%q %q", a, b)
+		want := matchr.DamerauLevenshtein(a, b)
+		require.Equal(t, want, DamerauLevenshtein(a, b), "%q %q", a, b)
+		for k := range 4 {
+			require.Equal(t, want <= k, dlWithin(a, b, k), "within %d: %q %q", k, a, b)
+		}
 	}
 }
 
@@ -88,6 +92,7 @@ func TestJaroWinklerAgreesWithMatchr(t *testing.T) {
 			want = 1
 		}
 		require.InDelta(t, want, JaroWinkler(a, b), 1e-12, "%q %q", a, b)
+		require.GreaterOrEqual(t, jaroWinklerUpper(a, b)+1e-12, want, "upper bound %q %q", a, b)
 	}
 }
 

@@ -22,9 +22,10 @@ type compiledComparison struct {
 	weight  []float64 // log2(m/u) per level; 0 for null
 	tf      bool
 	uExact  float64
-	shared  bool // values shared by too many records count as null
-	mi      int  // index of the comparison in the model
-	maxDist int  // largest distance threshold among the levels
+	shared  bool    // values shared by too many records count as null
+	mi      int     // index of the comparison in the model
+	maxDist int     // largest distance threshold among the levels
+	minSim  float64 // smallest similarity threshold among the levels
 }
 
 // Scorer scores pairs of records prepared by one [Preparer] under one
@@ -88,6 +89,9 @@ func (m *Model) Scorer(p *Preparer) (*Scorer, error) {
 			cc.weight = append(cc.weight, w)
 			if l.Kind == LevelExact {
 				cc.uExact = l.U
+			}
+			if l.Kind == LevelSimilarity && (cc.minSim == 0 || l.Threshold < cc.minSim) {
+				cc.minSim = l.Threshold
 			}
 			if l.Kind == LevelDistance {
 				cc.maxDist = max(cc.maxDist, int(l.Threshold))
@@ -261,7 +265,12 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 				return li
 			}
 			if simCmp != l.cmpName {
-				simCmp, sim = l.cmpName, l.cmp.Similarity(v.strs[x], v.strs[y])
+				simCmp = l.cmpName
+				if l.cmpName == "jaro-winkler" && jaroWinklerUpper(v.strs[x], v.strs[y]) < c.minSim {
+					sim = 0 // no similarity level can hold
+				} else {
+					sim = l.cmp.Similarity(v.strs[x], v.strs[y])
+				}
 			}
 			if sim >= l.thr {
 				return li
@@ -340,6 +349,20 @@ func dateLevel(l *compiledLevel, x, y uint32) bool {
 		var bx, by [8]byte
 		putDate(&bx, x)
 		putDate(&by, y)
+		// Each edit changes the digit multiset by at most two: a cheap
+		// lower bound that rejects most pairs of unrelated dates.
+		var cnt [10]int8
+		for i := range 8 {
+			cnt[bx[i]-'0']++
+			cnt[by[i]-'0']--
+		}
+		diff := 0
+		for _, c := range cnt {
+			diff += int(max(c, -c))
+		}
+		if diff > 2*int(l.thr) {
+			return false
+		}
 		return dlBytes8(&bx, &by) <= int(l.thr)
 	case LevelTransposed:
 		ya, ma, da := x/10000, x/100%100, x%100

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/match/matchio"
+)
+
+func init() {
+	register(command{name: "link", summary: "link record files into clusters of the same person", run: runLink})
+}
+
+const linkSynopsis = "[--out FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2] INPUT..."
+
+// inputFlags are the flags link and train share for reading input files.
+type inputFlags struct {
+	id      *string
+	maps    multiFlag
+	skipBad *bool
+}
+
+func addInputFlags(fs *flag.FlagSet) *inputFlags {
+	f := &inputFlags{}
+	f.id = fs.String("id", "", "column holding the record id (default: automatic)")
+	fs.Var(&f.maps, "map", "map a field to columns, FIELD=COLUMN[+COLUMN...]; repeatable")
+	f.skipBad = fs.Bool("skip-bad", false, "report bad rows on stderr and skip them instead of failing")
+	return f
+}
+
+// read reads every input file; each file is one source named after it.
+func (f *inputFlags) read(paths []string, stderr io.Writer) ([]match.Record, error) {
+	var m map[matchio.Field][]string
+	for _, spec := range f.maps {
+		var err error
+		if m, err = matchio.ParseMap(m, spec); err != nil {
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	var recs []match.Record
+	skipped := 0
+	for _, p := range paths {
+		rs, err := matchio.ReadFile(p, matchio.Options{ID: *f.id, Map: m, SkipBad: *f.skipBad,
+			OnBad: func(e *matchio.RowError) {
+				skipped++
+				fmt.Fprintln(stderr, "carelens: skipped:", e)
+			}})
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rs...)
+	}
+	if skipped > 0 {
+		fmt.Fprintf(stderr, "carelens: skipped %d bad rows\n", skipped)
+	}
+	return recs, nil
+}
+
+// isTerminal reports whether w is a terminal, for the progress display.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// runLink links the input files and writes source,record_id,cluster_id for
+// every record.
+func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("link", stderr, linkSynopsis)
+	in := addInputFlags(fs)
+	out := fs.String("out", "", "write clusters to FILE (default stdout)")
+	modelPath := fs.String("model", "", "use the model in FILE instead of training on the input")
+	saveModel := fs.String("save-model", "", "write the model used to FILE")
+	threshold := fs.Float64("threshold", 0, "match probability at or above which pairs link (default: the model's, 0.5)")
+	pairsPath := fs.String("pairs", "", "write linked pairs with weight and probability to FILE")
+	explain := fs.String("explain", "", "explain the score of two records, ID1,ID2 (record id or source/record_id)")
+	seed := fs.Uint64("seed", 0, "random seed for training")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: link needs at least one input file", errUsage)
+	}
+	if *threshold < 0 || *threshold >= 1 {
+		return fmt.Errorf("%w: --threshold must be in (0, 1)", errUsage)
+	}
+	var ex [2]string
+	if *explain != "" {
+		a, b, ok := strings.Cut(*explain, ",")
+		if !ok || a == "" || b == "" {
+			return fmt.Errorf("%w: --explain wants ID1,ID2", errUsage)
+		}
+		ex = [2]string{strings.TrimSpace(a), strings.TrimSpace(b)}
+	}
+	start := time.Now()
+	recs, err := in.read(fs.Args(), stderr)
+	if err != nil {
+		return err
+	}
+	opts := &match.LinkOptions{Threshold: *threshold, KeepPairs: *pairsPath != "", Train: match.TrainOptions{Seed: *seed}}
+	if *modelPath != "" {
+		m, err := readModelFile(*modelPath)
+		if err != nil {
+			return err
+		}
+		opts.Model = m
+	}
+	if isTerminal(stderr) {
+		opts.Progress = func(stage string) { fmt.Fprintf(stderr, "\rcarelens link: %-8s %6.1fs", stage, time.Since(start).Seconds()) }
+	}
+	res, err := match.Link(ctx, recs, opts)
+	if opts.Progress != nil {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	if *saveModel != "" {
+		if err := writeFileWith(*saveModel, res.Model.WriteJSON); err != nil {
+			return err
+		}
+	}
+	if *explain != "" {
+		ia, err := findRecord(recs, ex[0])
+		if err != nil {
+			return err
+		}
+		ib, err := findRecord(recs, ex[1])
+		if err != nil {
+			return err
+		}
+		e := res.Scorer.Explain(&res.Prepared[ia], &res.Prepared[ib])
+		fmt.Fprintf(stdout, "%s vs %s (same cluster: %v)\n", recs[ia].Key(), recs[ib].Key(), res.Cluster[ia] == res.Cluster[ib])
+		fmt.Fprint(stdout, e.String())
+		if *out == "" {
+			return nil
+		}
+	}
+	if *pairsPath != "" {
+		err := writeFileWith(*pairsPath, func(w io.Writer) error {
+			cw := csv.NewWriter(w)
+			cw.Write([]string{"source_a", "record_id_a", "source_b", "record_id_b", "weight", "probability"})
+			for _, p := range res.Pairs {
+				a, b := &recs[p.A], &recs[p.B]
+				cw.Write([]string{a.Source, a.ID, b.Source, b.ID, strconv.FormatFloat(p.Weight, 'f', 3, 64),
+					strconv.FormatFloat(match.Probability(p.Weight), 'f', 6, 64)})
+			}
+			cw.Flush()
+			return cw.Error()
+		})
+		if err != nil {
+			return err
+		}
+	}
+	write := func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"source", "record_id", "cluster_id"})
+		for i := range recs {
+			cw.Write([]string{recs[i].Source, recs[i].ID, strconv.Itoa(res.Cluster[i] + 1)})
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	if *out == "" {
+		bw := bufio.NewWriter(stdout)
+		if err := write(bw); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+	} else if err := writeFileWith(*out, write); err != nil {
+		return err
+	}
+	t := res.Stats.Timings
+	fmt.Fprintf(stderr, "carelens link: %d records, %d clusters; %v; prepare %.2fs block %.2fs train %.2fs score %.2fs cluster %.2fs; total %.2fs\n",
+		len(recs), res.Clusters, res.Stats, t["prepare"].Seconds(), t["block"].Seconds(), t["train"].Seconds(),
+		t["score"].Seconds(), t["cluster"].Seconds(), time.Since(start).Seconds())
+	return nil
+}
+
+// findRecord finds a record by "source/id" or by id alone (which must then
+// be unique).
+func findRecord(recs []match.Record, key string) (int, error) {
+	found := -1
+	for i := range recs {
+		if recs[i].Key() == key {
+			return i, nil
+		}
+		if recs[i].ID == key {
+			if found >= 0 {
+				return 0, fmt.Errorf("%w: record id %s is in several sources; use source/id", errUsage, key)
+			}
+			found = i
+		}
+	}
+	if found < 0 {
+		return 0, fmt.Errorf("link: record %s not found", key)
+	}
+	return found, nil
+}
+
+func readModelFile(path string) (*match.Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := match.ReadModel(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}
+
+// writeFileWith creates path and writes it with fn through a buffer.
+func writeFileWith(path string, fn func(io.Writer) error) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	bw := bufio.NewWriter(f)
+	if err := fn(bw); err != nil {
+		return errors.Join(fmt.Errorf("write %s", path), err)
+	}
+	return bw.Flush()
+}

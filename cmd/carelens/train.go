@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/carelens/carelens/match"
+)
+
+func init() {
+	register(command{name: "train", summary: "train a matching model on unlabelled record files", run: runTrain})
+}
+
+// runTrain trains a model on the input files and writes it as JSON.
+func runTrain(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("train", stderr, "[--out MODEL.json] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--seed S] [--threshold P] [--skip-bad] INPUT...")
+	in := addInputFlags(fs)
+	out := fs.String("out", "", "write the model to FILE (default stdout)")
+	seed := fs.Uint64("seed", 0, "random seed (training is deterministic for a seed)")
+	threshold := fs.Float64("threshold", 0, "match probability stored in the model as its threshold")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: train needs at least one input file", errUsage)
+	}
+	recs, err := in.read(fs.Args(), stderr)
+	if err != nil {
+		return err
+	}
+	m, err := match.Train(ctx, recs, nil, &match.TrainOptions{Seed: *seed})
+	if err != nil {
+		return err
+	}
+	if *threshold > 0 {
+		m.Threshold = *threshold
+	}
+	if *out == "" {
+		return m.WriteJSON(stdout)
+	}
+	if err := writeFileWith(*out, m.WriteJSON); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "carelens train: %d records, %d candidate pairs, prior %.3g\n", len(recs), m.Training.CandidatePairs, m.Prior)
+	return nil
+}
