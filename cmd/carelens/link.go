@@ -120,7 +120,9 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		opts.Model = m
 	}
 	if isTerminal(stderr) {
-		opts.Progress = func(stage string) { fmt.Fprintf(stderr, "\rcarelens link: %-8s %6.1fs", stage, time.Since(start).Seconds()) }
+		opts.Progress = func(stage string) {
+			fmt.Fprintf(stderr, "\rcarelens link: %-8s %6.1fs", stage, time.Since(start).Seconds())
+		}
 	}
 	res, err := match.Link(ctx, recs, opts)
 	if opts.Progress != nil {
