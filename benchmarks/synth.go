@@ -72,7 +72,8 @@ type SynthOptions struct {
 	// as it is: a zero rate means that error never happens.
 	Profiles map[string]SourceProfile
 	// ErrorScale multiplies every error rate of every source; zero means 1.
-	// Use a negative value for a clean cohort with no errors at all.
+	// Use a negative value for a clean cohort with no errors at all. Scaled
+	// rates are capped to stay probabilities (see [ErrorRates]).
 	ErrorScale float64
 	// TwinRate is the share of people who are one of a twin pair; zero
 	// means DefaultTwinRate, negative means none.
@@ -203,8 +204,43 @@ func DefaultProfile(source string) SourceProfile {
 	}}
 }
 
-// scaled returns e with every rate multiplied by k.
+// scaled returns e with every rate multiplied by k. When k is not 1 the
+// results are capped so they stay probabilities: each exclusive group (a
+// lone rate being a group of one) is shrunk in proportion when it would
+// sum above 1.
 func (e ErrorRates) scaled(k float64) ErrorRates {
+	if k == 1 {
+		return e
+	}
+	s := e.multiplied(k)
+	for _, g := range s.groups() {
+		sum := 0.0
+		for _, v := range g {
+			sum += *v
+		}
+		if sum > 1 { // a single rate is capped at 1 the same way
+			for _, v := range g {
+				*v /= sum
+			}
+		}
+	}
+	return s
+}
+
+// groups returns pointers to the rates of each exclusive group, and to
+// each rate that stands alone as a group of one.
+func (e *ErrorRates) groups() [][]*float64 {
+	return [][]*float64{
+		{&e.NameSwap}, {&e.PlaceholderName}, {&e.MissingSex}, {&e.MissingPhone}, {&e.MissingEmail},
+		{&e.MissingGiven, &e.Nickname, &e.GivenTypo},
+		{&e.MissingFamily, &e.FamilyChange, &e.FamilyTypo},
+		{&e.PlaceholderDate, &e.MissingDate, &e.DateTransposed, &e.YearOffByOne},
+		{&e.MissingNHS, &e.NHSTypo, &e.NHSOther},
+		{&e.MissingAddress, &e.Moved},
+	}
+}
+
+func (e ErrorRates) multiplied(k float64) ErrorRates {
 	return ErrorRates{
 		GivenTypo: e.GivenTypo * k, FamilyTypo: e.FamilyTypo * k, Nickname: e.Nickname * k,
 		NameSwap: e.NameSwap * k, FamilyChange: e.FamilyChange * k, DateTransposed: e.DateTransposed * k,
@@ -219,21 +255,13 @@ func (e ErrorRates) scaled(k float64) ErrorRates {
 // check validates the rates: each in [0,1], each exclusive group summing
 // to at most 1.
 func (e ErrorRates) check() error {
-	groups := [][]float64{
-		{e.GivenTypo}, {e.FamilyTypo}, {e.NameSwap}, {e.PlaceholderName}, {e.MissingSex}, {e.MissingPhone}, {e.MissingEmail},
-		{e.MissingGiven, e.Nickname, e.GivenTypo},
-		{e.MissingFamily, e.FamilyChange, e.FamilyTypo},
-		{e.PlaceholderDate, e.MissingDate, e.DateTransposed, e.YearOffByOne},
-		{e.MissingNHS, e.NHSTypo, e.NHSOther},
-		{e.MissingAddress, e.Moved},
-	}
-	for _, g := range groups {
+	for _, g := range e.groups() {
 		sum := 0.0
 		for _, v := range g {
-			if v < 0 || v > 1 {
-				return fmt.Errorf("%w: error rate %g outside [0,1]", ErrBadOptions, v)
+			if *v < 0 || *v > 1 {
+				return fmt.Errorf("%w: error rate %g outside [0,1]", ErrBadOptions, *v)
 			}
-			sum += v
+			sum += *v
 		}
 		if sum > 1+1e-9 {
 			return fmt.Errorf("%w: exclusive error rates sum to %g > 1", ErrBadOptions, sum)

@@ -619,3 +619,30 @@ func TestRecordShowsExactlyTheAppliedErrors(t *testing.T) {
 		assert.True(t, seen.has(k), "error %v never applied", k)
 	}
 }
+
+func TestErrorScaleCapsRates(t *testing.T) {
+	tests := []struct {
+		name  string
+		scale float64
+		check func(t *testing.T, e ErrorRates)
+	}{
+		{"clean", -1, func(t *testing.T, e ErrorRates) { assert.Equal(t, ErrorRates{}, e) }},
+		{"default", 0, func(t *testing.T, e ErrorRates) { assert.Equal(t, DefaultProfile("hospital").Errors, e) }},
+		{"double", 2, func(t *testing.T, e ErrorRates) {
+			assert.InDelta(t, 2*DefaultProfile("hospital").Errors.Moved, e.Moved, 1e-12)
+		}},
+		{"tenfold is capped", 10, func(t *testing.T, e ErrorRates) {
+			require.NoError(t, e.check())
+			assert.Equal(t, 1.0, e.MissingEmail, "6.0 capped at 1")
+			assert.InDelta(t, 1.0, e.MissingAddress+e.Moved, 1e-9, "group shrunk to sum 1")
+			assert.InDelta(t, 0.3/1.8, e.MissingAddress, 1e-9, "shrunk in proportion")
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := SynthOptions{Sources: []string{"hospital"}, ErrorScale: tc.scale}.resolve()
+			require.NoError(t, err)
+			tc.check(t, r.profiles[0].Errors)
+		})
+	}
+}
