@@ -49,13 +49,15 @@ func (o *Options) rank(source string) int32 {
 	return int32(len(o.Priority))
 }
 
+var noTag provenance.Tag
+
 // lead returns the first tag of e's lineage (the smallest by
-// [provenance.CompareTag]), or the zero tag.
-func lead(e *Entry) provenance.Tag {
+// [provenance.CompareTag]), or the zero tag. It does not copy the tag.
+func lead(e *Entry) *provenance.Tag {
 	if ts := e.Lineage.Tags(); len(ts) > 0 {
-		return ts[0]
+		return &ts[0]
 	}
-	return provenance.Tag{}
+	return &noTag
 }
 
 // Compare orders entries on a timeline: by effective time, then by the
@@ -78,7 +80,7 @@ func (o *Options) compare(a, b *Entry) int {
 	return compareLead(la, lb)
 }
 
-func compareLead(la, lb provenance.Tag) int {
+func compareLead(la, lb *provenance.Tag) int {
 	if c := cmp.Compare(la.Source, lb.Source); c != 0 {
 		return c
 	}

@@ -165,6 +165,22 @@ func DefaultUnits() []Unit {
 	}
 }
 
+// sysConcept is one system's concept for a code string.
+type sysConcept struct {
+	system  string
+	concept int32
+}
+
+// lookup returns the concept of a coding.
+func (c *compiled) lookup(system, code string) (int32, bool) {
+	for _, sc := range c.byCode[code] {
+		if sc.system == system {
+			return sc.concept, true
+		}
+	}
+	return 0, false
+}
+
 // codeKey indexes a concept by system and code.
 type codeKey struct{ system, code string }
 
@@ -176,8 +192,11 @@ type unitInfo struct {
 
 // compiled is the lookup form of Rules built once per Merger.
 type compiled struct {
-	concept   map[codeKey]int32 // code → concept index
-	molar     []float64         // concept index → molar mass or 0
+	concept map[codeKey]int32 // code → concept index
+	// byCode indexes concept by the code alone (one short string to hash);
+	// the system is then checked among the few codes sharing that string.
+	byCode    map[string][]sysConcept
+	molar     []float64 // concept index → molar mass or 0
 	window    [numCategories]int64
 	maxWindow int64
 	units     map[string]unitInfo
@@ -186,7 +205,7 @@ type compiled struct {
 }
 
 func compileRules(rs *Rules) (*compiled, error) {
-	c := &compiled{concept: make(map[codeKey]int32), units: make(map[string]unitInfo)}
+	c := &compiled{concept: make(map[codeKey]int32), byCode: make(map[string][]sysConcept), units: make(map[string]unitInfo)}
 	ids := make(map[string]int32, len(rs.Concepts))
 	for i, con := range rs.Concepts {
 		if con.ID == "" {
@@ -200,6 +219,9 @@ func compileRules(rs *Rules) (*compiled, error) {
 			k := codeKey{cd.System, cd.Code}
 			if prev, ok := c.concept[k]; ok && prev != int32(i) {
 				return nil, fmt.Errorf("merge: rules: code %s|%s: %w: in two concepts", cd.System, cd.Code, ErrInvalidRules)
+			}
+			if _, ok := c.concept[k]; !ok {
+				c.byCode[cd.Code] = append(c.byCode[cd.Code], sysConcept{cd.System, int32(i)})
 			}
 			c.concept[k] = int32(i)
 		}

@@ -60,6 +60,9 @@ type Timeline struct {
 	mstart  []int32 // Entries[i]'s members are mrefs[mstart[i]:mstart[i+1]]
 	mrefs   []ref
 	sources []string
+
+	tagArena  []provenance.Tag // backing of merged entries' lineages
+	codeArena []Code           // backing of merged entries' code lists
 }
 
 // Len returns the number of merged entries.
@@ -171,22 +174,24 @@ type Merger struct {
 	rules *compiled
 	cur   cursor
 
-	atoms    []atom
-	clusters []cluster
-	next     []int32   // atom → next member of its cluster, -1 at the end
-	open     [][]int32 // concept → clusters still within their window
-	pend     []pending
-	pairs    []pending
-	dynCodes map[codeKey]int32
-	dynText  map[uint64]int32
-	srcIDs   map[string]int32
-	srcNames []string
-	srcRank  []int32
-	perm     []int32
-	pos      []int32
-	uf       []int32
-	lastSrc  []string // per stream: last source id seen, and its number
-	lastID   []int32
+	atoms     []atom
+	clusters  []cluster
+	next      []int32   // atom → next member of its cluster, -1 at the end
+	open      [][]int32 // concept → clusters still within their window
+	pend      []pending
+	pairs     []pending
+	dynCodes  map[codeKey]int32
+	dynText   map[uint64]int32
+	srcIDs    map[string]int32
+	srcNames  []string
+	srcRank   []int32
+	perm      []int32
+	pos       []int32
+	uf        []int32
+	lastSrc   []string // per stream: last source id seen, and its number
+	lastID    []int32
+	base      []int32 // stream → index of its first atom
+	nConcepts int32
 }
 
 // NewMerger returns a merger for the options, which it keeps; o may be nil.
@@ -235,6 +240,7 @@ type atom struct {
 	mask       uint64 // sources 0..63 of its lineage
 	wide       bool   // has a source numbered 64 or more
 	cat        uint8
+	src        int32 // number of the lead tag's source
 }
 
 // cluster is one merged entry during de-duplication.
@@ -246,11 +252,10 @@ type cluster struct {
 	wide         bool
 	cat          uint8
 	// sort key, filled when building
-	sec   int64
-	nsec  int32
-	rank  int32
-	lead  provenance.Tag
-	order int32
+	sec  int64
+	nsec int32
+	rank int32
+	lead *provenance.Tag // smallest first tag of the members
 }
 
 // pending is a cross-source disagreement found during the sweep.
@@ -277,8 +282,9 @@ const (
 // same time from different sources with different values stay separate and
 // share a [Conflict].
 //
-// When dst is not nil its memory is reused and its previous contents are
-// overwritten; the result is dst.
+// When dst is not nil its memory is reused and the result is dst: every
+// entry, lineage and code list obtained from dst before is overwritten, so
+// pass only a timeline nothing else still reads.
 func (m *Merger) MergeSlices(dst *Timeline, srcs [][]Entry) (*Timeline, error) {
 	if dst == nil {
 		dst = &Timeline{}
@@ -294,7 +300,7 @@ func (m *Merger) MergeSlices(dst *Timeline, srcs [][]Entry) (*Timeline, error) {
 
 func (m *Merger) resetScratch(n, k int) {
 	m.atoms = slices.Grow(m.atoms[:0], n)
-	m.clusters = m.clusters[:0]
+	m.clusters = slices.Grow(m.clusters[:0], n)
 	m.next = slices.Grow(m.next[:0], n)[:n]
 	for i := range m.open {
 		m.open[i] = m.open[i][:0]
@@ -310,6 +316,7 @@ func (m *Merger) resetScratch(n, k int) {
 		clear(m.srcIDs)
 	}
 	m.srcNames = m.srcNames[:0]
+	m.nConcepts = int32(len(m.rules.molar))
 	m.lastSrc = slices.Grow(m.lastSrc[:0], k)[:k]
 	m.lastID = slices.Grow(m.lastID[:0], k)[:k]
 	for i := range k {
@@ -324,15 +331,55 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 		n += len(s)
 	}
 	m.resetScratch(n, len(srcs))
+	// Phase 1, stream by stream (sequential memory): the keys of every
+	// entry, which needs its tags and codes, wherever they live.
+	m.base = slices.Grow(m.base[:0], len(srcs))[:len(srcs)]
+	m.atoms = m.atoms[:n]
+	ai := 0
+	for s, src := range srcs {
+		m.base[s] = int32(ai)
+		for i := range src {
+			if err := m.key(&m.atoms[ai], &src[i], ref{int32(s), int32(i)}); err != nil {
+				return err
+			}
+			ai++
+		}
+	}
+	for int(m.nConcepts) > len(m.open) {
+		m.open = append(m.open, nil)
+	}
+	// Phase 2, in timeline order: place each entry in a cluster.
 	c := &m.cur
 	c.reset(m.o, srcs)
 	for c.Next() {
 		s, i := c.Pos()
-		if err := m.add(c.At(), ref{s, i}); err != nil {
-			return err
-		}
+		m.place(m.base[s] + i)
 	}
 	return c.Err()
+}
+
+// key fills the atom of entry e.
+func (m *Merger) key(a *atom, e *Entry, r ref) error {
+	tags := e.Lineage.Tags()
+	if len(tags) == 0 {
+		return fmt.Errorf("%w: stream %d, position %d", ErrUntagged, r.s, r.i)
+	}
+	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1}
+	for ti := range tags {
+		id := m.sourceID(r.s, tags[ti].Source)
+		if ti == 0 {
+			a.src = id
+		}
+		if id < 64 {
+			a.mask |= 1 << id
+		} else {
+			a.wide = true
+		}
+	}
+	a.start, a.end = interval(e)
+	a.concept = m.concept(e)
+	m.nConcepts = max(m.nConcepts, a.concept+1)
+	return nil
 }
 
 // sourceID numbers a source id for this merge.
@@ -354,9 +401,8 @@ func (m *Merger) sourceID(stream int32, src string) int32 {
 // mapped code, else a number shared by entries with any of the same codes,
 // else (no codes) one shared by entries with the same display and text.
 func (m *Merger) concept(e *Entry) int32 {
-	rc := m.rules.concept
 	for i := range e.Codes {
-		if id, ok := rc[codeKey{e.Codes[i].System, e.Codes[i].Code}]; ok {
+		if id, ok := m.rules.lookup(e.Codes[i].System, e.Codes[i].Code); ok {
 			return id
 		}
 	}
@@ -440,26 +486,10 @@ func interval(e *Entry) (int64, int64) {
 	return s, s
 }
 
-// add places one entry, in timeline order, into a cluster.
-func (m *Merger) add(e *Entry, r ref) error {
-	tags := e.Lineage.Tags()
-	if len(tags) == 0 {
-		return fmt.Errorf("%w: stream %d, position %d", ErrUntagged, r.s, r.i)
-	}
-	ai := int32(len(m.atoms))
-	a := atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1}
-	for _, tg := range tags {
-		if id := m.sourceID(r.s, tg.Source); id < 64 {
-			a.mask |= 1 << id
-		} else {
-			a.wide = true
-		}
-	}
-	a.start, a.end = interval(e)
-	a.concept = m.concept(e)
-	for int(a.concept) >= len(m.open) {
-		m.open = append(m.open, nil)
-	}
+// place puts atom ai, in timeline order, into a cluster.
+func (m *Merger) place(ai int32) {
+	a := &m.atoms[ai]
+	e := a.e
 	m.next[ai] = -1
 
 	win := m.rules.window[a.cat]
@@ -486,8 +516,8 @@ func (m *Merger) add(e *Entry, r ref) error {
 		if dist < 0 {
 			dist = -dist
 		}
-		if m.overlaps(cl, &a) {
-			if !m.identicalMember(cl, &a) {
+		if m.overlaps(cl, a) {
+			if !m.identicalMember(cl, a) {
 				continue // the same source again: a separate entry
 			}
 		} else if ok, why := m.sameValue(anc.e, e, a.concept); !ok {
@@ -510,6 +540,7 @@ func (m *Merger) add(e *Entry, r ref) error {
 	} else {
 		a.cluster = int32(len(m.clusters))
 		m.clusters = append(m.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat})
+		a = &m.atoms[ai]
 		list = append(list, a.cluster)
 	}
 	m.open[a.concept] = list
@@ -522,8 +553,6 @@ func (m *Merger) add(e *Entry, r ref) error {
 		}
 		m.pairs = append(m.pairs, pending{a: a.cluster, b: p.b, reason: p.reason})
 	}
-	m.atoms = append(m.atoms, a)
-	return nil
 }
 
 // overlaps reports whether atom a shares a source with cluster cl.
@@ -592,15 +621,17 @@ func (m *Merger) build(t *Timeline) {
 		}
 		rep := &m.atoms[cl.rep]
 		cl.sec, cl.nsec = rep.e.Time.Unix(), int32(rep.e.Time.Nanosecond())
-		cl.lead = lead(m.atoms[cl.anchor].e)
+		cl.lead = &m.atoms[cl.anchor].e.Lineage.Tags()[0]
 		if cl.n > 1 {
 			for j := m.next[cl.anchor]; j >= 0; j = m.next[j] {
-				if l := lead(m.atoms[j].e); provenance.CompareTag(l, cl.lead) < 0 {
+				if l := &m.atoms[j].e.Lineage.Tags()[0]; provenance.CompareTag(*l, *cl.lead) < 0 {
 					cl.lead = l
 				}
 			}
+			cl.rank = m.srcRank[m.srcIDs[cl.lead.Source]]
+		} else {
+			cl.rank = m.srcRank[m.atoms[cl.anchor].src]
 		}
-		cl.rank = m.srcRank[m.srcIDs[cl.lead.Source]]
 	}
 
 	// Clusters were opened in the order of their first member, and a
@@ -625,10 +656,14 @@ func (m *Merger) build(t *Timeline) {
 		m.pos[ci] = int32(i)
 	}
 
-	var tagArena []provenance.Tag
-	var codeArena []Code
-	if nTags > 0 {
+	// The merged lineages and code lists live in two arenas. A reused dst
+	// hands its arenas back: its old entries are invalid by contract.
+	tagArena := t.tagArena[:0]
+	if cap(tagArena) < nTags {
 		tagArena = make([]provenance.Tag, 0, nTags)
+	}
+	codeArena := t.codeArena[:0]
+	if cap(codeArena) < nCodes {
 		codeArena = make([]Code, 0, nCodes)
 	}
 	out := slices.Grow(t.Entries[:0], len(cls))[:len(cls)]
@@ -637,14 +672,15 @@ func (m *Merger) build(t *Timeline) {
 	for i, ci := range perm {
 		cl := &cls[ci]
 		rep := &m.atoms[cl.rep]
-		e := *rep.e
-		e.Conflict = 0
 		t.mstart[i] = int32(len(t.mrefs))
 		if cl.n == 1 {
 			t.mrefs = append(t.mrefs, rep.r)
-			out[i] = e
+			out[i] = *rep.e
+			out[i].Conflict = 0
 			continue
 		}
+		e := *rep.e
+		e.Conflict = 0
 		ts := len(tagArena)
 		cs := len(codeArena)
 		codeArena = append(codeArena, e.Codes...)
@@ -675,6 +711,7 @@ func (m *Merger) build(t *Timeline) {
 	}
 	t.mstart[len(cls)] = int32(len(t.mrefs))
 	t.Entries = out
+	t.tagArena, t.codeArena = tagArena, codeArena
 
 	t.sources = slices.Sorted(slices.Values(m.srcNames))
 	m.buildConflicts(t)
@@ -684,7 +721,7 @@ func (m *Merger) build(t *Timeline) {
 // more trusted source, then finer time precision, then having a value, then
 // earlier in timeline order.
 func (m *Merger) better(a, b *atom) bool {
-	ra, rb := m.srcRank[m.srcIDs[lead(a.e).Source]], m.srcRank[m.srcIDs[lead(b.e).Source]]
+	ra, rb := m.srcRank[a.src], m.srcRank[b.src]
 	if ra != rb {
 		return ra < rb
 	}
