@@ -155,21 +155,38 @@ func (g *generator) isTwin(i int) bool { return g.twinPair(i / 2) }
 // lookalikeOf returns the earlier, unrelated person whose name, sex and
 // birth date person i copies, or -1. Whether a person is drawn as a
 // lookalike depends only on a hash of its index, so the source found here
-// is always a plain person whose clean data is its base draw; the search
-// looks back at most 64 people, so the cost stays constant whatever the
-// rate.
+// is always a plain person whose clean data is its base draw. Among the
+// first eight plain people found looking back, the first with a common
+// surname (one of the head of surnames.csv) is preferred, since it is
+// common names that collide; the search looks back at most 64 people, so
+// the cost stays constant whatever the rate.
 func (g *generator) lookalikeOf(i int) int {
 	drawn := func(k int) bool { return unit(g.r.seed, tagLook, uint64(k)) < g.r.lookalikeRate }
 	if g.isTwin(i) || !drawn(i) {
 		return -1
 	}
+	first, plain := -1, 0
 	j := i - 1 - int(mix(g.r.seed^tagLook^uint64(i))%1000)
-	for steps := 0; j >= 0 && steps < 64; j, steps = j-1, steps+1 {
-		if !g.isTwin(j) && !drawn(j) {
+	for steps := 0; j >= 0 && steps < 64 && plain < 8; j, steps = j-1, steps+1 {
+		if g.isTwin(j) || drawn(j) {
+			continue
+		}
+		if first < 0 {
+			first = j
+		}
+		plain++
+		if g.commonSurname(j) {
 			return j
 		}
 	}
-	return -1
+	return first
+}
+
+// commonSurname reports whether person j's base surname is in the head of
+// the surname table.
+func (g *generator) commonSurname(j int) bool {
+	p := g.base(j)
+	return g.t.isHeadSurname(p.family)
 }
 
 // ageBands are relative sizes of the ten-year age bands 0–9 .. 90–99,

@@ -60,6 +60,9 @@ func (t *table) pick(r *rand.Rand) int {
 // It is built once from the embedded files and then only read.
 type tables struct {
 	surnames *table
+	// head holds the surnames of surnames.csv; the rest of surnames.names
+	// is the synthetic tail.
+	head map[string]bool
 	// given[sex][group][decade]; sex 0 female, 1 male.
 	given [2][numGroups][numDecades]*table
 	// givenTail[sex]: synthetic rare given names.
@@ -154,6 +157,10 @@ func buildTables() (*tables, error) {
 		return nil, err
 	}
 	head := t.surnames.cum[len(t.surnames.cum)-1]
+	t.head = make(map[string]bool, len(t.surnames.names))
+	for _, n := range t.surnames.names {
+		t.head[n] = true
+	}
 	tail := surnameTail(seen)
 	tailMass := max(surnamesPer-head, 0)
 	// The tail continues the head's decline: its commonest names are about
@@ -341,3 +348,7 @@ func givenTail(sex int) *table {
 	}
 	return t
 }
+
+// isHeadSurname reports whether name is one of the common surnames of
+// surnames.csv.
+func (t *tables) isHeadSurname(name string) bool { return t.head[name] }

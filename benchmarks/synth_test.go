@@ -363,7 +363,7 @@ func TestSynthTwinsAndLookalikes(t *testing.T) {
 	require.NoError(t, err)
 	g, err := newGenerator(r)
 	require.NoError(t, err)
-	twins, looks := 0, 0
+	twins, looks, common := 0, 0, 0
 	for i := 0; i+1 < r.people; i += 2 {
 		if !g.twinPair(i / 2) {
 			continue
@@ -383,11 +383,17 @@ func TestSynthTwinsAndLookalikes(t *testing.T) {
 		}
 		looks++
 		a, b := g.clean(i), g.clean(j)
+		if g.t.isHeadSurname(a.family) {
+			common++
+		}
 		assert.Less(t, j, i)
 		assert.Equal(t, a.given+a.family, b.given+b.family)
 		assert.Equal(t, [3]int{a.year, a.month, a.day}, [3]int{b.year, b.month, b.day})
 		assert.NotEqual(t, a.nhs, b.nhs)
 	}
+	// Lookalikes share common names: most copy a head surname, against a
+	// quarter of people at large.
+	assert.Greater(t, float64(common)/float64(looks), 0.75, "lookalikes should mostly carry common surnames")
 	assert.InDelta(t, DefaultTwinRate, float64(twins)/float64(r.people), 0.006)
 	assert.InDelta(t, DefaultLookalikeRate, float64(looks)/float64(r.people), 0.002)
 }
