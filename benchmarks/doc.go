@@ -47,8 +47,9 @@
 // address and phone, different given names, own NHS numbers. Lookalikes:
 // with probability LookalikeRate (default [DefaultLookalikeRate], 0.5 %) a
 // person takes the given name, family name, sex and birth date of an
-// unrelated earlier person but keeps everything else. Both are distinct
-// persons in the truth; both are what must not be merged.
+// unrelated earlier person, preferably one with a common surname, but
+// keeps everything else. Both are distinct persons in the truth; both are
+// what must not be merged.
 //
 // # Sources and the error model
 //
