@@ -573,15 +573,23 @@ func (m *Merger) overlaps(cl *cluster, a *atom) bool {
 	return false
 }
 
-// identicalMember reports whether a is identical, apart from lineage, to a
-// member of cl: the only way entries of one source are merged.
+// identicalMember reports whether a is identical, apart from lineage, to
+// every member of cl that shares a source with it: the only way entries of
+// one source are merged.
 func (m *Merger) identicalMember(cl *cluster, a *atom) bool {
 	for j := cl.anchor; j >= 0; j = m.next[j] {
-		if identical(m.atoms[j].e, a.e) {
-			return true
+		b := &m.atoms[j]
+		shares := b.mask&a.mask != 0
+		if !shares && b.wide && a.wide {
+			for _, tg := range a.e.Lineage.Tags() {
+				shares = shares || b.e.Lineage.Has(tg.Source)
+			}
+		}
+		if shares && !identical(b.e, a.e) {
+			return false
 		}
 	}
-	return false
+	return true
 }
 
 func identical(a, b *Entry) bool {

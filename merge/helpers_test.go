@@ -1,0 +1,69 @@
+package merge
+
+import (
+	"time"
+
+	"github.com/carelens/carelens/provenance"
+)
+
+// Test fixtures: synthetic codes and sources, no real patient data.
+const (
+	loinc  = "http://loinc.org"
+	snomed = "http://snomed.info/sct"
+	local  = "https://lab.example/codes"
+)
+
+var t0 = time.Date(2024, 3, 4, 10, 30, 0, 0, time.UTC)
+
+// ent builds an entry from one source with one tag.
+func ent(src, id string, cat Category, at time.Time, prec Precision, code Code, opts ...func(*Entry)) Entry {
+	e := Entry{Category: cat, Time: at, Precision: prec, Codes: []Code{code}, Display: code.Display,
+		Lineage: provenance.Of(provenance.Tag{Source: src, ResourceType: "Observation", ResourceID: id})}
+	for _, o := range opts {
+		o(&e)
+	}
+	return e
+}
+
+func val(v float64, unit string) func(*Entry) {
+	return func(e *Entry) { e.Value = &Quantity{Value: v, Unit: unit} }
+}
+
+func dose(v float64, unit string) func(*Entry) {
+	return func(e *Entry) { e.Dose = &Quantity{Value: v, Unit: unit} }
+}
+
+func text(s string) func(*Entry) { return func(e *Entry) { e.ValueText = s } }
+
+func hb(system string) Code {
+	if system == loinc {
+		return Code{System: loinc, Code: "718-7", Display: "Haemoglobin"}
+	}
+	return Code{System: system, Code: "HB", Display: "Hb"}
+}
+
+var glucoseLOINC = Code{System: loinc, Code: "2345-7", Display: "Glucose"}
+var glucoseLocal = Code{System: local, Code: "GLU", Display: "Serum glucose"}
+var drugA = Code{System: "https://dmd.example", Code: "D1", Display: "Drug A 5mg tablets"}
+var drugALocal = Code{System: local, Code: "DRUGA", Display: "DRUG A"}
+
+// testRules maps the fixture codes and carries glucose's molar mass.
+func testRules() *Rules {
+	return &Rules{
+		Concepts: []Concept{
+			{ID: "haemoglobin", Codes: []Code{hb(loinc), hb(local), hb(snomed)}},
+			{ID: "glucose", Codes: []Code{glucoseLOINC, glucoseLocal}},
+			{ID: "drug-a", Codes: []Code{drugA, drugALocal}},
+		},
+		Analytes: []Analyte{{Concept: "glucose", MolarMass: 180.16}},
+	}
+}
+
+// sourcesOf returns the sorted source ids of each entry.
+func sourcesOf(es []Entry) [][]string {
+	out := make([][]string, len(es))
+	for i, e := range es {
+		out[i] = e.Lineage.Sources()
+	}
+	return out
+}

@@ -1,0 +1,259 @@
+package merge
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carelens/carelens/provenance"
+)
+
+func TestMergeDedup(t *testing.T) {
+	h := time.Hour
+	tests := []struct {
+		name      string
+		srcs      [][]Entry
+		rules     *Rules
+		want      [][]string // sources of each merged entry, in order
+		conflicts []Reason   // reasons of the conflicts, in order
+		reason    string
+	}{
+		{
+			name: "same result, other code system, other unit, a day later to the day",
+			srcs: [][]Entry{
+				{ent("hosp", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
+				{ent("gp", "9", CategoryResult, t0.Truncate(24*h).Add(24*h), PrecisionDay, hb(local), val(13.5, "g/dL"))},
+			},
+			want: [][]string{{"gp", "hosp"}},
+		},
+		{
+			name: "same test and time, different value: a conflict",
+			srcs: [][]Entry{
+				{ent("hosp", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
+				{ent("gp", "9", CategoryResult, t0.Add(h), PrecisionMinute, hb(local), val(128, "g/L"))},
+			},
+			want:      [][]string{{"hosp"}, {"gp"}},
+			conflicts: []Reason{ReasonValue},
+		},
+		{
+			name: "values agree within the precision they are written with",
+			srcs: [][]Entry{
+				{ent("hosp", "1", CategoryResult, t0, PrecisionMinute, glucoseLOINC, val(5.5, "mmol/L"))},
+				{ent("gp", "9", CategoryResult, t0, PrecisionMinute, glucoseLocal, val(99, "mg/dL"))},
+			},
+			want: [][]string{{"gp", "hosp"}},
+		},
+		{
+			name: "mass and substance concentration do not convert without a molar mass",
+			srcs: [][]Entry{
+				{ent("hosp", "1", CategoryResult, t0, PrecisionMinute, glucoseLOINC, val(5.5, "mmol/L"))},
+				{ent("gp", "9", CategoryResult, t0, PrecisionMinute, glucoseLocal, val(99, "mg/dL"))},
+			},
+			rules:     &Rules{Concepts: []Concept{{ID: "glucose", Codes: []Code{glucoseLOINC, glucoseLocal}}}},
+			want:      [][]string{{"gp"}, {"hosp"}},
+			conflicts: []Reason{ReasonUnit},
+			reason:    "without data saying how, the values cannot be shown to agree",
+		},
+		{
+			name: "outside the window: two results, no conflict",
+			srcs: [][]Entry{
+				{ent("hosp", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
+				{ent("gp", "9", CategoryResult, t0.Add(72*h), PrecisionMinute, hb(local), val(128, "g/L"))},
+			},
+			want: [][]string{{"hosp"}, {"gp"}},
+		},
+		{
+			name: "the same source twice is two results",
+			srcs: [][]Entry{
+				{ent("hosp", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L")),
+					ent("hosp", "2", CategoryResult, t0.Add(h), PrecisionMinute, hb(loinc), val(135, "g/L"))},
+			},
+			want:   [][]string{{"hosp"}, {"hosp"}},
+			reason: "a source repeating a test is not a duplicate",
+		},
+		{
+			name: "an identical resend by the same source is merged",
+			srcs: [][]Entry{
+				{ent("hosp", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L")),
+					ent("hosp", "2", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
+			},
+			want: [][]string{{"hosp"}},
+		},
+		{
+			name: "same drug, dose in other units: one entry",
+			srcs: [][]Entry{
+				{ent("gp", "1", CategoryMedication, t0.Truncate(24*h), PrecisionDay, drugA, dose(500, "mg"), text("one daily"))},
+				{ent("pharm", "7", CategoryMedication, t0.Truncate(24*h).Add(72*h), PrecisionDay, drugALocal, dose(0.5, "g"), text("1 tab od"))},
+			},
+			want: [][]string{{"gp", "pharm"}},
+		},
+		{
+			name: "same drug, different dose: a conflict",
+			srcs: [][]Entry{
+				{ent("gp", "1", CategoryMedication, t0.Truncate(24*h), PrecisionDay, drugA, dose(5, "mg"))},
+				{ent("pharm", "7", CategoryMedication, t0.Truncate(24*h), PrecisionDay, drugALocal, dose(10, "mg"))},
+			},
+			want:      [][]string{{"gp"}, {"pharm"}},
+			conflicts: []Reason{ReasonDose},
+		},
+		{
+			name: "three sources: two agree, one disagrees",
+			srcs: [][]Entry{
+				{ent("a", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
+				{ent("b", "1", CategoryResult, t0.Add(h), PrecisionMinute, hb(local), val(13.5, "g/dL"))},
+				{ent("c", "1", CategoryResult, t0.Add(2*h), PrecisionMinute, hb(snomed), val(150, "g/L"))},
+			},
+			want:      [][]string{{"a", "b"}, {"c"}},
+			conflicts: []Reason{ReasonValue},
+		},
+		{
+			name: "uncoded notes with the same text, spaced differently",
+			srcs: [][]Entry{
+				{{Category: CategoryNote, Time: t0, Precision: PrecisionMinute, Display: "Note", Text: "Seen today. Plan: review.",
+					Lineage: provenance.Of(provenance.Tag{Source: "gp", ResourceID: "n1"})}},
+				{{Category: CategoryNote, Time: t0.Add(10 * time.Minute), Precision: PrecisionMinute, Display: "NOTE", Text: "Seen today.  Plan:  review",
+					Lineage: provenance.Of(provenance.Tag{Source: "ooh", ResourceID: "n1"})}},
+			},
+			want: [][]string{{"gp", "ooh"}},
+		},
+		{
+			name: "a coded value against a number is a conflict",
+			srcs: [][]Entry{
+				{ent("a", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
+				{ent("b", "1", CategoryResult, t0, PrecisionMinute, hb(local), text("see report"))},
+			},
+			want:      [][]string{{"a"}, {"b"}},
+			conflicts: []Reason{ReasonValue},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := tc.rules
+			if rs == nil {
+				rs = testRules()
+			}
+			tl, err := MergeSlices(tc.srcs, &Options{Rules: rs})
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, sourcesOf(tl.Entries), tc.reason)
+			var reasons []Reason
+			for _, c := range tl.Conflicts {
+				reasons = append(reasons, c.Reason)
+				require.GreaterOrEqual(t, len(c.Entries), 2)
+				for _, i := range c.Entries {
+					assert.Equal(t, c.ID, tl.Entries[i].Conflict)
+				}
+			}
+			assert.Equal(t, tc.conflicts, reasons)
+			n := 0
+			for _, s := range tc.srcs {
+				n += len(s)
+			}
+			members := 0
+			for i := range tl.Entries {
+				for range tl.Members(i) {
+					members++
+				}
+			}
+			assert.Equal(t, n, members, "every input entry is a member of exactly one merged entry")
+		})
+	}
+}
+
+func TestMergeRepresentative(t *testing.T) {
+	hosp := ent("hosp", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))
+	gp := ent("gp", "9", CategoryResult, t0.Truncate(24*time.Hour), PrecisionDay, hb(local), val(13.5, "g/dL"))
+	tests := []struct {
+		name     string
+		priority []string
+		wantUnit string
+	}{
+		{name: "finer time wins when no source is preferred", wantUnit: "g/L"},
+		{name: "the trusted source wins", priority: []string{"gp"}, wantUnit: "g/dL"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tl, err := MergeSlices([][]Entry{{hosp}, {gp}}, &Options{Rules: testRules(), Priority: tc.priority})
+			require.NoError(t, err)
+			require.Len(t, tl.Entries, 1)
+			e := tl.Entries[0]
+			assert.Equal(t, tc.wantUnit, e.Value.Unit)
+			assert.ElementsMatch(t, []Code{hb(loinc), hb(local)}, e.Codes, "codes of every member")
+			assert.True(t, e.Lineage.Equal(hosp.Lineage.Union(gp.Lineage)))
+		})
+	}
+}
+
+func TestMergeErrors(t *testing.T) {
+	a := ent("a", "1", CategoryResult, t0, PrecisionMinute, hb(loinc))
+	b := ent("a", "2", CategoryResult, t0.Add(time.Hour), PrecisionMinute, hb(loinc))
+	untagged := a
+	untagged.Lineage = provenance.Lineage{}
+	tests := []struct {
+		name string
+		srcs [][]Entry
+		want error
+	}{
+		{name: "unsorted stream", srcs: [][]Entry{{b, a}, {a}}, want: ErrUnsorted},
+		{name: "unsorted single stream", srcs: [][]Entry{{b, a}}, want: ErrUnsorted},
+		{name: "untagged entry", srcs: [][]Entry{{untagged}}, want: ErrUntagged},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := MergeSlices(tc.srcs, nil)
+			require.ErrorIs(t, err, tc.want)
+			assert.NotContains(t, err.Error(), "718-7", "errors carry positions, not clinical content")
+		})
+	}
+}
+
+func TestTimelineFilter(t *testing.T) {
+	h := time.Hour
+	srcs := [][]Entry{
+		{ent("hosp", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L")),
+			ent("hosp", "2", CategoryResult, t0.Add(200*h), PrecisionMinute, hb(loinc), val(140, "g/L"))},
+		{ent("gp", "1", CategoryResult, t0.Add(h), PrecisionMinute, hb(local), val(13.5, "g/dL")),
+			ent("gp", "2", CategoryResult, t0.Add(201*h), PrecisionMinute, hb(local), val(120, "g/L"))},
+		{ent("ooh", "1", CategoryResult, t0.Add(400*h), PrecisionMinute, hb(snomed), val(100, "g/L"))},
+	}
+	tl, err := MergeSlices(srcs, &Options{Rules: testRules()})
+	require.NoError(t, err)
+	require.Equal(t, [][]string{{"gp", "hosp"}, {"hosp"}, {"gp"}, {"ooh"}}, sourcesOf(tl.Entries))
+	require.Len(t, tl.Conflicts, 1)
+
+	f, err := tl.Without("hosp")
+	require.NoError(t, err)
+	assert.Equal(t, [][]string{{"gp"}, {"gp"}, {"ooh"}}, sourcesOf(f.Entries),
+		"the shared entry keeps the GP, hospital-only entries vanish")
+	assert.Empty(t, f.Conflicts, "the conflict's other side vanished")
+	assert.Equal(t, "g/dL", f.Entries[0].Value.Unit, "the wording of a dropped source does not survive")
+	for _, e := range f.Entries {
+		assert.Zero(t, e.Conflict)
+	}
+	assert.Equal(t, []string{"gp", "ooh"}, f.Sources())
+
+	fresh, err := MergeSlices([][]Entry{srcs[1], srcs[2]}, &Options{Rules: testRules()})
+	require.NoError(t, err)
+	assert.Equal(t, fresh.Entries, f.Entries, "filtering equals merging without the source")
+}
+
+func TestMergerReuse(t *testing.T) {
+	srcs := [][]Entry{
+		{ent("a", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
+		{ent("b", "1", CategoryResult, t0, PrecisionMinute, hb(local), val(135, "g/L"))},
+	}
+	m, err := NewMerger(&Options{Rules: testRules()})
+	require.NoError(t, err)
+	first, err := m.MergeSlices(nil, srcs)
+	require.NoError(t, err)
+	want := first.Entries[0].Lineage
+	again, err := m.MergeSlices(nil, srcs[:1])
+	require.NoError(t, err)
+	assert.Len(t, again.Entries, 1)
+	assert.True(t, first.Entries[0].Lineage.Equal(want), "a fresh result does not disturb an earlier one")
+	reused, err := m.MergeSlices(first, srcs)
+	require.NoError(t, err)
+	assert.Same(t, first, reused)
+	assert.True(t, reused.Entries[0].Lineage.Equal(want))
+}
