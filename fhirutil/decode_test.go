@@ -19,7 +19,7 @@ func TestDecodeSharedFilesAllParse(t *testing.T) {
 	for _, f := range sharedFiles(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			raw := readFile(t, f)
-			b, err := Decode(raw, &Options{Source: provenance.Source{ID: "s1"}})
+			b, err := Decode(raw, &Options{Source: provenance.Source{ID: "s1"}, Validate: true})
 			require.NoError(t, err)
 			require.NoError(t, b.Err(), "no resource may be skipped")
 			for _, is := range b.Issues {
@@ -171,7 +171,7 @@ func TestDecodeLenientNestedAndContained(t *testing.T) {
 
 func TestDecodeValidationKeeps(t *testing.T) {
 	in := `{"resourceType":"Observation","id":"o","code":{"text":"x"}}` // no status
-	b, err := Decode([]byte(in), nil)
+	b, err := Decode([]byte(in), &Options{Validate: true})
 	require.NoError(t, err)
 	require.Len(t, b.Resources, 1)
 	require.Len(t, b.Issues, 1)
@@ -179,7 +179,7 @@ func TestDecodeValidationKeeps(t *testing.T) {
 	assert.True(t, b.Issues[0].Kept)
 	assert.NoError(t, b.Err())
 
-	b, err = Decode([]byte(in), &Options{SkipValidation: true})
+	b, err = Decode([]byte(in), nil)
 	require.NoError(t, err)
 	assert.Len(t, b.Resources, 1)
 	assert.Empty(t, b.Issues)

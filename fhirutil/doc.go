@@ -30,9 +30,9 @@
 // type, id, JSON path, a description from jsonformat) and skipped; the rest
 // of the input is kept. Error messages never hold values from the input:
 // jsonformat's diagnostics, which quote values, are read only to classify
-// a finding and are then dropped. Validation findings (a missing required
-// element, a reference to the wrong type) are reported with the resource
-// kept, in both modes.
+// a finding and are then dropped. With [Options.Validate], findings of
+// jsonformat's extended validation (a missing required element, a
+// reference to the wrong type) are reported with the resource kept.
 //
 // jsonformat rejects a whole resource for one unknown element. With
 // [Options.Lenient], CareLens decodes the rejected resource into a
@@ -57,7 +57,7 @@
 // # Non-goals
 //
 // fhirutil does not match, merge or decide access (that is [match], [merge]
-// and [provenance.Policy]); it does not talk HTTP; it reads R4 only (STU3
+// and the provenance policies); it does not talk HTTP; it reads R4 only (STU3
 // and R5 payloads are rejected, R5-only elements survive in lenient mode
 // only by being dropped). Inputs are read whole into memory.
 package fhirutil

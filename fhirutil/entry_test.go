@@ -59,7 +59,7 @@ func TestEntryCategories(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := Decode([]byte(tc.in), &Options{SkipValidation: true})
+			b, err := Decode([]byte(tc.in), nil)
 			require.NoError(t, err)
 			require.NoError(t, b.Err())
 			es := b.Entries()
@@ -104,7 +104,7 @@ func TestTimelineRoundTrip(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	b, err := Decode(out, &Options{Source: provenance.Source{ID: "carelens"}})
+	b, err := Decode(out, &Options{Source: provenance.Source{ID: "carelens"}, Validate: true})
 	require.NoError(t, err)
 	require.NoError(t, b.Err())
 	require.Len(t, b.Resources, 1+2*len(entries))

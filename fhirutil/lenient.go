@@ -2,6 +2,7 @@ package fhirutil
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"reflect"
 	"regexp"
@@ -127,6 +128,12 @@ func issuesOf(err error, base ResourceError, kept bool, repairs []*ResourceError
 		}
 		out = append(out, &e)
 	}
+	// jsonformat walks JSON objects in map order: sort for stable output.
+	byPath := func(a, b *ResourceError) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Detail, b.Detail))
+	}
+	slices.SortStableFunc(out[:len(repairs)], byPath)
+	slices.SortStableFunc(out[len(repairs):], byPath)
 	return out
 }
 

@@ -39,7 +39,7 @@ func TestLinkedPatients(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := LinkedPatients(recs, tc.replacedBy)
 			require.NoError(t, err)
-			b, err := Decode(out, nil)
+			b, err := Decode(out, &Options{Validate: true})
 			require.NoError(t, err)
 			require.NoError(t, b.Err())
 			require.Len(t, b.Patients(), 3)
@@ -152,7 +152,7 @@ func TestAuditEvent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out, err := AuditEventJSON(tc.a)
 			require.NoError(t, err)
-			b, err := Decode(out, nil)
+			b, err := Decode(out, &Options{Validate: true})
 			require.NoError(t, err)
 			require.NoError(t, b.Err())
 			require.Empty(t, b.Issues, "valid R4 with validation")

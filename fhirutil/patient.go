@@ -130,20 +130,29 @@ func given(n *dtpb.HumanName) []string {
 }
 
 // mainName returns the index of the official name, else the usual one,
-// else the first that is not old, else 0; -1 when there are none.
+// else the first that is not old or maiden, else the first; names with no
+// given, family or text are passed over. It is -1 when there are none.
 func mainName(ns []*dtpb.HumanName) int {
 	if len(ns) == 0 {
 		return -1
 	}
+	blank := func(n *dtpb.HumanName) bool {
+		return len(given(n)) == 0 && n.GetFamily().GetValue() == "" && n.GetText().GetValue() == ""
+	}
 	for _, want := range []cpb.NameUseCode_Value{cpb.NameUseCode_OFFICIAL, cpb.NameUseCode_USUAL} {
 		for i, n := range ns {
-			if n.GetUse().GetValue() == want {
+			if n.GetUse().GetValue() == want && !blank(n) {
 				return i
 			}
 		}
 	}
 	for i, n := range ns {
-		if u := n.GetUse().GetValue(); u != cpb.NameUseCode_OLD && u != cpb.NameUseCode_MAIDEN {
+		if u := n.GetUse().GetValue(); u != cpb.NameUseCode_OLD && u != cpb.NameUseCode_MAIDEN && !blank(n) {
+			return i
+		}
+	}
+	for i, n := range ns {
+		if !blank(n) {
 			return i
 		}
 	}

@@ -1,0 +1,208 @@
+package fhirutil
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+
+	"github.com/carelens/carelens/internal/shareddata"
+	"github.com/carelens/carelens/provenance"
+)
+
+// BenchmarkBundleDecode compares, on each Synthea bundle and in one run:
+//
+//   - json-maps: encoding/json into map[string]any (the floor: no FHIR);
+//   - jsonformat: one validating jsonformat unmarshal of the whole
+//     bundle on one goroutine (what a caller gets from google/fhir alone);
+//   - fhirutil: Decode (split with encoding/json, decode the entries on a
+//     pool of workers reusing validating unmarshallers) plus Entries and
+//     Patients, i.e. Bundle to tagged entries and records;
+//   - fhirutil-1worker: the same on one goroutine, to separate what the
+//     split saves from what the workers add.
+//
+// Each reports MB/s (b.SetBytes) and resources/s (top-level entries).
+func BenchmarkBundleDecode(b *testing.B) {
+	files, _ := filepath.Glob(filepath.Join(shareddata.Path(b, "fhir", "synthea-r4"), "*.json"))
+	for _, f := range files {
+		raw := readFile(b, f)
+		n := 0
+		for _, c := range countResources(b, raw) {
+			n += c
+		}
+		name := strings.SplitN(filepath.Base(f), "_", 2)[0]
+		report := func(b *testing.B) {
+			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "resources/s")
+		}
+		b.Run(name+"/json-maps", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var m map[string]any
+				if err := json.Unmarshal(raw, &m); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b)
+		})
+		b.Run(name+"/jsonformat", func(b *testing.B) {
+			u, err := jsonformat.NewUnmarshaller(TimeZone, fhirversion.R4)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := u.Unmarshal(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b)
+		})
+		b.Run(name+"/jsonformat-novalidate", func(b *testing.B) {
+			u, err := jsonformat.NewUnmarshallerWithoutValidation(TimeZone, fhirversion.R4)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := u.Unmarshal(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+			report(b)
+		})
+		b.Run(name+"/fhirutil-validate", func(b *testing.B) {
+			o := &Options{Source: provenance.Source{ID: "bench"}, Validate: true}
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				batch, err := Decode(raw, o)
+				if err != nil || len(batch.Resources) != n {
+					b.Fatal(err, len(batch.Resources))
+				}
+				_ = batch.Entries()
+				_ = batch.Patients()
+			}
+			report(b)
+		})
+		b.Run(name+"/fhirutil-1worker", func(b *testing.B) {
+			o := &Options{Source: provenance.Source{ID: "bench"}, Workers: 1}
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				batch, err := Decode(raw, o)
+				if err != nil || len(batch.Resources) != n {
+					b.Fatal(err, len(batch.Resources))
+				}
+				_ = batch.Entries()
+				_ = batch.Patients()
+			}
+			report(b)
+		})
+		b.Run(name+"/fhirutil", func(b *testing.B) {
+			o := &Options{Source: provenance.Source{ID: "bench"}}
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				batch, err := Decode(raw, o)
+				if err != nil || len(batch.Resources) != n {
+					b.Fatal(err, len(batch.Resources))
+				}
+				_ = batch.Entries()
+				_ = batch.Patients()
+			}
+			report(b)
+		})
+	}
+}
+
+// BenchmarkBundleDecodeInterleaved runs the variants of
+// BenchmarkBundleDecode in turn within each iteration (rotating which goes
+// first) and reports, per variant, MB/s and resources/s from the median
+// iteration time, and the speed of fhirutil relative to plain jsonformat.
+// On a shared, loaded machine this compares the variants under the same
+// conditions, which sequential sub-benchmarks do not.
+func BenchmarkBundleDecodeInterleaved(b *testing.B) {
+	files, _ := filepath.Glob(filepath.Join(shareddata.Path(b, "fhir", "synthea-r4"), "*.json"))
+	for _, f := range files {
+		raw := readFile(b, f)
+		n := 0
+		for _, c := range countResources(b, raw) {
+			n += c
+		}
+		u, err := jsonformat.NewUnmarshaller(TimeZone, fhirversion.R4)
+		if err != nil {
+			b.Fatal(err)
+		}
+		unv, err := jsonformat.NewUnmarshallerWithoutValidation(TimeZone, fhirversion.R4)
+		if err != nil {
+			b.Fatal(err)
+		}
+		decode := func(o *Options) func() {
+			return func() {
+				batch, err := Decode(raw, o)
+				if err != nil || len(batch.Resources) != n {
+					b.Fatal(err)
+				}
+				_ = batch.Entries()
+				_ = batch.Patients()
+			}
+		}
+		variants := []struct {
+			name string
+			run  func()
+		}{
+			{"json-maps", func() {
+				var m map[string]any
+				if err := json.Unmarshal(raw, &m); err != nil {
+					b.Fatal(err)
+				}
+			}},
+			{"jsonformat", func() {
+				if _, err := u.Unmarshal(raw); err != nil {
+					b.Fatal(err)
+				}
+			}},
+			{"fhirutil-1worker", decode(&Options{Workers: 1})},
+			{"fhirutil", decode(&Options{})},
+			{"jsonformat-novalidate", func() {
+				if _, err := unv.Unmarshal(raw); err != nil {
+					b.Fatal(err)
+				}
+			}},
+			{"fhirutil-validate", decode(&Options{Validate: true})},
+		}
+		name := strings.SplitN(filepath.Base(f), "_", 2)[0]
+		b.Run(name, func(b *testing.B) {
+			times := make([][]time.Duration, len(variants))
+			i := 0
+			for b.Loop() {
+				for k := range variants {
+					v := (i + k) % len(variants)
+					t0 := time.Now()
+					variants[v].run()
+					times[v] = append(times[v], time.Since(t0))
+				}
+				i++
+			}
+			med := make([]float64, len(variants))
+			for v := range variants {
+				slices.Sort(times[v])
+				med[v] = times[v][len(times[v])/2].Seconds()
+				b.ReportMetric(float64(len(raw))/1e6/med[v], variants[v].name+"-MB/s")
+				b.ReportMetric(float64(n)/med[v], variants[v].name+"-res/s")
+			}
+			b.ReportMetric(med[1]/med[3], "fhirutil/jsonformat-x")
+			b.ReportMetric(med[1]/med[2], "fhirutil-1worker/jsonformat-x")
+			b.ReportMetric(med[4]/med[3], "fhirutil/jsonformat-novalidate-x")
+			b.ReportMetric(med[1]/med[5], "fhirutil-validate/jsonformat-x")
+		})
+	}
+}
