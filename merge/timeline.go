@@ -520,7 +520,7 @@ func (m *Merger) place(ai int32) {
 			if !m.identicalMember(cl, a) {
 				continue // the same source again: a separate entry
 			}
-		} else if ok, why := m.sameValue(anc.e, e, a.concept); !ok {
+		} else if ok, why := m.agrees(cl, a); !ok {
 			m.pend = append(m.pend, pending{b: ci, reason: why})
 			continue
 		}
@@ -571,6 +571,18 @@ func (m *Merger) overlaps(cl *cluster, a *atom) bool {
 		}
 	}
 	return false
+}
+
+// agrees reports whether atom a, which shares no source with cl, agrees on
+// its value with every member of cl (agreement within rounding is not
+// transitive, so the anchor alone is not enough); if not, why.
+func (m *Merger) agrees(cl *cluster, a *atom) (bool, Reason) {
+	for j := cl.anchor; j >= 0; j = m.next[j] {
+		if ok, why := m.sameValue(m.atoms[j].e, a.e, a.concept); !ok {
+			return false, why
+		}
+	}
+	return true, ""
 }
 
 // identicalMember reports whether a is identical, apart from lineage, to
