@@ -3,7 +3,6 @@ package benchmarks
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -397,20 +396,19 @@ func Synth(ctx context.Context, opts SynthOptions) (SynthStats, error) {
 			f.Close()
 		}
 	}()
-	open := func(name string) (*csv.Writer, *bufio.Writer, error) {
+	open := func(name string) (*bufio.Writer, error) {
 		f, err := os.Create(filepath.Join(r.out, name))
 		if err != nil {
-			return nil, nil, fmt.Errorf("benchmarks: synth: %w", err)
+			return nil, fmt.Errorf("benchmarks: synth: %w", err)
 		}
 		files = append(files, f)
-		bw := bufio.NewWriterSize(f, 1<<16)
-		return csv.NewWriter(bw), bw, nil
+		return bufio.NewWriterSize(f, 1<<16), nil
 	}
 	ws := make([]io.Writer, 0, len(r.sources))
 	var bufs []*bufio.Writer
 	stats := SynthStats{Records: map[string]int{}}
 	for _, s := range r.sources {
-		_, bw, err := open(s + ".csv")
+		bw, err := open(s + ".csv")
 		if err != nil {
 			return stats, err
 		}
@@ -418,7 +416,7 @@ func Synth(ctx context.Context, opts SynthOptions) (SynthStats, error) {
 		bufs = append(bufs, bw)
 		stats.Files = append(stats.Files, filepath.Join(r.out, s+".csv"))
 	}
-	_, tbw, err := open("truth.csv")
+	tbw, err := open("truth.csv")
 	if err != nil {
 		return stats, err
 	}
