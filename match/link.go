@@ -77,8 +77,11 @@ type LinkStats struct {
 	ConstraintSplits int `json:"constraintSplits"`
 	// ChainGuardSplits counts merges refused because the clusters were
 	// joined only by a weak link.
-	ChainGuardSplits int                      `json:"chainGuardSplits"`
-	Timings          map[string]time.Duration `json:"timings"`
+	ChainGuardSplits int `json:"chainGuardSplits"`
+	// GuardedPairs counts pairs above the threshold not linked because of
+	// a twins or name-and-birth-date-only constraint (see [Constraint]).
+	GuardedPairs int                      `json:"guardedPairs"`
+	Timings      map[string]time.Duration `json:"timings"`
 }
 
 // candPair is a candidate pair with its comparison pattern.
@@ -197,7 +200,8 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 		thr = model.EffectiveThreshold()
 	}
 	thrW := Weight(thr)
-	edges := scoreEdges(sc, prepared, pairs, thrW, workers)
+	edges, guarded := scoreEdges(sc, prepared, pairs, thrW, workers)
+	res.Stats.GuardedPairs = guarded
 	stage("score", t)
 	pairs = nil
 	progress("cluster")
@@ -240,8 +244,9 @@ func (s *Scorer) weightOf(cp *candPair, recs []Prepared) float64 {
 	return w
 }
 
-func scoreEdges(sc *Scorer, recs []Prepared, pairs []candPair, thrW float64, workers int) []edge {
+func scoreEdges(sc *Scorer, recs []Prepared, pairs []candPair, thrW float64, workers int) ([]edge, int) {
 	parts := make([][]edge, workers)
+	guarded := make([]int, workers)
 	chunk := (len(pairs) + workers - 1) / workers
 	done := make(chan struct{}, workers)
 	for w := range workers {
@@ -251,6 +256,11 @@ func scoreEdges(sc *Scorer, recs []Prepared, pairs []candPair, thrW float64, wor
 			for k := lo; k < hi; k++ {
 				cp := &pairs[k]
 				if wt := sc.weightOf(cp, recs); wt >= thrW {
+					c := sc.constraint(cp.pat, &recs[cp.i], &recs[cp.j])
+					if c == ConstraintTwins || c == ConstraintNameDOBOnly {
+						guarded[w]++
+						continue
+					}
 					parts[w] = append(parts[w], edge{cp.i, cp.j, wt})
 				}
 			}
@@ -260,15 +270,17 @@ func scoreEdges(sc *Scorer, recs []Prepared, pairs []candPair, thrW float64, wor
 		<-done
 	}
 	var edges []edge
-	for _, p := range parts {
+	nGuarded := 0
+	for w, p := range parts {
 		edges = append(edges, p...)
+		nGuarded += guarded[w]
 	}
 	// Strongest first; ties by record index, so the order and everything
 	// after it are independent of the number of workers.
 	slices.SortFunc(edges, func(a, b edge) int {
 		return cmp.Or(cmp.Compare(b.w, a.w), cmp.Compare(a.i, b.i), cmp.Compare(a.j, b.j))
 	})
-	return edges
+	return edges, nGuarded
 }
 
 // clusters is the outcome of clustering.
@@ -375,6 +387,6 @@ func supported(sc *Scorer, recs []Prepared, next []int32, a, b int32, thrW float
 
 // String summarises the stats on one line.
 func (s LinkStats) String() string {
-	return fmt.Sprintf("records=%d candidate_pairs=%d reduction_ratio=%.6f linked_pairs=%d constraint_splits=%d chain_guard_splits=%d",
-		s.Records, s.CandidatePairs, s.ReductionRatio, s.LinkedPairs, s.ConstraintSplits, s.ChainGuardSplits)
+	return fmt.Sprintf("records=%d candidate_pairs=%d reduction_ratio=%.6f linked_pairs=%d constraint_splits=%d chain_guard_splits=%d guarded_pairs=%d",
+		s.Records, s.CandidatePairs, s.ReductionRatio, s.LinkedPairs, s.ConstraintSplits, s.ChainGuardSplits, s.GuardedPairs)
 }

@@ -127,6 +127,11 @@ type Model struct {
 	Comparisons []Comparison `json:"comparisons"`
 	// Blocking lists the rules that make candidate pairs.
 	Blocking []BlockingRule `json:"blocking"`
+	// NoTwinGuard turns off [ConstraintTwins]. Training sets it when the
+	// data itself shows that identifier-confirmed matches often have
+	// wholly different given names (so a different given name is no sign
+	// of twins there).
+	NoTwinGuard bool `json:"noTwinGuard,omitempty"`
 	// Training records how the parameters were estimated.
 	Training *TrainingSummary `json:"training,omitempty"`
 }
@@ -140,6 +145,9 @@ type TrainingSummary struct {
 	Converged          bool    `json:"converged"`
 	DeterministicPrior float64 `json:"deterministicPrior"`
 	Seed               uint64  `json:"seed"`
+	// GivenReplacedRate is the share of identifier-confirmed matches with
+	// the same birth date whose given names disagree outright.
+	GivenReplacedRate float64 `json:"givenReplacedRate"`
 }
 
 // DefaultThreshold is the default match probability for linking.

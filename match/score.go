@@ -241,11 +241,8 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 				return li
 			}
 		case LevelSwap:
-			if f == FieldGiven || f == FieldFamily {
-				if a.v[FieldGiven] != 0 && a.v[FieldGiven] == b.v[FieldFamily] &&
-					a.v[FieldFamily] == b.v[FieldGiven] {
-					return li
-				}
+			if (f == FieldGiven || f == FieldFamily) && swapped(v, a, b) {
+				return li
 			}
 		case LevelPart:
 			if f == FieldFamily && partMatch(a, b) {
@@ -297,6 +294,30 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 		}
 	}
 	return len(c.levels) - 1
+}
+
+// swapThreshold is the Jaro-Winkler similarity each crossed name must
+// reach for given and family names to count as swapped.
+const swapThreshold = 0.9
+
+// swapped reports whether a's given name matches b's family name and a's
+// family name matches b's given name (exactly or with a small typo).
+func swapped(v *vocabView, a, b *Prepared) bool {
+	ag, af, bg, bf := a.v[FieldGiven], a.v[FieldFamily], b.v[FieldGiven], b.v[FieldFamily]
+	if ag == 0 || af == 0 || bg == 0 || bf == 0 || int(max(ag, af, bg, bf)) >= len(v.strs) {
+		return false
+	}
+	if ag == bf && af == bg {
+		return true
+	}
+	sim := func(x, y uint32) bool {
+		if x == y {
+			return true
+		}
+		sx, sy := v.strs[x], v.strs[y]
+		return jaroWinklerUpper(sx, sy) >= swapThreshold && JaroWinkler(sx, sy) >= swapThreshold
+	}
+	return sim(ag, bf) && sim(af, bg)
 }
 
 func samePostcodeDistrict(s *Scorer, x, y uint32) bool {
@@ -458,9 +479,16 @@ func (s *Scorer) Explain(a, b *Prepared) Explanation {
 	}
 	e.Probability = Probability(e.Weight)
 	e.Grade = s.grade(e.Probability)
-	if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs {
-		e.Constraint = "different valid NHS numbers"
+	switch c := s.Constraint(a, b); c {
+	case ConstraintNone:
+	case ConstraintNHS:
+		e.Constraint = c.String()
 		e.Grade = GradeCertainlyNot
+	default:
+		e.Constraint = c.String()
+		if e.Grade == GradeCertain || e.Grade == GradeProbable {
+			e.Grade = GradePossible
+		}
 	}
 	return e
 }

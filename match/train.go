@@ -135,10 +135,11 @@ type emResult struct {
 }
 
 // runEM estimates m and the candidate-set match share with u fixed.
-func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, lambda0 float64, maxIter int, fixM bool) emResult {
+func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, lambda0 float64, maxIter int, fixM bool, nonMatch func(uint64) bool) emResult {
 	type pat struct {
-		lv    [maxComparisons]uint8
-		count float64
+		lv       [maxComparisons]uint8
+		count    float64
+		nonMatch bool // a hard constraint says these pairs never match
 	}
 	pats := make([]pat, 0, len(hist))
 	keys := make([]uint64, 0, len(hist))
@@ -152,6 +153,7 @@ func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, l
 			p.lv[c] = uint8(k >> (4 * c) & 15)
 		}
 		p.count = float64(hist[k])
+		p.nonMatch = nonMatch != nil && nonMatch(k)
 		pats = append(pats, p)
 	}
 	m := make([][]float64, nComps)
@@ -180,6 +182,9 @@ func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, l
 				lu += math.Log(u[c][l])
 			}
 			g := 1 / (1 + math.Exp(lu-lm))
+			if p.nonMatch {
+				g = 0
+			}
 			sumG += g * p.count
 			sumN += p.count
 			for c := range nComps {
@@ -290,7 +295,21 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs []candPa
 	if nCand > 0 {
 		lambda0 = min(0.9, detPrior*totalPairs/float64(nCand))
 	}
-	pooled := runEM(hist, nc, levels, m0, u, lambda0, maxIter, false)
+	// Pairs with two different valid NHS numbers are never matches (the
+	// clustering constraint); telling EM so keeps twins and household
+	// members from inflating m for disagreeing names and numbers.
+	nonMatch := func(pat uint64) bool {
+		for c := range sc.comps {
+			if sc.comps[c].field == FieldNHSNumber {
+				l := int(pat >> (4 * c) & 15)
+				if l > 0 && sc.comps[c].levels[l].kind == LevelElse {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	pooled := runEM(hist, nc, levels, m0, u, lambda0, maxIter, false, nonMatch)
 
 	// Sessions: EM on one rule's blocks, m for the comparisons of other
 	// fields only.
@@ -334,7 +353,7 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs []candPa
 		if total < 10 {
 			continue
 		}
-		em := runEM(sh, nc, levels, pooled.m, u, 0.5, maxIter, false)
+		em := runEM(sh, nc, levels, pooled.m, u, 0.5, maxIter, false, nonMatch)
 		iterations += em.iterations
 		converged = converged && em.converged
 		for c := range sc.comps {
@@ -357,9 +376,12 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs []candPa
 		}
 	}
 	// The share of candidate pairs that match, with m and u now fixed.
-	final := runEM(hist, nc, levels, m, u, pooled.lambda, maxIter, true)
+	final := runEM(hist, nc, levels, m, u, pooled.lambda, maxIter, true, nonMatch)
 
 	out := base.Clone()
+	replaced, confirmed := givenReplaced(sc, hist)
+	rate := (float64(replaced) + 0.5) / (float64(confirmed) + 1)
+	out.NoTwinGuard = confirmed >= minConfirmed && rate >= twinGuardRate
 	for c := range sc.comps {
 		mc := &out.Comparisons[sc.comps[c].mi]
 		for l := 1; l < levels[c]; l++ {
@@ -373,11 +395,52 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs []candPa
 	}
 	out.Prior = min(max(prior, 1/(totalPairs*10)), 0.5)
 	out.Training = &TrainingSummary{Records: len(recs), RandomPairs: R, CandidatePairs: int(nCand),
-		EMIterations: iterations, Converged: converged, DeterministicPrior: detPrior, Seed: o.Seed}
+		EMIterations: iterations, Converged: converged, DeterministicPrior: detPrior, Seed: o.Seed,
+		GivenReplacedRate: rate}
 	if err := out.Validate(); err != nil {
 		return nil, fmt.Errorf("match: trained model: %w", err)
 	}
 	return out, nil
+}
+
+// twinGuardRate is the share of identifier-confirmed matches with wholly
+// different given names at or above which different given names are
+// treated as a data error rather than a sign of twins.
+const twinGuardRate = 0.02
+
+// minConfirmed is the fewest identifier-confirmed pairs needed to decide.
+const minConfirmed = 100
+
+// givenReplaced counts candidate pairs confirmed by an exact identifier
+// (NHS number or other) and an exact birth date, and how many of them have
+// given names at the else level.
+func givenReplaced(sc *Scorer, hist map[uint64]int64) (replaced, confirmed int64) {
+	for pat, n := range hist {
+		var id, dob, given, givenElse bool
+		for c := range sc.comps {
+			cc := &sc.comps[c]
+			l := int(pat >> (4 * c) & 15)
+			if l == 0 {
+				continue
+			}
+			k := cc.levels[l].kind
+			switch {
+			case cc.field == FieldNHSNumber || cc.field >= FieldIdentifier:
+				id = id || k == LevelExact
+			case cc.field == FieldBirthDate:
+				dob = k == LevelExact
+			case cc.field == FieldGiven:
+				given, givenElse = true, k == LevelElse
+			}
+		}
+		if id && dob && given {
+			confirmed += n
+			if givenElse {
+				replaced += n
+			}
+		}
+	}
+	return replaced, confirmed
 }
 
 // ruleFields returns the fields blocking rule r agrees on.

@@ -1,0 +1,82 @@
+package match
+
+// Constraint is a reason a pair must not be linked automatically whatever
+// its score: a hard rule from the failure-mode corpus, not evidence.
+type Constraint uint8
+
+// Constraints.
+const (
+	// ConstraintNone means the pair may link on its score.
+	ConstraintNone Constraint = iota
+	// ConstraintNHS means the records hold two different valid NHS
+	// numbers: never the same person, never one cluster.
+	ConstraintNHS
+	// ConstraintTwins means the records share a birth date but their
+	// given names disagree outright (not a typo, nickname, initial or
+	// swap) and no identifier agrees: the pattern of twins and multiples,
+	// which may at most be a possible match for a person to review.
+	ConstraintTwins
+	// ConstraintNameDOBOnly means nothing but name, birth date and sex
+	// agrees: matching never auto-links on name and birth date alone.
+	ConstraintNameDOBOnly
+)
+
+// String names the constraint for explanations.
+func (c Constraint) String() string {
+	switch c {
+	case ConstraintNHS:
+		return "different valid NHS numbers"
+	case ConstraintTwins:
+		return "possible twins: same birth date, different given names"
+	case ConstraintNameDOBOnly:
+		return "only name and birth date agree"
+	}
+	return ""
+}
+
+// Constraint returns the hard constraint, if any, that forbids linking a
+// and b automatically. [Link] never puts a constrained pair's records in
+// one cluster through that pair; an index should at most offer such a pair
+// as a possible match.
+func (s *Scorer) Constraint(a, b *Prepared) Constraint {
+	return s.constraint(s.pattern(a, b), a, b)
+}
+
+// isDemographic reports whether f is a name, birth date or sex field: the
+// fields that alone never justify a link.
+func isDemographic(f Field) bool {
+	return f == FieldGiven || f == FieldMiddle || f == FieldFamily || f == FieldBirthDate || f == FieldSex
+}
+
+func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
+	if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs {
+		return ConstraintNHS
+	}
+	dobExact, givenElse, corroborated, idAgrees := false, false, false, false
+	for c := range s.comps {
+		cc := &s.comps[c]
+		l := int(pat >> (4 * c) & 15)
+		if l == 0 {
+			continue
+		}
+		switch cc.field {
+		case FieldBirthDate:
+			dobExact = cc.levels[l].kind == LevelExact
+		case FieldGiven:
+			givenElse = cc.levels[l].kind == LevelElse
+		}
+		if !isDemographic(cc.field) && cc.weight[l] > 0 {
+			corroborated = true
+			if cc.field == FieldNHSNumber || cc.field >= FieldIdentifier {
+				idAgrees = true
+			}
+		}
+	}
+	if dobExact && givenElse && !idAgrees && !s.model.NoTwinGuard {
+		return ConstraintTwins
+	}
+	if !corroborated {
+		return ConstraintNameDOBOnly
+	}
+	return ConstraintNone
+}
