@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"github.com/carelens/carelens/provenance"
@@ -67,3 +68,5 @@ func sourcesOf(es []Entry) [][]string {
 	}
 	return out
 }
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }

@@ -64,7 +64,7 @@ func (m *Merger) sameQty(x, y *Quantity, concept int32) (same, unit bool) {
 	hx, hy = hx*ux.factor, hy*uy.factor
 	if ux.dim != uy.dim {
 		var mm float64
-		if int(concept) < len(m.rules.molar) {
+		if concept >= 0 && int(concept) < len(m.rules.molar) {
 			mm = m.rules.molar[concept]
 		}
 		switch {

@@ -1,0 +1,87 @@
+package merge
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestLoadRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		json    string
+		wantErr error
+		check   func(t *testing.T, r *Rules)
+	}{
+		{
+			name: "code map, window and molar mass",
+			json: `{"concepts":[{"id":"glucose","codes":[{"system":"http://loinc.org","code":"2345-7"},{"system":"local","code":"GLU"}]}],
+				"windows":[{"category":"result","tolerance":"48h"}],
+				"analytes":[{"concept":"glucose","molarMass":180.16}]}`,
+			check: func(t *testing.T, r *Rules) {
+				assert.Len(t, r.Concepts[0].Codes, 2)
+				assert.Equal(t, Duration(48*time.Hour), r.Windows[0].Tolerance)
+				c, err := compileRules(r)
+				require.NoError(t, err)
+				assert.Equal(t, int64(48*3600), c.window[categoryIndex(CategoryResult)])
+				id, ok := c.lookup("local", "GLU")
+				assert.True(t, ok)
+				assert.Equal(t, int32(0), id)
+			},
+		},
+		{name: "unknown field", json: `{"concept":[]}`, wantErr: ErrInvalidRules},
+		{name: "bad duration", json: `{"windows":[{"category":"result","tolerance":"soon"}]}`, wantErr: ErrInvalidRules},
+		{name: "code in two concepts", json: `{"concepts":[{"id":"a","codes":[{"system":"s","code":"1"}]},{"id":"b","codes":[{"system":"s","code":"1"}]}]}`, wantErr: ErrInvalidRules},
+		{name: "analyte of no concept", json: `{"analytes":[{"concept":"x","molarMass":1}]}`, wantErr: ErrInvalidRules},
+		{name: "unit without factor", json: `{"units":[{"code":"mg","dimension":"mass"}]}`, wantErr: ErrInvalidRules},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := LoadRules(strings.NewReader(tc.json))
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			tc.check(t, r)
+		})
+	}
+}
+
+func TestSameQty(t *testing.T) {
+	m, err := NewMerger(&Options{Rules: testRules()})
+	require.NoError(t, err)
+	glucose, _ := m.rules.lookup(loinc, "2345-7")
+	tests := []struct {
+		name     string
+		a, b     Quantity
+		concept  int32
+		same     bool
+		unitDiff bool
+	}{
+		{name: "g/L and g/dL", a: Quantity{Value: 135, Unit: "g/L"}, b: Quantity{Value: 13.5, Unit: "g/dL"}, concept: -1, same: true},
+		{name: "rounded copy", a: Quantity{Value: 5.46, Unit: "mmol/L"}, b: Quantity{Value: 5.5, Unit: "mmol/L"}, concept: -1, same: true},
+		{name: "one unit apart", a: Quantity{Value: 135, Unit: "g/L"}, b: Quantity{Value: 134, Unit: "g/L"}, concept: -1, same: false},
+		{name: "2 may be 2.0", a: Quantity{Value: 2, Unit: "mmol/L"}, b: Quantity{Value: 1.7, Unit: "mmol/L"}, concept: -1, same: false},
+		{name: "case of unit", a: Quantity{Value: 5, Unit: "mmol/l"}, b: Quantity{Value: 5, Unit: "mmol/L"}, concept: -1, same: true},
+		{name: "glucose by molar mass", a: Quantity{Value: 5.5, Unit: "mmol/L"}, b: Quantity{Value: 99, Unit: "mg/dL"}, concept: glucose, same: true},
+		{name: "molar mass needed", a: Quantity{Value: 5.5, Unit: "mmol/L"}, b: Quantity{Value: 99, Unit: "mg/dL"}, concept: -1, unitDiff: true},
+		{name: "unknown unit", a: Quantity{Value: 1, Unit: "widgets"}, b: Quantity{Value: 1, Unit: "mg"}, concept: -1, unitDiff: true},
+		{name: "censored differs", a: Quantity{Value: 5, Unit: "mg/L", Comparator: "<"}, b: Quantity{Value: 5, Unit: "mg/L"}, concept: -1},
+		{name: "fahrenheit", a: Quantity{Value: 98.6, Unit: "[degF]"}, b: Quantity{Value: 37, Unit: "Cel"}, concept: -1, same: true},
+		{name: "dose in grams", a: Quantity{Value: 0.5, Unit: "g"}, b: Quantity{Value: 500, Unit: "mg"}, concept: -1, same: true},
+		{name: "double dose", a: Quantity{Value: 0.01, Unit: "g"}, b: Quantity{Value: 5, Unit: "mg"}, concept: -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			same, unit := m.sameQty(&tc.a, &tc.b, tc.concept)
+			assert.Equal(t, tc.same, same)
+			assert.Equal(t, tc.unitDiff, unit)
+			same2, _ := m.sameQty(&tc.b, &tc.a, tc.concept)
+			assert.Equal(t, same, same2, "symmetric")
+		})
+	}
+}
