@@ -80,7 +80,7 @@
 //	birth date missing  0.001   0.003     0.004      0.0035
 //	sex missing         0.002   0.01      0.02       0.015
 //	address missing     0.01    0.03      0.05       0.04    (address and postcode)
-//	moved address       0.08    0.15      0.20       0.17    (new address and postcode)
+//	moved address       0.08    0.15      0.20       0.17    (new address and postcode; a landline may go too)
 //	phone missing       0.15    0.25      0.20       0.22    (of people with a phone)
 //	email missing       0.30    0.60      0.50       0.55    (of people with an email)
 //

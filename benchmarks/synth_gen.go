@@ -253,10 +253,14 @@ func (g *generator) pickGiven(r *rand.Rand, female bool, group uint8, year int) 
 func (g *generator) address(r *rand.Rand, p *person, town string) {
 	ti := -1
 	if town != "" && r.Float64() < 0.6 {
+		// A town may span several postcode areas (London): pick one.
+		n := 0
 		for i := range g.t.towns {
 			if g.t.towns[i].name == town {
-				ti = i
-				break
+				n++
+				if r.IntN(n) == 0 {
+					ti = i
+				}
 			}
 		}
 	}
