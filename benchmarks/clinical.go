@@ -162,7 +162,7 @@ func clinConcepts() []clinConcept {
 	for i, d := range drugs {
 		cs = append(cs, clinConcept{id: "drug-" + strings.ToLower(d), cat: merge.CategoryMedication,
 			display: []string{d + " tablets", strings.ToUpper(d), d + " " + fmt.Sprint(doses[i]) + "mg tablets"},
-			mean: doses[i], units: []clinUnit{{"mg", 1, 0, 3}, {"g", 0.001, 0, 6}},
+			mean:    doses[i], units: []clinUnit{{"mg", 1, 0, 3}, {"g", 0.001, 0, 6}},
 			text: []string{"One tablet daily", "1 tab od", "Take one tablet each day"}})
 	}
 	for _, p := range []string{"Hypertension", "Type 2 diabetes", "Asthma", "Atrial fibrillation", "Osteoarthritis",
