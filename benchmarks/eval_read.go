@@ -155,8 +155,8 @@ func isEntityColumn(h string) bool {
 
 // ReadTruth reads one or more truth files, detecting each file's format
 // from its header (see [TruthFormat]): "source,record_id,person_id";
-// "record_id,entity_id" (any two columns, the first a record id, the
-// second an entity label); a FEBRL/OpenCR data file, whose first column is
+// "record_id,entity_id" (any two columns, a record id then an entity
+// label, unless both headers name record ids); a FEBRL/OpenCR data file, whose first column is
 // "rec_id" followed by data columns (its source is the file name without
 // extension); or a true-pairs file with two record-id columns
 // ("rec_id_l,rec_id_r", "rec_id_1,rec_id_2"). Headers are matched
@@ -194,16 +194,7 @@ func ReadTruth(paths ...string) (*Truth, error) {
 				t.Records = append(t.Records, LabelledRecord{Source: src, ID: f[0], Label: ent})
 				return nil
 			})
-		case len(head) == 2 && isRecordColumn(head[0]) && isEntityColumn(head[1]):
-			format = TruthEntities
-			err = c.rows(2, false, func(line int, f []string) error {
-				if f[0] == "" || f[1] == "" {
-					return fieldError(p, line, head[0]+" or "+head[1], "empty value")
-				}
-				t.Records = append(t.Records, LabelledRecord{ID: f[0], Label: f[1]})
-				return nil
-			})
-		case len(head) == 2 && isRecordColumn(head[0]) && isRecordColumn(head[1]):
+		case len(head) == 2 && isRecordColumn(head[0]) && isRecordColumn(head[1]) && !isEntityColumn(head[1]):
 			format = TruthPairs
 			err = c.rows(2, false, func(line int, f []string) error {
 				if f[0] == "" || f[1] == "" {
@@ -215,7 +206,8 @@ func ReadTruth(paths ...string) (*Truth, error) {
 				t.Records = append(t.Records, LabelledRecord{ID: f[0], Label: l}, LabelledRecord{ID: f[1], Label: l})
 				return nil
 			})
-		case len(head) == 2 && isRecordColumn(head[0]):
+		case len(head) == 2:
+			// Any other two columns: a record id, then its entity.
 			format = TruthEntities
 			err = c.rows(2, false, func(line int, f []string) error {
 				if f[0] == "" || f[1] == "" {

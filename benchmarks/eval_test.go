@@ -137,6 +137,11 @@ func TestReadTruthFormats(t *testing.T) {
 			format: TruthEntities,
 		},
 		{
+			name:   "any two columns, record then label",
+			files:  map[string]string{"t.csv": "patient_ref,person\nr1,1\nr2,1\nr3,1\nr4,2\nr5,2\nr6,3\n"},
+			format: TruthEntities,
+		},
+		{
 			name: "FEBRL data file with comma-space separators",
 			files: map[string]string{"dataset9.csv": "rec_id, given_name, surname, date_of_birth\n" +
 				"rec-1-org, ann, lee, 19800101\nrec-1-dup-0, anne, lee, 19800101\nrec-1-dup-1, ann, leigh, \n" +
