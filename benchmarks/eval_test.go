@@ -474,3 +474,37 @@ func TestMetricsOutput(t *testing.T) {
 	assert.Contains(t, js.String(), `"false_merges": 1`)
 	assert.Contains(t, js.String(), `"missed_pairs": 2`)
 }
+
+// FuzzReadTruth: any file either reads or fails with ErrMalformed or
+// ErrBadOptions (never a panic), and whatever reads can be evaluated
+// against itself with perfect pairwise scores when it is not a pair list.
+func FuzzReadTruth(f *testing.F) {
+	f.Add("source,record_id,person_id\ns,1,P1\ns,2,P1\n")
+	f.Add("record_id,entity_id\n1,a\n2,a\n")
+	f.Add("rec_id, given_name, surname\nrec-1-org, a, b\nrec-1-dup-0, c, d\n")
+	f.Add("rec_id_l,rec_id_r\na,b\nb,c\n")
+	f.Add("\"unterminated\n")
+	f.Fuzz(func(t *testing.T, content string) {
+		p := writeFile(t, t.TempDir(), "truth.csv", content)
+		tr, err := ReadTruth(p)
+		if err != nil {
+			assert.True(t, errors.Is(err, ErrMalformed) || errors.Is(err, ErrBadOptions), "unexpected error %v", err)
+			return
+		}
+		if tr.Open {
+			return
+		}
+		var cl Clusters
+		for _, r := range tr.Records {
+			cl.Records = append(cl.Records, LabelledRecord{Source: r.Source, ID: r.ID, Label: r.Label})
+		}
+		m, err := Evaluate(tr, &cl, EvalOptions{})
+		if err != nil {
+			// A record listed twice with two entities is the only error.
+			require.ErrorIs(t, err, ErrMalformed)
+			return
+		}
+		assert.Equal(t, 1.0, m.F1)
+		assert.Zero(t, m.FalseMerges)
+	})
+}
