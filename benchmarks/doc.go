@@ -56,9 +56,11 @@
 // Each source has a [SourceProfile]: the probability a person is present,
 // the probability of a second registration of the same person (a
 // duplicate inside the source, with independent errors), formatting
-// habits (capitalised names, NHS numbers written 3-3-4, postcodes without
-// the space, several phone layouts; formatting is not an error) and
-// [ErrorRates], all per record. Defaults, from [DefaultProfile]:
+// habits (names and address in capitals, NHS numbers written 3-3-4; in
+// every source 5 % of postcodes lose their space, 20 % of addresses
+// abbreviate the street kind, "Church Rd", and phones come in several
+// layouts; formatting is not an error) and [ErrorRates], all per record.
+// Defaults, from [DefaultProfile]:
 //
 //	                    gp      hospital  community  (other names)
 //	present             0.95    0.45      0.20       0.50

@@ -92,7 +92,8 @@ type SourceProfile struct {
 	// Duplicate is the probability that a person present in the source has
 	// a second, independent registration there.
 	Duplicate float64
-	// UpperCase is the probability that a record's names are in capitals.
+	// UpperCase is the probability that a record's names and address are
+	// in capitals.
 	UpperCase float64
 	// SpacedNHS is the probability that an NHS number is written 3-3-4 with
 	// spaces instead of ten digits.

@@ -119,7 +119,8 @@ func (g *generator) record(r *rand.Rand, s int, p *person) ([10]string, errSet) 
 			applied.add(errNameSwap)
 		}
 	}
-	if r.Float64() < prof.UpperCase {
+	upperCase := r.Float64() < prof.UpperCase
+	if upperCase {
 		given, family = strings.ToUpper(given), strings.ToUpper(family)
 	}
 	rec[fGiven], rec[fFamily] = given, family
@@ -207,7 +208,14 @@ func (g *generator) record(r *rand.Rand, s int, p *person) ([10]string, errSet) 
 		applied.add(errMoved)
 	}
 	if house != "" {
-		rec[fAddress] = house + ", " + town
+		addr := house + ", " + town
+		if r.Float64() < abbreviateAddress {
+			addr = abbreviateStreet(addr)
+		}
+		if upperCase {
+			addr = strings.ToUpper(addr)
+		}
+		rec[fAddress] = addr
 		if r.Float64() < 0.05 {
 			postal = strings.ReplaceAll(postal, " ", "")
 		}
@@ -228,6 +236,33 @@ func (g *generator) record(r *rand.Rand, s int, p *person) ([10]string, errSet) 
 		}
 	}
 	return rec, applied
+}
+
+// abbreviateAddress is the probability that a record abbreviates the
+// street kind ("Church Rd" for "Church Road"): formatting, not an error.
+const abbreviateAddress = 0.2
+
+// streetAbbreviations are the usual UK short forms of street kinds.
+var streetAbbreviations = map[string]string{
+	"Road": "Rd", "Street": "St", "Avenue": "Ave", "Lane": "Ln", "Drive": "Dr", "Close": "Cl",
+	"Crescent": "Cres", "Gardens": "Gdns", "Terrace": "Terr", "Place": "Pl", "Court": "Ct", "Grove": "Gr",
+}
+
+// abbreviateStreet abbreviates the street kind, the last word before the
+// town ("12 Church Road, Leeds" → "12 Church Rd, Leeds"); other addresses
+// are returned unchanged.
+func abbreviateStreet(addr string) string {
+	i := strings.LastIndexByte(addr, ',')
+	if i < 0 {
+		return addr
+	}
+	street := addr[:i]
+	j := strings.LastIndexByte(street, ' ')
+	short, ok := streetAbbreviations[street[j+1:]]
+	if !ok {
+		return addr
+	}
+	return street[:j+1] + short + addr[i:]
 }
 
 // newFamily returns a married name: a new surname, or old and new joined
