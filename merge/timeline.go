@@ -191,6 +191,7 @@ type Merger struct {
 	lastSrc   []string // per stream: last source id seen, and its number
 	lastID    []int32
 	base      []int32 // stream → index of its first atom
+	sink      byte    // keeps touch's loads alive
 	nConcepts int32
 }
 
@@ -338,11 +339,15 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	ai := 0
 	for s, src := range srcs {
 		m.base[s] = int32(ai)
-		for i := range src {
-			if err := m.key(&m.atoms[ai], &src[i], ref{int32(s), int32(i)}); err != nil {
-				return err
+		for lo := 0; lo < len(src); lo += touchBlock {
+			hi := min(lo+touchBlock, len(src))
+			m.sink ^= touch(src[lo:hi])
+			for i := lo; i < hi; i++ {
+				if err := m.key(&m.atoms[ai], &src[i], ref{int32(s), int32(i)}); err != nil {
+					return err
+				}
+				ai++
 			}
-			ai++
 		}
 	}
 	for int(m.nConcepts) > len(m.open) {
@@ -356,6 +361,32 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 		m.place(m.base[s] + i)
 	}
 	return c.Err()
+}
+
+// touchBlock is how many entries touch loads ahead of their keys.
+const touchBlock = 64
+
+// touch reads one byte of each entry's first tag, first code and code
+// string. The entries' tags and codes live wherever their parser allocated
+// them, so each is a likely cache miss; in this short loop the misses of
+// many entries overlap, instead of being taken one at a time inside the
+// long key computation that follows.
+func touch(es []Entry) byte {
+	var x byte
+	for i := range es {
+		if ts := es[i].Lineage.Tags(); len(ts) > 0 && len(ts[0].Source) > 0 {
+			x ^= ts[0].Source[0]
+		}
+		if cs := es[i].Codes; len(cs) > 0 {
+			if c := cs[0].Code; len(c) > 0 {
+				x ^= c[0]
+			}
+			if sys := cs[0].System; len(sys) > 0 {
+				x ^= sys[len(sys)-1]
+			}
+		}
+	}
+	return x
 }
 
 // key fills the atom of entry e.
