@@ -29,9 +29,11 @@ type Metrics struct {
 	CrossSourceOnly bool `json:"cross_source_only"`
 	// Records is the number of records scored.
 	Records int `json:"records"`
-	// Entities and Clusters count the true entities and predicted clusters
-	// among scored records (singletons included).
+	// Entities counts the true entities among scored records, singletons
+	// included.
 	Entities int `json:"entities"`
+	// Clusters counts the predicted clusters among scored records,
+	// singletons included.
 	Clusters int `json:"clusters"`
 	// MissingFromClusters counts truth records absent from the clusters
 	// file; they are scored as singleton clusters, so their true pairs are
@@ -61,12 +63,14 @@ type Metrics struct {
 	// F1 is the harmonic mean of Precision and Recall, 0 when both are 0.
 	F1 float64 `json:"f1"`
 	// BCubedPrecision is the mean over records of the share of the
-	// record's cluster that is its entity; BCubedRecall the mean share of
-	// its entity that is in its cluster; BCubedF1 their harmonic mean.
-	// They always count every scored record, whatever CrossSourceOnly.
+	// record's cluster that is its entity. The B-cubed measures always
+	// count every scored record, whatever CrossSourceOnly.
 	BCubedPrecision float64 `json:"bcubed_precision"`
-	BCubedRecall    float64 `json:"bcubed_recall"`
-	BCubedF1        float64 `json:"bcubed_f1"`
+	// BCubedRecall is the mean over records of the share of the record's
+	// entity that is in its cluster.
+	BCubedRecall float64 `json:"bcubed_recall"`
+	// BCubedF1 is the harmonic mean of BCubedPrecision and BCubedRecall.
+	BCubedF1 float64 `json:"bcubed_f1"`
 }
 
 // Evaluate scores predicted clusters against the truth.
