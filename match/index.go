@@ -26,12 +26,14 @@ const (
 	// DefaultPossibleProbability is where the possible grade starts; lower
 	// scoring records are not candidates.
 	DefaultPossibleProbability = 0.2
-	// DefaultIndexMaxBlockSize is the largest block searched for candidates; a
-	// larger block (a common value) is skipped, as in the batch linker.
-	DefaultIndexMaxBlockSize = 1000
+	// DefaultIndexMaxBlockSize is the largest block the index keeps: a
+	// block that grows past it (a common value, such as a frequent name
+	// pair) is marked oversized and no longer searched for candidates, as
+	// the batch linker avoids all-pairs comparison of oversized blocks.
+	DefaultIndexMaxBlockSize = 300
 	// DefaultLoadBatch is the number of records [Index.Load] commits per
 	// transaction.
-	DefaultLoadBatch = 1000
+	DefaultLoadBatch = 500
 	// DefaultCacheRecords is how many prepared records the index keeps in
 	// memory.
 	DefaultCacheRecords = 1 << 21
@@ -50,7 +52,9 @@ type IndexOptions struct {
 	ProbableProbability float64
 	// PossibleProbability: zero means DefaultPossibleProbability.
 	PossibleProbability float64
-	// MaxBlockSize: zero means DefaultIndexMaxBlockSize.
+	// MaxBlockSize: zero means DefaultIndexMaxBlockSize. It is applied as
+	// blocks grow, so lowering it later takes effect for blocks as they
+	// change; raising it does not bring back blocks already dropped.
 	MaxBlockSize int
 	// LoadBatch: zero means DefaultLoadBatch.
 	LoadBatch int
@@ -746,25 +750,12 @@ type scored struct {
 func (rd reader) candidates(ce *cacheEntry, self RecordRef) ([]scored, error) {
 	var refs []RecordRef
 	seen := map[RecordRef]struct{}{self: {}}
-	var block []RecordRef
 	for _, h := range ce.blocks {
-		prefix := postingPrefix(h)
-		block = block[:0]
-		for kv, err := range rd.tx.Scan(prefix, nil) {
-			if err != nil {
-				return nil, err
-			}
-			d := decoder{b: kv.Key[len(prefix):]}
-			ref := d.ref()
-			if d.err != nil {
-				return nil, fmt.Errorf("posting key: %w", ErrCorrupt)
-			}
-			block = append(block, ref)
-			if len(block) > rd.ix.opt.MaxBlockSize {
-				break
-			}
+		flag, block, err := rd.postings(h)
+		if err != nil {
+			return nil, err
 		}
-		if len(block) > rd.ix.opt.MaxBlockSize {
+		if flag == refListOversized || len(block) > rd.ix.opt.MaxBlockSize {
 			continue
 		}
 		for _, ref := range block {
@@ -845,49 +836,54 @@ func (rd reader) resolve(person string) (string, error) {
 
 // exists reports whether person has members.
 func (rd reader) exists(person string) bool {
-	for _, err := range rd.tx.Scan(memberPrefix(person), nil) {
-		return err == nil
-	}
-	return false
+	ms, err := rd.members(person)
+	return err == nil && len(ms) > 0
 }
 
-// members lists the records of person.
-func (rd reader) members(person string) ([]RecordRef, error) {
-	prefix := memberPrefix(person)
-	var out []RecordRef
-	for kv, err := range rd.tx.Scan(prefix, nil) {
-		if err != nil {
-			return nil, err
-		}
-		d := decoder{b: kv.Key[len(prefix):]}
-		ref := d.ref()
-		if d.err != nil {
-			return nil, fmt.Errorf("member key: %w", ErrCorrupt)
-		}
-		out = append(out, ref)
+// refList reads a reference list; a missing key is an empty list.
+func (rd reader) refList(key []byte) (byte, []RecordRef, error) {
+	v, err := rd.tx.Get(key)
+	if errors.Is(err, ErrNotFound) {
+		return refListPlain, nil, nil
 	}
-	return out, nil
+	if err != nil {
+		return 0, nil, err
+	}
+	return decodeRefs(v)
+}
+
+// postings lists the records in block h.
+func (rd reader) postings(h uint64) (byte, []RecordRef, error) { return rd.refList(postingKey(h)) }
+
+// members lists the records of person, in order.
+func (rd reader) members(person string) ([]RecordRef, error) {
+	_, refs, err := rd.refList(memberKey(person))
+	return refs, err
+}
+
+// storedDecision is one element of the decision list of a record.
+type storedDecision struct {
+	Other RecordRef `json:"other"`
+	Decision
 }
 
 // decisions lists the decisions about pairs including ref.
 func (rd reader) decisions(ref RecordRef) ([]Decision, error) {
-	prefix := decisionPrefix(ref)
-	var out []Decision
-	for kv, err := range rd.tx.Scan(prefix, nil) {
-		if err != nil {
-			return nil, err
-		}
-		d := decoder{b: kv.Key[len(prefix):]}
-		other := d.ref()
-		var dec Decision
-		if d.err != nil {
-			return nil, fmt.Errorf("decision key: %w", ErrCorrupt)
-		}
-		if err := jsonUnmarshal(kv.Value, &dec); err != nil {
-			return nil, fmt.Errorf("decision: %w", ErrCorrupt)
-		}
-		dec.A, dec.B = ref, other
-		out = append(out, dec)
+	v, err := rd.tx.Get(decisionKey(ref))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list []storedDecision
+	if err := jsonUnmarshal(v, &list); err != nil {
+		return nil, fmt.Errorf("decision list: %w", ErrCorrupt)
+	}
+	out := make([]Decision, len(list))
+	for i, d := range list {
+		out[i] = d.Decision
+		out[i].A, out[i].B = ref, d.Other
 	}
 	return out, nil
 }
@@ -969,11 +965,11 @@ func (w *writer) add(r *Record) (string, error) {
 		return "", err
 	}
 	for _, h := range sr.blocks {
-		if err := w.tx.Set(postingKey(h, ref), nil); err != nil {
+		if err := w.postingAdd(h, ref); err != nil {
 			return "", err
 		}
 	}
-	if err := w.tx.Set(memberKey(person, ref), nil); err != nil {
+	if err := w.memberAdd(person, ref); err != nil {
 		return "", err
 	}
 	if old == nil {
@@ -1002,11 +998,61 @@ func (w *writer) add(r *Record) (string, error) {
 // detach removes ref's postings and membership (not its record).
 func (w *writer) detach(ref RecordRef, sr *storedRecord) error {
 	for _, h := range sr.blocks {
-		if err := w.tx.Delete(postingKey(h, ref)); err != nil {
+		if err := w.postingRemove(h, ref); err != nil {
 			return err
 		}
 	}
-	return w.tx.Delete(memberKey(sr.person, ref))
+	return w.memberRemove(sr.person, ref)
+}
+
+// postingAdd adds ref to block h; a block that grows past MaxBlockSize is
+// marked oversized and no longer kept.
+func (w *writer) postingAdd(h uint64, ref RecordRef) error {
+	flag, refs, err := w.reader().postings(h)
+	if err != nil || flag == refListOversized || slices.Contains(refs, ref) {
+		return err
+	}
+	if len(refs) >= w.ix.opt.MaxBlockSize {
+		return w.tx.Set(postingKey(h), []byte{refListOversized})
+	}
+	return w.tx.Set(postingKey(h), encodeRefs(refListPlain, append(refs, ref)))
+}
+
+func (w *writer) postingRemove(h uint64, ref RecordRef) error {
+	flag, refs, err := w.reader().postings(h)
+	if err != nil || flag == refListOversized {
+		return err
+	}
+	return w.putRefs(postingKey(h), slices.DeleteFunc(refs, func(r RecordRef) bool { return r == ref }))
+}
+
+func (w *writer) putRefs(key []byte, refs []RecordRef) error {
+	if len(refs) == 0 {
+		return w.tx.Delete(key)
+	}
+	return w.tx.Set(key, encodeRefs(refListPlain, refs))
+}
+
+// memberAdd adds refs to person, keeping the list ordered.
+func (w *writer) memberAdd(person string, refs ...RecordRef) error {
+	ms, err := w.reader().members(person)
+	if err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		if i, found := slices.BinarySearchFunc(ms, ref, compareRefs); !found {
+			ms = slices.Insert(ms, i, ref)
+		}
+	}
+	return w.putRefs(memberKey(person), ms)
+}
+
+func (w *writer) memberRemove(person string, ref RecordRef) error {
+	ms, err := w.reader().members(person)
+	if err != nil {
+		return err
+	}
+	return w.putRefs(memberKey(person), slices.DeleteFunc(ms, func(r RecordRef) bool { return r == ref }))
 }
 
 func (w *writer) remove(ref RecordRef) error {
@@ -1225,9 +1271,15 @@ func (w *writer) merge(from, into string, pair [2]RecordRef, actor Actor, cause 
 		return err
 	}
 	for _, m := range ms {
-		if err := w.move(m, from, into); err != nil {
+		if err := w.setPerson(m, into); err != nil {
 			return err
 		}
+	}
+	if err := w.memberAdd(into, ms...); err != nil {
+		return err
+	}
+	if err := w.tx.Delete(memberKey(from)); err != nil {
+		return err
 	}
 	if err := w.tx.Set(aliasKey(from), []byte(into)); err != nil {
 		return err
@@ -1239,18 +1291,23 @@ func (w *writer) merge(from, into string, pair [2]RecordRef, actor Actor, cause 
 
 // move reassigns one record's person.
 func (w *writer) move(ref RecordRef, from, to string) error {
+	if err := w.setPerson(ref, to); err != nil {
+		return err
+	}
+	if err := w.memberRemove(from, ref); err != nil {
+		return err
+	}
+	return w.memberAdd(to, ref)
+}
+
+// setPerson rewrites the person of a stored record (not the member lists).
+func (w *writer) setPerson(ref RecordRef, to string) error {
 	sr, err := w.reader().stored(ref)
 	if err != nil {
 		return err
 	}
 	sr.person = to
-	if err := w.putStored(ref, sr); err != nil {
-		return err
-	}
-	if err := w.tx.Delete(memberKey(from, ref)); err != nil {
-		return err
-	}
-	return w.tx.Set(memberKey(to, ref), nil)
+	return w.putStored(ref, sr)
 }
 
 // recluster re-examines the links inside person and splits it into the
@@ -1425,11 +1482,10 @@ func (w *writer) decide(a, b RecordRef, actor Actor, kind DecisionKind, cause ui
 		return err
 	}
 	d := Decision{Kind: kind, By: actor.By, Reason: actor.Reason, Time: w.now, Event: seq}
-	v := encodeJSON(d)
-	if err := w.tx.Set(decisionKey(a, b), v); err != nil {
+	if err := w.putDecision(a, b, d); err != nil {
 		return err
 	}
-	if err := w.tx.Set(decisionKey(b, a), v); err != nil {
+	if err := w.putDecision(b, a, d); err != nil {
 		return err
 	}
 	switch {
@@ -1470,4 +1526,25 @@ func (w *writer) revert(seq uint64, actor Actor) error {
 		return w.revert(e.Cause, Actor{By: actor.By, Reason: actor.Reason})
 	}
 	return ErrNotReversible
+}
+
+// HasModel reports whether the index scores with a [Model] (given, or
+// saved in its store) rather than the built-in scorer.
+func (ix *Index) HasModel() bool { return ix.opt.Model != nil }
+
+// putDecision records d about (a, b) in a's list, replacing any earlier
+// decision about the same pair.
+func (w *writer) putDecision(a, b RecordRef, d Decision) error {
+	decs, err := w.reader().decisions(a)
+	if err != nil {
+		return err
+	}
+	list := make([]storedDecision, 0, len(decs)+1)
+	for _, x := range decs {
+		if x.B != b {
+			list = append(list, storedDecision{Other: x.B, Decision: x})
+		}
+	}
+	list = append(list, storedDecision{Other: b, Decision: d})
+	return w.tx.Set(decisionKey(a), encodeJSON(list))
 }

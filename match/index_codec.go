@@ -1,6 +1,7 @@
 package match
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
@@ -14,10 +15,10 @@ import (
 //	m/format                 index format marker
 //	m/counters               next person number, next event sequence, next record sequence
 //	r/<ref>                  stored record: sequence, person id, block hashes, record fields
-//	k/<hash8><ref>           blocking posting
-//	p/<person>/<ref>         person membership
+//	k/<hash8>                a block's postings: the records with that blocking key
+//	p/<person>               a person's records
 //	a/<person>               survivor of a merged-away person id
-//	d/<ref a><ref b>         a person's decision about the pair, stored both ways round
+//	d/<ref>                  people's decisions about pairs including the record
 //	e/<seq8>                 change event
 const indexFormat = "carelens-index/1"
 
@@ -37,21 +38,55 @@ func appendRef(dst []byte, r RecordRef) []byte {
 
 func recordKey(r RecordRef) []byte { return appendRef([]byte("r/"), r) }
 
-func postingPrefix(h uint64) []byte {
+func postingKey(h uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte("k/"), h)
 }
 
-func postingKey(h uint64, r RecordRef) []byte { return appendRef(postingPrefix(h), r) }
-
-func memberPrefix(person string) []byte { return []byte("p/" + person + "/") }
-
-func memberKey(person string, r RecordRef) []byte { return appendRef(memberPrefix(person), r) }
+func memberKey(person string) []byte { return []byte("p/" + person) }
 
 func aliasKey(person string) []byte { return []byte("a/" + person) }
 
-func decisionPrefix(a RecordRef) []byte { return appendRef([]byte("d/"), a) }
+func decisionKey(a RecordRef) []byte { return appendRef([]byte("d/"), a) }
 
-func decisionKey(a, b RecordRef) []byte { return appendRef(decisionPrefix(a), b) }
+// A list of record references (a block's postings, a person's members) is
+// stored as one value: a flag byte, then length-prefixed references in
+// order. The flag marks a block that grew past the largest block size and
+// is no longer kept.
+const (
+	refListPlain     = 0
+	refListOversized = 1
+)
+
+func encodeRefs(flag byte, refs []RecordRef) []byte {
+	b := make([]byte, 1, 1+len(refs)*24)
+	b[0] = flag
+	for _, r := range refs {
+		b = appendRef(b, r)
+	}
+	return b
+}
+
+func decodeRefs(b []byte) (byte, []RecordRef, error) {
+	if len(b) == 0 || b[0] > refListOversized {
+		return 0, nil, fmt.Errorf("match: reference list: %w", ErrCorrupt)
+	}
+	d := decoder{b: b[1:]}
+	var refs []RecordRef
+	for len(d.b) > 0 && d.err == nil {
+		refs = append(refs, d.ref())
+	}
+	if d.err != nil {
+		return 0, nil, fmt.Errorf("match: reference list: %w", d.err)
+	}
+	return b[0], refs, nil
+}
+
+func compareRefs(a, b RecordRef) int {
+	if c := cmp.Compare(a.Source, b.Source); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
 
 func eventKey(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte("e/"), seq) }
 

@@ -1,0 +1,451 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"iter"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/match/badgerstore"
+)
+
+func init() {
+	register(command{name: "index", summary: "the persistent identity index: load, query, link, unlink, show, export", run: runIndex})
+}
+
+// indexSynopsis gives each index subcommand's flags and arguments.
+var indexSynopsis = map[string]string{
+	"load":   "--db DIR [--model FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--skip-bad] [--batch N] [--no-sync] INPUT.csv...",
+	"query":  "--db DIR --given G --family F --birth-date D [--postcode P] [--nhs N] [--sex S] [--limit N] [--json]",
+	"link":   "--db DIR --by WHO [--reason TEXT] SOURCE/ID SOURCE/ID",
+	"unlink": "--db DIR --by WHO [--reason TEXT] SOURCE/ID SOURCE/ID",
+	"show":   "--db DIR SOURCE/ID | PERSON_ID",
+	"export": "--db DIR [--out FILE]",
+	"events": "--db DIR [--since SEQ]",
+	"revert": "--db DIR --by WHO [--reason TEXT] EVENT_SEQ",
+}
+
+// indexCommands are the subcommands of carelens index.
+var indexCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
+	"load": indexLoad, "query": indexQuery, "link": indexLink, "unlink": indexUnlink,
+	"show": indexShow, "export": indexExport, "events": indexEvents, "revert": indexRevert,
+}
+
+func runIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	names := slices.Sorted(func(yield func(string) bool) {
+		for n := range indexCommands {
+			if !yield(n) {
+				return
+			}
+		}
+	})
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, "usage: carelens index <subcommand> [flags]")
+		for _, n := range names {
+			fmt.Fprintf(stderr, "  carelens index %s %s\n", n, indexSynopsis[n])
+		}
+		if len(args) == 0 {
+			return fmt.Errorf("%w: index needs a subcommand", errUsage)
+		}
+		return nil
+	}
+	c, ok := indexCommands[args[0]]
+	if !ok {
+		return fmt.Errorf("%w: unknown index subcommand %q (have %s)", errUsage, args[0], strings.Join(names, ", "))
+	}
+	return c(ctx, args[1:], stdout, stderr)
+}
+
+// indexFlags are the flags every index subcommand has.
+type indexFlags struct {
+	db     *string
+	noSync *bool
+}
+
+func newIndexFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *indexFlags) {
+	fs := newFlagSet("index "+name, stderr, indexSynopsis[name])
+	f := &indexFlags{
+		db:     fs.String("db", "", "index directory (created by load when missing)"),
+		noSync: fs.Bool("no-sync", false, "do not sync each write to disk (faster; a crash may lose acknowledged writes)"),
+	}
+	return fs, f
+}
+
+// open opens the store and index in --db.
+func (f *indexFlags) open(ctx context.Context, o *match.IndexOptions) (*match.Index, func() error, error) {
+	if *f.db == "" {
+		return nil, nil, fmt.Errorf("%w: --db is required", errUsage)
+	}
+	s, err := badgerstore.Open(*f.db, &badgerstore.Options{NoSync: *f.noSync})
+	if err != nil {
+		return nil, nil, err
+	}
+	ix, err := match.OpenIndex(ctx, s, o)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return ix, s.Close, nil
+}
+
+// indexLoad adds the records of the input files, record by record.
+func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f := newIndexFlagSet("load", stderr)
+	in := addInputFlags(fs)
+	modelPath := fs.String("model", "", "score with the model in FILE (default: the index's model; for a new index, one trained on the input)")
+	builtin := fs.Bool("builtin-scorer", false, "for a new index, use the built-in fixed-weight scorer instead of training a model")
+	batch := fs.Int("batch", 0, "records committed per transaction (default 1000)")
+	seed := fs.Uint64("seed", 0, "random seed for training")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: index load needs at least one input file", errUsage)
+	}
+	start := time.Now()
+	recs, err := in.read(fs.Args(), stderr)
+	if err != nil {
+		return err
+	}
+	read := time.Since(start)
+	opts := &match.IndexOptions{LoadBatch: *batch}
+	if *modelPath != "" {
+		if opts.Model, err = readModelFile(*modelPath); err != nil {
+			return err
+		}
+	}
+	ix, closeStore, err := f.open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	var trained time.Duration
+	if !ix.HasModel() && !*builtin {
+		if err := closeStore(); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		m, err := match.Train(ctx, recs, nil, &match.TrainOptions{Seed: *seed})
+		if err != nil {
+			return err
+		}
+		trained = time.Since(t0)
+		opts.Model = m
+		if ix, closeStore, err = f.open(ctx, opts); err != nil {
+			return err
+		}
+	}
+	t0 := time.Now()
+	var progress func(int)
+	if isTerminal(stderr) {
+		progress = func(n int) {
+			el := time.Since(t0).Seconds()
+			fmt.Fprintf(stderr, "\rcarelens index load: %d/%d records, %.0f/s", n, len(recs), float64(n)/el)
+		}
+	}
+	n, err := ix.Load(ctx, slicesSeq2(recs), progress)
+	if progress != nil {
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		return err
+	}
+	loadTime := time.Since(t0)
+	st, err := ix.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "loaded %d records in %.1fs (%.0f records/s; read %.1fs, train %.1fs); index holds %d records, %d persons, %d events\n",
+		n, loadTime.Seconds(), float64(n)/loadTime.Seconds(), read.Seconds(), trained.Seconds(), st.Records, st.Persons, st.Events)
+	return closeStore()
+}
+
+func slicesSeq2(recs []match.Record) iter.Seq2[match.Record, error] {
+	return func(yield func(match.Record, error) bool) {
+		for _, r := range recs {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+// indexQuery prints the candidates for the demographics given.
+func indexQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f := newIndexFlagSet("query", stderr)
+	given := fs.String("given", "", "given name(s)")
+	family := fs.String("family", "", "family name")
+	dob := fs.String("birth-date", "", "date of birth")
+	postcode := fs.String("postcode", "", "postcode")
+	nhs := fs.String("nhs", "", "NHS number")
+	sex := fs.String("sex", "", "sex")
+	phone := fs.String("phone", "", "phone number")
+	limit := fs.Int("limit", 10, "most candidates to list")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || (*family == "" && *nhs == "") {
+		fs.Usage()
+		return fmt.Errorf("%w: index query needs --family (or --nhs) and takes no arguments", errUsage)
+	}
+	q := match.Record{Source: "query", ID: "query", Family: *family, BirthDate: *dob, Postcode: *postcode,
+		NHSNumber: *nhs, Sex: *sex, Phone: *phone}
+	if *given != "" {
+		q.Given = strings.Fields(*given)
+	}
+	ix, closeStore, err := f.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	t0 := time.Now()
+	cands, err := ix.Query(ctx, q, *limit)
+	if err != nil {
+		return err
+	}
+	took := time.Since(t0)
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, c := range cands {
+			if err := enc.Encode(map[string]any{"person": c.Person, "source": c.Record.Source, "record_id": c.Record.ID,
+				"grade": c.Grade, "probability": c.Probability, "weight": c.Weight}); err != nil {
+				return err
+			}
+		}
+		return closeStore()
+	}
+	if len(cands) == 0 {
+		fmt.Fprintln(stdout, "no candidates")
+	}
+	for i, c := range cands {
+		fmt.Fprintf(stdout, "%2d  %-12s %-14s p=%.6f w=%7.2f  %s\n", i+1, c.Person, c.Grade, c.Probability, c.Weight, c.Record)
+	}
+	fmt.Fprintf(stderr, "carelens index query: %d candidates in %v\n", len(cands), took.Round(time.Microsecond))
+	return closeStore()
+}
+
+// parseRef parses SOURCE/ID (the id may itself contain slashes).
+func parseRef(s string) (match.RecordRef, error) {
+	src, id, ok := strings.Cut(s, "/")
+	if !ok || src == "" || id == "" {
+		return match.RecordRef{}, fmt.Errorf("%w: record %q: want SOURCE/ID", errUsage, s)
+	}
+	return match.RecordRef{Source: src, ID: id}, nil
+}
+
+func indexDecide(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
+	do func(ix *match.Index, a, b match.RecordRef, actor match.Actor) error) error {
+	fs, f := newIndexFlagSet(name, stderr)
+	by := fs.String("by", "", "who decides (a user id)")
+	reason := fs.String("reason", "", "why (kept with the decision; no patient details)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 || *by == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: index %s needs --by and two records", errUsage, name)
+	}
+	a, err := parseRef(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	b, err := parseRef(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	ix, closeStore, err := f.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if err := do(ix, a, b, match.Actor{By: *by, Reason: *reason}); err != nil {
+		return err
+	}
+	pa, err := ix.PersonOf(ctx, a)
+	if err != nil {
+		return err
+	}
+	pb, err := ix.PersonOf(ctx, b)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s -> %s\n%s -> %s\n", a, pa, b, pb)
+	return closeStore()
+}
+
+func indexLink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return indexDecide(ctx, "link", args, stdout, stderr, func(ix *match.Index, a, b match.RecordRef, actor match.Actor) error {
+		return ix.Link(ctx, a, b, actor)
+	})
+}
+
+func indexUnlink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return indexDecide(ctx, "unlink", args, stdout, stderr, func(ix *match.Index, a, b match.RecordRef, actor match.Actor) error {
+		return ix.NeverLink(ctx, a, b, actor)
+	})
+}
+
+// indexShow prints a person (given a record or a person id): the current
+// id, its records and the decisions about them. It prints no demographics.
+func indexShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f := newIndexFlagSet("show", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return fmt.Errorf("%w: index show needs one record (SOURCE/ID) or person id", errUsage)
+	}
+	ix, closeStore, err := f.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	id := fs.Arg(0)
+	if strings.Contains(id, "/") {
+		ref, err := parseRef(id)
+		if err != nil {
+			return err
+		}
+		if id, err = ix.PersonOf(ctx, ref); err != nil {
+			return err
+		}
+	}
+	p, err := ix.Person(ctx, id)
+	if err != nil {
+		return err
+	}
+	if p.ID != id {
+		fmt.Fprintf(stdout, "%s was merged into %s\n", id, p.ID)
+	}
+	fmt.Fprintf(stdout, "person %s: %d records\n", p.ID, len(p.Records))
+	for _, r := range p.Records {
+		fmt.Fprintf(stdout, "  %s\n", r)
+		decs, err := ix.Decisions(ctx, r)
+		if err != nil {
+			return err
+		}
+		for _, d := range decs {
+			fmt.Fprintf(stdout, "    %s %s by %s at %s", d.Kind, d.B, d.By, d.Time.Format(time.RFC3339))
+			if d.Reason != "" {
+				fmt.Fprintf(stdout, ": %s", d.Reason)
+			}
+			fmt.Fprintln(stdout)
+		}
+	}
+	return closeStore()
+}
+
+// indexExport writes source,record_id,cluster_id for every record, as
+// carelens link does, the cluster id being the enterprise person id.
+func indexExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f := newIndexFlagSet("export", stderr)
+	out := fs.String("out", "", "write to FILE (default stdout)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: index export takes no arguments", errUsage)
+	}
+	ix, closeStore, err := f.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	write := func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"source", "record_id", "cluster_id"})
+		for a, err := range ix.Assignments(ctx) {
+			if err != nil {
+				return err
+			}
+			cw.Write([]string{a.Record.Source, a.Record.ID, a.Person})
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	if *out == "" {
+		bw := bufio.NewWriter(stdout)
+		if err := write(bw); err != nil {
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			return err
+		}
+	} else if err := writeFileWith(*out, write); err != nil {
+		return err
+	}
+	return closeStore()
+}
+
+// indexEvents prints the change log as JSON lines.
+func indexEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f := newIndexFlagSet("events", stderr)
+	since := fs.Uint64("since", 0, "print events after this sequence number")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ix, closeStore, err := f.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	bw := bufio.NewWriter(stdout)
+	enc := json.NewEncoder(bw)
+	for e, err := range ix.Events(ctx, *since) {
+		if err != nil {
+			return err
+		}
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return closeStore()
+}
+
+// indexRevert reverts a merge, a split or a decision by its event number.
+func indexRevert(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f := newIndexFlagSet("revert", stderr)
+	by := fs.String("by", "", "who decides (a user id)")
+	reason := fs.String("reason", "", "why")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *by == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: index revert needs --by and an event number", errUsage)
+	}
+	seq, err := strconv.ParseUint(fs.Arg(0), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: event number %q", errUsage, fs.Arg(0))
+	}
+	ix, closeStore, err := f.open(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if err := ix.Revert(ctx, seq, match.Actor{By: *by, Reason: *reason}); err != nil {
+		if errors.Is(err, match.ErrNotReversible) {
+			return fmt.Errorf("%w (only merges, splits and decisions can be reverted)", err)
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "reverted event %d\n", seq)
+	return closeStore()
+}
