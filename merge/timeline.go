@@ -675,7 +675,7 @@ func (m *Merger) build(t *Timeline) {
 		cl.lead = &m.atoms[cl.anchor].e.Lineage.Tags()[0]
 		if cl.n > 1 {
 			for j := m.next[cl.anchor]; j >= 0; j = m.next[j] {
-				if l := &m.atoms[j].e.Lineage.Tags()[0]; provenance.CompareTag(*l, *cl.lead) < 0 {
+				if l := &m.atoms[j].e.Lineage.Tags()[0]; compareTag(l, cl.lead) < 0 {
 					cl.lead = l
 				}
 			}
@@ -750,7 +750,7 @@ func (m *Merger) build(t *Timeline) {
 		}
 		tags := tagArena[ts:]
 		insertionSortTags(tags)
-		tags = slices.CompactFunc(tags, func(a, b provenance.Tag) bool { return provenance.CompareTag(a, b) == 0 })
+		tags = compactTags(tags)
 		tagArena = tagArena[:ts+len(tags)]
 		e.Lineage = provenance.OfSorted(tagArena[ts:len(tagArena):len(tagArena)])
 		if len(codeArena)-cs > len(e.Codes) {
@@ -813,7 +813,7 @@ func hasCode(cs []Code, c Code) bool {
 
 func insertionSortTags(s []provenance.Tag) {
 	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && provenance.CompareTag(s[j], s[j-1]) < 0; j-- {
+		for j := i; j > 0 && compareTag(&s[j], &s[j-1]) < 0; j-- {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}
@@ -867,4 +867,31 @@ func (m *Merger) buildConflicts(t *Timeline) {
 		t.Entries[i].Conflict = id
 	}
 	m.uf = uf
+}
+
+// compareTag is provenance.CompareTag without copying the tags.
+func compareTag(a, b *provenance.Tag) int {
+	if c := compareLead(a, b); c != 0 {
+		return c
+	}
+	if c := a.Asserted.Compare(b.Asserted); c != 0 {
+		return c
+	}
+	return a.Retrieved.Compare(b.Retrieved)
+}
+
+// compactTags removes adjacent equal tags of a sorted slice in place.
+func compactTags(s []provenance.Tag) []provenance.Tag {
+	if len(s) < 2 {
+		return s
+	}
+	w := 1
+	for i := 1; i < len(s); i++ {
+		if compareTag(&s[i], &s[w-1]) != 0 {
+			s[w] = s[i]
+			w++
+		}
+	}
+	clear(s[w:])
+	return s[:w]
 }

@@ -1,9 +1,7 @@
 package merge
 
 import (
-	"bytes"
 	"math"
-	"strconv"
 	"strings"
 )
 
@@ -93,11 +91,17 @@ func (m *Merger) closeTo(a, b, rounding float64) bool {
 // halfULP is half a unit in the last decimal place v is written with (its
 // shortest decimal form): 13.5 gives 0.05, 135 gives 0.5.
 func halfULP(v float64) float64 {
-	var buf [32]byte
-	b := strconv.AppendFloat(buf[:0], v, 'f', -1, 64)
-	dot := bytes.IndexByte(b, '.')
-	if dot < 0 {
+	a := math.Abs(v)
+	if a >= 1e15 || a == 0 || math.IsNaN(a) {
 		return 0.5
 	}
-	return 0.5 * math.Pow10(-min(len(b)-dot-1, 12))
+	p := 1.0
+	for range 12 {
+		x := a * p
+		if math.Abs(x-math.Round(x)) <= 1e-9*x {
+			return 0.5 / p
+		}
+		p *= 10
+	}
+	return 0.5 / p
 }
