@@ -60,7 +60,7 @@ func buildBlocks(ctx context.Context, sc *Scorer, recs []Prepared, maxBlock, win
 				return
 			}
 			keys := make([]uint64, len(recs))
-			var order []uint32
+			order := make([]uint32, 0, len(recs))
 			for i := range recs {
 				keys[i] = sc.blockKey(r, &recs[i])
 				if keys[i] != 0 {

@@ -394,11 +394,11 @@ func DefaultBlocking(identifierSystems []string) []BlockingRule {
 		BlockingRule{Name: "family+year+district", Keys: []string{"family_phonetic", "birth_year", "postcode_district"}},
 		BlockingRule{Name: "dob+postcode", Keys: []string{"birth_date", "postcode"}},
 		BlockingRule{Name: "given+address", Keys: []string{"given_phonetic", "street_number", "postcode_district"}},
-		BlockingRule{Name: "family+house", Keys: []string{"family_phonetic", "street_number"}},
+		BlockingRule{Name: "family+house", Keys: []string{"family_phonetic", "street_number", "postcode_district"}},
 		BlockingRule{Name: "postcode+house", Keys: []string{"postcode", "street_number"}},
 		BlockingRule{Name: "dob+house", Keys: []string{"birth_date", "street_number"}},
 		BlockingRule{Name: "dob+district", Keys: []string{"birth_date", "postcode_district"}},
-		BlockingRule{Name: "address+house", Keys: []string{"address", "street_number"}},
+		BlockingRule{Name: "address+house", Keys: []string{"address", "street_number", "given_initial"}},
 		BlockingRule{Name: "dob+town", Keys: []string{"birth_date", "town"}},
 	)
 	return r

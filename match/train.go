@@ -14,7 +14,7 @@ type TrainOptions struct {
 	// Seed makes random-pair sampling reproducible; training is
 	// deterministic for a given seed, data and model.
 	Seed uint64
-	// RandomPairs is how many random pairs estimate u. Zero means ten per
+	// RandomPairs is how many random pairs estimate u. Zero means four per
 	// record, at least 100,000 and at most DefaultRandomPairs (and never
 	// more than the data has).
 	RandomPairs int
@@ -35,7 +35,7 @@ type TrainOptions struct {
 var DefaultTrainingSessions = []string{"dob+family", "dob+given", "names"}
 
 // DefaultRandomPairs is the default [TrainOptions.RandomPairs].
-const DefaultRandomPairs = 1_000_000
+const DefaultRandomPairs = 400_000
 
 // deterministicRecall is the share of true matches the deterministic rules
 // are assumed to find when estimating the prior.
@@ -73,7 +73,7 @@ func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) 
 	total := float64(n) * float64(n-1) / 2
 	R := o.RandomPairs
 	if R <= 0 {
-		R = min(max(10*n, 100_000), DefaultRandomPairs)
+		R = min(max(4*n, 100_000), DefaultRandomPairs)
 	}
 	R = int(min(float64(R), total))
 	workers := defaultWorkers(o.Workers)
