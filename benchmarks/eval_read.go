@@ -252,17 +252,17 @@ func febrlEntity(id string) (string, bool) {
 	return n, true
 }
 
-// ReadClusters reads a clusters file: "source,record_id,cluster_id" or
-// "record_id,cluster_id" (header names may vary; the column count and
-// order decide). Errors name the file and line.
+// ReadClusters reads a clusters file: "source,record_id,cluster_id" (the
+// first column must be named source) or any two columns "record_id,
+// cluster_id". Errors name the file and line.
 func ReadClusters(path string) (*Clusters, error) {
 	c, head, err := openCSV(path)
 	if err != nil {
 		return nil, err
 	}
 	cl := &Clusters{}
-	switch len(head) {
-	case 3:
+	switch {
+	case len(head) == 3 && head[0] == "source":
 		err = c.rows(3, false, func(line int, f []string) error {
 			if f[0] == "" || f[1] == "" || f[2] == "" {
 				return fieldError(path, line, "source, record or cluster", "empty value")
@@ -270,7 +270,7 @@ func ReadClusters(path string) (*Clusters, error) {
 			cl.Records = append(cl.Records, LabelledRecord{Source: f[0], ID: f[1], Label: f[2]})
 			return nil
 		})
-	case 2:
+	case len(head) == 2:
 		err = c.rows(2, false, func(line int, f []string) error {
 			if f[0] == "" || f[1] == "" {
 				return fieldError(path, line, "record or cluster", "empty value")
@@ -280,7 +280,7 @@ func ReadClusters(path string) (*Clusters, error) {
 		})
 	default:
 		c.f.Close()
-		return nil, fmt.Errorf("benchmarks: %s:1: clusters header has %d columns, want source,record_id,cluster_id or record_id,cluster_id: %w", path, len(head), ErrMalformed)
+		return nil, fmt.Errorf("benchmarks: %s:1: unrecognised clusters header (want source,record_id,cluster_id or record_id,cluster_id): %w", path, ErrMalformed)
 	}
 	if err != nil {
 		return nil, err

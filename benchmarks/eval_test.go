@@ -263,6 +263,7 @@ func TestReadMalformed(t *testing.T) {
 		{name: "bad FEBRL id", file: "d.csv", content: "rec_id, given_name, surname\nrec-1-org, ann, lee\nrec-x-dup-0, waller, smithers\n", want: "d.csv:3", secret: "waller"},
 		{name: "empty entity", file: "t.csv", content: "record_id,entity_id\n1,a\n2,\n", want: "t.csv:3"},
 		{name: "clusters with four columns", file: "c.csv", content: "a,b,c,d\n", clusters: true, want: "c.csv:1"},
+		{name: "clusters with three columns but no source", file: "c.csv", content: "record_id,cluster_id,score\n1,a,0.9\n", clusters: true, want: "c.csv:1"},
 		{name: "clusters empty label", file: "c.csv", content: "record_id,cluster_id\n1,\n", clusters: true, want: "c.csv:2"},
 		{name: "clusters long row", file: "c.csv", content: "record_id,cluster_id\n1,a\n2,b,extra\n", clusters: true, want: "c.csv:3"},
 	}
