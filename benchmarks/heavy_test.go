@@ -1,7 +1,9 @@
 package benchmarks
 
 import (
+	"iter"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,7 +28,10 @@ func heavySet(b *testing.B) *ClinicalSet {
 // BenchmarkHeavyPatient measures one heavy patient: 8 sources, 200,000
 // entries, about 20% of them copies of another source's fact.
 //
-//   - timeline: the k-way heap merge alone (no de-duplication);
+//   - timeline: the k-way merge alone (no de-duplication) of in-memory
+//     streams ([merge.InterleaveSlices]);
+//   - timeline/seq: the same over iter.Seq streams ([merge.Interleave],
+//     which pulls each stream through iter.Pull);
 //   - merge+dedup: the full merge into a reused Timeline;
 //   - merge+dedup/fresh: the same with a new Timeline each time;
 //   - filter: dropping one source from the merged timeline (a re-merge).
@@ -44,6 +49,26 @@ func BenchmarkHeavyPatient(b *testing.B) {
 		for b.Loop() {
 			k := 0
 			for _, err := range merge.InterleaveSlices(set.Sources, opts) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				k++
+			}
+			if k != n {
+				b.Fatalf("merged %d of %d", k, n)
+			}
+		}
+		ms.report(b, n)
+	})
+	b.Run("timeline/seq", func(b *testing.B) {
+		seqs := make([]iter.Seq[merge.Entry], len(set.Sources))
+		for i, s := range set.Sources {
+			seqs[i] = slices.Values(s)
+		}
+		ms := start(b)
+		for b.Loop() {
+			k := 0
+			for _, err := range merge.Interleave(seqs, opts) {
 				if err != nil {
 					b.Fatal(err)
 				}

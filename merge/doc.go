@@ -34,9 +34,10 @@
 //
 //  1. Same category and same concept: a code of one and a code of the other
 //     are in one [Concept] of the rules (LOINC, SNOMED CT, Read and local
-//     codes mapped as data), or they share a code; entries without codes
-//     share a display and text, compared ignoring case, spacing and
-//     punctuation.
+//     codes mapped as data); an entry none of whose codes the rules map
+//     is its own concept, shared with entries that have one of its codes;
+//     entries without codes share a display and text, compared ignoring
+//     case, spacing and punctuation.
 //  2. Close in time: each entry stands for an interval (a day-precision
 //     entry for its whole day, a year-precision one for its year), and the
 //     gap between the intervals is within the category's [Window].
