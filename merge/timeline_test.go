@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -256,4 +257,23 @@ func TestMergerReuse(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, first, reused)
 	assert.True(t, reused.Entries[0].Lineage.Equal(want))
+}
+
+func TestMergeManySources(t *testing.T) {
+	// More sources than the 64-bit source mask holds: the slow path must
+	// keep the same rules.
+	var srcs [][]Entry
+	for s := range 70 {
+		id := fmt.Sprintf("src%02d", s)
+		e := ent(id, "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))
+		e2 := ent(id, "2", CategoryResult, t0.Add(time.Minute), PrecisionMinute, hb(loinc), val(135, "g/L"))
+		srcs = append(srcs, []Entry{e, e2})
+	}
+	tl, err := MergeSlices(srcs, &Options{Rules: testRules()})
+	require.NoError(t, err)
+	require.Len(t, tl.Entries, 2, "each source's two results are two facts, each reported by all 70")
+	for _, e := range tl.Entries {
+		assert.Len(t, e.Lineage.Sources(), 70)
+		assert.Equal(t, 70, e.Lineage.Len())
+	}
 }
