@@ -132,8 +132,9 @@ type Index struct {
 	store Store
 	opt   IndexOptions
 
-	mu  sync.Mutex // serialises writers
-	ctr counters   // guarded by mu
+	mu     sync.Mutex   // serialises writers
+	ctr    counters     // guarded by mu
+	filter *blockFilter // guarded by mu; built by the first Load
 
 	cache prepCache
 }
@@ -295,7 +296,14 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[Record, error], progres
 		if len(batch) == 0 {
 			return nil
 		}
-		err := ix.update(ctx, func(w *writer) error {
+		ix.prepareBatch(batch)
+		ix.mu.Lock()
+		err := ix.ensureFilter(ctx)
+		ix.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		err = ix.update(ctx, func(w *writer) error {
 			for i := range batch {
 				if err := validRef(batch[i].Ref()); err != nil {
 					return fmt.Errorf("%s: %w", batch[i].Ref(), err)
@@ -338,7 +346,7 @@ func (ix *Index) update(ctx context.Context, fn func(w *writer) error) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC()}
+		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(), blocks: map[uint64]postingList{}, filter: ix.filter}
 		err := ix.store.Update(ctx, func(tx Txn) error {
 			w.tx = tx
 			if err := fn(w); err != nil {
@@ -686,6 +694,17 @@ func (ix *Index) Revert(ctx context.Context, seq uint64, actor Actor) error {
 type reader struct {
 	ix *Index
 	tx Txn
+	// blocks, when not nil, holds the posting lists read or written in
+	// this transaction, so that a batch reads each block once.
+	blocks map[uint64]postingList
+	// filter, when not nil, rules out blocks that have no postings.
+	filter *blockFilter
+}
+
+// postingList is a decoded block posting list.
+type postingList struct {
+	flag byte
+	refs []RecordRef
 }
 
 // stored returns the stored record of ref, or ErrNotFound.
@@ -725,14 +744,37 @@ func hashBytes(b []byte) uint64 {
 	return h.Sum64()
 }
 
-// prepare prepares r for scoring and computes its evidence and blocks.
-func (ix *Index) prepare(r *Record, h uint64) *cacheEntry {
-	ce := &cacheEntry{hash: h, p: ix.opt.scorer.prepare(r), ev: newEvidence(r)}
+// prepareBatch prepares records ahead of adding them and caches them, so
+// that the scorer is refreshed once for the batch rather than per record.
+func (ix *Index) prepareBatch(batch []Record) {
+	ents := make([]*cacheEntry, 0, len(batch))
+	for i := range batch {
+		ref := batch[i].Ref()
+		if ref.Source == "" || ref.ID == "" {
+			continue
+		}
+		raw := appendRecord(nil, &batch[i])
+		ce := &cacheEntry{hash: hashBytes(raw), p: ix.opt.scorer.prepare(&batch[i]), ev: newEvidence(&batch[i])}
+		ix.cache.put(ref.String(), ce)
+		ents = append(ents, ce)
+	}
+	for _, ce := range ents { // after the whole batch is prepared
+		ix.blockKeys(ce)
+	}
+}
+
+func (ix *Index) blockKeys(ce *cacheEntry) {
 	for _, bh := range ix.opt.scorer.appendBlockKeys(nil, ce.p) {
 		if !slices.Contains(ce.blocks, bh) {
 			ce.blocks = append(ce.blocks, bh)
 		}
 	}
+}
+
+// prepare prepares r for scoring and computes its evidence and blocks.
+func (ix *Index) prepare(r *Record, h uint64) *cacheEntry {
+	ce := &cacheEntry{hash: h, p: ix.opt.scorer.prepare(r), ev: newEvidence(r)}
+	ix.blockKeys(ce)
 	return ce
 }
 
@@ -853,7 +895,21 @@ func (rd reader) refList(key []byte) (byte, []RecordRef, error) {
 }
 
 // postings lists the records in block h.
-func (rd reader) postings(h uint64) (byte, []RecordRef, error) { return rd.refList(postingKey(h)) }
+func (rd reader) postings(h uint64) (byte, []RecordRef, error) {
+	if rd.blocks != nil {
+		if pl, ok := rd.blocks[h]; ok {
+			return pl.flag, pl.refs, nil
+		}
+	}
+	if rd.filter != nil && !rd.filter.mayContain(h) {
+		return refListPlain, nil, nil
+	}
+	flag, refs, err := rd.refList(postingKey(h))
+	if err == nil && rd.blocks != nil {
+		rd.blocks[h] = postingList{flag, refs}
+	}
+	return flag, refs, err
+}
 
 // members lists the records of person, in order.
 func (rd reader) members(person string) ([]RecordRef, error) {
@@ -892,13 +948,15 @@ func (rd reader) decisions(ref RecordRef) ([]Decision, error) {
 
 // writer changes the index inside one read-write transaction.
 type writer struct {
-	ix  *Index
-	tx  Txn
-	ctr counters
-	now time.Time
+	ix     *Index
+	tx     Txn
+	ctr    counters
+	now    time.Time
+	blocks map[uint64]postingList
+	filter *blockFilter
 }
 
-func (w *writer) reader() reader { return reader{ix: w.ix, tx: w.tx} }
+func (w *writer) reader() reader { return reader{ix: w.ix, tx: w.tx, blocks: w.blocks, filter: w.filter} }
 
 func (w *writer) newPerson() string {
 	id := fmt.Sprintf("P%010d", w.ctr.person)
@@ -942,7 +1000,11 @@ func (w *writer) add(r *Record) (string, error) {
 	case bytes.Equal(old.raw, raw):
 		return old.person, nil // same data: nothing changes
 	}
-	ce := w.ix.prepare(r, hashBytes(raw))
+	h := hashBytes(raw)
+	ce := w.ix.cache.get(ref.String())
+	if ce == nil || ce.hash != h {
+		ce = w.ix.prepare(r, h)
+	}
 	sr := &storedRecord{seq: w.ctr.seq, blocks: ce.blocks, raw: raw}
 	if old != nil {
 		sr.seq = old.seq
@@ -1013,9 +1075,15 @@ func (w *writer) postingAdd(h uint64, ref RecordRef) error {
 		return err
 	}
 	if len(refs) >= w.ix.opt.MaxBlockSize {
+		w.blocks[h] = postingList{flag: refListOversized}
 		return w.tx.Set(postingKey(h), []byte{refListOversized})
 	}
-	return w.tx.Set(postingKey(h), encodeRefs(refListPlain, append(refs, ref)))
+	refs = append(refs, ref)
+	w.blocks[h] = postingList{refListPlain, refs}
+	if w.filter != nil {
+		w.filter.add(h)
+	}
+	return w.tx.Set(postingKey(h), encodeRefs(refListPlain, refs))
 }
 
 func (w *writer) postingRemove(h uint64, ref RecordRef) error {
@@ -1023,7 +1091,9 @@ func (w *writer) postingRemove(h uint64, ref RecordRef) error {
 	if err != nil || flag == refListOversized {
 		return err
 	}
-	return w.putRefs(postingKey(h), slices.DeleteFunc(refs, func(r RecordRef) bool { return r == ref }))
+	refs = slices.DeleteFunc(slices.Clone(refs), func(r RecordRef) bool { return r == ref })
+	w.blocks[h] = postingList{refListPlain, refs}
+	return w.putRefs(postingKey(h), refs)
 }
 
 func (w *writer) putRefs(key []byte, refs []RecordRef) error {
