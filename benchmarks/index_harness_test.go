@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +29,8 @@ type indexHarnessResult struct {
 	BatchSeconds         float64
 	BatchF1              float64
 	LoadSeconds          float64
+	LoadCPUSeconds       float64 // process CPU time (user+system) during the load
+	LoadAvgBefore        string  // /proc/loadavg when the load started: the machine is shared
 	LoadRecordsPerSecond float64
 	DiskBytes            int64
 	IndexF1              float64
@@ -108,6 +111,10 @@ func TestIndexHarness(t *testing.T) {
 	ix, err := match.OpenIndex(ctx, s, &match.IndexOptions{Model: lr.Model})
 	require.NoError(t, err)
 	t0 = time.Now()
+	cpu0 := indexCPUSeconds()
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		res.LoadAvgBefore = string(b[:len(b)-1])
+	}
 	last := time.Now()
 	n, err := ix.Load(ctx, func(yield func(match.Record, error) bool) {
 		for _, r := range recs {
@@ -123,10 +130,12 @@ func TestIndexHarness(t *testing.T) {
 	})
 	require.NoError(t, err)
 	res.LoadSeconds = time.Since(t0).Seconds()
+	res.LoadCPUSeconds = indexCPUSeconds() - cpu0
 	res.LoadRecordsPerSecond = float64(n) / res.LoadSeconds
 	res.DiskBytes, err = s.DiskSize()
 	require.NoError(t, err)
-	t.Logf("index load: %d records in %.1fs (%.0f/s), %.2f GiB on disk", n, res.LoadSeconds, res.LoadRecordsPerSecond, float64(res.DiskBytes)/(1<<30))
+	t.Logf("index load: %d records in %.1fs (%.0f/s; %.1fs CPU; load average before %s), %.2f GiB on disk",
+		n, res.LoadSeconds, res.LoadRecordsPerSecond, res.LoadCPUSeconds, res.LoadAvgBefore, float64(res.DiskBytes)/(1<<30))
 
 	// Agreement with the batch linker.
 	ic := &Clusters{}
@@ -184,6 +193,15 @@ func TestIndexHarness(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(work, "index-harness.json"), out, 0o644))
 	t.Logf("results: %s", out)
+}
+
+// indexCPUSeconds returns the process's CPU time so far.
+func indexCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
