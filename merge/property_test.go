@@ -26,8 +26,15 @@ func randomStreams(rng *rand.Rand, k, n int) [][]Entry {
 			cd := codes[rng.IntN(len(codes))]
 			at := t0.Add(time.Duration(rng.IntN(96)) * 30 * time.Minute)
 			prec := PrecisionMinute
-			if rng.IntN(4) == 0 {
+			switch rng.IntN(20) {
+			case 0, 1, 2, 3, 4:
 				at, prec = at.Truncate(24*time.Hour), PrecisionDay
+			case 5:
+				at = at.AddDate(-60, 0, 0) // before 1970
+			case 6:
+				at, prec = time.Time{}, PrecisionUnknown
+			case 7:
+				at, prec = time.Date(at.Year(), 1, 1, 0, 0, 0, 0, time.UTC), PrecisionYear
 			}
 			e := Entry{Category: CategoryResult, Time: at, Precision: prec, Codes: []Code{cd}, Display: cd.Display,
 				Lineage: provenance.Of(provenance.Tag{Source: src, ResourceType: "Observation", ResourceID: fmt.Sprint(i)})}

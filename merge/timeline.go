@@ -191,6 +191,7 @@ type Merger struct {
 	lastSrc   []string // per stream: last source id seen, and its number
 	lastID    []int32
 	base      []int32 // stream → index of its first atom
+	multi     []int32 // clusters with more than one member
 	sink      byte    // keeps touch's loads alive
 	nConcepts int32
 }
@@ -242,6 +243,7 @@ type atom struct {
 	wide       bool   // has a source numbered 64 or more
 	cat        uint8
 	src        int32 // number of the lead tag's source
+	lead       *provenance.Tag
 }
 
 // cluster is one merged entry during de-duplication.
@@ -317,6 +319,8 @@ func (m *Merger) resetScratch(n, k int) {
 		clear(m.srcIDs)
 	}
 	m.srcNames = m.srcNames[:0]
+	m.srcRank = m.srcRank[:0]
+	m.multi = m.multi[:0]
 	m.nConcepts = int32(len(m.rules.molar))
 	m.lastSrc = slices.Grow(m.lastSrc[:0], k)[:k]
 	m.lastID = slices.Grow(m.lastID[:0], k)[:k]
@@ -395,7 +399,7 @@ func (m *Merger) key(a *atom, e *Entry, r ref) error {
 	if len(tags) == 0 {
 		return fmt.Errorf("%w: stream %d, position %d", ErrUntagged, r.s, r.i)
 	}
-	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1}
+	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1, lead: &tags[0]}
 	for ti := range tags {
 		id := m.sourceID(r.s, tags[ti].Source)
 		if ti == 0 {
@@ -423,6 +427,7 @@ func (m *Merger) sourceID(stream int32, src string) int32 {
 		id = int32(len(m.srcNames))
 		m.srcIDs[src] = id
 		m.srcNames = append(m.srcNames, src)
+		m.srcRank = append(m.srcRank, m.o.rank(src))
 	}
 	m.lastSrc[stream], m.lastID[stream] = src, id
 	return id
@@ -562,6 +567,9 @@ func (m *Merger) place(ai int32) {
 	list = list[:w]
 	if best >= 0 {
 		cl := &m.clusters[best]
+		if cl.n == 1 {
+			m.multi = append(m.multi, best)
+		}
 		m.next[cl.last] = ai
 		cl.last = ai
 		cl.n++
@@ -570,7 +578,10 @@ func (m *Merger) place(ai int32) {
 		a.cluster = best
 	} else {
 		a.cluster = int32(len(m.clusters))
-		m.clusters = append(m.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat})
+		// The sort key of a one-member cluster is its entry's, known now
+		// while the entry is in cache; build revisits only merged ones.
+		m.clusters = append(m.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
+			sec: e.Time.Unix(), nsec: int32(e.Time.Nanosecond()), rank: m.srcRank[a.src], lead: a.lead})
 		a = &m.atoms[ai]
 		list = append(list, a.cluster)
 	}
@@ -652,37 +663,23 @@ func eqQty(a, b *Quantity) bool {
 func (m *Merger) build(t *Timeline) {
 	cls := m.clusters
 	nTags, nCodes := 0, 0
-	m.srcRank = slices.Grow(m.srcRank[:0], len(m.srcNames))[:len(m.srcNames)]
-	for i, s := range m.srcNames {
-		m.srcRank[i] = m.o.rank(s)
-	}
-	for ci := range cls {
+	for _, ci := range m.multi {
 		cl := &cls[ci]
-		cl.rep = cl.anchor
-		if cl.n > 1 {
-			for j := m.next[cl.anchor]; j >= 0; j = m.next[j] {
-				if m.better(&m.atoms[j], &m.atoms[cl.rep]) {
-					cl.rep = j
-				}
+		for j := m.next[cl.anchor]; j >= 0; j = m.next[j] {
+			if m.better(&m.atoms[j], &m.atoms[cl.rep]) {
+				cl.rep = j
 			}
-			for j := cl.anchor; j >= 0; j = m.next[j] {
-				nTags += m.atoms[j].e.Lineage.Len()
-				nCodes += len(m.atoms[j].e.Codes)
+		}
+		for j := cl.anchor; j >= 0; j = m.next[j] {
+			nTags += m.atoms[j].e.Lineage.Len()
+			nCodes += len(m.atoms[j].e.Codes)
+			if l := m.atoms[j].lead; compareTag(l, cl.lead) < 0 {
+				cl.lead = l
 			}
 		}
 		rep := &m.atoms[cl.rep]
 		cl.sec, cl.nsec = rep.e.Time.Unix(), int32(rep.e.Time.Nanosecond())
-		cl.lead = &m.atoms[cl.anchor].e.Lineage.Tags()[0]
-		if cl.n > 1 {
-			for j := m.next[cl.anchor]; j >= 0; j = m.next[j] {
-				if l := &m.atoms[j].e.Lineage.Tags()[0]; compareTag(l, cl.lead) < 0 {
-					cl.lead = l
-				}
-			}
-			cl.rank = m.srcRank[m.srcIDs[cl.lead.Source]]
-		} else {
-			cl.rank = m.srcRank[m.atoms[cl.anchor].src]
-		}
+		cl.rank = m.srcRank[m.srcIDs[cl.lead.Source]]
 	}
 
 	// Clusters were opened in the order of their first member, and a
