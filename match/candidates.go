@@ -60,19 +60,10 @@ func buildBlocks(ctx context.Context, sc *Scorer, recs []Prepared, maxBlock, win
 				return
 			}
 			keys := make([]uint64, len(recs))
-			order := make([]uint32, 0, len(recs))
 			for i := range recs {
 				keys[i] = sc.blockKey(r, &recs[i])
-				if keys[i] != 0 {
-					order = append(order, uint32(i))
-				}
 			}
-			slices.SortFunc(order, func(a, b uint32) int {
-				if c := cmp.Compare(keys[a], keys[b]); c != 0 {
-					return c
-				}
-				return cmp.Compare(a, b)
-			})
+			order := sortByKey(keys)
 			pos := make([]int32, len(recs))
 			for i := range pos {
 				pos[i] = -1
@@ -155,18 +146,25 @@ type pairSink interface {
 // pair, each exactly once, to one of the sinks. It counts new pairs per
 // rule into bs.stats.
 func forEachCandidate[S pairSink](ctx context.Context, bs *blockSet, workers int, newSink func() S) []S {
+	// A unit of work is a run of consecutive blocks of one rule holding
+	// about unitRecords records, so that scheduling costs little.
+	const unitRecords = 4096
 	type unit struct {
-		r  int
-		sp span
+		r      int
+		lo, hi int // blocks[r][lo:hi]
 	}
 	var units []unit
 	for r, bl := range bs.blocks {
-		for _, sp := range bl {
-			units = append(units, unit{r, sp})
+		for lo := 0; lo < len(bl); {
+			hi, n := lo, int32(0)
+			for hi < len(bl) && (hi == lo || n < unitRecords) {
+				n += bl[hi].hi - bl[hi].lo
+				hi++
+			}
+			units = append(units, unit{r, lo, hi})
+			lo = hi
 		}
 	}
-	// Largest first for balance; ties keep rule and position order.
-	slices.SortStableFunc(units, func(a, b unit) int { return cmp.Compare(b.sp.hi-b.sp.lo, a.sp.hi-a.sp.lo) })
 	var next atomic.Int64
 	sinks := make([]S, workers)
 	counts := make([][]int64, workers)
@@ -182,23 +180,25 @@ func forEachCandidate[S pairSink](ctx context.Context, bs *blockSet, workers int
 				if u >= len(units) || ctx.Err() != nil {
 					return
 				}
-				r, sp := units[u].r, units[u].sp
-				blk := bs.order[r][sp.lo:sp.hi]
-				for x := range blk {
-					hiY := len(blk)
-					if sp.big {
-						hiY = min(len(blk), x+bs.window+1)
-					}
-					for y := x + 1; y < hiY; y++ {
-						i, j := blk[x], blk[y]
-						if i > j {
-							i, j = j, i
+				r := units[u].r
+				for _, sp := range bs.blocks[r][units[u].lo:units[u].hi] {
+					blk := bs.order[r][sp.lo:sp.hi]
+					for x := range blk {
+						hiY := len(blk)
+						if sp.big {
+							hiY = min(len(blk), x+bs.window+1)
 						}
-						if bs.coveredBefore(r, i, j) {
-							continue
+						for y := x + 1; y < hiY; y++ {
+							i, j := blk[x], blk[y]
+							if i > j {
+								i, j = j, i
+							}
+							if bs.coveredBefore(r, i, j) {
+								continue
+							}
+							cnt[r]++
+							sink.pair(i, j)
 						}
-						cnt[r]++
-						sink.pair(i, j)
 					}
 				}
 			}
@@ -218,4 +218,44 @@ func defaultWorkers(n int) int {
 		return n
 	}
 	return runtime.GOMAXPROCS(0)
+}
+
+// sortByKey returns the indexes of the non-zero keys ordered by (key,
+// index), by a stable least-significant-digit radix sort on 16-bit digits:
+// linear in the number of records, which matters at millions of records
+// and a dozen rules.
+func sortByKey(keys []uint64) []uint32 {
+	n := 0
+	for _, k := range keys {
+		if k != 0 {
+			n++
+		}
+	}
+	a := make([]uint32, 0, n)
+	for i, k := range keys {
+		if k != 0 {
+			a = append(a, uint32(i))
+		}
+	}
+	b := make([]uint32, n)
+	var count [1 << 16]int
+	for shift := 0; shift < 64; shift += 16 {
+		clear(count[:])
+		for _, i := range a {
+			count[keys[i]>>shift&0xffff]++
+		}
+		sum := 0
+		for d := range count {
+			c := count[d]
+			count[d] = sum
+			sum += c
+		}
+		for _, i := range a {
+			d := keys[i] >> shift & 0xffff
+			b[count[d]] = i
+			count[d]++
+		}
+		a, b = b, a
+	}
+	return a
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // TrainOptions configure [Train]. The zero value works.
@@ -78,27 +79,35 @@ func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) 
 	R = int(min(float64(R), total))
 	workers := defaultWorkers(o.Workers)
 	counts := make([][][]int64, workers)
+	// Pairs are drawn in fixed-size chunks, each from its own stream
+	// seeded by (seed, chunk), so the sample does not depend on the number
+	// of workers.
+	const chunk = 8192
+	nChunks := (R + chunk - 1) / chunk
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	per := (R + workers - 1) / workers
 	for w := range workers {
 		counts[w] = make([][]int64, len(sc.comps))
 		for c := range sc.comps {
 			counts[w][c] = make([]int64, len(sc.comps[c].levels))
 		}
 		wg.Go(func() {
-			rng := rand.New(rand.NewPCG(o.Seed, uint64(w)+1))
 			cnt := counts[w]
-			for k := 0; k < per && w*per+k < R; k++ {
-				if k&4095 == 0 && ctx.Err() != nil {
+			for {
+				k := int(next.Add(1) - 1)
+				if k >= nChunks || ctx.Err() != nil {
 					return
 				}
-				i := rng.IntN(n)
-				j := rng.IntN(n - 1)
-				if j >= i {
-					j++
-				}
-				for c := range sc.comps {
-					cnt[c][sc.level(&sc.comps[c], &recs[i], &recs[j])]++
+				rng := rand.New(rand.NewPCG(o.Seed, uint64(k)+1))
+				for range min(chunk, R-k*chunk) {
+					i := rng.IntN(n)
+					j := rng.IntN(n - 1)
+					if j >= i {
+						j++
+					}
+					for c := range sc.comps {
+						cnt[c][sc.level(&sc.comps[c], &recs[i], &recs[j])]++
+					}
 				}
 			}
 		})
