@@ -956,7 +956,9 @@ type writer struct {
 	filter *blockFilter
 }
 
-func (w *writer) reader() reader { return reader{ix: w.ix, tx: w.tx, blocks: w.blocks, filter: w.filter} }
+func (w *writer) reader() reader {
+	return reader{ix: w.ix, tx: w.tx, blocks: w.blocks, filter: w.filter}
+}
 
 func (w *writer) newPerson() string {
 	id := fmt.Sprintf("P%010d", w.ctr.person)
