@@ -20,7 +20,9 @@ import (
 // entries and compares with testdata/entries/*.golden.json.
 func TestEntriesGolden(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(shareddata.Path(t, "fhir", "hl7-r4-examples"), "*.json"))
-	files = append(files, filepath.Join(shareddata.Path(t, "fhir", "synthea-r4"), "Kermit_Trantow_f1a650a5-737e-4fd7-828e-03c3348b9524.json"))
+	if !testing.Short() {
+		files = append(files, filepath.Join(shareddata.Path(t, "fhir", "synthea-r4"), "Kermit_Trantow_f1a650a5-737e-4fd7-828e-03c3348b9524.json"))
+	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			b, err := Decode(readFile(t, f), &Options{Source: provenance.Source{ID: "src"}, Retrieved: testNow})
@@ -89,7 +91,7 @@ func claimed(e merge.Entry) merge.Entry {
 // Provenance naming its target, its source resources and its sources.
 func TestTimelineRoundTrip(t *testing.T) {
 	var entries []merge.Entry
-	for _, f := range sharedFiles(t) {
+	for _, f := range testFiles(t) {
 		b, err := Decode(readFile(t, f), &Options{Source: provenance.Source{ID: "gp-" + strings.ToLower(filepath.Base(f)[:3])}, Retrieved: testNow})
 		require.NoError(t, err)
 		entries = append(entries, b.Entries()...)

@@ -48,6 +48,23 @@ func sharedFiles(t testing.TB) []string {
 	return files
 }
 
+// testFiles is sharedFiles, less the large Synthea bundles in -short mode
+// (the race-detector run in CI).
+func testFiles(t testing.TB) []string {
+	t.Helper()
+	files := sharedFiles(t)
+	if !testing.Short() {
+		return files
+	}
+	var out []string
+	for _, f := range files {
+		if filepath.Base(filepath.Dir(f)) != "synthea-r4" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func readFile(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)

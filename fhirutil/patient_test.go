@@ -123,7 +123,7 @@ func roundTrip(t testing.TB, rec match.Record) match.Record {
 // TestPatientRoundTripShared: FHIR Patient -> Record -> FHIR -> Record
 // keeps every field Record keeps, for every Patient in the shared data.
 func TestPatientRoundTripShared(t *testing.T) {
-	for _, f := range sharedFiles(t) {
+	for _, f := range testFiles(t) {
 		b, err := Decode(readFile(t, f), &Options{Retrieved: testNow})
 		require.NoError(t, err)
 		for _, r := range b.Resources {
