@@ -1620,3 +1620,19 @@ func (w *writer) putDecision(a, b RecordRef, d Decision) error {
 	list = append(list, storedDecision{Other: b, Decision: d})
 	return w.tx.Set(decisionKey(a), encodeJSON(list))
 }
+
+// Empty reports whether the index holds no records.
+func (ix *Index) Empty(ctx context.Context) (bool, error) {
+	empty := true
+	err := ix.store.View(ctx, func(tx Txn) error {
+		for _, err := range tx.Scan([]byte("r/"), nil) {
+			if err != nil {
+				return err
+			}
+			empty = false
+			break
+		}
+		return nil
+	})
+	return empty, err
+}

@@ -25,7 +25,7 @@ func init() {
 
 // indexSynopsis gives each index subcommand's flags and arguments.
 var indexSynopsis = map[string]string{
-	"load":   "--db DIR [--model FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--skip-bad] [--batch N] [--no-sync] INPUT.csv...",
+	"load":   "--db DIR [--model FILE | --builtin-scorer] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--skip-bad] [--batch N] [--no-sync] INPUT.csv...",
 	"query":  "--db DIR --given G --family F --birth-date D [--postcode P] [--nhs N] [--sex S] [--limit N] [--json]",
 	"link":   "--db DIR --by WHO [--reason TEXT] SOURCE/ID SOURCE/ID",
 	"unlink": "--db DIR --by WHO [--reason TEXT] SOURCE/ID SOURCE/ID",
@@ -103,7 +103,7 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs, f := newIndexFlagSet("load", stderr)
 	in := addInputFlags(fs)
 	modelPath := fs.String("model", "", "score with the model in FILE (default: the index's model; for a new index, one trained on the input)")
-	builtin := fs.Bool("builtin-scorer", false, "for a new index, use the built-in fixed-weight scorer instead of training a model")
+	builtin := fs.Bool("builtin-scorer", false, "for a new index, use the built-in fixed-weight scorer instead of training a model on the input")
 	batch := fs.Int("batch", 0, "records committed per transaction (default 1000)")
 	seed := fs.Uint64("seed", 0, "random seed for training")
 	if err := fs.Parse(args); err != nil {
@@ -131,7 +131,11 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer closeStore()
 	var trained time.Duration
-	if !ix.HasModel() && !*builtin {
+	empty, err := ix.Empty(ctx)
+	if err != nil {
+		return err
+	}
+	if empty && !ix.HasModel() && !*builtin {
 		if err := closeStore(); err != nil {
 			return err
 		}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carelens/carelens/match"
+)
+
+// indexFixture writes two small source files: the same three people in
+// both, plus one extra person in the hospital file.
+func indexFixture(t *testing.T) (gp, hosp string) {
+	t.Helper()
+	dir := t.TempDir()
+	gp = filepath.Join(dir, "gp.csv")
+	hosp = filepath.Join(dir, "hospital.csv")
+	require.NoError(t, os.WriteFile(gp, []byte(`record_id,nhs_number,given,family,birth_date,sex,address,postcode,phone
+G1,9434765919,Amelia,Hartley,1984-03-07,F,12 Cardigan Road,LS6 2AB,07700 900101
+G2,,Oliver,Nash,1950-11-30,M,3 Low Petergate,YO1 7HH,07700 900202
+G3,,Isla,Okafor,2001-06-15,F,9 Mill Lane,M4 1AA,07700 900303
+`), 0o644))
+	require.NoError(t, os.WriteFile(hosp, []byte(`record_id,nhs_number,given,family,birth_date,sex,address,postcode,phone
+H1,943 476 5919,AMELIA,HARTLEY,1984-03-07,F,,LS6 2AB,
+H2,,Oliver,Nash,1950-11-30,M,3 Low Petergate,YO1 7HH,
+H3,,Isla,Okafor,2001-06-15,F,,,
+H4,,Noah,Begum,1999-02-14,M,1 Station Road,BD1 1AA,
+`), 0o644))
+	return gp, hosp
+}
+
+func carelens(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), args, nil, &stdout, &stderr)
+	return stdout.String(), err
+}
+
+func readExport(t *testing.T, out string) map[string]string {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	require.NoError(t, err)
+	require.NotEmpty(t, rows)
+	assert.Equal(t, []string{"source", "record_id", "cluster_id"}, rows[0])
+	got := map[string]string{}
+	for _, r := range rows[1:] {
+		got[r[0]+"/"+r[1]] = r[2]
+	}
+	return got
+}
+
+func TestIndexCommand(t *testing.T) {
+	gp, hosp := indexFixture(t)
+	db := filepath.Join(t.TempDir(), "db")
+
+	out, err := carelens(t, "index", "load", "--db", db, "--builtin-scorer", gp, hosp)
+	require.NoError(t, err)
+	assert.Contains(t, out, "loaded 7 records")
+
+	out, err = carelens(t, "index", "export", "--db", db)
+	require.NoError(t, err)
+	clusters := readExport(t, out)
+	require.Len(t, clusters, 7, "every record, singletons included")
+	assert.Equal(t, clusters["gp/G1"], clusters["hospital/H1"], "same NHS number")
+	assert.Equal(t, clusters["gp/G2"], clusters["hospital/H2"], "same name, birth date and address")
+	assert.NotEqual(t, clusters["gp/G3"], clusters["hospital/H3"], "name and birth date alone never link")
+
+	// Reloading the same files changes nothing.
+	_, err = carelens(t, "index", "load", "--db", db, gp, hosp)
+	require.NoError(t, err)
+	out, err = carelens(t, "index", "export", "--db", db)
+	require.NoError(t, err)
+	assert.Equal(t, clusters, readExport(t, out), "enterprise ids are stable")
+
+	out, err = carelens(t, "index", "query", "--db", db, "--given", "Isla", "--family", "Okafor", "--birth-date", "2001-06-15", "--json")
+	require.NoError(t, err)
+	var cands []map[string]any
+	for line := range strings.Lines(out) {
+		var c map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &c))
+		cands = append(cands, c)
+	}
+	require.Len(t, cands, 2, "both of Isla's persons")
+	for _, c := range cands {
+		assert.Equal(t, "possible", c["grade"], "for a person to confirm")
+	}
+
+	// A person confirms: link, then show, then unlink.
+	out, err = carelens(t, "index", "link", "--db", db, "--by", "clerk-1", "--reason", "confirmed at reception", "gp/G3", "hospital/H3")
+	require.NoError(t, err)
+	lines := strings.Fields(out)
+	require.Len(t, lines, 6)
+	assert.Equal(t, lines[2], lines[5], "linked")
+	out, err = carelens(t, "index", "show", "--db", db, "gp/G3")
+	require.NoError(t, err)
+	assert.Contains(t, out, "hospital/H3")
+	assert.Contains(t, out, "link hospital/H3 by clerk-1")
+	assert.Contains(t, out, "confirmed at reception")
+	assert.NotContains(t, out, "Okafor", "show prints no demographics")
+
+	out, err = carelens(t, "index", "unlink", "--db", db, "--by", "clerk-2", "gp/G1", "hospital/H1")
+	require.NoError(t, err)
+	lines = strings.Fields(out)
+	assert.NotEqual(t, lines[2], lines[5], "split")
+
+	out, err = carelens(t, "index", "events", "--db", db)
+	require.NoError(t, err)
+	var evs []match.Event
+	for line := range strings.Lines(out) {
+		var e match.Event
+		require.NoError(t, json.Unmarshal([]byte(line), &e))
+		evs = append(evs, e)
+	}
+	var neverLinked uint64
+	for _, e := range evs {
+		if e.Kind == match.EventNeverLinked {
+			neverLinked = e.Seq
+		}
+	}
+	require.NotZero(t, neverLinked)
+	_, err = carelens(t, "index", "revert", "--db", db, "--by", "clerk-3", "--reason", "mistake", strconv.FormatUint(neverLinked, 10))
+	require.NoError(t, err)
+	out, err = carelens(t, "index", "export", "--db", db)
+	require.NoError(t, err)
+	after := readExport(t, out)
+	assert.Equal(t, after["gp/G1"], after["hospital/H1"], "the unlink was reverted")
+}
+
+
+func TestIndexCommandErrors(t *testing.T) {
+	foreign := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("x"), 0o644))
+	tests := []struct {
+		name string
+		args []string
+		want error
+	}{
+		{name: "no subcommand", args: []string{"index"}, want: errUsage},
+		{name: "unknown subcommand", args: []string{"index", "frobnicate"}, want: errUsage},
+		{name: "no db", args: []string{"index", "export"}, want: errUsage},
+		{name: "query without family", args: []string{"index", "query", "--db", t.TempDir()}, want: errUsage},
+		{name: "link without by", args: []string{"index", "link", "--db", t.TempDir(), "a/1", "b/2"}, want: errUsage},
+		{name: "bad record ref", args: []string{"index", "link", "--db", t.TempDir(), "--by", "x", "a1", "b/2"}, want: errUsage},
+		{name: "foreign directory", args: []string{"index", "export", "--db", foreign}, want: match.ErrForeignStore},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := carelens(t, tc.args...)
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, tc.want), "got %v", err)
+		})
+	}
+}
