@@ -135,7 +135,6 @@ func TestIndexCommand(t *testing.T) {
 	assert.Equal(t, after["gp/G1"], after["hospital/H1"], "the unlink was reverted")
 }
 
-
 func TestIndexCommandErrors(t *testing.T) {
 	foreign := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("x"), 0o644))
