@@ -79,14 +79,6 @@ func marshal(cr *bcrpb.ContainedResource) ([]byte, error) {
 	return m.Marshal(cr)
 }
 
-func marshalPretty(cr *bcrpb.ContainedResource) ([]byte, error) {
-	m, err := jsonformat.NewPrettyMarshaller(fhirversion.R4)
-	if err != nil {
-		return nil, err
-	}
-	return m.Marshal(cr)
-}
-
 // inner returns the resource message held by a ContainedResource.
 func inner(cr *bcrpb.ContainedResource) protoreflect.Message {
 	m := cr.ProtoReflect()
