@@ -174,7 +174,8 @@ type Merger struct {
 	rules *compiled
 	cur   cursor
 
-	atoms     []atom
+	atoms     []atom // in timeline order
+	keys      []atom // in stream order, before placement
 	clusters  []cluster
 	next      []int32   // atom → next member of its cluster, -1 at the end
 	open      [][]int32 // concept → clusters still within their window
@@ -303,6 +304,7 @@ func (m *Merger) MergeSlices(dst *Timeline, srcs [][]Entry) (*Timeline, error) {
 
 func (m *Merger) resetScratch(n, k int) {
 	m.atoms = slices.Grow(m.atoms[:0], n)
+	m.keys = slices.Grow(m.keys[:0], n)
 	m.clusters = slices.Grow(m.clusters[:0], n)
 	m.next = slices.Grow(m.next[:0], n)[:n]
 	for i := range m.open {
@@ -339,7 +341,7 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	// Phase 1, stream by stream (sequential memory): the keys of every
 	// entry, which needs its tags and codes, wherever they live.
 	m.base = slices.Grow(m.base[:0], len(srcs))[:len(srcs)]
-	m.atoms = m.atoms[:n]
+	m.keys = m.keys[:n]
 	ai := 0
 	for s, src := range srcs {
 		m.base[s] = int32(ai)
@@ -347,7 +349,7 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 			hi := min(lo+touchBlock, len(src))
 			m.sink ^= touch(src[lo:hi])
 			for i := lo; i < hi; i++ {
-				if err := m.key(&m.atoms[ai], &src[i], ref{int32(s), int32(i)}); err != nil {
+				if err := m.key(&m.keys[ai], &src[i], ref{int32(s), int32(i)}); err != nil {
 					return err
 				}
 				ai++
@@ -357,12 +359,15 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	for int(m.nConcepts) > len(m.open) {
 		m.open = append(m.open, nil)
 	}
-	// Phase 2, in timeline order: place each entry in a cluster.
+	// Phase 2, in timeline order: place each entry in a cluster. The atoms
+	// are copied into timeline order first, so that the members of a
+	// cluster, which are close in time, are close in memory too.
 	c := &m.cur
 	c.reset(m.o, srcs)
 	for c.Next() {
 		s, i := c.Pos()
-		m.place(m.base[s] + i)
+		m.atoms = append(m.atoms, m.keys[m.base[s]+i])
+		m.place(int32(len(m.atoms) - 1))
 	}
 	return c.Err()
 }
