@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/fhir/go/jsonformat"
 	apb "github.com/google/fhir/go/proto/google/fhir/proto/annotations_go_proto"
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
@@ -37,13 +38,90 @@ var noteTypes = map[string]bool{"11506-3": true, "34109-9": true, "34746-8": tru
 func (b *Batch) Entries() []merge.Entry {
 	out := make([]merge.Entry, 0, len(b.Resources))
 	meds := b.medicationIndex()
+	provs := b.provenanceIndex()
 	for _, r := range b.Resources {
 		if r.Type == "Patient" {
 			continue
 		}
-		out = append(out, r.entry(b.Source.ID, b.Retrieved, meds))
+		e := r.entry(b.Source.ID, b.Retrieved, meds)
+		if provs != nil {
+			var tags []provenance.Tag
+			if r.FullURL != "" {
+				tags = append(tags, provs[r.FullURL]...)
+			}
+			if r.ID != "" {
+				tags = append(tags, provs[r.Type+"/"+r.ID]...)
+			}
+			if len(tags) > 0 {
+				e.Lineage = e.Lineage.Union(provenance.Of(tags...))
+			}
+		}
+		out = append(out, e)
 	}
 	return out
+}
+
+// provenanceIndex reads the Provenance resources of b: for each target
+// reference (a fullUrl or "Type/id"), the tags of its source entities. An
+// entity's source is the value of its agent's identifier in system
+// [SourceSystem] (as [TimelineBundle] writes it), else the source of b.
+func (b *Batch) provenanceIndex() map[string][]provenance.Tag {
+	var idx map[string][]provenance.Tag
+	for _, r := range b.Resources {
+		p := r.cr.GetProvenance()
+		if p == nil {
+			continue
+		}
+		var tags []provenance.Tag
+		for _, ent := range p.GetEntity() {
+			t := provenance.Tag{Source: b.Source.ID}
+			for _, a := range ent.GetAgent() {
+				if id := a.GetWho().GetIdentifier(); id.GetSystem().GetValue() == SourceSystem && id.GetValue().GetValue() != "" {
+					t.Source = id.GetValue().GetValue()
+				}
+			}
+			ref := referenceString(ent.GetWhat())
+			if ref == "" {
+				continue
+			}
+			if typ, rest, ok := strings.Cut(ref, "/"); ok && !strings.Contains(typ, ":") {
+				t.ResourceType = typ
+				t.ResourceID, t.Version, _ = strings.Cut(rest, "/_history/")
+			} else {
+				t.ResourceID = ref // a fullUrl such as urn:uuid:...
+				t.ResourceType = ent.GetWhat().GetType().GetValue()
+			}
+			tags = append(tags, t)
+		}
+		if len(tags) == 0 {
+			continue
+		}
+		for _, target := range p.GetTarget() {
+			ref := referenceString(target)
+			if ref == "" {
+				continue
+			}
+			ref, _, _ = strings.Cut(ref, "/_history/")
+			if idx == nil {
+				idx = map[string][]provenance.Tag{}
+			}
+			idx[ref] = append(idx[ref], tags...)
+		}
+	}
+	return idx
+}
+
+// referenceString returns a Reference as the string FHIR JSON carries
+// ("Observation/1/_history/2", "urn:uuid:...", "#contained"), or "".
+func referenceString(ref *dtpb.Reference) string {
+	if ref == nil {
+		return ""
+	}
+	c := proto.Clone(ref).(*dtpb.Reference)
+	if jsonformat.DenormalizeReference(c) != nil {
+		return ""
+	}
+	return c.GetUri().GetValue()
 }
 
 // Entry maps r to a timeline entry tagged as delivered by source and

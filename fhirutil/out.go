@@ -121,10 +121,14 @@ type TimelineOptions struct {
 // Condition, Procedure, Immunization, Encounter, ServiceRequest,
 // DocumentReference; Basic for other) followed by a Provenance whose
 // target is that resource, whose entities (role source) are the source
-// resources of every tag of the entry's lineage, and whose agents are the
-// sources' organisations. Decoding the Bundle with [Decode] gives back each
-// entry's category, time and precision, codes, display, value, value text,
-// text and (where R4 allows it for the type) status.
+// resources of every tag of the entry's lineage (each with the source as
+// the entity's agent, identifier system [SourceSystem]), and whose agents
+// are the sources' organisations. Decoding the Bundle with [Decode] gives
+// back each entry's category, time and precision, codes, display, value,
+// dose, value text, text and (where R4 allows it for the type) status, and
+// [Batch.Entries] reads the Provenance back into each entry's lineage:
+// source, resource type, id and version of every tag (the tags' times are
+// not written).
 func TimelineBundle(entries []merge.Entry, o *TimelineOptions) ([]byte, error) {
 	if o == nil {
 		o = &TimelineOptions{}
@@ -173,12 +177,14 @@ func provenanceFor(target string, l provenance.Lineage, sources map[string]prove
 			ref := t.ResourceType + "/" + t.ResourceID
 			if !fhirID.MatchString(t.ResourceID) {
 				ref = t.ResourceID // a fullUrl such as urn:uuid:...
+				what["type"] = t.ResourceType
 			} else if t.Version != "" {
 				ref += "/_history/" + t.Version
 			}
 			what["reference"] = ref
 		}
-		entities = append(entities, map[string]any{"role": "source", "what": what})
+		entities = append(entities, map[string]any{"role": "source", "what": what,
+			"agent": []any{map[string]any{"who": map[string]any{"identifier": map[string]any{"system": SourceSystem, "value": t.Source}}}}})
 	}
 	for _, id := range l.Sources() {
 		s := sources[id]
