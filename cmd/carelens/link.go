@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/carelens/carelens/match"
@@ -47,18 +48,35 @@ func (f *inputFlags) read(paths []string, stderr io.Writer) ([]match.Record, err
 			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
 	}
-	var recs []match.Record
+	// Files are read concurrently (each file is one source); records keep
+	// the order of the files on the command line.
+	parts := make([][]match.Record, len(paths))
+	errs := make([]error, len(paths))
+	var mu sync.Mutex
 	skipped := 0
-	for _, p := range paths {
-		rs, err := matchio.ReadFile(p, matchio.Options{ID: *f.id, Map: m, SkipBad: *f.skipBad,
-			OnBad: func(e *matchio.RowError) {
-				skipped++
-				fmt.Fprintln(stderr, "carelens: skipped:", e)
-			}})
-		if err != nil {
-			return nil, err
-		}
-		recs = append(recs, rs...)
+	var wg sync.WaitGroup
+	for k, p := range paths {
+		wg.Go(func() {
+			parts[k], errs[k] = matchio.ReadFile(p, matchio.Options{ID: *f.id, Map: m, SkipBad: *f.skipBad,
+				OnBad: func(e *matchio.RowError) {
+					mu.Lock()
+					defer mu.Unlock()
+					skipped++
+					fmt.Fprintln(stderr, "carelens: skipped:", e)
+				}})
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	recs := make([]match.Record, 0, n)
+	for _, p := range parts {
+		recs = append(recs, p...)
 	}
 	if skipped > 0 {
 		fmt.Fprintf(stderr, "carelens: skipped %d bad rows\n", skipped)
