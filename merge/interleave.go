@@ -31,8 +31,10 @@ type cursor struct {
 	bufs  []Entry // current entry of each pulled stream
 	h     []head  // current head of each stream
 	tree  []node  // tree[0] is the winning stream, tree[1:] the losers
-	top   head    // the current entry's head
-	cur   Entry   // copy of the current entry of a pulled stream
+	keys  []int64 // few streams: each stream's head key, scanned instead of a tree
+	scan  bool
+	top   head  // the current entry's head
+	cur   Entry // copy of the current entry of a pulled stream
 	err   error
 	begun bool
 }
@@ -142,10 +144,38 @@ func (c *cursor) tie(a, b *head) int {
 	return 0
 }
 
+// scanMax is the most streams merged by scanning their keys: for a few
+// streams a linear scan of adjacent keys, whose comparisons are predictable,
+// beats the tree's unpredictable ones.
+const scanMax = 8
+
+// pick returns the winning stream by scanning the head keys.
+func (c *cursor) pick() node {
+	keys := c.keys
+	best, bk := int32(0), keys[0]
+	for i := 1; i < len(keys); i++ {
+		if k := keys[i]; k < bk {
+			best, bk = int32(i), k
+		} else if k == bk && c.less(node{k, int32(i)}, node{bk, best}) {
+			best = int32(i)
+		}
+	}
+	return node{bk, best}
+}
+
 // build plays the initial tournament: winners climb, losers stay.
 func (c *cursor) build() {
 	k := len(c.h)
 	c.tree = slices.Grow(c.tree[:0], k)[:k]
+	c.scan = k <= scanMax
+	if c.scan {
+		c.keys = slices.Grow(c.keys[:0], k)[:k]
+		for s := range k {
+			c.keys[s] = c.nodeOf(int32(s)).key
+		}
+		c.tree[0] = c.pick()
+		return
+	}
 	if k == 1 {
 		c.tree[0] = c.nodeOf(0)
 		return
@@ -168,6 +198,11 @@ func (c *cursor) build() {
 
 // replay restores the tree after stream s's head changed.
 func (c *cursor) replay(s int32) {
+	if c.scan {
+		c.keys[s] = c.nodeOf(s).key
+		c.tree[0] = c.pick()
+		return
+	}
 	k := int32(len(c.h))
 	w := c.nodeOf(s)
 	t := c.tree
