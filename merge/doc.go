@@ -12,8 +12,9 @@
 //     effective time and its [Precision], codes, value, dose, text and its
 //     [provenance.Lineage].
 //   - [Interleave] and [InterleaveSlices] merge per-source streams sorted by
-//     [Options.Compare] into one stream: a tournament tree over the streams'
-//     heads, O(n log k), with a total order for ties (time, source priority,
+//     [Options.Compare] into one stream, O(n log k): a tournament tree over
+//     the streams' heads (up to eight streams, a scan of their packed time
+//     keys, cheaper at that size), with a total order for ties (time, source priority,
 //     source id, resource type, id and version, then stream index). A stream
 //     out of order ends the sequence with [ErrUnsorted]; zero or one stream
 //     needs no tree.

@@ -281,8 +281,9 @@ func (c *cursor) Err() error { return c.err }
 
 // Interleave merges per-source streams, each sorted by [Options.Compare],
 // into one stream in that order (ties between streams go to the lower stream
-// index), without de-duplication. It is a tournament-tree merge, O(n log k) for n
-// entries in k streams; zero or one stream is passed through without a heap.
+// index), without de-duplication. It is a tournament-tree merge, O(n log k)
+// for n entries in k streams; zero or one stream is passed through without
+// one.
 //
 // A stream out of order ends the sequence with an error wrapping
 // [ErrUnsorted] as its last element; entries yielded before it are correct.
