@@ -29,7 +29,18 @@ func linkCohort(tb testing.TB, dir string, sources []string) (Metrics, *match.Li
 		require.NoError(tb, err)
 		recs = append(recs, rs...)
 	}
-	res, err := match.Link(tb.Context(), recs, nil)
+	truth, err := ReadTruth(filepath.Join(dir, "truth.csv"))
+	require.NoError(tb, err)
+	label := make(map[[2]string]string, len(truth.Records))
+	for _, r := range truth.Records {
+		label[[2]string{r.Source, r.ID}] = r.Label
+	}
+	entity := make([]string, len(recs))
+	for i := range recs {
+		entity[i] = label[[2]string{recs[i].Source, recs[i].ID}]
+	}
+	// Truth is used only to report pair completeness, never to link.
+	res, err := match.Link(tb.Context(), recs, &match.LinkOptions{Truth: entity})
 	require.NoError(tb, err)
 	out := filepath.Join(dir, "clusters.csv")
 	f, err := os.Create(out)
@@ -46,8 +57,6 @@ func linkCohort(tb testing.TB, dir string, sources []string) (Metrics, *match.Li
 	require.NoError(tb, f.Close())
 	elapsed := time.Since(start)
 
-	truth, err := ReadTruth(filepath.Join(dir, "truth.csv"))
-	require.NoError(tb, err)
 	cl, err := ReadClusters(out)
 	require.NoError(tb, err)
 	m, err := Evaluate(truth, cl, EvalOptions{})
@@ -65,8 +74,8 @@ func TestLinkSynthCohort(t *testing.T) {
 	_, err := Synth(t.Context(), SynthOptions{People: 6000, Sources: sources, Seed: 11, Out: dir})
 	require.NoError(t, err)
 	m, res, _ := linkCohort(t, dir, sources)
-	t.Logf("P=%.4f R=%.4f F1=%.4f false merges=%d of %d true pairs; %v", m.Precision, m.Recall, m.F1,
-		m.FalseMerges, m.TruePairs, res.Stats)
+	t.Logf("P=%.4f R=%.4f F1=%.4f false merges=%d of %d true pairs; pair completeness %.4f; %v", m.Precision, m.Recall, m.F1,
+		m.FalseMerges, m.TruePairs, res.Stats.PairCompleteness, res.Stats)
 	assert.GreaterOrEqual(t, m.F1, 0.99)
 	assert.Less(t, float64(m.FalseMerges), 0.001*float64(m.TruePairs))
 }
@@ -104,6 +113,7 @@ func BenchmarkLinkMillion(b *testing.B) {
 	b.ReportMetric(m.F1, "F1")
 	b.ReportMetric(float64(m.FalseMerges)/float64(max(m.TruePairs, 1)), "falsemerge/truepair")
 	b.ReportMetric(float64(ru.Maxrss)/(1<<20), "peakRSS_GiB")
+	b.ReportMetric(res.Stats.PairCompleteness, "pair_completeness")
 	b.Logf("%d records in %v: P=%.4f R=%.4f F1=%.4f false merges=%d of %d true pairs; %v; timings %v",
 		res.Stats.Records, elapsed, m.Precision, m.Recall, m.F1, m.FalseMerges, m.TruePairs, res.Stats,
 		fmt.Sprint(res.Stats.Timings))

@@ -19,6 +19,9 @@ const (
 	// ConstraintNameDOBOnly means nothing but name, birth date and sex
 	// agrees: matching never auto-links on name and birth date alone.
 	ConstraintNameDOBOnly
+	// ConstraintSuffix means both names carry a generational suffix and
+	// the suffixes differ (Jr and Sr): a discriminator, not noise.
+	ConstraintSuffix
 )
 
 // String names the constraint for explanations.
@@ -30,6 +33,8 @@ func (c Constraint) String() string {
 		return "possible twins: same birth date, different given names"
 	case ConstraintNameDOBOnly:
 		return "only name and birth date agree"
+	case ConstraintSuffix:
+		return "different generational suffixes"
 	}
 	return ""
 }
@@ -51,6 +56,9 @@ func isDemographic(f Field) bool {
 func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 	if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs {
 		return ConstraintNHS
+	}
+	if a.suffix != 0 && b.suffix != 0 && a.suffix != b.suffix {
+		return ConstraintSuffix
 	}
 	dobExact, givenElse, corroborated, idAgrees := false, false, false, false
 	for c := range s.comps {

@@ -34,6 +34,10 @@ type LinkOptions struct {
 	// NoChainGuard turns off the protection against chaining two clusters
 	// through one weak link.
 	NoChainGuard bool
+	// Truth, when set, holds each record's true entity label ("" for
+	// unknown), so that [LinkStats.PairCompleteness] can be reported. It
+	// is never used to link.
+	Truth []string
 	// Progress, if set, is called at the start of each stage.
 	Progress func(stage string)
 }
@@ -78,6 +82,11 @@ type LinkStats struct {
 	// ChainGuardSplits counts merges refused because the clusters were
 	// joined only by a weak link.
 	ChainGuardSplits int `json:"chainGuardSplits"`
+	// TruePairs and PairCompleteness are reported when
+	// [LinkOptions.Truth] is given: the number of true pairs, and the share
+	// of them that blocking made candidates.
+	TruePairs        int64   `json:"truePairs,omitempty"`
+	PairCompleteness float64 `json:"pairCompleteness,omitempty"`
 	// GuardedPairs counts pairs above the threshold not linked because of
 	// a twins or name-and-birth-date-only constraint (see [Constraint]).
 	GuardedPairs int                      `json:"guardedPairs"`
@@ -175,6 +184,9 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 		res.Stats.ReductionRatio = 1 - float64(len(pairs))/(n*(n-1)/2)
 	}
 	res.Stats.Rules = bs.stats
+	if len(o.Truth) == len(prepared) {
+		res.Stats.TruePairs, res.Stats.PairCompleteness = pairCompleteness(o.Truth, pairs)
+	}
 	if train {
 		progress("train")
 		t = time.Now()
@@ -257,7 +269,7 @@ func scoreEdges(sc *Scorer, recs []Prepared, pairs []candPair, thrW float64, wor
 				cp := &pairs[k]
 				if wt := sc.weightOf(cp, recs); wt >= thrW {
 					c := sc.constraint(cp.pat, &recs[cp.i], &recs[cp.j])
-					if c == ConstraintTwins || c == ConstraintNameDOBOnly {
+					if c != ConstraintNone && c != ConstraintNHS {
 						guarded[w]++
 						continue
 					}
@@ -389,4 +401,28 @@ func supported(sc *Scorer, recs []Prepared, next []int32, a, b int32, thrW float
 func (s LinkStats) String() string {
 	return fmt.Sprintf("records=%d candidate_pairs=%d reduction_ratio=%.6f linked_pairs=%d constraint_splits=%d chain_guard_splits=%d guarded_pairs=%d",
 		s.Records, s.CandidatePairs, s.ReductionRatio, s.LinkedPairs, s.ConstraintSplits, s.ChainGuardSplits, s.GuardedPairs)
+}
+
+// pairCompleteness counts the true pairs given entity labels, and the
+// share of them among the candidate pairs.
+func pairCompleteness(truth []string, pairs []candPair) (int64, float64) {
+	size := map[string]int64{}
+	for _, e := range truth {
+		if e != "" {
+			size[e]++
+		}
+	}
+	var total, found int64
+	for _, n := range size {
+		total += n * (n - 1) / 2
+	}
+	for _, p := range pairs {
+		if e := truth[p.i]; e != "" && e == truth[p.j] {
+			found++
+		}
+	}
+	if total == 0 {
+		return 0, 1
+	}
+	return total, float64(found) / float64(total)
 }
