@@ -51,6 +51,8 @@ type indexHarnessResult struct {
 //	CARELENS_INDEX_PEOPLE=610000 CARELENS_INDEX_WORK=/tmp/ixrun \
 //	  go test -run TestIndexHarness -timeout 60m -v ./benchmarks/
 //
+// CARELENS_INDEX_MAXBLOCK overrides [match.IndexOptions.MaxBlockSize].
+//
 // It generates the cohort, links it with the batch linker (training the
 // model the index then uses), loads it record by record into a durable
 // Badger index, and measures the load, the size on disk, the agreement of
@@ -108,7 +110,8 @@ func TestIndexHarness(t *testing.T) {
 	s, err := badgerstore.Open(dir, nil)
 	require.NoError(t, err)
 	defer s.Close()
-	ix, err := match.OpenIndex(ctx, s, &match.IndexOptions{Model: lr.Model})
+	maxBlock, _ := strconv.Atoi(os.Getenv("CARELENS_INDEX_MAXBLOCK")) // zero: the default
+	ix, err := match.OpenIndex(ctx, s, &match.IndexOptions{Model: lr.Model, MaxBlockSize: maxBlock})
 	require.NoError(t, err)
 	t0 = time.Now()
 	cpu0 := indexCPUSeconds()

@@ -132,9 +132,9 @@ type Index struct {
 	store Store
 	opt   IndexOptions
 
-	mu     sync.Mutex   // serialises writers
-	ctr    counters     // guarded by mu
-	filter *blockFilter // guarded by mu; built by the first Load
+	mu     sync.Mutex // serialises writers
+	ctr    counters   // guarded by mu
+	blocks *memBlocks // the blocking index, rebuilt from the records on open
 
 	cache prepCache
 }
@@ -229,6 +229,9 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 		ix.opt.scorer = ms
 	}
 	ix.cache.init(ix.opt.CacheRecords)
+	if err := ix.loadBlocks(ctx); err != nil {
+		return nil, err
+	}
 	return ix, nil
 }
 
@@ -297,13 +300,7 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[Record, error], progres
 			return nil
 		}
 		ix.prepareBatch(batch)
-		ix.mu.Lock()
-		err := ix.ensureFilter(ctx)
-		ix.mu.Unlock()
-		if err != nil {
-			return err
-		}
-		err = ix.update(ctx, func(w *writer) error {
+		err := ix.update(ctx, func(w *writer) error {
 			for i := range batch {
 				if err := validRef(batch[i].Ref()); err != nil {
 					return fmt.Errorf("%s: %w", batch[i].Ref(), err)
@@ -346,7 +343,7 @@ func (ix *Index) update(ctx context.Context, fn func(w *writer) error) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(), blocks: map[uint64]postingList{}, filter: ix.filter}
+		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(), edits: map[uint64]*blockEdit{}, newRefs: map[uint32]RecordRef{}}
 		err := ix.store.Update(ctx, func(tx Txn) error {
 			w.tx = tx
 			if err := fn(w); err != nil {
@@ -356,6 +353,7 @@ func (ix *Index) update(ctx context.Context, fn func(w *writer) error) error {
 		})
 		if err == nil {
 			ix.ctr = w.ctr
+			ix.blocks.apply(w.edits, w.newRefs)
 			return nil
 		}
 		// Cached entries are validated against the stored bytes, but a
@@ -694,17 +692,10 @@ func (ix *Index) Revert(ctx context.Context, seq uint64, actor Actor) error {
 type reader struct {
 	ix *Index
 	tx Txn
-	// blocks, when not nil, holds the posting lists read or written in
-	// this transaction, so that a batch reads each block once.
-	blocks map[uint64]postingList
-	// filter, when not nil, rules out blocks that have no postings.
-	filter *blockFilter
-}
-
-// postingList is a decoded block posting list.
-type postingList struct {
-	flag byte
-	refs []RecordRef
+	// edits and newRefs, when not nil, are the writer's uncommitted
+	// changes to the blocking index.
+	edits   map[uint64]*blockEdit
+	newRefs map[uint32]RecordRef
 }
 
 // stored returns the stored record of ref, or ErrNotFound.
@@ -793,14 +784,15 @@ func (rd reader) candidates(ce *cacheEntry, self RecordRef) ([]scored, error) {
 	var refs []RecordRef
 	seen := map[RecordRef]struct{}{self: {}}
 	for _, h := range ce.blocks {
-		flag, block, err := rd.postings(h)
-		if err != nil {
-			return nil, err
-		}
-		if flag == refListOversized || len(block) > rd.ix.opt.MaxBlockSize {
+		over, block := rd.postings(h)
+		if over || len(block) > rd.ix.opt.MaxBlockSize {
 			continue
 		}
-		for _, ref := range block {
+		for _, n := range block {
+			ref, ok := rd.refOf(n)
+			if !ok {
+				continue
+			}
 			if _, dup := seen[ref]; !dup {
 				seen[ref] = struct{}{}
 				refs = append(refs, ref)
@@ -894,21 +886,22 @@ func (rd reader) refList(key []byte) (byte, []RecordRef, error) {
 	return decodeRefs(v)
 }
 
-// postings lists the records in block h.
-func (rd reader) postings(h uint64) (byte, []RecordRef, error) {
-	if rd.blocks != nil {
-		if pl, ok := rd.blocks[h]; ok {
-			return pl.flag, pl.refs, nil
+// postings lists the records in block h, and whether it is oversized.
+func (rd reader) postings(h uint64) (bool, []uint32) {
+	if rd.edits != nil {
+		if e, ok := rd.edits[h]; ok {
+			return e.over, e.recs
 		}
 	}
-	if rd.filter != nil && !rd.filter.mayContain(h) {
-		return refListPlain, nil, nil
+	return rd.ix.blocks.get(h)
+}
+
+// refOf returns the reference of record number n.
+func (rd reader) refOf(n uint32) (RecordRef, bool) {
+	if r, ok := rd.newRefs[n]; ok {
+		return r, true
 	}
-	flag, refs, err := rd.refList(postingKey(h))
-	if err == nil && rd.blocks != nil {
-		rd.blocks[h] = postingList{flag, refs}
-	}
-	return flag, refs, err
+	return rd.ix.blocks.ref(n)
 }
 
 // members lists the records of person, in order.
@@ -948,16 +941,16 @@ func (rd reader) decisions(ref RecordRef) ([]Decision, error) {
 
 // writer changes the index inside one read-write transaction.
 type writer struct {
-	ix     *Index
-	tx     Txn
-	ctr    counters
-	now    time.Time
-	blocks map[uint64]postingList
-	filter *blockFilter
+	ix      *Index
+	tx      Txn
+	ctr     counters
+	now     time.Time
+	edits   map[uint64]*blockEdit
+	newRefs map[uint32]RecordRef
 }
 
 func (w *writer) reader() reader {
-	return reader{ix: w.ix, tx: w.tx, blocks: w.blocks, filter: w.filter}
+	return reader{ix: w.ix, tx: w.tx, edits: w.edits, newRefs: w.newRefs}
 }
 
 func (w *writer) newPerson() string {
@@ -1015,6 +1008,7 @@ func (w *writer) add(r *Record) (string, error) {
 		}
 	} else {
 		w.ctr.seq++
+		w.newRefs[uint32(sr.seq)] = ref
 	}
 	cands, err := rd.candidates(ce, ref)
 	if err != nil {
@@ -1029,9 +1023,7 @@ func (w *writer) add(r *Record) (string, error) {
 		return "", err
 	}
 	for _, h := range sr.blocks {
-		if err := w.postingAdd(h, ref); err != nil {
-			return "", err
-		}
+		w.postingAdd(h, uint32(sr.seq))
 	}
 	if err := w.memberAdd(person, ref); err != nil {
 		return "", err
@@ -1062,40 +1054,31 @@ func (w *writer) add(r *Record) (string, error) {
 // detach removes ref's postings and membership (not its record).
 func (w *writer) detach(ref RecordRef, sr *storedRecord) error {
 	for _, h := range sr.blocks {
-		if err := w.postingRemove(h, ref); err != nil {
-			return err
-		}
+		w.postingRemove(h, uint32(sr.seq))
 	}
 	return w.memberRemove(sr.person, ref)
 }
 
-// postingAdd adds ref to block h; a block that grows past MaxBlockSize is
-// marked oversized and no longer kept.
-func (w *writer) postingAdd(h uint64, ref RecordRef) error {
-	flag, refs, err := w.reader().postings(h)
-	if err != nil || flag == refListOversized || slices.Contains(refs, ref) {
-		return err
+// postingAdd adds record n to block h; a block that grows past
+// MaxBlockSize is marked oversized and no longer kept.
+func (w *writer) postingAdd(h uint64, n uint32) {
+	over, recs := w.reader().postings(h)
+	if over || slices.Contains(recs, n) {
+		return
 	}
-	if len(refs) >= w.ix.opt.MaxBlockSize {
-		w.blocks[h] = postingList{flag: refListOversized}
-		return w.tx.Set(postingKey(h), []byte{refListOversized})
+	if len(recs) >= w.ix.opt.MaxBlockSize {
+		w.edits[h] = &blockEdit{over: true}
+		return
 	}
-	refs = append(refs, ref)
-	w.blocks[h] = postingList{refListPlain, refs}
-	if w.filter != nil {
-		w.filter.add(h)
-	}
-	return w.tx.Set(postingKey(h), encodeRefs(refListPlain, refs))
+	w.edits[h] = &blockEdit{recs: append(slices.Clip(recs), n)} // a new slice: readers may hold recs
 }
 
-func (w *writer) postingRemove(h uint64, ref RecordRef) error {
-	flag, refs, err := w.reader().postings(h)
-	if err != nil || flag == refListOversized {
-		return err
+func (w *writer) postingRemove(h uint64, n uint32) {
+	over, recs := w.reader().postings(h)
+	if over || !slices.Contains(recs, n) {
+		return
 	}
-	refs = slices.DeleteFunc(slices.Clone(refs), func(r RecordRef) bool { return r == ref })
-	w.blocks[h] = postingList{refListPlain, refs}
-	return w.putRefs(postingKey(h), refs)
+	w.edits[h] = &blockEdit{recs: slices.DeleteFunc(slices.Clone(recs), func(x uint32) bool { return x == n })}
 }
 
 func (w *writer) putRefs(key []byte, refs []RecordRef) error {

@@ -9,18 +9,18 @@ import (
 
 // Key layout of the index inside its Store. Record references inside keys
 // are length-prefixed (source, then id), so that one is never a prefix of
-// another; blocking keys are stored as 64-bit hashes, so no demographic
-// value appears in a key.
+// another. No demographic value appears in a key. The blocking index is not
+// stored: each record keeps its blocking-key hashes and the index is
+// rebuilt from them in memory when the index is opened (see memBlocks).
 //
 //	m/format                 index format marker
 //	m/counters               next person number, next event sequence, next record sequence
 //	r/<ref>                  stored record: sequence, person id, block hashes, record fields
-//	k/<hash8>                a block's postings: the records with that blocking key
 //	p/<person>               a person's records
 //	a/<person>               survivor of a merged-away person id
 //	d/<ref>                  people's decisions about pairs including the record
 //	e/<seq8>                 change event
-const indexFormat = "carelens-index/1"
+const indexFormat = "carelens-index/2"
 
 var (
 	keyFormat   = []byte("m/format")
@@ -38,20 +38,15 @@ func appendRef(dst []byte, r RecordRef) []byte {
 
 func recordKey(r RecordRef) []byte { return appendRef([]byte("r/"), r) }
 
-func postingKey(h uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte("k/"), h)
-}
-
 func memberKey(person string) []byte { return []byte("p/" + person) }
 
 func aliasKey(person string) []byte { return []byte("a/" + person) }
 
 func decisionKey(a RecordRef) []byte { return appendRef([]byte("d/"), a) }
 
-// A list of record references (a block's postings, a person's members) is
-// stored as one value: a flag byte, then length-prefixed references in
-// order. The flag marks a block that grew past the largest block size and
-// is no longer kept.
+// A list of record references (a person's members) is stored as one value:
+// a flag byte (always refListPlain), then length-prefixed references in
+// order.
 const (
 	refListPlain     = 0
 	refListOversized = 1

@@ -1,0 +1,116 @@
+package match
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// memBlocks is the index's blocking index, held in memory: for each block
+// (a blocking-key hash) the records in it, by record number. It is derived
+// data: every stored record keeps the hashes of its blocks, so the blocking
+// index is rebuilt from the records when the index is opened, and a crash
+// cannot leave it out of step with them. Keeping it out of the store saves
+// a store lookup and a store write per block per record.
+//
+// Lists are copy-on-write: the writer replaces a block's slice, never
+// changes it in place, so readers may use a slice they got without a lock.
+type memBlocks struct {
+	mu   sync.RWMutex
+	post map[uint64][]uint32 // block → record numbers; nil slice with over set when oversized
+	over map[uint64]bool     // blocks that grew past the largest block size
+	refs []RecordRef         // record number → reference
+}
+
+func newMemBlocks() *memBlocks {
+	return &memBlocks{post: map[uint64][]uint32{}, over: map[uint64]bool{}}
+}
+
+// get returns block h: oversized, or its record numbers.
+func (b *memBlocks) get(h uint64) (bool, []uint32) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.over[h], b.post[h]
+}
+
+// ref returns the reference of record number n.
+func (b *memBlocks) ref(n uint32) (RecordRef, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if int(n) >= len(b.refs) {
+		return RecordRef{}, false
+	}
+	return b.refs[n], b.refs[n].Source != ""
+}
+
+// blockEdit is a block as changed by a transaction not yet committed.
+type blockEdit struct {
+	over bool
+	recs []uint32
+}
+
+// apply publishes a committed transaction's block changes and new records.
+func (b *memBlocks) apply(edits map[uint64]*blockEdit, refs map[uint32]RecordRef) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for n, r := range refs {
+		for int(n) >= len(b.refs) {
+			b.refs = append(b.refs, RecordRef{})
+		}
+		b.refs[n] = r
+	}
+	for h, e := range edits {
+		switch {
+		case e.over:
+			b.over[h] = true
+			delete(b.post, h)
+		case len(e.recs) == 0:
+			delete(b.post, h)
+		default:
+			b.post[h] = e.recs
+		}
+	}
+}
+
+// loadBlocks builds the blocking index from the stored records.
+func (ix *Index) loadBlocks(ctx context.Context) error {
+	b := newMemBlocks()
+	err := ix.store.View(ctx, func(tx Txn) error {
+		var sr storedRecord
+		for kv, err := range tx.Scan([]byte("r/"), nil) {
+			if err != nil {
+				return err
+			}
+			d := decoder{b: kv.Key[2:]}
+			ref := d.ref()
+			if d.err != nil {
+				return fmt.Errorf("match: record key: %w", ErrCorrupt)
+			}
+			if err := decodeStoredHeader(kv.Value, &sr); err != nil {
+				return err
+			}
+			n := uint32(sr.seq)
+			for int(n) >= len(b.refs) {
+				b.refs = append(b.refs, RecordRef{})
+			}
+			b.refs[n] = ref
+			for _, h := range sr.blocks {
+				if b.over[h] {
+					continue
+				}
+				if len(b.post[h]) >= ix.opt.MaxBlockSize {
+					b.over[h] = true
+					delete(b.post, h)
+					continue
+				}
+				b.post[h] = append(b.post[h], n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("match: open index: blocks: %w", err)
+	}
+	ix.blocks = b
+	return nil
+}
