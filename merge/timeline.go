@@ -245,6 +245,10 @@ type atom struct {
 	cat        uint8
 	src        int32 // number of the lead tag's source
 	lead       *provenance.Tag
+	// Read from the entry while it is in cache, for build.
+	prec          Precision
+	hasVal        bool
+	ntags, ncodes uint16
 }
 
 // cluster is one merged entry during de-duplication.
@@ -404,7 +408,9 @@ func (m *Merger) key(a *atom, e *Entry, r ref) error {
 	if len(tags) == 0 {
 		return fmt.Errorf("%w: stream %d, position %d", ErrUntagged, r.s, r.i)
 	}
-	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1, lead: &tags[0]}
+	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1, lead: &tags[0],
+		prec: e.Precision, hasVal: e.Value != nil || e.Dose != nil,
+		ntags: uint16(min(len(tags), 1<<16-1)), ncodes: uint16(min(len(e.Codes), 1<<16-1))}
 	for ti := range tags {
 		id := m.sourceID(r.s, tags[ti].Source)
 		if ti == 0 {
@@ -676,8 +682,8 @@ func (m *Merger) build(t *Timeline) {
 			}
 		}
 		for j := cl.anchor; j >= 0; j = m.next[j] {
-			nTags += m.atoms[j].e.Lineage.Len()
-			nCodes += len(m.atoms[j].e.Codes)
+			nTags += int(m.atoms[j].ntags)
+			nCodes += int(m.atoms[j].ncodes)
 			if l := m.atoms[j].lead; compareTag(l, cl.lead) < 0 {
 				cl.lead = l
 			}
@@ -778,11 +784,11 @@ func (m *Merger) better(a, b *atom) bool {
 	if ra != rb {
 		return ra < rb
 	}
-	if a.e.Precision != b.e.Precision {
-		return a.e.Precision > b.e.Precision
+	if a.prec != b.prec {
+		return a.prec > b.prec
 	}
-	if va, vb := a.e.Value != nil || a.e.Dose != nil, b.e.Value != nil || b.e.Dose != nil; va != vb {
-		return va
+	if a.hasVal != b.hasVal {
+		return a.hasVal
 	}
 	return false // b is earlier (members are visited in timeline order)
 }
