@@ -99,7 +99,7 @@ func JaroWinkler(a, b string) float64 {
 	rng := max(maxLen/2-1, 0)
 	var fa, fb uint64 // matched flags
 	common := 0
-	for i := 0; i < la; i++ {
+	for i := range la {
 		lo := max(i-rng, 0)
 		hi := min(i+rng, lb-1)
 		c := a[i]
@@ -116,7 +116,7 @@ func JaroWinkler(a, b string) float64 {
 		return 0
 	}
 	trans, k := 0, 0
-	for i := 0; i < la; i++ {
+	for i := range la {
 		if fa&(1<<i) == 0 {
 			continue
 		}
@@ -273,11 +273,11 @@ func jaroWinklerUpper(a, b string) float64 {
 		return 0
 	}
 	var cnt [32]int16
-	for i := 0; i < la; i++ {
+	for i := range la {
 		cnt[a[i]&31]++
 	}
 	c := 0
-	for i := 0; i < lb; i++ {
+	for i := range lb {
 		k := b[i] & 31
 		if cnt[k] > 0 {
 			cnt[k]--

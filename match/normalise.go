@@ -237,8 +237,8 @@ func parseName(given []string, family string) normName {
 // splitFullName splits an unstructured full name. "FAMILY, Given Middle" is
 // read family-first; otherwise the last word is the family name.
 func splitFullName(full string) (given []string, family string) {
-	if i := strings.IndexByte(full, ','); i >= 0 {
-		return strings.Fields(full[i+1:]), strings.TrimSpace(full[:i])
+	if before, after, ok := strings.Cut(full, ","); ok {
+		return strings.Fields(after), strings.TrimSpace(before)
 	}
 	f := strings.Fields(full)
 	// Drop trailing suffixes before choosing the family name.
@@ -597,7 +597,7 @@ func normSex(s string) byte {
 func normAddress(lines []string) (number, rest string) {
 	var words []string
 	for _, l := range lines {
-		for _, w := range strings.Fields(foldText(l, false)) {
+		for w := range strings.FieldsSeq(foldText(l, false)) {
 			if number == "" && w[0] >= '0' && w[0] <= '9' {
 				number = w
 				continue
