@@ -819,7 +819,12 @@ func (rd reader) candidates(ce *cacheEntry, self RecordRef) ([]scored, error) {
 	if len(out) == 0 {
 		return out, nil
 	}
-	ps := rd.ix.opt.scorer.pairScorer() // after preparing every candidate
+	need := make([]any, 0, len(ents)+1)
+	need = append(need, ce.p)
+	for _, e := range ents {
+		need = append(need, e.p)
+	}
+	ps := rd.ix.opt.scorer.pairScorer(need) // after preparing every candidate
 	for i := range out {
 		out[i].weight, out[i].prob = ps.score(ce.p, ents[i].p)
 		out[i].grade = rd.ix.grade(out[i].prob, &ce.ev, &ents[i].ev)
@@ -1412,7 +1417,11 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 		human bool
 	}
 	var edges []edge
-	ps := w.ix.opt.scorer.pairScorer()
+	need := make([]any, n)
+	for i := range n {
+		need[i] = ents[i].p
+	}
+	ps := w.ix.opt.scorer.pairScorer(need)
 	for i := range n {
 		for j := i + 1; j < n; j++ {
 			if human[[2]int{i, j}] {

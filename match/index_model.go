@@ -13,8 +13,8 @@ import (
 var keyModel = []byte("m/model")
 
 // modelScorer adapts a [Model] and a [Preparer] to the index: records are
-// prepared one at a time, and a [Scorer] snapshot is refreshed whenever
-// records have been prepared since the last one.
+// prepared one at a time, and the [Scorer] snapshot is refreshed whenever
+// a record to be scored holds a value the snapshot does not know.
 type modelScorer struct {
 	model *Model
 	p     *Preparer
@@ -24,7 +24,6 @@ type modelScorer struct {
 
 type scorerSnap struct {
 	sc *Scorer
-	n  int // Preparer.Len when the snapshot was taken
 }
 
 func newModelScorer(m *Model, o *PrepareOptions) (*modelScorer, error) {
@@ -37,23 +36,45 @@ func newModelScorer(m *Model, o *PrepareOptions) (*modelScorer, error) {
 	return ms, nil
 }
 
-// current returns a Scorer that sees every record prepared so far.
-func (ms *modelScorer) current() *Scorer {
-	n := ms.p.Len()
-	if s := ms.snap.Load(); s.n >= n {
-		return s.sc
+// covers reports whether sc's vocabulary snapshot holds every value of p.
+// A Scorer scores values prepared after its snapshot as missing, so the
+// index refreshes its Scorer whenever a record brings a new value (not on
+// every record: most values are already known).
+func covers(sc *Scorer, p *Prepared) bool {
+	for f := range Field(numFields) {
+		if id := p.v[f]; id != 0 && int(id) >= len(sc.views[f].strs) {
+			return false
+		}
+	}
+	return true
+}
+
+// scorer returns a Scorer whose snapshot covers every record in ps.
+func (ms *modelScorer) scorer(ps ...any) *Scorer {
+	sc := ms.snap.Load().sc
+	if ms.coversAll(sc, ps) {
+		return sc
 	}
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
-	if s := ms.snap.Load(); s.n >= n {
-		return s.sc
+	if sc = ms.snap.Load().sc; ms.coversAll(sc, ps) {
+		return sc
 	}
 	sc, err := ms.model.Scorer(ms.p)
 	if err != nil {
 		panic("match: validated model failed to bind: " + err.Error())
 	}
-	ms.snap.Store(&scorerSnap{sc: sc, n: n})
+	ms.snap.Store(&scorerSnap{sc: sc})
 	return sc
+}
+
+func (ms *modelScorer) coversAll(sc *Scorer, ps []any) bool {
+	for _, p := range ps {
+		if !covers(sc, p.(*Prepared)) {
+			return false
+		}
+	}
+	return true
 }
 
 func (ms *modelScorer) prepare(r *Record) any {
@@ -63,13 +84,13 @@ func (ms *modelScorer) prepare(r *Record) any {
 
 func (ms *modelScorer) appendBlockKeys(dst []uint64, a any) []uint64 {
 	var keys [16]BlockKey
-	for _, k := range ms.current().AppendBlockingKeys(keys[:0], a.(*Prepared)) {
+	for _, k := range ms.scorer(a).AppendBlockingKeys(keys[:0], a.(*Prepared)) {
 		dst = append(dst, k.Hash)
 	}
 	return dst
 }
 
-func (ms *modelScorer) pairScorer() pairScorer { return modelPairScorer{ms.current()} }
+func (ms *modelScorer) pairScorer(need []any) pairScorer { return modelPairScorer{ms.scorer(need...)} }
 
 type modelPairScorer struct{ sc *Scorer }
 

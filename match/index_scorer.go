@@ -13,8 +13,9 @@ import (
 type indexScorer interface {
 	prepare(r *Record) any
 	appendBlockKeys(dst []uint64, p any) []uint64
-	// pairScorer returns a scorer for records prepared so far.
-	pairScorer() pairScorer
+	// pairScorer returns a scorer able to score the prepared records in
+	// need (and any prepared earlier).
+	pairScorer(need []any) pairScorer
 }
 
 // pairScorer scores a prepared pair: its log2 match weight and probability.
@@ -93,7 +94,7 @@ func (basicScorer) prepare(r *Record) any {
 	return p
 }
 
-func (basicScorer) pairScorer() pairScorer { return basicScorer{} }
+func (basicScorer) pairScorer([]any) pairScorer { return basicScorer{} }
 
 func (basicScorer) appendBlockKeys(dst []uint64, a any) []uint64 {
 	p := a.(*basicPrepared)
