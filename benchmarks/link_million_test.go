@@ -23,11 +23,17 @@ import (
 func linkCohort(tb testing.TB, dir string, sources []string) (Metrics, *match.LinkResult, time.Duration) {
 	tb.Helper()
 	start := time.Now()
-	var recs []match.Record
-	for _, s := range sources {
+	parts := make([][]match.Record, len(sources))
+	n := 0
+	for k, s := range sources {
 		rs, err := matchio.ReadFile(filepath.Join(dir, s+".csv"), matchio.Options{})
 		require.NoError(tb, err)
-		recs = append(recs, rs...)
+		parts[k] = rs
+		n += len(rs)
+	}
+	recs := make([]match.Record, 0, n)
+	for _, p := range parts {
+		recs = append(recs, p...)
 	}
 	truth, err := ReadTruth(filepath.Join(dir, "truth.csv"))
 	require.NoError(tb, err)

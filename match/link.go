@@ -99,14 +99,32 @@ type candPair struct {
 	pat  uint64
 }
 
+// pairList holds candidate pairs in fixed-size chunks, so that growing it
+// never copies what is already there.
+type pairList struct {
+	chunks [][]candPair
+	n      int
+}
+
+const pairChunk = 1 << 15
+
+func (l *pairList) add(p candPair) {
+	if k := len(l.chunks); k == 0 || len(l.chunks[k-1]) == pairChunk {
+		l.chunks = append(l.chunks, make([]candPair, 0, pairChunk))
+	}
+	c := &l.chunks[len(l.chunks)-1]
+	*c = append(*c, p)
+	l.n++
+}
+
 type patternSink struct {
 	sc    *Scorer
 	recs  []Prepared
-	pairs []candPair
+	pairs pairList
 }
 
 func (s *patternSink) pair(i, j uint32) {
-	s.pairs = append(s.pairs, candPair{i, j, s.sc.pattern(&s.recs[i], &s.recs[j])})
+	s.pairs.add(candPair{i, j, s.sc.pattern(&s.recs[i], &s.recs[j])})
 }
 
 // Link resolves which records are the same person: it prepares them,
@@ -171,17 +189,18 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var pairs []candPair
+	var pairs pairList
 	for _, s := range sinks {
-		pairs = append(pairs, s.pairs...)
+		pairs.chunks = append(pairs.chunks, s.pairs.chunks...)
+		pairs.n += s.pairs.n
 	}
 	stage("block", t)
 	res := &LinkResult{Preparer: p, Prepared: prepared}
 	n := float64(len(prepared))
 	res.Stats.Records = len(prepared)
-	res.Stats.CandidatePairs = int64(len(pairs))
+	res.Stats.CandidatePairs = int64(pairs.n)
 	if n > 1 {
-		res.Stats.ReductionRatio = 1 - float64(len(pairs))/(n*(n-1)/2)
+		res.Stats.ReductionRatio = 1 - float64(pairs.n)/(n*(n-1)/2)
 	}
 	res.Stats.Rules = bs.stats
 	if len(o.Truth) == len(prepared) {
@@ -215,7 +234,7 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 	edges, guarded := scoreEdges(sc, prepared, pairs, thrW, workers)
 	res.Stats.GuardedPairs = guarded
 	stage("score", t)
-	pairs = nil
+	pairs = pairList{}
 	progress("cluster")
 	t = time.Now()
 	cl := clusterEdges(sc, prepared, edges, thrW, !o.NoChainGuard)
@@ -256,24 +275,25 @@ func (s *Scorer) weightOf(cp *candPair, recs []Prepared) float64 {
 	return w
 }
 
-func scoreEdges(sc *Scorer, recs []Prepared, pairs []candPair, thrW float64, workers int) ([]edge, int) {
+func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, workers int) ([]edge, int) {
 	parts := make([][]edge, workers)
 	guarded := make([]int, workers)
-	chunk := (len(pairs) + workers - 1) / workers
 	done := make(chan struct{}, workers)
 	for w := range workers {
 		go func() {
 			defer func() { done <- struct{}{} }()
-			lo, hi := w*chunk, min((w+1)*chunk, len(pairs))
-			for k := lo; k < hi; k++ {
-				cp := &pairs[k]
-				if wt := sc.weightOf(cp, recs); wt >= thrW {
-					c := sc.constraint(cp.pat, &recs[cp.i], &recs[cp.j])
-					if c != ConstraintNone && c != ConstraintNHS {
-						guarded[w]++
-						continue
+			for ci := w; ci < len(pairs.chunks); ci += workers {
+				ch := pairs.chunks[ci]
+				for k := range ch {
+					cp := &ch[k]
+					if wt := sc.weightOf(cp, recs); wt >= thrW {
+						c := sc.constraint(cp.pat, &recs[cp.i], &recs[cp.j])
+						if c != ConstraintNone && c != ConstraintNHS {
+							guarded[w]++
+							continue
+						}
+						parts[w] = append(parts[w], edge{cp.i, cp.j, wt})
 					}
-					parts[w] = append(parts[w], edge{cp.i, cp.j, wt})
 				}
 			}
 		}()
@@ -405,7 +425,7 @@ func (s LinkStats) String() string {
 
 // pairCompleteness counts the true pairs given entity labels, and the
 // share of them among the candidate pairs.
-func pairCompleteness(truth []string, pairs []candPair) (int64, float64) {
+func pairCompleteness(truth []string, pairs pairList) (int64, float64) {
 	size := map[string]int64{}
 	for _, e := range truth {
 		if e != "" {
@@ -416,9 +436,11 @@ func pairCompleteness(truth []string, pairs []candPair) (int64, float64) {
 	for _, n := range size {
 		total += n * (n - 1) / 2
 	}
-	for _, p := range pairs {
-		if e := truth[p.i]; e != "" && e == truth[p.j] {
-			found++
+	for _, ch := range pairs.chunks {
+		for _, p := range ch {
+			if e := truth[p.i]; e != "" && e == truth[p.j] {
+				found++
+			}
 		}
 	}
 	if total == 0 {

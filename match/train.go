@@ -265,15 +265,17 @@ func deterministicMatch(sc *Scorer, pattern uint64) bool {
 
 // trainModel returns a copy of the scorer's model with u from random
 // pairs, and m and the prior from EM over the candidate pairs.
-func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs []candPair, bs *blockSet, o *TrainOptions) (*Model, error) {
+func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList, bs *blockSet, o *TrainOptions) (*Model, error) {
 	base := sc.model
 	u, R := randomU(ctx, sc, recs, o)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	hist := make(map[uint64]int64)
-	for _, cp := range pairs {
-		hist[cp.pat]++
+	for _, ch := range pairs.chunks {
+		for _, cp := range ch {
+			hist[cp.pat]++
+		}
 	}
 	var nCand, nDet int64
 	for k, v := range hist {
@@ -353,10 +355,12 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs []candPa
 		sh := make(map[uint64]int64)
 		var total int64
 		keys := bs.keys[r]
-		for _, cp := range pairs {
-			if k := keys[cp.i]; k != 0 && k == keys[cp.j] {
-				sh[cp.pat&^mask]++
-				total++
+		for _, ch := range pairs.chunks {
+			for _, cp := range ch {
+				if k := keys[cp.i]; k != 0 && k == keys[cp.j] {
+					sh[cp.pat&^mask]++
+					total++
+				}
 			}
 		}
 		if total < 10 {
