@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/match/badgerstore"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -372,4 +373,47 @@ func TestIndexDecisionsPersist(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, decs, 1)
 	assert.Equal(t, "u1", decs[0].By)
+}
+
+func TestIndexOversizedBlocksAndReopen(t *testing.T) {
+	dir := t.TempDir()
+	s, err := badgerstore.Open(dir, nil)
+	require.NoError(t, err)
+	opts := &match.IndexOptions{MaxBlockSize: 3}
+	ix, err := match.OpenIndex(t.Context(), s, opts)
+	require.NoError(t, err)
+	// Six different people at one postcode with one initial share the
+	// postcode+initial block, which grows past three and is dropped; each
+	// still links with their own second record through other blocks.
+	var people []match.Record
+	for n := range 6 {
+		r := testPerson(100+16*n, "gp") // same given name, different families
+		r.Postcode = "LS1 1AA"
+		people = append(people, r)
+		add(t, ix, r)
+	}
+	for _, r := range people {
+		h := r
+		h.Source, h.ID = "hospital", "h-"+r.ID
+		assert.Equal(t, personOf(t, ix, r), add(t, ix, h))
+	}
+	st, err := ix.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 6, st.Persons)
+	require.NoError(t, s.Close())
+
+	// The blocking index is rebuilt from the stored records on open.
+	s, err = badgerstore.Open(dir, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	ix, err = match.OpenIndex(t.Context(), s, opts)
+	require.NoError(t, err)
+	for _, r := range people {
+		q := r
+		q.Source, q.ID = "query", "q"
+		cands, err := ix.Query(t.Context(), q, 3)
+		require.NoError(t, err)
+		require.NotEmpty(t, cands)
+		assert.Equal(t, personOf(t, ix, r), cands[0].Person)
+	}
 }
