@@ -275,8 +275,12 @@ func compileRules(rs *Rules) (*compiled, error) {
 	return c, nil
 }
 
-// numCategories is the number of known categories plus one for CategoryOther.
-const numCategories = 13
+// numCategories is the number of known categories plus one for CategoryOther,
+// whose index otherIndex every unknown category shares.
+const (
+	numCategories = 13
+	otherIndex    = 12
+)
 
 // categoryIndex maps a category to a small index; unknown ones share
 // CategoryOther's.
@@ -307,5 +311,5 @@ func categoryIndex(c Category) int {
 	case CategoryNote:
 		return 11
 	}
-	return 12
+	return otherIndex
 }

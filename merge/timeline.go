@@ -552,8 +552,8 @@ func (m *Merger) place(ai int32) {
 		}
 		list[w] = ci
 		w++
-		if cl.cat != a.cat || anc.e.Category != e.Category {
-			continue
+		if cl.cat != a.cat || a.cat == otherIndex && anc.e.Category != e.Category {
+			continue // unknown categories share an index; tell them apart
 		}
 		gap := max(a.start-anc.end, anc.start-a.end, 0)
 		if gap > win {

@@ -120,6 +120,14 @@ func TestMergeDedup(t *testing.T) {
 			want: [][]string{{"gp", "ooh"}},
 		},
 		{
+			name: "unknown categories are told apart",
+			srcs: [][]Entry{
+				{ent("a", "1", Category("x-flowsheet"), t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
+				{ent("b", "1", Category("x-registry"), t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
+			},
+			want: [][]string{{"a"}, {"b"}},
+		},
+		{
 			name: "a coded value against a number is a conflict",
 			srcs: [][]Entry{
 				{ent("a", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
