@@ -73,27 +73,20 @@ func foldText(s string, keepHyphen bool) string {
 	if clean {
 		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
+	b := make([]byte, 0, len(s))
 	space := false
 	for _, r := range s {
 		if r == '\'' || r == '’' || r == '`' || r == utf8.RuneError {
 			continue
 		}
 		if keepHyphen && r == '-' {
+			// Collapse "a - b" into "a-b"; a trailing hyphen is removed below.
 			space = false
-			n := b.Len()
-			if n > 0 {
-				// Collapse "a - b" into "a-b"; a trailing hyphen is removed below.
-				str := b.String()
-				if str[n-1] == ' ' {
-					t := str[:n-1]
-					b.Reset()
-					b.WriteString(t)
-				}
-				if b.Len() > 0 && b.String()[b.Len()-1] != '-' {
-					b.WriteByte('-')
-				}
+			if n := len(b); n > 0 && b[n-1] == ' ' {
+				b = b[:n-1]
+			}
+			if n := len(b); n > 0 && b[n-1] != '-' {
+				b = append(b, '-')
 			}
 			continue
 		}
@@ -102,24 +95,19 @@ func foldText(s string, keepHyphen bool) string {
 			space = true
 			continue
 		}
-		if space && b.Len() > 0 {
-			last := b.String()[b.Len()-1]
-			if last != '-' {
-				b.WriteByte(' ')
-			}
+		if space && len(b) > 0 && b[len(b)-1] != '-' {
+			b = append(b, ' ')
 		}
 		space = false
-		b.WriteRune(f)
+		b = utf8.AppendRune(b, f)
 		switch r {
 		case 'ß':
-			b.WriteByte('s')
-		case 'æ', 'Æ':
-			b.WriteByte('e')
-		case 'œ', 'Œ':
-			b.WriteByte('e')
+			b = append(b, 's')
+		case 'æ', 'Æ', 'œ', 'Œ':
+			b = append(b, 'e')
 		}
 	}
-	return strings.TrimRight(b.String(), "- ")
+	return strings.TrimRight(string(b), "- ")
 }
 
 // nameTitles are honorifics dropped from names.
