@@ -33,7 +33,7 @@ func heavySet(b *testing.B) *ClinicalSet {
 //   - timeline/seq: the same over iter.Seq streams ([merge.Interleave],
 //     which pulls each stream through iter.Pull);
 //   - merge+dedup: the full merge into a reused Timeline;
-//   - merge+dedup/fresh: the same with a new Timeline each time;
+//   - fresh-merge+dedup: the same with a new Merger and Timeline each time;
 //   - filter: dropping one source from the merged timeline (a re-merge).
 //
 // Besides ns/op it reports entries/s, allocs/entry and cpu-ms/op: the
@@ -94,7 +94,7 @@ func BenchmarkHeavyPatient(b *testing.B) {
 		ms.report(b, n)
 		b.ReportMetric(float64(n-tl.Len())/float64(n), "merged-share")
 	})
-	b.Run("merge+dedup/fresh", func(b *testing.B) {
+	b.Run("fresh-merge+dedup", func(b *testing.B) {
 		ms := start(b)
 		for b.Loop() {
 			if _, err := merge.MergeSlices(set.Sources, opts); err != nil {
