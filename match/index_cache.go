@@ -2,6 +2,7 @@ package match
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -172,10 +173,8 @@ func strongEvidence(a, b *evidence) bool {
 		return true
 	}
 	for _, x := range a.ids {
-		for _, y := range b.ids {
-			if x == y {
-				return true
-			}
+		if slices.Contains(b.ids, x) {
+			return true
 		}
 	}
 	if a.weakName || b.weakName || a.weakDOB || b.weakDOB {
