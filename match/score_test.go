@@ -2,6 +2,7 @@ package match
 
 import (
 	"bytes"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -70,4 +71,41 @@ func TestBlockingKeysSkipPlaceholders(t *testing.T) {
 	assert.True(t, a.Flags().PlaceholderName)
 	assert.True(t, a.Flags().PlaceholderDate)
 	assert.True(t, a.Flags().InvalidNHS)
+}
+
+// TestPrepareWhileScoring prepares records on some goroutines while others
+// take Scorer snapshots and score records prepared earlier, as an index
+// does; run with -race.
+func TestPrepareWhileScoring(t *testing.T) {
+	recs := syntheticRecords(300, 5)
+	p := NewPreparer(nil)
+	m := DefaultModel(nil)
+	first := make([]Prepared, 50)
+	for i := range first {
+		first[i] = p.Prepare(&recs[i])
+	}
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := 50 + w; i < len(recs); i += 2 {
+				p.Prepare(&recs[i])
+			}
+		})
+	}
+	for range 2 {
+		wg.Go(func() {
+			for k := range 200 {
+				sc, err := m.Scorer(p)
+				if !assert.NoError(t, err) {
+					return
+				}
+				a, b := &first[k%50], &first[(k*7)%50]
+				w := sc.Score(a, b)
+				assert.InDelta(t, w, sc.Score(b, a), 0.5, "term frequencies may move while records are added")
+				_ = sc.AppendBlockingKeys(nil, a)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, len(recs), p.Len())
 }
