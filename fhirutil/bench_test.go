@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,7 +129,9 @@ func BenchmarkBundleDecode(b *testing.B) {
 // first) and reports, per variant, MB/s and resources/s from the median
 // iteration time, and the speed of fhirutil relative to plain jsonformat.
 // On a shared, loaded machine this compares the variants under the same
-// conditions, which sequential sub-benchmarks do not.
+// conditions, which sequential sub-benchmarks do not. It also reports the
+// median process CPU time per variant (all threads and GC), which the
+// machine's load distorts far less than wall time.
 func BenchmarkBundleDecodeInterleaved(b *testing.B) {
 	files, _ := filepath.Glob(filepath.Join(shareddata.Path(b, "fhir", "synthea-r4"), "*.json"))
 	for _, f := range files {
@@ -182,27 +185,45 @@ func BenchmarkBundleDecodeInterleaved(b *testing.B) {
 		name := strings.SplitN(filepath.Base(f), "_", 2)[0]
 		b.Run(name, func(b *testing.B) {
 			times := make([][]time.Duration, len(variants))
+			cpu := make([][]time.Duration, len(variants))
 			i := 0
 			for b.Loop() {
 				for k := range variants {
 					v := (i + k) % len(variants)
+					c0 := cpuTime()
 					t0 := time.Now()
 					variants[v].run()
 					times[v] = append(times[v], time.Since(t0))
+					cpu[v] = append(cpu[v], cpuTime()-c0)
 				}
 				i++
 			}
 			med := make([]float64, len(variants))
+			medCPU := make([]float64, len(variants))
 			for v := range variants {
 				slices.Sort(times[v])
+				slices.Sort(cpu[v])
 				med[v] = times[v][len(times[v])/2].Seconds()
+				medCPU[v] = cpu[v][len(cpu[v])/2].Seconds()
 				b.ReportMetric(float64(len(raw))/1e6/med[v], variants[v].name+"-MB/s")
 				b.ReportMetric(float64(n)/med[v], variants[v].name+"-res/s")
+				b.ReportMetric(medCPU[v]*1e3, variants[v].name+"-cpu-ms")
 			}
+			b.ReportMetric(medCPU[1]/medCPU[3], "jsonformat-cpu/fhirutil-cpu-x")
 			b.ReportMetric(med[1]/med[3], "fhirutil/jsonformat-x")
 			b.ReportMetric(med[1]/med[2], "fhirutil-1worker/jsonformat-x")
 			b.ReportMetric(med[4]/med[3], "fhirutil/jsonformat-novalidate-x")
 			b.ReportMetric(med[1]/med[5], "fhirutil-validate/jsonformat-x")
 		})
 	}
+}
+
+// cpuTime returns the CPU time (user and system) used by the process so
+// far, all threads and the garbage collector included.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

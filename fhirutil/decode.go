@@ -312,7 +312,7 @@ type resourceHead struct {
 // repaired when it can be).
 func decodeJob(u *jsonformat.Unmarshaller, j job, o *Options) jobResult {
 	var res jobResult
-	msg, err := u.Unmarshal(j.raw)
+	msg, err := u.Unmarshal(compactJSON(j.raw))
 	if msg != nil {
 		cr := msg.(*bcrpb.ContainedResource)
 		res.addDecoded(cr, j, err, nil)

@@ -240,3 +240,58 @@ func scanTop(data []byte) (resourceType string, entries []scannedEntry, rest []b
 	}
 	return resourceType, entries, data[s.pos:], nil
 }
+
+// compactJSON returns src without the whitespace between JSON tokens.
+// Pretty-printed bundles (Synthea writes them) are more than half
+// indentation, and jsonformat re-reads a resource's bytes once per nesting
+// level, so handing it compact bytes saves it most of that reading.
+// Whitespace between two literal characters ("tr ue", "1 2") is kept, so
+// invalid JSON stays invalid. src is not modified; the result is a new
+// slice.
+func compactJSON(src []byte) []byte {
+	dst := make([]byte, 0, len(src))
+	inString := false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if inString {
+			dst = append(dst, c)
+			switch c {
+			case '\\':
+				if i+1 < len(src) {
+					i++
+					dst = append(dst, src[i])
+				}
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			j := i + 1
+			for j < len(src) && (src[j] == ' ' || src[j] == '\t' || src[j] == '\n' || src[j] == '\r') {
+				j++
+			}
+			if len(dst) > 0 && j < len(src) && literal(dst[len(dst)-1]) && literal(src[j]) {
+				dst = append(dst, ' ')
+			}
+			i = j - 1
+		case '"':
+			inString = true
+			dst = append(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// literal reports whether c can be part of a number or a true, false or
+// null literal (or of invalid input that must stay invalid).
+func literal(c byte) bool {
+	switch c {
+	case '{', '}', '[', ']', ',', ':', '"':
+		return false
+	}
+	return true
+}
