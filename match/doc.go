@@ -86,6 +86,19 @@
 // [Record] and re-prepare it; [BlockKey] hashes are stable and may be
 // persisted.
 //
+// # The identity index
+//
+// [Index] keeps source records (identity data only) in a [Store] and
+// assigns each to an enterprise person, incrementally: [Index.Add] compares
+// a record only with the records sharing one of its blocks. It answers
+// [Index.Query] with ranked [Candidate]s graded as FHIR $match grades them,
+// links automatically only on a certain grade with evidence beyond name
+// and birth date, keeps people's [Decision]s above the model, and logs
+// every change as an [Event] (merges and moves included) that
+// [Index.Revert] can undo. [Store] is a small ordered key-value interface:
+// match/badgerstore is the durable embedded one, [NewMemoryStore] serves
+// tests, and matchtest.RunStore checks any other.
+//
 // # Invariants
 //
 //   - Missing, invalid and placeholder values (UNKNOWN, BABY GIRL,
