@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync"
 
 	"github.com/carelens/carelens/provenance"
 )
@@ -128,8 +129,30 @@ func (t *Timeline) Filter(keep func(source string) bool) (*Timeline, error) {
 			srcs = append(srcs, out)
 		}
 	}
-	m := &Merger{o: t.o, rules: t.rules}
+	m := getMerger(t.o, t.rules)
+	defer mergers.Put(m)
 	return m.MergeSlices(nil, srcs)
+}
+
+// mergers keeps the scratch memory of the package-level functions and of
+// Filter between calls (the viewer filters the same patient repeatedly).
+var mergers sync.Pool
+
+func getMerger(o *Options, rules *compiled) *Merger {
+	if m, ok := mergers.Get().(*Merger); ok {
+		m.o, m.rules = o, rules
+		return m
+	}
+	return &Merger{o: o, rules: rules}
+}
+
+// pooled returns a pooled merger for o, compiling its rules.
+func pooled(o *Options) (*Merger, error) {
+	n, err := NewMerger(o)
+	if err != nil {
+		return nil, err
+	}
+	return getMerger(n.o, n.rules), nil
 }
 
 // Without returns the timeline without the given sources; see [Timeline.Filter].
@@ -140,19 +163,21 @@ func (t *Timeline) Without(sources ...string) (*Timeline, error) {
 // MergeSlices merges and de-duplicates per-source streams, each sorted by
 // [Options.Compare]. o may be nil. See [Merger.MergeSlices].
 func MergeSlices(srcs [][]Entry, o *Options) (*Timeline, error) {
-	m, err := NewMerger(o)
+	m, err := pooled(o)
 	if err != nil {
 		return nil, err
 	}
+	defer mergers.Put(m)
 	return m.MergeSlices(nil, srcs)
 }
 
 // Merge collects and merges per-source streams; see [Merger.Merge].
 func Merge(srcs []iter.Seq[Entry], o *Options) (*Timeline, error) {
-	m, err := NewMerger(o)
+	m, err := pooled(o)
 	if err != nil {
 		return nil, err
 	}
+	defer mergers.Put(m)
 	return m.Merge(nil, srcs)
 }
 
@@ -160,10 +185,11 @@ func Merge(srcs []iter.Seq[Entry], o *Options) (*Timeline, error) {
 // streams at once, so combining is associative and a source that arrives
 // late can be added without re-fetching the others.
 func Combine(o *Options, ts ...*Timeline) (*Timeline, error) {
-	m, err := NewMerger(o)
+	m, err := pooled(o)
 	if err != nil {
 		return nil, err
 	}
+	defer mergers.Put(m)
 	return m.Combine(nil, ts...)
 }
 
