@@ -64,8 +64,9 @@
 // # Invariants
 //
 //   - Output is sorted by [Options.Compare] and deterministic: it does not
-//     depend on the order of the input streams, on core count or on map
-//     iteration.
+//     depend on core count or map iteration, nor on the order of the input
+//     streams unless two entries share their lead tag (then the lower stream
+//     index goes first).
 //   - Every input tag is in exactly one merged entry's lineage, and each
 //     merged entry's lineage is the union of its members' ([Timeline.Members]).
 //   - A Timeline keeps its input streams (by reference), so [Combine] of
