@@ -33,20 +33,48 @@ func TestFailureModes(t *testing.T) {
 			b:          with(func(r *Record) { r.Given = []string{"Oliver", "Sr"}; r.BirthDate = "1954-03-07" }),
 			wantLinked: false, wantGrades: []Grade{GradePossible, GradeCertainlyNot}, reason: "suffix is a discriminator"},
 		{name: "placeholder newborn names", a: with(func(r *Record) { r.Given = []string{"Baby Girl"}; r.BirthDate = "2024-05-01"; r.Phone = "" }),
-			b:          with(func(r *Record) { r.Given = []string{"BABYGIRL"}; r.BirthDate = "2024-05-01"; r.Address = []string{"4 Mill Lane"}; r.Postcode = "BD1 2AB"; r.Phone = "" }),
+			b: with(func(r *Record) {
+				r.Given = []string{"BABYGIRL"}
+				r.BirthDate = "2024-05-01"
+				r.Address = []string{"4 Mill Lane"}
+				r.Postcode = "BD1 2AB"
+				r.Phone = ""
+			}),
 			wantLinked: false, wantGrades: []Grade{GradePossible, GradeCertainlyNot}, reason: "the name gets no weight; only surname and date agree"},
 		{name: "unknown patient", a: Record{Given: []string{"UNKNOWN"}, Family: "UNKNOWN", Sex: "M"},
 			b:          Record{Given: []string{"Unknown"}, Family: "Unknown", Sex: "M"},
 			wantLinked: false, wantGrades: []Grade{GradeCertainlyNot}, reason: "excluded from matching"},
 		{name: "default birth date", a: with(func(r *Record) { r.BirthDate = "1900-01-01"; r.Phone = ""; r.Address = nil; r.Postcode = "" }),
-			b:          with(func(r *Record) { r.BirthDate = "1900-01-01"; r.Given = []string{"Olive"}; r.Phone = ""; r.Address = nil; r.Postcode = "" }),
+			b: with(func(r *Record) {
+				r.BirthDate = "1900-01-01"
+				r.Given = []string{"Olive"}
+				r.Phone = ""
+				r.Address = nil
+				r.Postcode = ""
+			}),
 			wantLinked: false, wantGrades: []Grade{GradePossible, GradeCertainlyNot}, reason: "the date carries no weight"},
 		{name: "day and month transposed", a: base, b: with(func(r *Record) { r.BirthDate = "1984-07-03" }),
 			wantLinked: true, wantGrades: []Grade{GradeCertain, GradeProbable}, reason: "a dedicated level, not a disagreement"},
 		{name: "name order swapped", a: base, b: with(func(r *Record) { r.Given = []string{"Pemberton"}; r.Family = "Oliver" }),
 			wantLinked: true, wantGrades: []Grade{GradeCertain, GradeProbable}},
-		{name: "placeholder NHS numbers", a: with(func(r *Record) { r.NHSNumber = "0000000000"; r.Given = []string{"Zachary"}; r.Family = "Quill"; r.BirthDate = "1970-01-02"; r.Address = nil; r.Postcode = ""; r.Phone = "" }),
-			b:          with(func(r *Record) { r.NHSNumber = "0000000000"; r.Given = []string{"Yvonne"}; r.Family = "Ormsby"; r.BirthDate = "1991-09-09"; r.Address = nil; r.Postcode = ""; r.Phone = "" }),
+		{name: "placeholder NHS numbers", a: with(func(r *Record) {
+			r.NHSNumber = "0000000000"
+			r.Given = []string{"Zachary"}
+			r.Family = "Quill"
+			r.BirthDate = "1970-01-02"
+			r.Address = nil
+			r.Postcode = ""
+			r.Phone = ""
+		}),
+			b: with(func(r *Record) {
+				r.NHSNumber = "0000000000"
+				r.Given = []string{"Yvonne"}
+				r.Family = "Ormsby"
+				r.BirthDate = "1991-09-09"
+				r.Address = nil
+				r.Postcode = ""
+				r.Phone = ""
+			}),
 			wantLinked: false, wantGrades: []Grade{GradeCertainlyNot}, reason: "rejected as a key even though it passes mod 11"},
 		{name: "nickname", a: base, b: with(func(r *Record) { r.Given = []string{"Ollie"} }),
 			wantLinked: true, wantGrades: []Grade{GradeCertain, GradeProbable}},
@@ -54,7 +82,12 @@ func TestFailureModes(t *testing.T) {
 			b:          with(func(r *Record) { r.Given = []string{"Mohammed"}; r.Family = "Rahman" }),
 			wantLinked: true, wantGrades: []Grade{GradeCertain, GradeProbable}},
 		{name: "hyphenated married name", a: with(func(r *Record) { r.Given = []string{"Harriet"}; r.Sex = "F"; r.NHSNumber = "9434765919" }),
-			b:          with(func(r *Record) { r.Given = []string{"Harriet"}; r.Sex = "F"; r.Family = "Pemberton-Hale"; r.NHSNumber = "943 476 5919" }),
+			b: with(func(r *Record) {
+				r.Given = []string{"Harriet"}
+				r.Sex = "F"
+				r.Family = "Pemberton-Hale"
+				r.NHSNumber = "943 476 5919"
+			}),
 			wantLinked: true, wantGrades: []Grade{GradeCertain, GradeProbable}},
 		{name: "different valid NHS numbers", a: with(func(r *Record) { r.NHSNumber = "9434765919" }),
 			b:          with(func(r *Record) { r.NHSNumber = "4010232137" }),
