@@ -2,6 +2,7 @@ package merge
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -284,4 +285,20 @@ func TestMergeManySources(t *testing.T) {
 		assert.Len(t, e.Lineage.Sources(), 70)
 		assert.Equal(t, 70, e.Lineage.Len())
 	}
+}
+
+func TestFilterMultiSourceInput(t *testing.T) {
+	// An input entry may already carry several sources (a re-fed merged
+	// entry); dropping one of them keeps the entry under the others and
+	// re-sorts the stream, whose lead tags changed.
+	both := ent("a", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))
+	both.Lineage = both.Lineage.Union(provenance.Of(provenance.Tag{Source: "z", ResourceType: "Observation", ResourceID: "9"}))
+	other := ent("c", "1", CategoryResult, t0, PrecisionMinute, Code{System: local, Code: "OTHER"})
+	tl, err := MergeSlices([][]Entry{{both, other}}, nil)
+	require.NoError(t, err)
+	require.Equal(t, [][]string{{"a", "z"}, {"c"}}, sourcesOf(tl.Entries))
+	f, err := tl.Without("a")
+	require.NoError(t, err)
+	assert.Equal(t, [][]string{{"c"}, {"z"}}, sourcesOf(f.Entries), "z now leads its entry, after c at the same time")
+	assert.True(t, slices.IsSortedFunc(f.Entries, Compare))
 }
