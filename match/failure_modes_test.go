@@ -89,6 +89,14 @@ func TestFailureModes(t *testing.T) {
 				r.NHSNumber = "943 476 5919"
 			}),
 			wantLinked: true, wantGrades: []Grade{GradeCertain, GradeProbable}},
+		{name: "married name in history", a: with(func(r *Record) { r.Given = []string{"Harriet"}; r.Sex = "F" }),
+			b: with(func(r *Record) {
+				r.Given = []string{"Harriet"}
+				r.Sex = "F"
+				r.Family = "Hale"
+				r.OtherNames = []Name{{Family: "Pemberton", Use: "maiden"}}
+			}),
+			wantLinked: true, wantGrades: []Grade{GradeCertain, GradeProbable}, reason: "matched via the name history"},
 		{name: "different valid NHS numbers", a: with(func(r *Record) { r.NHSNumber = "9434765919" }),
 			b:          with(func(r *Record) { r.NHSNumber = "4010232137" }),
 			wantLinked: false, wantGrades: []Grade{GradeCertainlyNot}, reason: "hard constraint"},

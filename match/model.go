@@ -40,8 +40,9 @@ const (
 	// LevelSwap holds when given and family names are exchanged between
 	// the records (each record's given equals the other's family).
 	LevelSwap LevelKind = "swap"
-	// LevelPart holds when one part of a multi-part family name equals the
-	// other record's family name or one of its parts.
+	// LevelPart holds when one part of a multi-part family name, or a
+	// previous family name from [Record.OtherNames], equals the other
+	// record's family name or one of its parts or previous names.
 	LevelPart LevelKind = "part"
 	// LevelInitial holds when one name is a single letter equal to the
 	// other's first letter.

@@ -73,6 +73,7 @@ type Prepared struct {
 	v      [numFields]uint32 // vocabulary ids by Field (string fields and identifiers)
 	fam1   uint32            // first family-name part when multi-part
 	fam2   uint32            // last family-name part when multi-part
+	famAlt [2]uint32         // family names from OtherNames (maiden, previous)
 	dob    uint32            // yyyymmdd, 0 when missing; month/day 0 when partial
 	nhs    uint64            // valid NHS number, 0 when missing or invalid
 	sex    byte              // 'm', 'f' or 0
@@ -295,6 +296,7 @@ type normRecord struct {
 	s      [numFields]string
 	fam1   string
 	fam2   string
+	famAlt [2]string
 	dob    uint32
 	nhs    uint64
 	sex    byte
@@ -321,6 +323,16 @@ func (p *Preparer) normalise(r *Record, nr *normRecord) {
 	nr.s[FieldFamily] = n.family
 	if len(n.parts) > 1 {
 		nr.fam1, nr.fam2 = n.parts[0], n.parts[len(n.parts)-1]
+	}
+	k := 0
+	for _, o := range r.OtherNames {
+		if k == len(nr.famAlt) {
+			break
+		}
+		if f := parseName(nil, o.Family).family; f != "" && f != n.family {
+			nr.famAlt[k] = f
+			k++
+		}
 	}
 	switch n.suffix {
 	case "jr":
@@ -382,6 +394,9 @@ func (p *Preparer) internField(f Field, nr *normRecord, out *Prepared) {
 		out.v[f] = v.addLocked(nr.s[f], 2)
 		out.fam1 = v.internLocked(nr.fam1)
 		out.fam2 = v.internLocked(nr.fam2)
+		for k, f := range nr.famAlt {
+			out.famAlt[k] = v.internLocked(f)
+		}
 	default:
 		out.v[f] = v.addLocked(nr.s[f], 1)
 	}

@@ -342,8 +342,8 @@ func NormalisePostcodeDistrict(canonical string) (string, string) {
 }
 
 func partMatch(a, b *Prepared) bool {
-	xs := [3]uint32{a.v[FieldFamily], a.fam1, a.fam2}
-	ys := [3]uint32{b.v[FieldFamily], b.fam1, b.fam2}
+	xs := [5]uint32{a.v[FieldFamily], a.fam1, a.fam2, a.famAlt[0], a.famAlt[1]}
+	ys := [5]uint32{b.v[FieldFamily], b.fam1, b.fam2, b.famAlt[0], b.famAlt[1]}
 	for _, x := range xs {
 		if x == 0 {
 			continue

@@ -109,3 +109,36 @@ func TestPrepareWhileScoring(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, len(recs), p.Len())
 }
+
+func TestFamilyLevels(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b Record
+		want LevelKind
+	}{
+		{name: "exact after folding", a: Record{Family: "O'Brien"}, b: Record{Family: "OBRIEN"}, want: LevelExact},
+		{name: "hyphenated part", a: Record{Family: "Smith-Jones"}, b: Record{Family: "Jones"}, want: LevelPart},
+		{name: "previous name", a: Record{Family: "Hale", OtherNames: []Name{{Family: "Pemberton", Use: "maiden"}}}, b: Record{Family: "Pemberton"}, want: LevelPart},
+		{name: "swapped", a: Record{Given: []string{"Oliver"}, Family: "Pemberton"}, b: Record{Given: []string{"Pemberton"}, Family: "Oliver"}, want: LevelSwap},
+		{name: "typo", a: Record{Family: "Pemberton"}, b: Record{Family: "Pembreton"}, want: LevelSimilarity},
+		{name: "different", a: Record{Family: "Pemberton"}, b: Record{Family: "Quill"}, want: LevelElse},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPreparer(nil)
+			a, b := p.Prepare(&tc.a), p.Prepare(&tc.b)
+			m := DefaultModel(nil)
+			sc, err := m.Scorer(p)
+			require.NoError(t, err)
+			var family *compiledComparison
+			for i := range sc.comps {
+				if sc.comps[i].field == FieldFamily {
+					family = &sc.comps[i]
+				}
+			}
+			require.NotNil(t, family)
+			assert.Equal(t, tc.want, family.levels[sc.level(family, &a, &b)].kind)
+			assert.Equal(t, tc.want, family.levels[sc.level(family, &b, &a)].kind, "symmetric")
+		})
+	}
+}
