@@ -69,10 +69,13 @@ func Train(ctx context.Context, recs []Record, base *Model, o *TrainOptions) (*M
 }
 
 // randomU estimates u per comparison level from random pairs.
-func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) ([][]float64, int) {
+//
+// A comparison whose field is never present in the sample is unobserved:
+// its u stays the model's, and observed[c] is false.
+func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) (u [][]float64, observed []bool, R int) {
 	n := len(recs)
 	total := float64(n) * float64(n-1) / 2
-	R := o.RandomPairs
+	R = o.RandomPairs
 	if R <= 0 {
 		R = min(max(4*n, 100_000), DefaultRandomPairs)
 	}
@@ -113,7 +116,8 @@ func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) 
 		})
 	}
 	wg.Wait()
-	u := make([][]float64, len(sc.comps))
+	u = make([][]float64, len(sc.comps))
+	observed = make([]bool, len(sc.comps))
 	for c := range sc.comps {
 		nl := len(sc.comps[c].levels)
 		u[c] = make([]float64, nl)
@@ -123,6 +127,13 @@ func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) 
 				nonNull += counts[w][c][l]
 			}
 		}
+		if nonNull == 0 {
+			for l, lv := range sc.model.Comparisons[sc.comps[c].mi].Levels {
+				u[c][l] = lv.U
+			}
+			continue
+		}
+		observed[c] = true
 		for l := 1; l < nl; l++ {
 			var k int64
 			for w := range workers {
@@ -132,7 +143,7 @@ func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) 
 			u[c][l] = (float64(k) + 0.5) / (float64(nonNull) + 0.5*float64(nl-1))
 		}
 	}
-	return u, R
+	return u, observed, R
 }
 
 // emResult is what expectation–maximisation found.
@@ -267,7 +278,7 @@ func deterministicMatch(sc *Scorer, pattern uint64) bool {
 // pairs, and m and the prior from EM over the candidate pairs.
 func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList, bs *blockSet, o *TrainOptions) (*Model, error) {
 	base := sc.model
-	u, R := randomU(ctx, sc, recs, o)
+	u, observed, R := randomU(ctx, sc, recs, o)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -396,6 +407,9 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 	rate := (float64(replaced) + 0.5) / (float64(confirmed) + 1)
 	out.NoTwinGuard = confirmed >= minConfirmed && rate >= twinGuardRate
 	for c := range sc.comps {
+		if !observed[c] {
+			continue // no data for this field: keep the model's values
+		}
 		mc := &out.Comparisons[sc.comps[c].mi]
 		for l := 1; l < levels[c]; l++ {
 			mc.Levels[l].M = m[c][l]
