@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/carelens/carelens/internal/shareddata"
 	"github.com/carelens/carelens/merge"
@@ -259,4 +260,35 @@ func TestTagFromMeta(t *testing.T) {
 	assert.Equal(t, time.UTC, e.Lineage.Tags()[0].Asserted.Location())
 	assert.Equal(t, time.Date(2019, 5, 1, 0, 0, 0, 0, time.UTC), e.Time)
 	assert.Equal(t, merge.PrecisionMonth, e.Precision)
+}
+
+// TestResourceJSONRoundTrip: every decoded resource renders to JSON that
+// decodes to an equal proto, or (when jsonformat stores a reference in a
+// different but equivalent form, or re-encodes a contained resource) to one
+// that renders to the same JSON.
+func TestResourceJSONRoundTrip(t *testing.T) {
+	equal, sameJSON := 0, 0
+	for _, f := range testFiles(t) {
+		b, err := Decode(readFile(t, f), nil)
+		require.NoError(t, err)
+		for _, r := range b.Resources {
+			js, err := r.JSON()
+			require.NoError(t, err)
+			back, err := Decode(js, nil)
+			require.NoError(t, err)
+			require.Len(t, back.Resources, 1)
+			if proto.Equal(r.cr, back.Resources[0].cr) {
+				equal++
+				continue
+			}
+			again, err := back.Resources[0].JSON()
+			require.NoError(t, err)
+			if string(js) != string(again) {
+				t.Errorf("%s %s/%s changed in a JSON round trip:\n%s\n%s", filepath.Base(f), r.Type, r.ID, js, again)
+				continue
+			}
+			sameJSON++
+		}
+	}
+	t.Logf("%d resources proto-equal after a round trip, %d equal as JSON", equal, sameJSON)
 }
