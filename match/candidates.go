@@ -68,7 +68,7 @@ func buildBlocks(ctx context.Context, sc *Scorer, recs []Prepared, maxBlock, win
 			for i := range pos {
 				pos[i] = -1
 			}
-			var blocks []span
+			blocks := make([]span, 0, len(order)/4)
 			st := RuleStats{Name: sc.blocks[r].name}
 			for lo := 0; lo < len(order); {
 				hi := lo + 1

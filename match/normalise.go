@@ -583,7 +583,7 @@ func normSex(s string) byte {
 // words. The words are sorted so that lines given in a different order
 // still agree; common street-type abbreviations are expanded.
 func normAddress(lines []string) (number, rest string) {
-	var words []string
+	words := make([]string, 0, 8)
 	for _, l := range lines {
 		for w := range strings.FieldsSeq(foldText(l, false)) {
 			if number == "" && w[0] >= '0' && w[0] <= '9' {
