@@ -57,15 +57,17 @@ const (
 	maxNano = 1<<63 - 1
 )
 
-func timeKey(e *Entry) int64 {
-	s := e.Time.Unix()
+func timeKey(e *Entry) int64 { return packTime(e.Time.Unix(), int32(e.Time.Nanosecond())) }
+
+// packTime is the time key of Unix seconds s and nanoseconds ns.
+func packTime(s int64, ns int32) int64 {
 	switch {
 	case s < -9223372036:
 		return minNano
 	case s > 9223372035:
 		return maxNano
 	}
-	return s*1e9 + int64(e.Time.Nanosecond())
+	return s*1e9 + int64(ns)
 }
 
 // advance loads the head of stream s at position i, or marks it done.

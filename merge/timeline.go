@@ -218,6 +218,7 @@ type Merger struct {
 	lastSrc   []string // per stream: last source id seen, and its number
 	lastID    []int32
 	base      []int32 // stream → index of its first atom
+	heads     []keyHead
 	multi     []int32 // clusters with more than one member
 	sink      byte    // keeps touch's loads alive
 	nConcepts int32
@@ -271,10 +272,13 @@ type atom struct {
 	cat        uint8
 	src        int32 // number of the lead tag's source
 	lead       *provenance.Tag
-	// Read from the entry while it is in cache, for build.
+	// Read from the entry while it is in cache, for the merge and build.
 	prec          Precision
 	hasVal        bool
 	ntags, ncodes uint16
+	nsec          int32 // the entry's time: Unix seconds and nanoseconds
+	sec           int64
+	tkey          int64 // timeKey of the entry, the merge's primary key
 }
 
 // cluster is one merged entry during de-duplication.
@@ -373,33 +377,141 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	m.base = slices.Grow(m.base[:0], len(srcs))[:len(srcs)]
 	m.keys = m.keys[:n]
 	ai := 0
+	sorted := true
 	for s, src := range srcs {
 		m.base[s] = int32(ai)
 		for lo := 0; lo < len(src); lo += touchBlock {
 			hi := min(lo+touchBlock, len(src))
 			m.sink ^= touch(src[lo:hi])
 			for i := lo; i < hi; i++ {
-				if err := m.key(&m.keys[ai], &src[i], ref{int32(s), int32(i)}); err != nil {
+				a := &m.keys[ai]
+				if err := m.key(a, &src[i], ref{int32(s), int32(i)}); err != nil {
 					return err
+				}
+				// The stream order is checked here, on the keys, so that
+				// the merge below needs no entry.
+				if sorted && i > 0 && m.atomCompare(a, &m.keys[ai-1]) < 0 {
+					sorted = false
 				}
 				ai++
 			}
 		}
+	}
+	if !sorted {
+		// Report the violation the timeline merge meets first, as
+		// Interleave does.
+		c := &m.cur
+		c.reset(m.o, srcs)
+		for c.Next() {
+		}
+		return c.Err()
 	}
 	for int(m.nConcepts) > len(m.open) {
 		m.open = append(m.open, nil)
 	}
 	// Phase 2, in timeline order: place each entry in a cluster. The atoms
 	// are copied into timeline order first, so that the members of a
-	// cluster, which are close in time, are close in memory too.
-	c := &m.cur
-	c.reset(m.o, srcs)
-	for c.Next() {
-		s, i := c.Pos()
-		m.atoms = append(m.atoms, m.keys[m.base[s]+i])
-		m.place(int32(len(m.atoms) - 1))
+	// cluster, which are close in time, are close in memory too. The merge
+	// reads only the flat keys.
+	if len(srcs) > scanMax {
+		c := &m.cur
+		c.reset(m.o, srcs)
+		for c.Next() {
+			s, i := c.Pos()
+			m.atoms = append(m.atoms, m.keys[m.base[s]+i])
+			m.place(int32(len(m.atoms) - 1))
+		}
+		return c.Err()
 	}
-	return c.Err()
+	m.mergeKeys(len(srcs), func(ki int32) {
+		m.atoms = append(m.atoms, m.keys[ki])
+		m.place(int32(len(m.atoms) - 1))
+	})
+	return nil
+}
+
+// atomCompare is [Options.Compare] of the entries of two atoms, from their
+// keys: the lead tags are read only when the times tie.
+func (m *Merger) atomCompare(a, b *atom) int {
+	if a.tkey != b.tkey {
+		if a.tkey < b.tkey {
+			return -1
+		}
+		return 1
+	}
+	if a.tkey == minNano || a.tkey == maxNano {
+		if c := a.e.Time.Compare(b.e.Time); c != 0 {
+			return c
+		}
+	}
+	if a.src != b.src {
+		if ra, rb := m.srcRank[a.src], m.srcRank[b.src]; ra != rb {
+			if ra < rb {
+				return -1
+			}
+			return 1
+		}
+	}
+	return compareLead(a.lead, b.lead)
+}
+
+// keyHead is a stream's next atom in mergeKeys.
+type keyHead struct {
+	key      int64 // its tkey; maxNano and done at the end of the stream
+	i, end   int32 // index in m.keys, end of the stream's atoms
+	done     bool
+	_        [3]byte
+	streamID int32
+}
+
+// mergeKeys visits the atoms of m.keys in timeline order (the order of the
+// cursor: Options.Compare, then stream index), for at most scanMax sorted
+// streams.
+func (m *Merger) mergeKeys(k int, visit func(ki int32)) {
+	hs := slices.Grow(m.heads[:0], k)[:k]
+	m.heads = hs
+	live := 0
+	for s := range k {
+		end := int32(len(m.keys))
+		if s+1 < k {
+			end = m.base[s+1]
+		}
+		h := keyHead{i: m.base[s], end: end, streamID: int32(s), key: maxNano, done: true}
+		if h.i < h.end {
+			h.key, h.done = m.keys[h.i].tkey, false
+			live++
+		}
+		hs[s] = h
+	}
+	// less orders heads x and y (x of the lower stream when tied).
+	less := func(x, y *keyHead) bool {
+		if x.key != y.key {
+			return x.key < y.key
+		}
+		if x.done || y.done {
+			return !x.done
+		}
+		c := m.atomCompare(&m.keys[x.i], &m.keys[y.i])
+		return c < 0 || c == 0 && x.streamID < y.streamID
+	}
+	for live > 0 {
+		// A scan of the few heads: their keys are adjacent, and for the
+		// usual handful of sources a scan beats a tree.
+		b := &hs[0]
+		for j := 1; j < len(hs); j++ {
+			if h := &hs[j]; h.key < b.key || h.key == b.key && less(h, b) {
+				b = h
+			}
+		}
+		visit(b.i)
+		b.i++
+		if b.i < b.end {
+			b.key = m.keys[b.i].tkey
+		} else {
+			b.key, b.done = maxNano, true
+			live--
+		}
+	}
 }
 
 // touchBlock is how many entries touch loads ahead of their keys.
@@ -448,6 +560,8 @@ func (m *Merger) key(a *atom, e *Entry, r ref) error {
 			a.wide = true
 		}
 	}
+	a.sec, a.nsec = e.Time.Unix(), int32(e.Time.Nanosecond())
+	a.tkey = packTime(a.sec, a.nsec)
 	a.start, a.end = interval(e)
 	a.concept = m.concept(e)
 	m.nConcepts = max(m.nConcepts, a.concept+1)
@@ -618,7 +732,7 @@ func (m *Merger) place(ai int32) {
 		// The sort key of a one-member cluster is its entry's, known now
 		// while the entry is in cache; build revisits only merged ones.
 		m.clusters = append(m.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
-			sec: e.Time.Unix(), nsec: int32(e.Time.Nanosecond()), rank: m.srcRank[a.src], lead: a.lead})
+			sec: a.sec, nsec: a.nsec, rank: m.srcRank[a.src], lead: a.lead})
 		a = &m.atoms[ai]
 		list = append(list, a.cluster)
 	}
@@ -715,7 +829,7 @@ func (m *Merger) build(t *Timeline) {
 			}
 		}
 		rep := &m.atoms[cl.rep]
-		cl.sec, cl.nsec = rep.e.Time.Unix(), int32(rep.e.Time.Nanosecond())
+		cl.sec, cl.nsec = rep.sec, rep.nsec
 		cl.rank = m.srcRank[m.srcIDs[cl.lead.Source]]
 	}
 
