@@ -142,3 +142,21 @@ func TestFamilyLevels(t *testing.T) {
 		})
 	}
 }
+
+// TestScoreNoAllocsTrained pins zero allocations per pair for a trained
+// model over many different pairs (every level kind is reached).
+func TestScoreNoAllocsTrained(t *testing.T) {
+	recs := syntheticRecords(400, 12)
+	res, err := Link(t.Context(), recs, nil)
+	require.NoError(t, err)
+	sc, prep := res.Scorer, res.Prepared
+	k := 0
+	allocs := testing.AllocsPerRun(2000, func() {
+		a, b := &prep[k%len(prep)], &prep[(k*31+7)%len(prep)]
+		_ = sc.Score(a, b)
+		_ = sc.pattern(a, b)
+		_ = sc.Constraint(a, b)
+		k++
+	})
+	assert.Zero(t, allocs)
+}
