@@ -1439,8 +1439,7 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]

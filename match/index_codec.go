@@ -154,22 +154,10 @@ type storedRecord struct {
 	seq    uint64   // order of first addition
 	person string   // enterprise person id
 	blocks []uint64 // hashes of the blocking keys it is posted under
-	rec    Record
-	raw    []byte // the encoded record fields, for cache validation
+	raw    []byte   // the encoded record fields (see appendRecord)
 }
 
 const storedRecordVersion = 1
-
-func encodeStoredRecord(dst []byte, s *storedRecord) []byte {
-	dst = append(dst, storedRecordVersion)
-	dst = binary.AppendUvarint(dst, s.seq)
-	dst = appendLP(dst, s.person)
-	dst = binary.AppendUvarint(dst, uint64(len(s.blocks)))
-	for _, h := range s.blocks {
-		dst = binary.BigEndian.AppendUint64(dst, h)
-	}
-	return appendRecord(dst, &s.rec)
-}
 
 func appendRecord(dst []byte, r *Record) []byte {
 	dst = appendLP(dst, r.Source)

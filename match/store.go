@@ -1,7 +1,6 @@
 package match
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"iter"
@@ -97,17 +96,4 @@ type KV struct {
 type SizeReporter interface {
 	// DiskSize returns the bytes the store occupies on disk.
 	DiskSize() (int64, error)
-}
-
-// prefixEnd returns the smallest key greater than every key with prefix p,
-// or nil when there is none.
-func prefixEnd(p []byte) []byte {
-	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] < 0xff {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
 }
