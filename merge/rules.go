@@ -278,8 +278,9 @@ func compileRules(rs *Rules) (*compiled, error) {
 // numCategories is the number of known categories plus one for CategoryOther,
 // whose index otherIndex every unknown category shares.
 const (
-	numCategories = 13
-	otherIndex    = 12
+	numCategories   = 13
+	otherIndex      = 12
+	medicationIndex = 3 // categoryIndex(CategoryMedication)
 )
 
 // categoryIndex maps a category to a small index; unknown ones share

@@ -279,6 +279,11 @@ type atom struct {
 	nsec          int32 // the entry's time: Unix seconds and nanoseconds
 	sec           int64
 	tkey          int64 // timeKey of the entry, the merge's primary key
+	// Copies of what sameValue compares, so that comparing values reads
+	// atoms (close together in timeline order), not entries.
+	hasQty bool     // qty holds the dose of a medication, else the value
+	qty    Quantity // copy of it
+	vtext  string   // ValueText, except for medications
 }
 
 // cluster is one merged entry during de-duplication.
@@ -518,7 +523,7 @@ func (m *Merger) mergeKeys(k int, visit func(ki int32)) {
 const touchBlock = 64
 
 // touch reads one byte of each entry's first tag, first code and code
-// string. The entries' tags and codes live wherever their parser allocated
+// string, and of its value or dose. The entries' tags and codes live wherever their parser allocated
 // them, so each is a likely cache miss; in this short loop the misses of
 // many entries overlap, instead of being taken one at a time inside the
 // long key computation that follows.
@@ -527,6 +532,11 @@ func touch(es []Entry) byte {
 	for i := range es {
 		if ts := es[i].Lineage.Tags(); len(ts) > 0 && len(ts[0].Source) > 0 {
 			x ^= ts[0].Source[0]
+		}
+		if q := es[i].Value; q != nil {
+			x ^= byte(len(q.Unit))
+		} else if q := es[i].Dose; q != nil {
+			x ^= byte(len(q.Unit))
 		}
 		if cs := es[i].Codes; len(cs) > 0 {
 			if c := cs[0].Code; len(c) > 0 {
@@ -559,6 +569,15 @@ func (m *Merger) key(a *atom, e *Entry, r ref) error {
 		} else {
 			a.wide = true
 		}
+	}
+	q := e.Value
+	if a.cat == medicationIndex {
+		q = e.Dose
+	} else {
+		a.vtext = e.ValueText
+	}
+	if q != nil {
+		a.hasQty, a.qty = true, *q
 	}
 	a.sec, a.nsec = e.Time.Unix(), int32(e.Time.Nanosecond())
 	a.tkey = packTime(a.sec, a.nsec)
@@ -771,7 +790,7 @@ func (m *Merger) overlaps(cl *cluster, a *atom) bool {
 // transitive, so the anchor alone is not enough); if not, why.
 func (m *Merger) agrees(cl *cluster, a *atom) (bool, Reason) {
 	for j := cl.anchor; j >= 0; j = m.next[j] {
-		if ok, why := m.sameValue(m.atoms[j].e, a.e, a.concept); !ok {
+		if ok, why := m.sameValue(&m.atoms[j], a, a.concept); !ok {
 			return false, why
 		}
 	}

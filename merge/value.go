@@ -8,10 +8,12 @@ import (
 // sameValue reports whether two entries of one concept, from different
 // sources and close in time, agree on their values; if not, why. A value one
 // side did not report is no disagreement, but a number against a text-only
-// value is.
-func (m *Merger) sameValue(a, b *Entry, concept int32) (bool, Reason) {
-	if a.Category == CategoryMedication {
-		if ok, unit := m.sameQty(a.Dose, b.Dose, concept); !ok {
+// value is. It reads the copies of the values that the atoms hold, not the
+// entries.
+func (m *Merger) sameValue(a, b *atom, concept int32) (bool, Reason) {
+	if a.cat == medicationIndex {
+		// For medications the atom's quantity is the dose.
+		if ok, unit := m.sameQty(a.qtyPtr(), b.qtyPtr(), concept); !ok {
 			if unit {
 				return false, ReasonUnit
 			}
@@ -19,22 +21,31 @@ func (m *Merger) sameValue(a, b *Entry, concept int32) (bool, Reason) {
 		}
 		return true, ""
 	}
-	if ok, unit := m.sameQty(a.Value, b.Value, concept); !ok {
+	if ok, unit := m.sameQty(a.qtyPtr(), b.qtyPtr(), concept); !ok {
 		if unit {
 			return false, ReasonUnit
 		}
 		return false, ReasonValue
 	}
 	switch {
-	case a.ValueText != "" && b.ValueText != "":
-		if !strings.EqualFold(strings.TrimSpace(a.ValueText), strings.TrimSpace(b.ValueText)) {
+	case a.vtext != "" && b.vtext != "":
+		if !strings.EqualFold(strings.TrimSpace(a.vtext), strings.TrimSpace(b.vtext)) {
 			return false, ReasonValue
 		}
-	case a.Value != nil && b.Value == nil && b.ValueText != "",
-		b.Value != nil && a.Value == nil && a.ValueText != "":
+	case a.hasQty && !b.hasQty && b.vtext != "",
+		b.hasQty && !a.hasQty && a.vtext != "":
 		return false, ReasonValue
 	}
 	return true, ""
+}
+
+// qtyPtr returns the atom's copy of its quantity (the dose of a medication,
+// else the value), or nil.
+func (a *atom) qtyPtr() *Quantity {
+	if !a.hasQty {
+		return nil
+	}
+	return &a.qty
 }
 
 // sameQty compares two quantities after unit conversion. unit is true when
