@@ -114,10 +114,10 @@ type vocab struct {
 	ids    map[string]uint32
 	strs   []string
 	hash   []uint64
-	count  []uint32 // occurrences in the main role (given; or the field)
-	count2 []uint32 // occurrences as a family name (name vocabulary only)
-	phon   []uint32 // names: id of the Double Metaphone code in phonCodes
-	canon  []uint32 // names: id of the alias-table canonical form
+	count  []uint32   // occurrences in the main role (given; or the field)
+	count2 []uint32   // occurrences as a family name (name vocabulary only)
+	phon   []uint32   // names: id of the Double Metaphone code in phonCodes
+	canon  []aliasSet // names: ids of the alias-table groups the name is in
 	total  atomic.Uint64
 	total2 atomic.Uint64
 	names  bool
@@ -130,7 +130,7 @@ func newVocab(names bool) *vocab {
 	if names {
 		v.count2 = []uint32{0}
 		v.phon = []uint32{0}
-		v.canon = []uint32{0}
+		v.canon = []aliasSet{{}}
 		v.codes = newVocab(false)
 	}
 	return v
@@ -162,16 +162,19 @@ func (v *vocab) internLocked(s string) uint32 {
 		v.codes.mu.Lock()
 		v.phon = append(v.phon, v.codes.internLocked(p))
 		v.codes.mu.Unlock()
-		v.canon = append(v.canon, 0)
-		c := s
-		if a, ok := aliasCanon[s]; ok {
-			c = a
+		v.canon = append(v.canon, aliasSet{})
+		var set aliasSet
+		set[0] = id // a name is in its own group
+		for k, g := range aliasGroups[s] {
+			if k+1 == maxAliasGroups {
+				break
+			}
+			if g == s {
+				continue
+			}
+			set[k+1] = v.internLocked(g)
 		}
-		if c == s {
-			v.canon[id] = id
-		} else {
-			v.canon[id] = v.internLocked(c)
-		}
+		v.canon[id] = set
 	}
 	return id
 }
@@ -197,7 +200,8 @@ type vocabView struct {
 	strs          []string
 	hash          []uint64
 	count, count2 []uint32
-	phon, canon   []uint32
+	phon          []uint32
+	canon         []aliasSet
 	codeHash      []uint64 // names: hashes of the phonetic codes
 	v             *vocab
 }

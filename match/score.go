@@ -237,7 +237,7 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 				return li
 			}
 		case LevelAlias:
-			if v.canon != nil && v.canon[x] == v.canon[y] {
+			if v.canon != nil && v.canon[x].intersects(&v.canon[y]) {
 				return li
 			}
 		case LevelSwap:

@@ -160,3 +160,31 @@ func TestScoreNoAllocsTrained(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+func TestGivenAliasLevel(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"Bob", "Robert", true},
+		{"Bobby", "Bob", true},
+		{"Helen", "Nell", true},
+		{"Eleanor", "Nell", true},
+		{"Mohammed", "Muhammad", true},
+		{"Helen", "Robert", false},
+		{"Zbyszko", "Zbigniew", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.a+"/"+tc.b, func(t *testing.T) {
+			p := NewPreparer(nil)
+			a := p.Prepare(&Record{Given: []string{tc.a}})
+			b := p.Prepare(&Record{Given: []string{tc.b}})
+			sc, err := DefaultModel(nil).Scorer(p)
+			require.NoError(t, err)
+			v := &sc.views[FieldGiven]
+			x, y := a.v[FieldGiven], b.v[FieldGiven]
+			assert.Equal(t, tc.want, v.canon[x].intersects(&v.canon[y]))
+			assert.Equal(t, tc.want, v.canon[y].intersects(&v.canon[x]))
+		})
+	}
+}
