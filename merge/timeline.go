@@ -2,6 +2,7 @@ package merge
 
 import (
 	"fmt"
+	"hash/maphash"
 	"iter"
 	"slices"
 	"sync"
@@ -219,6 +220,7 @@ type Merger struct {
 	lastID    []int32
 	base      []int32 // stream → index of its first atom
 	heads     []keyHead
+	textBuf   []byte  // hashText's scratch
 	multi     []int32 // clusters with more than one member
 	sink      byte    // keeps touch's loads alive
 	nConcepts int32
@@ -614,7 +616,8 @@ func (m *Merger) concept(e *Entry) int32 {
 	}
 	base := int32(len(m.rules.molar))
 	if len(e.Codes) == 0 {
-		h := hashText(e.Display, e.Text)
+		var h uint64
+		h, m.textBuf = hashText(m.textBuf, e.Display, e.Text)
 		id, ok := m.dynText[h]
 		if !ok {
 			id = base + int32(len(m.dynCodes)+len(m.dynText))
@@ -641,30 +644,48 @@ func (m *Merger) concept(e *Entry) int32 {
 	return id
 }
 
-// hashText is FNV-1a over the letters and digits of a and b, folded to lower
-// case, so that spacing and punctuation differences do not matter.
-func hashText(a, b string) uint64 {
-	h := uint64(14695981039346656037)
-	add := func(s string) {
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			switch {
-			case c >= 'A' && c <= 'Z':
-				c += 'a' - 'A'
-			case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c >= 0x80:
-			default:
-				continue
-			}
-			h ^= uint64(c)
-			h *= 1099511628211
-		}
+// hashText hashes the letters and digits of a and b, folded to lower case,
+// so that spacing and punctuation differences do not matter: the folded
+// bytes are gathered into buf (a table lookup per byte, no branches on the
+// text) and hashed at once. Entries with the same folded text get the same
+// hash; the hash is only compared within one merge.
+func hashText(buf []byte, a, b string) (uint64, []byte) {
+	buf = slices.Grow(buf[:0], len(a)+len(b)+1)[:len(a)+len(b)+1]
+	n := 0
+	for i := 0; i < len(a); i++ {
+		c := foldText[a[i]]
+		buf[n] = c
+		n += int(keepText[c])
 	}
-	add(a)
-	h ^= 0xff
-	h *= 1099511628211
-	add(b)
-	return h
+	buf[n] = 0xff // the separator (hashed like the byte 0xff)
+	n++
+	for i := 0; i < len(b); i++ {
+		c := foldText[b[i]]
+		buf[n] = c
+		n += int(keepText[c])
+	}
+	return maphash.Bytes(textSeed, buf[:n]), buf
 }
+
+// textSeed seeds hashText: hashes are compared within one process only.
+var textSeed = maphash.MakeSeed()
+
+// foldText maps a byte to its folded form for hashText, or to zero when it
+// is not hashed; keepText is one for the bytes kept.
+var foldText, keepText = func() (f, k [256]byte) {
+	for i := range 256 {
+		c := byte(i)
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c >= 0x80:
+		default:
+			continue
+		}
+		f[i], k[c] = c, 1
+	}
+	return f, k
+}()
 
 // interval returns the span of time an entry may mean, in Unix seconds.
 func interval(e *Entry) (int64, int64) {
