@@ -81,6 +81,7 @@
 //	keys := sc.AppendBlockingKeys(nil, &a)
 //	w := sc.Score(&a, &b)               // match weight; match.Probability(w)
 //	why := sc.Explain(&a, &b)
+//	if sc.Constraint(&a, &b) != match.ConstraintNone { /* at most "possible" */ }
 //
 // Vocabulary ids are per Preparer and per process: persist the raw
 // [Record] and re-prepare it; [BlockKey] hashes are stable and may be
