@@ -124,3 +124,25 @@ func TestLinkFEBRL4EndToEnd(t *testing.T) {
 	assert.Len(t, cl, 10000)
 	assert.Equal(t, cl["dataset4a/rec-0-org"], cl["dataset4b/rec-0-dup-0"])
 }
+
+// TestLinkSkipBad checks that a malformed row fails the run with its file
+// and line (never its values), and that --skip-bad reports and skips it.
+func TestLinkSkipBad(t *testing.T) {
+	gp, hosp := writeInputs(t)
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	require.NoError(t, os.WriteFile(bad, []byte("record_id,given,family\nb1,Secretname,Smith\nb2,Only-two-fields\n"), 0o644))
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"link", gp, hosp, bad}, nil, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "bad.csv:3")
+	assert.NotContains(t, err.Error(), "Only-two-fields")
+
+	stdout.Reset()
+	stderr.Reset()
+	require.NoError(t, run(t.Context(), []string{"link", "--skip-bad", gp, hosp, bad}, nil, &stdout, &stderr))
+	cl := readClusters(t, stdout.Bytes())
+	assert.Contains(t, cl, "bad/b1")
+	assert.NotContains(t, cl, "bad/b2")
+	assert.Contains(t, stderr.String(), "skipped 1 bad rows")
+	assert.NotContains(t, stderr.String(), "Secretname")
+}
