@@ -34,6 +34,11 @@ type Options struct {
 	// Survivorship overrides the golden-demographic rule of some fields;
 	// fields not listed use [DefaultSurvivorship].
 	Survivorship map[Field]Survivorship
+	// Workers is the most goroutines one merge uses; zero means up to two
+	// (one when GOMAXPROCS is 1), and one means only the caller's. A merge
+	// of a few thousand entries uses one regardless. The result does not
+	// depend on it.
+	Workers int
 }
 
 // rank returns the position of source in the priority list, or len(Priority).

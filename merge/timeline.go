@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"iter"
+	"math/bits"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -197,9 +199,10 @@ func Combine(o *Options, ts ...*Timeline) (*Timeline, error) {
 // Merger merges timelines, reusing its scratch memory between calls. It is
 // not safe for concurrent use; use one per goroutine.
 type Merger struct {
-	o     *Options
-	rules *compiled
-	cur   cursor
+	forceParallel bool // tests: share out even small inputs
+	o             *Options
+	rules         *compiled
+	cur           cursor
 
 	atoms     []atom // in timeline order
 	keys      []atom // in stream order, before placement
@@ -220,9 +223,11 @@ type Merger struct {
 	lastID    []int32
 	base      []int32 // stream → index of its first atom
 	heads     []keyHead
-	textBuf   []byte  // hashText's scratch
-	multi     []int32 // clusters with more than one member
-	sink      byte    // keeps touch's loads alive
+	textBuf   []byte     // hashText's scratch
+	thash     []uint64   // keysParallel: text hash of entries without codes
+	locals    []keyLocal // keysParallel's per-goroutine state
+	multi     []int32    // clusters with more than one member
+	sink      byte       // keeps touch's loads alive
 	nConcepts int32
 }
 
@@ -384,25 +389,19 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	m.base = slices.Grow(m.base[:0], len(srcs))[:len(srcs)]
 	m.keys = m.keys[:n]
 	ai := 0
-	sorted := true
 	for s, src := range srcs {
 		m.base[s] = int32(ai)
-		for lo := 0; lo < len(src); lo += touchBlock {
-			hi := min(lo+touchBlock, len(src))
-			m.sink ^= touch(src[lo:hi])
-			for i := lo; i < hi; i++ {
-				a := &m.keys[ai]
-				if err := m.key(a, &src[i], ref{int32(s), int32(i)}); err != nil {
-					return err
-				}
-				// The stream order is checked here, on the keys, so that
-				// the merge below needs no entry.
-				if sorted && i > 0 && m.atomCompare(a, &m.keys[ai-1]) < 0 {
-					sorted = false
-				}
-				ai++
-			}
-		}
+		ai += len(src)
+	}
+	var sorted bool
+	var err error
+	if w := m.keyWorkers(n); w > 1 {
+		sorted, err = m.keysParallel(srcs, w)
+	} else {
+		sorted, err = m.keysSerial(srcs)
+	}
+	if err != nil {
+		return err
 	}
 	if !sorted {
 		// Report the violation the timeline merge meets first, as
@@ -434,6 +433,216 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 		m.atoms = append(m.atoms, m.keys[ki])
 		m.place(int32(len(m.atoms) - 1))
 	})
+	return nil
+}
+
+// keysSerial fills m.keys stream by stream (sequential memory): the keys of
+// every entry, which needs its tags and codes, wherever they live. It
+// reports whether every stream is sorted.
+func (m *Merger) keysSerial(srcs [][]Entry) (sorted bool, err error) {
+	ai := 0
+	sorted = true
+	for s, src := range srcs {
+		for lo := 0; lo < len(src); lo += touchBlock {
+			hi := min(lo+touchBlock, len(src))
+			m.sink ^= touch(src[lo:hi])
+			for i := lo; i < hi; i++ {
+				a := &m.keys[ai]
+				if err := m.key(a, &src[i], ref{int32(s), int32(i)}); err != nil {
+					return false, err
+				}
+				// The stream order is checked here, on the keys, so that
+				// the merge below needs no entry.
+				if sorted && i > 0 && m.atomCompare(a, &m.keys[ai-1]) < 0 {
+					sorted = false
+				}
+				ai++
+			}
+		}
+	}
+	return sorted, nil
+}
+
+// parallelMin is the fewest entries whose keys are computed by several
+// goroutines; Options.Workers caps how many.
+const parallelMin = 1 << 14
+
+// keyWorkers returns how many goroutines compute the keys of n entries.
+func (m *Merger) keyWorkers(n int) int {
+	w := m.o.Workers
+	if w == 0 {
+		w = min(runtime.GOMAXPROCS(0), 2)
+	}
+	if w < 2 || n < parallelMin && !m.forceParallel {
+		return 1
+	}
+	return min(w, 8)
+}
+
+// Concept numbers that keyLocal leaves for keysParallel's ordered pass: an
+// entry without codes (its text hash is in Merger.thash) and one whose codes
+// the rules do not map.
+const (
+	conceptText = -2
+	conceptDyn  = -3
+)
+
+// keyLocal is one goroutine's share of keysParallel: its own numbering of
+// the sources it meets, in order of first appearance.
+type keyLocal struct {
+	ids     map[string]int32
+	names   []string
+	lastSrc string
+	lastID  int32
+	buf     []byte
+	err     error // the first error in the share
+	sink    byte  // keeps touch's loads alive
+}
+
+// keysParallel fills m.keys as keysSerial does, with w goroutines, each
+// over a contiguous share of the entries. What depends on the entries before
+// (source and dynamic concept numbers, stream order) is settled afterwards
+// in one pass in entry order, so the keys are exactly those of keysSerial,
+// whatever w is.
+func (m *Merger) keysParallel(srcs [][]Entry, w int) (sorted bool, err error) {
+	n := len(m.keys)
+	m.thash = slices.Grow(m.thash[:0], n)[:n]
+	if len(m.locals) < w {
+		m.locals = append(m.locals, make([]keyLocal, w-len(m.locals))...)
+	}
+	locals := m.locals[:w]
+	var wg sync.WaitGroup
+	for k := range w {
+		l := &locals[k]
+		if l.ids == nil {
+			l.ids = make(map[string]int32)
+		} else {
+			clear(l.ids)
+		}
+		l.names, l.lastSrc, l.lastID, l.err = l.names[:0], "", -1, nil
+		lo, hi := n*k/w, n*(k+1)/w
+		wg.Go(func() { m.keyShare(l, srcs, lo, hi) })
+	}
+	wg.Wait()
+	for k := range locals {
+		if err := locals[k].err; err != nil {
+			return false, err
+		}
+		if len(locals[k].names) > 64 {
+			return m.keysSerial(srcs) // numbering beyond the mask: keep it simple
+		}
+	}
+	// Number the sources globally, in order of first appearance.
+	var remap [64]int32
+	sorted = true
+	for k := range locals {
+		l := &locals[k]
+		ident := true
+		for j, name := range l.names {
+			id, ok := m.srcIDs[name]
+			if !ok {
+				id = int32(len(m.srcNames))
+				m.srcIDs[name] = id
+				m.srcNames = append(m.srcNames, name)
+				m.srcRank = append(m.srcRank, m.o.rank(name))
+			}
+			remap[j] = id
+			ident = ident && id == int32(j)
+		}
+		if len(m.srcNames) > 64 {
+			return m.keysSerial(srcs)
+		}
+		lo, hi := n*k/w, n*(k+1)/w
+		for i := lo; i < hi; i++ {
+			a := &m.keys[i]
+			if !ident {
+				var mask uint64
+				for b := a.mask; b != 0; b &= b - 1 {
+					mask |= 1 << remap[bits.TrailingZeros64(b)]
+				}
+				a.mask, a.src = mask, remap[a.src]
+			}
+			switch a.concept {
+			case conceptText:
+				a.concept = m.textConcept(m.thash[i])
+			case conceptDyn:
+				a.concept = m.concept(a.e)
+			}
+			m.nConcepts = max(m.nConcepts, a.concept+1)
+			if sorted && a.r.i > 0 && m.atomCompare(a, &m.keys[i-1]) < 0 {
+				sorted = false
+			}
+		}
+	}
+	return sorted, nil
+}
+
+// keyShare fills m.keys[lo:hi] for keysParallel: everything but what
+// depends on earlier entries.
+func (m *Merger) keyShare(l *keyLocal, srcs [][]Entry, lo, hi int) {
+	s := 0
+	for s+1 < len(srcs) && int(m.base[s+1]) <= lo {
+		s++
+	}
+	for ai := lo; ai < hi; {
+		for int(m.base[s])+len(srcs[s]) <= ai {
+			s++
+		}
+		src := srcs[s]
+		i0 := ai - int(m.base[s])
+		i1 := min(len(src), i0+touchBlock, i0+hi-ai)
+		l.sink ^= touch(src[i0:i1])
+		for i := i0; i < i1; i++ {
+			if err := m.keyLocal(l, &m.keys[ai], &src[i], ref{int32(s), int32(i)}, ai); err != nil {
+				l.err = err
+				return
+			}
+			ai++
+		}
+	}
+}
+
+// keyLocal is key for keyShare: sources numbered in l, and the concept left
+// to the ordered pass unless the rules map it.
+func (m *Merger) keyLocal(l *keyLocal, a *atom, e *Entry, r ref, ai int) error {
+	tags := e.Lineage.Tags()
+	if len(tags) == 0 {
+		return fmt.Errorf("%w: stream %d, position %d", ErrUntagged, r.s, r.i)
+	}
+	m.keyCommon(a, e, r, tags)
+	for ti := range tags {
+		src := tags[ti].Source
+		id := l.lastID
+		if id < 0 || l.lastSrc != src {
+			var ok bool
+			if id, ok = l.ids[src]; !ok {
+				id = int32(len(l.names))
+				l.ids[src] = id
+				l.names = append(l.names, src)
+			}
+			l.lastSrc, l.lastID = src, id
+		}
+		if ti == 0 {
+			a.src = id
+		}
+		if id < 64 {
+			a.mask |= 1 << id
+		} else {
+			a.wide = true
+		}
+	}
+	a.concept = conceptDyn
+	if len(e.Codes) == 0 {
+		a.concept = conceptText
+		m.thash[ai], l.buf = hashText(l.buf, e.Display, e.Text)
+	} else {
+		for i := range e.Codes {
+			if id, ok := m.rules.lookup(e.Codes[i].System, e.Codes[i].Code); ok {
+				a.concept = id
+				break
+			}
+		}
+	}
 	return nil
 }
 
@@ -558,9 +767,7 @@ func (m *Merger) key(a *atom, e *Entry, r ref) error {
 	if len(tags) == 0 {
 		return fmt.Errorf("%w: stream %d, position %d", ErrUntagged, r.s, r.i)
 	}
-	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1, lead: &tags[0],
-		prec: e.Precision, hasVal: e.Value != nil || e.Dose != nil,
-		ntags: uint16(min(len(tags), 1<<16-1)), ncodes: uint16(min(len(e.Codes), 1<<16-1))}
+	m.keyCommon(a, e, r, tags)
 	for ti := range tags {
 		id := m.sourceID(r.s, tags[ti].Source)
 		if ti == 0 {
@@ -572,6 +779,16 @@ func (m *Merger) key(a *atom, e *Entry, r ref) error {
 			a.wide = true
 		}
 	}
+	a.concept = m.concept(e)
+	m.nConcepts = max(m.nConcepts, a.concept+1)
+	return nil
+}
+
+// keyCommon fills what the atom of e needs from e alone, tags excepted.
+func (m *Merger) keyCommon(a *atom, e *Entry, r ref, tags []provenance.Tag) {
+	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1, lead: &tags[0],
+		prec: e.Precision, hasVal: e.Value != nil || e.Dose != nil,
+		ntags: uint16(min(len(tags), 1<<16-1)), ncodes: uint16(min(len(e.Codes), 1<<16-1))}
 	q := e.Value
 	if a.cat == medicationIndex {
 		q = e.Dose
@@ -584,9 +801,6 @@ func (m *Merger) key(a *atom, e *Entry, r ref) error {
 	a.sec, a.nsec = e.Time.Unix(), int32(e.Time.Nanosecond())
 	a.tkey = packTime(a.sec, a.nsec)
 	a.start, a.end = interval(e)
-	a.concept = m.concept(e)
-	m.nConcepts = max(m.nConcepts, a.concept+1)
-	return nil
 }
 
 // sourceID numbers a source id for this merge.
@@ -618,12 +832,7 @@ func (m *Merger) concept(e *Entry) int32 {
 	if len(e.Codes) == 0 {
 		var h uint64
 		h, m.textBuf = hashText(m.textBuf, e.Display, e.Text)
-		id, ok := m.dynText[h]
-		if !ok {
-			id = base + int32(len(m.dynCodes)+len(m.dynText))
-			m.dynText[h] = id
-		}
-		return id
+		return m.textConcept(h)
 	}
 	id := int32(-1)
 	for i := range e.Codes {
@@ -640,6 +849,17 @@ func (m *Merger) concept(e *Entry) int32 {
 		if _, ok := m.dynCodes[k]; !ok {
 			m.dynCodes[k] = id
 		}
+	}
+	return id
+}
+
+// textConcept returns the concept number of entries without codes whose
+// text hashes to h.
+func (m *Merger) textConcept(h uint64) int32 {
+	id, ok := m.dynText[h]
+	if !ok {
+		id = int32(len(m.rules.molar)) + int32(len(m.dynCodes)+len(m.dynText))
+		m.dynText[h] = id
 	}
 	return id
 }
