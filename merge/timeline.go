@@ -301,11 +301,18 @@ type cluster struct {
 	mask         uint64
 	wide         bool
 	cat          uint8
-	// sort key, filled when building
+	// The sort key (the representative's time, the rank of the lead's
+	// source), kept up to date as members join.
 	sec  int64
 	nsec int32
 	rank int32
 	lead *provenance.Tag // smallest first tag of the members
+	// What [Merger.better] reads of the representative.
+	repRank int32
+	repPrec Precision
+	repVal  bool
+	// The members' tags and codes, for sizing the arenas.
+	ntags, ncodes int32
 }
 
 // pending is a cross-source disagreement found during the sweep.
@@ -987,12 +994,25 @@ func (m *Merger) place(ai int32) {
 		cl.mask |= a.mask
 		cl.wide = cl.wide || a.wide
 		a.cluster = best
+		// The representative and the lead, while the atom is in cache
+		// (members join in timeline order, as build used to visit them).
+		cl.ntags += int32(a.ntags)
+		cl.ncodes += int32(a.ncodes)
+		if m.better(a, cl) {
+			cl.rep, cl.repRank, cl.repPrec, cl.repVal = ai, m.srcRank[a.src], a.prec, a.hasVal
+			cl.sec, cl.nsec = a.sec, a.nsec
+		}
+		if compareTag(a.lead, cl.lead) < 0 {
+			cl.lead, cl.rank = a.lead, m.srcRank[a.src]
+		}
 	} else {
 		a.cluster = int32(len(m.clusters))
-		// The sort key of a one-member cluster is its entry's, known now
-		// while the entry is in cache; build revisits only merged ones.
+		// The sort key of a cluster is its representative's, known now
+		// while the entry is in cache.
+		rank := m.srcRank[a.src]
 		m.clusters = append(m.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
-			sec: a.sec, nsec: a.nsec, rank: m.srcRank[a.src], lead: a.lead})
+			sec: a.sec, nsec: a.nsec, rank: rank, lead: a.lead,
+			repRank: rank, repPrec: a.prec, repVal: a.hasVal, ntags: int32(a.ntags), ncodes: int32(a.ncodes)})
 		a = &m.atoms[ai]
 		list = append(list, a.cluster)
 	}
@@ -1075,22 +1095,8 @@ func (m *Merger) build(t *Timeline) {
 	cls := m.clusters
 	nTags, nCodes := 0, 0
 	for _, ci := range m.multi {
-		cl := &cls[ci]
-		for j := m.next[cl.anchor]; j >= 0; j = m.next[j] {
-			if m.better(&m.atoms[j], &m.atoms[cl.rep]) {
-				cl.rep = j
-			}
-		}
-		for j := cl.anchor; j >= 0; j = m.next[j] {
-			nTags += int(m.atoms[j].ntags)
-			nCodes += int(m.atoms[j].ncodes)
-			if l := m.atoms[j].lead; compareTag(l, cl.lead) < 0 {
-				cl.lead = l
-			}
-		}
-		rep := &m.atoms[cl.rep]
-		cl.sec, cl.nsec = rep.sec, rep.nsec
-		cl.rank = m.srcRank[m.srcIDs[cl.lead.Source]]
+		nTags += int(cls[ci].ntags)
+		nCodes += int(cls[ci].ncodes)
 	}
 
 	// Clusters were opened in the order of their first member, and a
@@ -1176,21 +1182,21 @@ func (m *Merger) build(t *Timeline) {
 	m.buildConflicts(t)
 }
 
-// better reports whether atom a should represent a cluster rather than b:
-// more trusted source, then finer time precision, then having a value, then
-// earlier in timeline order.
-func (m *Merger) better(a, b *atom) bool {
-	ra, rb := m.srcRank[a.src], m.srcRank[b.src]
+// better reports whether atom a should represent cluster cl rather than its
+// representative: more trusted source, then finer time precision, then
+// having a value, then earlier in timeline order (members join in it).
+func (m *Merger) better(a *atom, cl *cluster) bool {
+	ra, rb := m.srcRank[a.src], cl.repRank
 	if ra != rb {
 		return ra < rb
 	}
-	if a.prec != b.prec {
-		return a.prec > b.prec
+	if a.prec != cl.repPrec {
+		return a.prec > cl.repPrec
 	}
-	if a.hasVal != b.hasVal {
+	if a.hasVal != cl.repVal {
 		return a.hasVal
 	}
-	return false // b is earlier (members are visited in timeline order)
+	return false
 }
 
 func (m *Merger) clusterLess(x, y int32) bool {
