@@ -3,6 +3,7 @@ package fhirutil
 import (
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/provenance"
 )
 
 // asMap decodes JSON into a generic map for structural checks.
@@ -178,5 +180,51 @@ func TestFormatTime(t *testing.T) {
 	}
 	for _, tc := range tests {
 		assert.Equal(t, tc.want, FormatTime(tm, mergePrecision(tc.p)))
+	}
+}
+
+// TestOutputGolden pins what CareLens writes for fixed inputs: a small
+// timeline with Provenance, linked Patients, a $match response and an
+// AuditEvent (testdata/out/*.golden.json; -update rewrites them).
+func TestOutputGolden(t *testing.T) {
+	at := time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC)
+	ann := match.Record{Source: "gp", ID: "p1", Given: []string{"Ann"}, Family: "Smith", BirthDate: "1970-01-02", Sex: "female",
+		NHSNumber: "9434765919", Postcode: "LS1 1AA", Town: "Leeds", Address: []string{"1 High St"}, Phone: "0113 000 0000"}
+	anne := match.Record{Source: "hospital", ID: "H42", Given: []string{"Anne"}, Family: "Smith", BirthDate: "1970-01-02",
+		Identifiers: []match.Identifier{{System: "https://hospital.example/mrn", Value: "H42"}}}
+	in := `{"resourceType":"Bundle","type":"collection","entry":[
+	  {"fullUrl":"urn:uuid:0d7c1f5e-8a8e-4f55-9a43-4b1b2b0c0001","resource":{"resourceType":"Observation","id":"o1","meta":{"versionId":"2"},"status":"final",
+	    "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],
+	    "code":{"coding":[{"system":"http://loinc.org","code":"718-7","display":"Hemoglobin"}],"text":"Haemoglobin"},
+	    "effectiveDateTime":"2024-03-01T09:30:00Z","valueQuantity":{"value":131,"unit":"g/L","system":"http://unitsofmeasure.org","code":"g/L"}}},
+	  {"resource":{"resourceType":"Condition","id":"c1","subject":{"reference":"Patient/p1"},"clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}]},
+	    "code":{"coding":[{"system":"http://snomed.info/sct","code":"195967001","display":"Asthma"}]},"onsetDateTime":"2001"}},
+	  {"resource":{"resourceType":"MedicationStatement","id":"m1","status":"active","subject":{"reference":"Patient/p1"},
+	    "medicationCodeableConcept":{"text":"Salbutamol 100 micrograms inhaler"},"effectiveDateTime":"2024-02",
+	    "dosage":[{"text":"2 puffs when required","doseAndRate":[{"doseQuantity":{"value":2,"unit":"puff"}}]}]}}]}`
+	b, err := Decode([]byte(in), &Options{Source: provenance.Source{ID: "gp"}, Retrieved: at})
+	require.NoError(t, err)
+	require.NoError(t, b.Err())
+	entries := b.Entries()
+	entries[1].Lineage = entries[1].Lineage.Union(provenance.Of(provenance.Tag{Source: "hospital", ResourceType: "Condition", ResourceID: "hc9", Version: "1"}))
+
+	timeline, err := TimelineBundle(entries, &TimelineOptions{
+		Sources: []provenance.Source{{ID: "gp", Org: "Y01234", Kind: provenance.KindGP, Name: "High Street Surgery"},
+			{ID: "hospital", Org: "RR8", Kind: provenance.KindHospital, Name: "Leeds Teaching Hospitals"}},
+		Patient: &ann, Recorded: at,
+	})
+	require.NoError(t, err)
+	linked, err := LinkedPatients([]match.Record{ann, anne}, nil)
+	require.NoError(t, err)
+	matched, err := MatchResponse([]Candidate{{Record: anne, Score: 0.81, Grade: match.GradeProbable}, {Record: ann, Score: 0.999, Grade: match.GradeCertain}})
+	require.NoError(t, err)
+	audit, err := AuditEventJSON(Access{User: "u-77", Org: "RR8", Role: "doctor", Patient: "Patient/p1", Sources: []string{"gp", "hospital"}, Time: at})
+	require.NoError(t, err)
+	for name, out := range map[string][]byte{"timeline": timeline, "linked-patients": linked, "match-response": matched, "audit-event": audit} {
+		t.Run(name, func(t *testing.T) {
+			var v any
+			require.NoError(t, json.Unmarshal(out, &v))
+			golden(t, filepath.Join("out", name+".golden.json"), v)
+		})
 	}
 }
