@@ -1131,15 +1131,58 @@ func (m *Merger) build(t *Timeline) {
 	if cap(codeArena) < nCodes {
 		codeArena = make([]Code, 0, nCodes)
 	}
+	tagArena, codeArena = tagArena[:nTags], codeArena[:nCodes]
 	out := slices.Grow(t.Entries[:0], len(cls))[:len(cls)]
 	t.mstart = slices.Grow(t.mstart[:0], len(cls)+1)[:len(cls)+1]
-	t.mrefs = slices.Grow(t.mrefs[:0], len(m.atoms))[:0]
-	for i, ci := range perm {
-		cl := &cls[ci]
+	t.mrefs = slices.Grow(t.mrefs[:0], len(m.atoms))[:len(m.atoms)]
+	t.Entries = out
+	// Copying the entries out is most of build: with two workers, the
+	// second half of the timeline is filled by another goroutine, in its
+	// own parts of the arenas and member list, sized beforehand.
+	split := len(perm)
+	if m.keyWorkers(len(m.atoms)) > 1 && len(perm) >= 2 {
+		split = len(perm) / 2
+	}
+	refs, tags, codes := 0, 0, 0
+	for _, ci := range perm[:split] {
+		refs += int(cls[ci].n)
+	}
+	for _, ci := range m.multi {
+		if int(m.pos[ci]) < split {
+			tags += int(cls[ci].ntags)
+			codes += int(cls[ci].ncodes)
+		}
+	}
+	if split < len(perm) {
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			m.fill(t, split, len(perm), tagArena[tags:tags:nTags], codeArena[codes:codes:nCodes], refs)
+		})
+		m.fill(t, 0, split, tagArena[:0:tags], codeArena[:0:codes], 0)
+		wg.Wait()
+	} else {
+		m.fill(t, 0, len(perm), tagArena[:0], codeArena[:0], 0)
+	}
+	t.mstart[len(cls)] = int32(len(m.atoms))
+	t.tagArena, t.codeArena = tagArena, codeArena
+
+	t.sources = slices.Sorted(slices.Values(m.srcNames))
+	m.buildConflicts(t)
+}
+
+// fill writes Entries[lo:hi] (positions in timeline order) and their member
+// lists, from member list position refs on, with tagArena and codeArena as
+// the backing of merged lineages and code lists (appended to within their
+// capacity).
+func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeArena []Code, refs int) {
+	cls, out, mrefs := m.clusters, t.Entries, t.mrefs
+	for i := lo; i < hi; i++ {
+		cl := &cls[m.perm[i]]
 		rep := &m.atoms[cl.rep]
-		t.mstart[i] = int32(len(t.mrefs))
+		t.mstart[i] = int32(refs)
 		if cl.n == 1 {
-			t.mrefs = append(t.mrefs, rep.r)
+			mrefs[refs] = rep.r
+			refs++
 			out[i] = *rep.e
 			out[i].Conflict = 0
 			continue
@@ -1151,7 +1194,8 @@ func (m *Merger) build(t *Timeline) {
 		codeArena = append(codeArena, e.Codes...)
 		for j := cl.anchor; j >= 0; j = m.next[j] {
 			mb := m.atoms[j].e
-			t.mrefs = append(t.mrefs, m.atoms[j].r)
+			mrefs[refs] = m.atoms[j].r
+			refs++
 			tagArena = append(tagArena, mb.Lineage.Tags()...)
 			if j == cl.rep {
 				continue
@@ -1174,12 +1218,6 @@ func (m *Merger) build(t *Timeline) {
 		}
 		out[i] = e
 	}
-	t.mstart[len(cls)] = int32(len(t.mrefs))
-	t.Entries = out
-	t.tagArena, t.codeArena = tagArena, codeArena
-
-	t.sources = slices.Sorted(slices.Values(m.srcNames))
-	m.buildConflicts(t)
 }
 
 // better reports whether atom a should represent cluster cl rather than its
