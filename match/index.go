@@ -343,7 +343,7 @@ func (ix *Index) update(ctx context.Context, fn func(w *writer) error) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(), edits: map[uint64]*blockEdit{}, newRefs: map[uint32]RecordRef{}}
+		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(), edits: map[uint64]*blockEdit{}, states: map[uint32]recState{}}
 		err := ix.store.Update(ctx, func(tx Txn) error {
 			w.tx = tx
 			if err := fn(w); err != nil {
@@ -353,7 +353,7 @@ func (ix *Index) update(ctx context.Context, fn func(w *writer) error) error {
 		})
 		if err == nil {
 			ix.ctr = w.ctr
-			ix.blocks.apply(w.edits, w.newRefs)
+			ix.blocks.apply(w.edits, w.states)
 			return nil
 		}
 		// Cached entries are validated against the stored bytes, but a
@@ -692,10 +692,10 @@ func (ix *Index) Revert(ctx context.Context, seq uint64, actor Actor) error {
 type reader struct {
 	ix *Index
 	tx Txn
-	// edits and newRefs, when not nil, are the writer's uncommitted
-	// changes to the blocking index.
-	edits   map[uint64]*blockEdit
-	newRefs map[uint32]RecordRef
+	// edits and states, when not nil, are the writer's uncommitted
+	// changes to the blocking index and the records' in-memory state.
+	edits  map[uint64]*blockEdit
+	states map[uint32]recState
 }
 
 // stored returns the stored record of ref, or ErrNotFound.
@@ -781,39 +781,43 @@ type scored struct {
 // candidates scores ce against every record sharing one of its blocks
 // (skipping blocks larger than MaxBlockSize), in deterministic order.
 func (rd reader) candidates(ce *cacheEntry, self RecordRef) ([]scored, error) {
-	var refs []RecordRef
-	seen := map[RecordRef]struct{}{self: {}}
+	var nums []uint32
+	seen := map[uint32]struct{}{}
 	for _, h := range ce.blocks {
 		over, block := rd.postings(h)
 		if over || len(block) > rd.ix.opt.MaxBlockSize {
 			continue
 		}
 		for _, n := range block {
-			ref, ok := rd.refOf(n)
-			if !ok {
-				continue
-			}
-			if _, dup := seen[ref]; !dup {
-				seen[ref] = struct{}{}
-				refs = append(refs, ref)
+			if _, dup := seen[n]; !dup {
+				seen[n] = struct{}{}
+				nums = append(nums, n)
 			}
 		}
 	}
-	out := make([]scored, 0, len(refs))
-	ents := make([]*cacheEntry, 0, len(refs))
-	for _, ref := range refs {
-		sr, err := rd.stored(ref)
-		if errors.Is(err, ErrNotFound) {
-			continue // a stale posting
+	out := make([]scored, 0, len(nums))
+	ents := make([]*cacheEntry, 0, len(nums))
+	for _, n := range nums {
+		st, ok := rd.state(n)
+		if !ok || st.ref == self {
+			continue // deleted, or the record in hand
 		}
-		if err != nil {
-			return nil, err
+		person := st.person
+		other := rd.ix.cache.get(st.ref.String())
+		if other == nil || other.hash != st.hash {
+			sr, err := rd.stored(st.ref)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if other, err = rd.entry(st.ref, sr); err != nil {
+				return nil, err
+			}
+			person = sr.person
 		}
-		other, err := rd.entry(ref, sr)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, scored{ref: ref, person: sr.person})
+		out = append(out, scored{ref: st.ref, person: person})
 		ents = append(ents, other)
 	}
 	if len(out) == 0 {
@@ -901,12 +905,12 @@ func (rd reader) postings(h uint64) (bool, []uint32) {
 	return rd.ix.blocks.get(h)
 }
 
-// refOf returns the reference of record number n.
-func (rd reader) refOf(n uint32) (RecordRef, bool) {
-	if r, ok := rd.newRefs[n]; ok {
-		return r, true
+// state returns the in-memory state of record number n.
+func (rd reader) state(n uint32) (recState, bool) {
+	if st, ok := rd.states[n]; ok {
+		return st, st.ref.Source != ""
 	}
-	return rd.ix.blocks.ref(n)
+	return rd.ix.blocks.state(n)
 }
 
 // members lists the records of person, in order.
@@ -950,12 +954,12 @@ type writer struct {
 	tx      Txn
 	ctr     counters
 	now     time.Time
-	edits   map[uint64]*blockEdit
-	newRefs map[uint32]RecordRef
+	edits  map[uint64]*blockEdit
+	states map[uint32]recState
 }
 
 func (w *writer) reader() reader {
-	return reader{ix: w.ix, tx: w.tx, edits: w.edits, newRefs: w.newRefs}
+	return reader{ix: w.ix, tx: w.tx, edits: w.edits, states: w.states}
 }
 
 func (w *writer) newPerson() string {
@@ -983,6 +987,7 @@ func (w *writer) putStored(ref RecordRef, sr *storedRecord) error {
 		v = binary.BigEndian.AppendUint64(v, h)
 	}
 	v = append(v, sr.raw...)
+	w.states[uint32(sr.seq)] = recState{ref: ref, person: sr.person, hash: hashBytes(sr.raw)}
 	return w.tx.Set(recordKey(ref), v)
 }
 
@@ -1013,7 +1018,6 @@ func (w *writer) add(r *Record) (string, error) {
 		}
 	} else {
 		w.ctr.seq++
-		w.newRefs[uint32(sr.seq)] = ref
 	}
 	cands, err := rd.candidates(ce, ref)
 	if err != nil {
@@ -1127,6 +1131,7 @@ func (w *writer) remove(ref RecordRef) error {
 	if err := w.tx.Delete(recordKey(ref)); err != nil {
 		return err
 	}
+	w.states[uint32(old.seq)] = recState{}
 	if _, err := w.emit(Event{Kind: EventRemoved, Record: ref, From: old.person}); err != nil {
 		return err
 	}

@@ -19,7 +19,18 @@ type memBlocks struct {
 	mu   sync.RWMutex
 	post map[uint64][]uint32 // block → record numbers; nil slice with over set when oversized
 	over map[uint64]bool     // blocks that grew past the largest block size
-	refs []RecordRef         // record number → reference
+	recs []recState          // record number → the record's current state
+}
+
+// recState is what the index keeps in memory about each stored record, so
+// that scoring a candidate needs no store lookup when its prepared form is
+// cached: its reference, its person, and the hash of its stored fields
+// (which validates the cached prepared form). A zero ref marks a deleted
+// record.
+type recState struct {
+	ref    RecordRef
+	person string
+	hash   uint64
 }
 
 func newMemBlocks() *memBlocks {
@@ -33,14 +44,22 @@ func (b *memBlocks) get(h uint64) (bool, []uint32) {
 	return b.over[h], b.post[h]
 }
 
-// ref returns the reference of record number n.
-func (b *memBlocks) ref(n uint32) (RecordRef, bool) {
+// state returns the state of record number n, and false for a record
+// deleted or never added.
+func (b *memBlocks) state(n uint32) (recState, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	if int(n) >= len(b.refs) {
-		return RecordRef{}, false
+	if int(n) >= len(b.recs) {
+		return recState{}, false
 	}
-	return b.refs[n], b.refs[n].Source != ""
+	return b.recs[n], b.recs[n].ref.Source != ""
+}
+
+func (b *memBlocks) setLocked(n uint32, st recState) {
+	for int(n) >= len(b.recs) {
+		b.recs = append(b.recs, recState{})
+	}
+	b.recs[n] = st
 }
 
 // blockEdit is a block as changed by a transaction not yet committed.
@@ -50,14 +69,11 @@ type blockEdit struct {
 }
 
 // apply publishes a committed transaction's block changes and new records.
-func (b *memBlocks) apply(edits map[uint64]*blockEdit, refs map[uint32]RecordRef) {
+func (b *memBlocks) apply(edits map[uint64]*blockEdit, states map[uint32]recState) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for n, r := range refs {
-		for int(n) >= len(b.refs) {
-			b.refs = append(b.refs, RecordRef{})
-		}
-		b.refs[n] = r
+	for n, st := range states {
+		b.setLocked(n, st)
 	}
 	for h, e := range edits {
 		switch {
@@ -90,10 +106,7 @@ func (ix *Index) loadBlocks(ctx context.Context) error {
 				return err
 			}
 			n := uint32(sr.seq)
-			for int(n) >= len(b.refs) {
-				b.refs = append(b.refs, RecordRef{})
-			}
-			b.refs[n] = ref
+			b.setLocked(n, recState{ref: ref, person: sr.person, hash: hashBytes(sr.raw)})
 			for _, h := range sr.blocks {
 				if b.over[h] {
 					continue
