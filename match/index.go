@@ -950,10 +950,10 @@ func (rd reader) decisions(ref RecordRef) ([]Decision, error) {
 
 // writer changes the index inside one read-write transaction.
 type writer struct {
-	ix      *Index
-	tx      Txn
-	ctr     counters
-	now     time.Time
+	ix     *Index
+	tx     Txn
+	ctr    counters
+	now    time.Time
 	edits  map[uint64]*blockEdit
 	states map[uint32]recState
 }
