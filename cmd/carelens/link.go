@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/carelens/carelens/fhirutil"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/matchio"
 )
@@ -57,6 +59,10 @@ func (f *inputFlags) read(paths []string, stderr io.Writer) ([]match.Record, err
 	var wg sync.WaitGroup
 	for k, p := range paths {
 		wg.Go(func() {
+			if isFHIRFile(p) {
+				parts[k], errs[k] = readFHIRPatients(p, stderr, &mu)
+				return
+			}
 			parts[k], errs[k] = matchio.ReadFile(p, matchio.Options{ID: *f.id, Map: m, SkipBad: *f.skipBad,
 				OnBad: func(e *matchio.RowError) {
 					mu.Lock()
@@ -84,6 +90,38 @@ func (f *inputFlags) read(paths []string, stderr io.Writer) ([]match.Record, err
 	return recs, nil
 }
 
+// isFHIRFile reports whether path names a FHIR JSON or NDJSON file rather
+// than CSV.
+func isFHIRFile(path string) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json", ".ndjson", ".jsonl":
+		return true
+	}
+	return false
+}
+
+// readFHIRPatients reads the Patients of a FHIR file (one resource, a
+// Bundle of any type, or NDJSON) as one source named after the file.
+// Problems fhirutil repaired or skipped are reported on stderr; they name
+// resources and JSON paths, never patient data.
+func readFHIRPatients(path string, stderr io.Writer, mu *sync.Mutex) ([]match.Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, issues, err := fhirutil.ReadPatients(f, matchio.SourceName(path))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, is := range issues {
+		fmt.Fprintf(stderr, "carelens: %s: %v\n", path, is)
+	}
+	return recs, nil
+}
+
 // isTerminal reports whether w is a terminal, for the progress display.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -95,7 +133,8 @@ func isTerminal(w io.Writer) bool {
 }
 
 // runLink links the input files and writes source,record_id,cluster_id for
-// every record.
+// every record. Each input is one source named after the file: CSV, or FHIR
+// R4 Patients as JSON (a resource or Bundle) or NDJSON, told by extension.
 func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("link", stderr, linkSynopsis)
 	in := addInputFlags(fs)
