@@ -16,6 +16,7 @@ type head struct {
 	i    int32 // position in the stream
 	done bool  // the stream is exhausted
 	e    *Entry
+	src  string // the lead tag's source, read with rank
 }
 
 // cursor is the k-way merge of sorted streams, in the Next/At/Err shape of
@@ -119,22 +120,30 @@ func (c *cursor) tie(a, b *head) int {
 			return r
 		}
 	}
-	la, lb := lead(a.e), lead(b.e)
-	if la.Source != lb.Source {
-		if a.rank < 0 {
-			a.rank = c.o.rank(la.Source)
-		}
-		if b.rank < 0 {
-			b.rank = c.o.rank(lb.Source)
-		}
+	// A head's lead source and rank are read once: on a day when many
+	// day-precision entries share one key, a head ties again and again,
+	// and its tags are far from the entry.
+	if a.rank < 0 {
+		a.src = lead(a.e).Source
+		a.rank = c.o.rank(a.src)
+	}
+	if b.rank < 0 {
+		b.src = lead(b.e).Source
+		b.rank = c.o.rank(b.src)
+	}
+	if a.src != b.src {
 		if a.rank != b.rank {
 			if a.rank < b.rank {
 				return -1
 			}
 			return 1
 		}
+		if a.src < b.src {
+			return -1
+		}
+		return 1
 	}
-	if r := compareLead(la, lb); r != 0 {
+	if r := compareLead(lead(a.e), lead(b.e)); r != 0 {
 		return r
 	}
 	switch {
@@ -247,7 +256,10 @@ func (c *cursor) Next() bool {
 		c.advance(s, old.i+1)
 		// The stream's next entry must not sort before the one just
 		// returned (same stream, so compare without the stream index).
-		if nx := &c.h[s]; !nx.done && (nx.key < old.key || nx.key == old.key && c.o.compare(nx.e, prevE) < 0) {
+		// On a tie, tie computes (and keeps) the new head's rank, which
+		// the tournament then needs no more.
+		old.e = prevE
+		if nx := &c.h[s]; !nx.done && (nx.key < old.key || nx.key == old.key && c.tie(nx, &old) < 0) {
 			c.err = fmt.Errorf("%w: stream %d, position %d", ErrUnsorted, s, nx.i)
 			return false
 		}
@@ -349,6 +361,10 @@ func InterleaveSlices(srcs [][]Entry, o *Options) iter.Seq2[Entry, error] {
 			}
 			return
 		}
+		if len(srcs) <= scanMax {
+			interleaveScan(srcs, o, yield)
+			return
+		}
 		var c cursor
 		c.reset(o, srcs)
 		for c.Next() {
@@ -360,4 +376,63 @@ func InterleaveSlices(srcs [][]Entry, o *Options) iter.Seq2[Entry, error] {
 			yield(Entry{}, err)
 		}
 	}
+}
+
+// interleaveScan is InterleaveSlices for 2 to scanMax streams: the cursor's
+// order, with the heads and their keys in two small arrays on the stack and
+// nothing between the scan and the yield.
+func interleaveScan(srcs [][]Entry, o *Options, yield func(Entry, error) bool) {
+	k := len(srcs)
+	var hs [scanMax]head
+	var keys [scanMax]int64
+	c := cursor{o: o}
+	live := 0
+	for s := range k {
+		if len(srcs[s]) == 0 {
+			hs[s], keys[s] = head{key: maxNano, s: int32(s), done: true}, maxNano
+			continue
+		}
+		e := &srcs[s][0]
+		hs[s] = head{key: timeKey(e), rank: -1, s: int32(s), e: e}
+		keys[s] = hs[s].key
+		live++
+	}
+	for live > 0 {
+		b, bk := 0, keys[0]
+		for j := 1; j < k; j++ {
+			if kj := keys[j]; kj < bk || kj == bk && c.headLess(&hs[j], &hs[b]) {
+				b, bk = j, kj
+			}
+		}
+		h := &hs[b]
+		if !yield(*h.e, nil) {
+			return
+		}
+		src := srcs[b]
+		i := h.i + 1
+		if int(i) == len(src) {
+			h.key, h.done, keys[b] = maxNano, true, maxNano
+			live--
+			continue
+		}
+		prev := *h
+		e := &src[i]
+		*h = head{key: timeKey(e), rank: -1, s: int32(b), i: i, e: e}
+		// The stream's next entry must not sort before the one just
+		// yielded.
+		if h.key < prev.key || h.key == prev.key && c.tie(h, &prev) < 0 {
+			yield(Entry{}, fmt.Errorf("%w: stream %d, position %d", ErrUnsorted, b, i))
+			return
+		}
+		keys[b] = h.key
+	}
+}
+
+// headLess is the cursor's order of two heads with equal keys, x of the
+// higher stream: exhausted streams last, then tie.
+func (c *cursor) headLess(x, y *head) bool {
+	if x.done || y.done {
+		return !x.done
+	}
+	return c.tie(x, y) < 0
 }
