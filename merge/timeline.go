@@ -223,6 +223,8 @@ type Merger struct {
 	lastID    []int32
 	base      []int32 // stream → index of its first atom
 	heads     []keyHead
+	sorted    []string   // source ids, sorted
+	srcOrder  []int32    // source number → position in sorted
 	textBuf   []byte     // hashText's scratch
 	thash     []uint64   // keysParallel: text hash of entries without codes
 	locals    []keyLocal // keysParallel's per-goroutine state
@@ -426,6 +428,13 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	// are copied into timeline order first, so that the members of a
 	// cluster, which are close in time, are close in memory too. The merge
 	// reads only the flat keys.
+	// Sources in id order, for ties between streams without their tags.
+	m.sorted = append(m.sorted[:0], m.srcNames...)
+	slices.Sort(m.sorted)
+	m.srcOrder = slices.Grow(m.srcOrder[:0], len(m.sorted))[:len(m.sorted)]
+	for i, name := range m.sorted {
+		m.srcOrder[m.srcIDs[name]] = int32(i)
+	}
 	if len(srcs) > scanMax {
 		c := &m.cur
 		c.reset(m.o, srcs)
@@ -714,7 +723,16 @@ func (m *Merger) mergeKeys(k int, visit func(ki int32)) {
 		if x.done || y.done {
 			return !x.done
 		}
-		c := m.atomCompare(&m.keys[x.i], &m.keys[y.i])
+		a, b := &m.keys[x.i], &m.keys[y.i]
+		if a.src != b.src && a.tkey != minNano && a.tkey != maxNano {
+			// Different lead sources: rank, then source id, from the
+			// numbering alone.
+			if ra, rb := m.srcRank[a.src], m.srcRank[b.src]; ra != rb {
+				return ra < rb
+			}
+			return m.srcOrder[a.src] < m.srcOrder[b.src]
+		}
+		c := m.atomCompare(a, b)
 		return c < 0 || c == 0 && x.streamID < y.streamID
 	}
 	for live > 0 {
@@ -1166,7 +1184,7 @@ func (m *Merger) build(t *Timeline) {
 	t.mstart[len(cls)] = int32(len(m.atoms))
 	t.tagArena, t.codeArena = tagArena, codeArena
 
-	t.sources = slices.Sorted(slices.Values(m.srcNames))
+	t.sources = append(t.sources[:0], m.sorted...)
 	m.buildConflicts(t)
 }
 

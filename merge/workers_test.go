@@ -108,3 +108,28 @@ func TestHashText(t *testing.T) {
 	}
 	assert.Equal(t, medicationIndex, categoryIndex(CategoryMedication))
 }
+
+// TestMergeSourcesReused checks Sources for few and many streams, merging
+// into a reused timeline (whose source list is reused too).
+func TestMergeSourcesReused(t *testing.T) {
+	m, err := NewMerger(&Options{Rules: testRules()})
+	require.NoError(t, err)
+	var tl *Timeline
+	for _, k := range []int{12, 3, 9, 2} {
+		var srcs [][]Entry
+		var want []string
+		for s := range k {
+			id := fmt.Sprintf("src-%02d", k-s)
+			at := t0.AddDate(0, 0, 30*(s%4)) // apart: four entries, some tied across streams
+			srcs = append(srcs, []Entry{ent(id, "1", CategoryResult, at, PrecisionMinute, hb(loinc), val(float64(100+s), "g/L"))})
+			want = append(want, id)
+		}
+		tl, err = m.MergeSlices(tl, srcs)
+		require.NoError(t, err)
+		assert.ElementsMatch(t, want, tl.Sources())
+		assert.IsNonDecreasing(t, tl.Sources())
+		for i := 1; i < len(tl.Entries); i++ {
+			assert.LessOrEqual(t, Compare(tl.Entries[i-1], tl.Entries[i]), 0)
+		}
+	}
+}
