@@ -305,10 +305,11 @@ type cluster struct {
 	cat          uint8
 	// The sort key (the representative's time, the rank of the lead's
 	// source), kept up to date as members join.
-	sec  int64
-	nsec int32
-	rank int32
-	lead *provenance.Tag // smallest first tag of the members
+	sec     int64
+	nsec    int32
+	rank    int32
+	lead    *provenance.Tag // smallest first tag of the members
+	leadSrc int32           // the number of its source
 	// What [Merger.better] reads of the representative.
 	repRank int32
 	repPrec Precision
@@ -1020,8 +1021,8 @@ func (m *Merger) place(ai int32) {
 			cl.rep, cl.repRank, cl.repPrec, cl.repVal = ai, m.srcRank[a.src], a.prec, a.hasVal
 			cl.sec, cl.nsec = a.sec, a.nsec
 		}
-		if compareTag(a.lead, cl.lead) < 0 {
-			cl.lead, cl.rank = a.lead, m.srcRank[a.src]
+		if m.leadLess(a, cl) {
+			cl.lead, cl.leadSrc, cl.rank = a.lead, a.src, m.srcRank[a.src]
 		}
 	} else {
 		a.cluster = int32(len(m.clusters))
@@ -1029,7 +1030,7 @@ func (m *Merger) place(ai int32) {
 		// while the entry is in cache.
 		rank := m.srcRank[a.src]
 		m.clusters = append(m.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
-			sec: a.sec, nsec: a.nsec, rank: rank, lead: a.lead,
+			sec: a.sec, nsec: a.nsec, rank: rank, lead: a.lead, leadSrc: a.src,
 			repRank: rank, repPrec: a.prec, repVal: a.hasVal, ntags: int32(a.ntags), ncodes: int32(a.ncodes)})
 		a = &m.atoms[ai]
 		list = append(list, a.cluster)
@@ -1236,6 +1237,16 @@ func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeAr
 		}
 		out[i] = e
 	}
+}
+
+// leadLess reports whether atom a's lead tag sorts before cluster cl's by
+// [provenance.CompareTag]. Tags of different sources are ordered by source
+// id, which the source numbering knows without reading the tags.
+func (m *Merger) leadLess(a *atom, cl *cluster) bool {
+	if a.src != cl.leadSrc {
+		return m.srcOrder[a.src] < m.srcOrder[cl.leadSrc]
+	}
+	return compareTag(a.lead, cl.lead) < 0
 }
 
 // better reports whether atom a should represent cluster cl rather than its
