@@ -67,6 +67,7 @@ type Timeline struct {
 
 	tagArena  []provenance.Tag // backing of merged entries' lineages
 	codeArena []Code           // backing of merged entries' code lists
+	confBlock []int            // backing of the conflicts' entry lists
 }
 
 // Len returns the number of merged entries.
@@ -223,13 +224,16 @@ type Merger struct {
 	lastID    []int32
 	base      []int32 // stream → index of its first atom
 	heads     []keyHead
-	sorted    []string   // source ids, sorted
-	srcOrder  []int32    // source number → position in sorted
-	textBuf   []byte     // hashText's scratch
-	thash     []uint64   // keysParallel: text hash of entries without codes
-	locals    []keyLocal // keysParallel's per-goroutine state
-	multi     []int32    // clusters with more than one member
-	sink      byte       // keeps touch's loads alive
+	sorted    []string             // source ids, sorted
+	reason    map[int32]Reason     // buildConflicts: group → reason
+	confIDs   map[int32]ConflictID // buildConflicts: group → id
+	confN     []int32              // buildConflicts: entries per conflict
+	srcOrder  []int32              // source number → position in sorted
+	textBuf   []byte               // hashText's scratch
+	thash     []uint64             // keysParallel: text hash of entries without codes
+	locals    []keyLocal           // keysParallel's per-goroutine state
+	multi     []int32              // clusters with more than one member
+	sink      byte                 // keeps touch's loads alive
 	nConcepts int32
 }
 
@@ -1324,14 +1328,25 @@ func (m *Merger) buildConflicts(t *Timeline) {
 			uf[max(a, b)] = min(a, b)
 		}
 	}
-	reason := make(map[int32]Reason)
+	// The root of each group and its reason (the first pair's), then the
+	// groups numbered in timeline order, their entries in one block.
+	reason := m.reason
+	if reason == nil {
+		reason = make(map[int32]Reason)
+		m.reason = reason
+		m.confIDs = make(map[int32]ConflictID)
+	}
+	clear(reason)
+	clear(m.confIDs)
 	for _, p := range m.pairs {
 		r := find(p.a)
 		if _, ok := reason[r]; !ok {
 			reason[r] = p.reason
 		}
 	}
-	ids := make(map[int32]ConflictID, len(reason))
+	ids := m.confIDs
+	m.confN = m.confN[:0]
+	n := 0
 	for i, ci := range m.perm {
 		r := find(ci)
 		why, ok := reason[r]
@@ -1343,10 +1358,30 @@ func (m *Merger) buildConflicts(t *Timeline) {
 			id = ConflictID(len(t.Conflicts) + 1)
 			ids[r] = id
 			t.Conflicts = append(t.Conflicts, Conflict{ID: id, Reason: why})
+			m.confN = append(m.confN, 0)
 		}
-		t.Conflicts[id-1].Entries = append(t.Conflicts[id-1].Entries, i)
+		m.confN[id-1]++
+		n++
 		t.Entries[i].Conflict = id
 	}
+	// One block holds every conflict's entries. A reused dst's block is
+	// reused: its old conflicts are invalid by contract.
+	block := t.confBlock[:0]
+	if cap(block) < n {
+		block = make([]int, 0, n)
+	}
+	off := 0
+	for k := range t.Conflicts {
+		c := int(m.confN[k])
+		t.Conflicts[k].Entries = block[off : off : off+c]
+		off += c
+	}
+	for i := range t.Entries {
+		if id := t.Entries[i].Conflict; id != 0 {
+			t.Conflicts[id-1].Entries = append(t.Conflicts[id-1].Entries, i)
+		}
+	}
+	t.confBlock = block
 	m.uf = uf
 }
 
