@@ -33,7 +33,7 @@ const (
 	DefaultIndexMaxBlockSize = 300
 	// DefaultLoadBatch is the number of records [Index.Load] commits per
 	// transaction.
-	DefaultLoadBatch = 500
+	DefaultLoadBatch = 1000
 	// DefaultCacheRecords is how many prepared records the index keeps in
 	// memory.
 	DefaultCacheRecords = 1 << 21
@@ -294,12 +294,8 @@ func (ix *Index) Delete(ctx context.Context, ref RecordRef) error {
 // progress, if not nil, is called after each batch with the running count.
 func (ix *Index) Load(ctx context.Context, seq iter.Seq2[Record, error], progress func(n int)) (int, error) {
 	n := 0
-	batch := make([]Record, 0, ix.opt.LoadBatch)
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		ix.prepareBatch(batch)
+	// commit adds a prepared batch in one transaction.
+	commit := func(batch []Record) error {
 		err := ix.update(ctx, func(w *writer) error {
 			for i := range batch {
 				if err := validRef(batch[i].Ref()); err != nil {
@@ -312,28 +308,57 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[Record, error], progres
 			return nil
 		})
 		if err != nil {
-			return err
+			return fmt.Errorf("match: load: %w", err)
 		}
 		n += len(batch)
-		batch = batch[:0]
 		if progress != nil {
 			progress(n)
 		}
 		return nil
 	}
+	// A pipeline of two: while one batch is committed, the next is
+	// prepared on another goroutine. Preparation only warms the cache, so
+	// the result is the same as adding the records one by one.
+	var prepared []Record // prepared, not yet committed
+	batch := make([]Record, 0, ix.opt.LoadBatch)
 	for r, err := range seq {
 		if err != nil {
+			if prepared != nil {
+				if cerr := commit(prepared); cerr != nil {
+					return n, cerr
+				}
+			}
 			return n, err
 		}
 		batch = append(batch, r)
-		if len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return n, fmt.Errorf("match: load: %w", err)
-			}
+		if len(batch) < cap(batch) {
+			continue
+		}
+		done := make(chan struct{})
+		go func(b []Record) {
+			defer close(done)
+			ix.prepareBatch(b)
+		}(batch)
+		var err error
+		if prepared != nil {
+			err = commit(prepared)
+		}
+		<-done
+		if err != nil {
+			return n, err
+		}
+		prepared, batch = batch, make([]Record, 0, ix.opt.LoadBatch)
+	}
+	if prepared != nil {
+		if err := commit(prepared); err != nil {
+			return n, err
 		}
 	}
-	if err := flush(); err != nil {
-		return n, fmt.Errorf("match: load: %w", err)
+	if len(batch) > 0 {
+		ix.prepareBatch(batch)
+		if err := commit(batch); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }
