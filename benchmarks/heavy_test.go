@@ -32,7 +32,9 @@ func heavySet(b *testing.B) *ClinicalSet {
 //     streams ([merge.InterleaveSlices]);
 //   - timeline/seq: the same over iter.Seq streams ([merge.Interleave],
 //     which pulls each stream through iter.Pull);
-//   - merge+dedup: the full merge into a reused Timeline;
+//   - merge+dedup: the full merge into a reused Timeline (up to two
+//     goroutines, the default [merge.Options.Workers]);
+//   - serial-merge+dedup: the same on the calling goroutine alone;
 //   - fresh-merge+dedup: the same with a new Merger and Timeline each time;
 //   - filter: dropping one source from the merged timeline (a re-merge).
 //
@@ -93,6 +95,19 @@ func BenchmarkHeavyPatient(b *testing.B) {
 		}
 		ms.report(b, n)
 		b.ReportMetric(float64(n-tl.Len())/float64(n), "merged-share")
+	})
+	b.Run("serial-merge+dedup", func(b *testing.B) {
+		m, err := merge.NewMerger(&merge.Options{Rules: set.Rules, Priority: opts.Priority, Workers: 1})
+		require.NoError(b, err)
+		tl, err := m.MergeSlices(nil, set.Sources)
+		require.NoError(b, err)
+		ms := start(b)
+		for b.Loop() {
+			if tl, err = m.MergeSlices(tl, set.Sources); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ms.report(b, n)
 	})
 	b.Run("fresh-merge+dedup", func(b *testing.B) {
 		ms := start(b)

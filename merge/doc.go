@@ -61,6 +61,19 @@
 // conflict, unless a source on the entry's side also holds the other value
 // (that source measuring again is not a disagreement between sources).
 //
+// # Performance
+//
+// A merge reads each entry once, stream by stream, into a flat array of
+// small keys (packed time, interval, concept and source numbers, a copy of
+// the value), with the entries' scattered tags, codes and values loaded
+// ahead in blocks. The k-way merge and the sweep then compare keys, not
+// entries; tags are read only to break ties between entries of one source.
+// With [Options.Workers] above one (the default is up to two), the keys and
+// the output are computed by several goroutines, each over its own share;
+// what depends on earlier entries (numbering sources and uncoded concepts)
+// is settled in one ordered pass, so the result is the same for any number
+// of workers.
+//
 // # Invariants
 //
 //   - Output is sorted by [Options.Compare] and deterministic: it does not

@@ -35,9 +35,9 @@ type Options struct {
 	// fields not listed use [DefaultSurvivorship].
 	Survivorship map[Field]Survivorship
 	// Workers is the most goroutines one merge uses; zero means up to two
-	// (one when GOMAXPROCS is 1), and one means only the caller's. A merge
-	// of a few thousand entries uses one regardless. The result does not
-	// depend on it.
+	// (one when GOMAXPROCS is 1), and one or less means only the caller's.
+	// A merge of fewer than 16,384 entries uses one regardless. The result
+	// does not depend on it.
 	Workers int
 }
 
