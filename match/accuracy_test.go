@@ -81,7 +81,6 @@ var febrlEntity = regexp.MustCompile(`^rec-(\d+)-`)
 // from different sources count (FEBRL4 is scored on 4a×4b pairs).
 func pairwiseF1(tb testing.TB, recs []Record, cluster []int, crossOnly bool) (p, r, f1 float64, fp, fn int) {
 	tb.Helper()
-	type key struct{ a, b int }
 	truth := map[string][]int{}
 	for i, rec := range recs {
 		m := febrlEntity.FindStringSubmatch(rec.ID)

@@ -42,7 +42,6 @@ type Scorer struct {
 	prior    float64 // log2 prior odds
 	limit    uint32
 	blocks   []compiledRule
-	maxTotal float64 // best achievable weight after each comparison (for early exit)
 }
 
 // Scorer binds the model to p's vocabularies. It fails when the model is
