@@ -225,6 +225,7 @@ type Merger struct {
 	base      []int32 // stream → index of its first atom
 	heads     []keyHead
 	sorted    []string             // source ids, sorted
+	placers   []placer             // the sweep's, one per goroutine
 	reason    map[int32]Reason     // buildConflicts: group → reason
 	confIDs   map[int32]ConflictID // buildConflicts: group → id
 	confN     []int32              // buildConflicts: entries per conflict
@@ -325,7 +326,25 @@ type cluster struct {
 // pending is a cross-source disagreement found during the sweep.
 type pending struct {
 	a, b   int32 // clusters
+	at     int32 // the atom whose placement found it
 	reason Reason
+}
+
+// placer is the sweep's state for the concepts that one goroutine places:
+// its clusters (numbered in the order it opened them), conflicts and the
+// atoms it places, in timeline order.
+type placer struct {
+	clusters []cluster
+	pend     []pending
+	pairs    []pending
+	multi    []int32
+	atoms    []int32
+	remap    []int32 // its cluster numbers → the merger's
+}
+
+func (p *placer) reset() {
+	p.clusters, p.pend, p.pairs = p.clusters[:0], p.pend[:0], p.pairs[:0]
+	p.multi, p.atoms = p.multi[:0], p.atoms[:0]
 }
 
 const (
@@ -365,7 +384,7 @@ func (m *Merger) MergeSlices(dst *Timeline, srcs [][]Entry) (*Timeline, error) {
 func (m *Merger) resetScratch(n, k int) {
 	m.atoms = slices.Grow(m.atoms[:0], n)
 	m.keys = slices.Grow(m.keys[:0], n)
-	m.clusters = slices.Grow(m.clusters[:0], n)
+	m.clusters = m.clusters[:0]
 	m.next = slices.Grow(m.next[:0], n)[:n]
 	for i := range m.open {
 		m.open[i] = m.open[i][:0]
@@ -440,21 +459,111 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	for i, name := range m.sorted {
 		m.srcOrder[m.srcIDs[name]] = int32(i)
 	}
+	if len(m.placers) < 2 {
+		m.placers = make([]placer, 2)
+	}
+	ps := m.placers[:1]
+	if m.keyWorkers(n) > 1 {
+		// Two goroutines place the atoms, one the even concepts and one
+		// the odd: clusters never span concepts. The timeline order is
+		// settled first, on this goroutine.
+		ps = m.placers[:2]
+	}
+	for k := range ps {
+		ps[k].reset()
+	}
+	var visit func(ki int32)
+	if len(ps) == 1 {
+		visit = func(ki int32) {
+			m.atoms = append(m.atoms, m.keys[ki])
+			m.place(&ps[0], int32(len(m.atoms)-1))
+		}
+	} else {
+		visit = func(ki int32) {
+			m.atoms = append(m.atoms, m.keys[ki])
+			p := &ps[m.keys[ki].concept&1]
+			p.atoms = append(p.atoms, int32(len(m.atoms)-1))
+		}
+	}
 	if len(srcs) > scanMax {
 		c := &m.cur
 		c.reset(m.o, srcs)
 		for c.Next() {
 			s, i := c.Pos()
-			m.atoms = append(m.atoms, m.keys[m.base[s]+i])
-			m.place(int32(len(m.atoms) - 1))
+			visit(m.base[s] + i)
 		}
-		return c.Err()
+		if err := c.Err(); err != nil {
+			return err
+		}
+	} else {
+		m.mergeKeys(len(srcs), visit)
 	}
-	m.mergeKeys(len(srcs), func(ki int32) {
-		m.atoms = append(m.atoms, m.keys[ki])
-		m.place(int32(len(m.atoms) - 1))
-	})
+	if len(ps) > 1 {
+		var wg sync.WaitGroup
+		p := &ps[1]
+		wg.Go(func() {
+			for _, ai := range p.atoms {
+				m.place(p, ai)
+			}
+		})
+		for _, ai := range ps[0].atoms {
+			m.place(&ps[0], ai)
+		}
+		wg.Wait()
+	}
+	m.gather(ps)
 	return nil
+}
+
+// gather numbers the placers' clusters as one sweep would have: in the
+// order of their anchors (the order a single sweep opens them), and lists
+// their multi-member clusters and conflicting pairs in the merger, the pairs
+// in the order of the atoms that found them.
+func (m *Merger) gather(ps []placer) {
+	if len(ps) == 1 {
+		p := &ps[0]
+		m.clusters, p.clusters = p.clusters, m.clusters
+		m.multi, p.multi = p.multi, m.multi
+		m.pairs, p.pairs = p.pairs, m.pairs
+		return
+	}
+	p0, p1 := &ps[0], &ps[1]
+	p0.remap = slices.Grow(p0.remap[:0], len(p0.clusters))[:len(p0.clusters)]
+	p1.remap = slices.Grow(p1.remap[:0], len(p1.clusters))[:len(p1.clusters)]
+	m.clusters = slices.Grow(m.clusters[:0], len(p0.clusters)+len(p1.clusters))
+	i, j := 0, 0
+	for i < len(p0.clusters) || j < len(p1.clusters) {
+		if j == len(p1.clusters) || i < len(p0.clusters) && p0.clusters[i].anchor < p1.clusters[j].anchor {
+			p0.remap[i] = int32(len(m.clusters))
+			m.clusters = append(m.clusters, p0.clusters[i])
+			i++
+		} else {
+			p1.remap[j] = int32(len(m.clusters))
+			m.clusters = append(m.clusters, p1.clusters[j])
+			j++
+		}
+	}
+	m.multi = m.multi[:0]
+	for k := range ps {
+		for _, ci := range ps[k].multi {
+			m.multi = append(m.multi, ps[k].remap[ci])
+		}
+	}
+	m.pairs = m.pairs[:0]
+	i, j = 0, 0
+	for i < len(p0.pairs) || j < len(p1.pairs) {
+		var pd pending
+		var p *placer
+		if j == len(p1.pairs) || i < len(p0.pairs) && p0.pairs[i].at < p1.pairs[j].at {
+			pd, p = p0.pairs[i], p0
+			i++
+		} else {
+			pd, p = p1.pairs[j], p1
+			j++
+		}
+		pd.a, pd.b = p.remap[pd.a], p.remap[pd.b]
+		m.pairs = append(m.pairs, pd)
+	}
 }
 
 // keysSerial fills m.keys stream by stream (sequential memory): the keys of
@@ -963,8 +1072,9 @@ func interval(e *Entry) (int64, int64) {
 	return s, s
 }
 
-// place puts atom ai, in timeline order, into a cluster.
-func (m *Merger) place(ai int32) {
+// place puts atom ai, in timeline order, into a cluster of placer p, which
+// owns the atom's concept.
+func (m *Merger) place(p *placer, ai int32) {
 	a := &m.atoms[ai]
 	e := a.e
 	m.next[ai] = -1
@@ -972,10 +1082,10 @@ func (m *Merger) place(ai int32) {
 	win := m.rules.window[a.cat]
 	list := m.open[a.concept]
 	best, bestGap, bestDist := int32(-1), int64(0), int64(0)
-	m.pend = m.pend[:0]
+	p.pend = p.pend[:0]
 	w := 0
 	for _, ci := range list {
-		cl := &m.clusters[ci]
+		cl := &p.clusters[ci]
 		anc := &m.atoms[cl.anchor]
 		if anc.end < timeMax && anc.end+m.rules.window[cl.cat] < a.start {
 			continue // out of every later entry's reach: drop from the list
@@ -998,7 +1108,7 @@ func (m *Merger) place(ai int32) {
 				continue // the same source again: a separate entry
 			}
 		} else if ok, why := m.agrees(cl, a); !ok {
-			m.pend = append(m.pend, pending{b: ci, reason: why})
+			p.pend = append(p.pend, pending{b: ci, reason: why})
 			continue
 		}
 		if best < 0 || gap < bestGap || gap == bestGap && dist < bestDist {
@@ -1007,9 +1117,9 @@ func (m *Merger) place(ai int32) {
 	}
 	list = list[:w]
 	if best >= 0 {
-		cl := &m.clusters[best]
+		cl := &p.clusters[best]
 		if cl.n == 1 {
-			m.multi = append(m.multi, best)
+			p.multi = append(p.multi, best)
 		}
 		m.next[cl.last] = ai
 		cl.last = ai
@@ -1029,25 +1139,25 @@ func (m *Merger) place(ai int32) {
 			cl.lead, cl.leadSrc, cl.rank = a.lead, a.src, m.srcRank[a.src]
 		}
 	} else {
-		a.cluster = int32(len(m.clusters))
+		a.cluster = int32(len(p.clusters))
 		// The sort key of a cluster is its representative's, known now
 		// while the entry is in cache.
 		rank := m.srcRank[a.src]
-		m.clusters = append(m.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
+		p.clusters = append(p.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
 			sec: a.sec, nsec: a.nsec, rank: rank, lead: a.lead, leadSrc: a.src,
 			repRank: rank, repPrec: a.prec, repVal: a.hasVal, ntags: int32(a.ntags), ncodes: int32(a.ncodes)})
 		a = &m.atoms[ai]
 		list = append(list, a.cluster)
 	}
 	m.open[a.concept] = list
-	own := m.clusters[a.cluster].mask
-	for _, p := range m.pend {
+	own := p.clusters[a.cluster].mask
+	for _, pd := range p.pend {
 		// When a source on our side also holds the other value, the other
 		// value is that source measuring again, not two sources disagreeing.
-		if own&m.clusters[p.b].mask != 0 {
+		if own&p.clusters[pd.b].mask != 0 {
 			continue
 		}
-		m.pairs = append(m.pairs, pending{a: a.cluster, b: p.b, reason: p.reason})
+		p.pairs = append(p.pairs, pending{a: a.cluster, b: pd.b, at: ai, reason: pd.reason})
 	}
 }
 
