@@ -133,3 +133,28 @@ func TestMergeSourcesReused(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMergeWorkers checks on random streams that two or three workers give
+// exactly the result of one.
+func FuzzMergeWorkers(f *testing.F) {
+	f.Add(uint64(1), uint8(3), uint8(20))
+	f.Add(uint64(7), uint8(8), uint8(40))
+	f.Fuzz(func(t *testing.T, seed uint64, k, n uint8) {
+		srcs := withNotes(randomStreams(newRand(seed), 1+int(k%9), int(n%64)), seed)
+		var want *Timeline
+		for _, w := range []int{1, 2, 3} {
+			m, err := NewMerger(&Options{Rules: testRules(), Workers: w, Priority: []string{"s1"}})
+			require.NoError(t, err)
+			m.forceParallel = true
+			tl, err := m.MergeSlices(nil, srcs)
+			require.NoError(t, err)
+			if want == nil {
+				want = tl
+				continue
+			}
+			require.Equal(t, want.Entries, tl.Entries, "workers %d", w)
+			require.Equal(t, want.Conflicts, tl.Conflicts, "workers %d", w)
+			require.Equal(t, want.mrefs, tl.mrefs, "workers %d", w)
+		}
+	})
+}
