@@ -289,9 +289,10 @@ func (ix *Index) Delete(ctx context.Context, ref RecordRef) error {
 
 // Load adds records from seq in transactions of [IndexOptions.LoadBatch]
 // records, record by record exactly as [Index.Add] would, and returns how
-// many it added. Each batch is durable when the next begins; a failure
-// stops the load, and the records of the failed batch are not added.
-// progress, if not nil, is called after each batch with the running count.
+// many it added. The next batch is prepared while one commits. A batch is
+// durable when progress (if not nil) is called with the running count; a
+// failure stops the load, and the records of the failed batch are not
+// added.
 func (ix *Index) Load(ctx context.Context, seq iter.Seq2[Record, error], progress func(n int)) (int, error) {
 	n := 0
 	// commit adds a prepared batch in one transaction.
