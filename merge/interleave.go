@@ -415,16 +415,16 @@ func interleaveScan(srcs [][]Entry, o *Options, yield func(Entry, error) bool) {
 			live--
 			continue
 		}
-		prev := *h
-		e := &src[i]
-		*h = head{key: timeKey(e), rank: -1, s: int32(b), i: i, e: e}
 		// The stream's next entry must not sort before the one just
-		// yielded.
-		if h.key < prev.key || h.key == prev.key && c.tie(h, &prev) < 0 {
+		// yielded, which h still holds.
+		e := &src[i]
+		nh := head{key: timeKey(e), rank: -1, s: int32(b), i: i, e: e}
+		if nh.key <= h.key && (nh.key < h.key || c.tie(&nh, h) < 0) {
 			yield(Entry{}, fmt.Errorf("%w: stream %d, position %d", ErrUnsorted, b, i))
 			return
 		}
-		keys[b] = h.key
+		*h = nh
+		keys[b] = nh.key
 	}
 }
 
