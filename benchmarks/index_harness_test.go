@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -51,7 +52,9 @@ type indexHarnessResult struct {
 //	CARELENS_INDEX_PEOPLE=610000 CARELENS_INDEX_WORK=/tmp/ixrun \
 //	  go test -run TestIndexHarness -timeout 60m -v ./benchmarks/
 //
-// CARELENS_INDEX_MAXBLOCK overrides [match.IndexOptions.MaxBlockSize].
+// CARELENS_INDEX_MAXBLOCK overrides [match.IndexOptions.MaxBlockSize];
+// CARELENS_INDEX_CPUPROFILE names a file to receive a CPU profile of the
+// load alone.
 //
 // It generates the cohort, links it with the batch linker (training the
 // model the index then uses), loads it record by record into a durable
@@ -118,6 +121,13 @@ func TestIndexHarness(t *testing.T) {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		res.LoadAvgBefore = string(b[:len(b)-1])
 	}
+	if pf := os.Getenv("CARELENS_INDEX_CPUPROFILE"); pf != "" {
+		f, err := os.Create(pf)
+		require.NoError(t, err)
+		require.NoError(t, pprof.StartCPUProfile(f))
+		defer f.Close()
+		defer pprof.StopCPUProfile() // also stopped after the load
+	}
 	last := time.Now()
 	n, err := ix.Load(ctx, func(yield func(match.Record, error) bool) {
 		for _, r := range recs {
@@ -134,6 +144,7 @@ func TestIndexHarness(t *testing.T) {
 	require.NoError(t, err)
 	res.LoadSeconds = time.Since(t0).Seconds()
 	res.LoadCPUSeconds = indexCPUSeconds() - cpu0
+	pprof.StopCPUProfile()
 	res.LoadRecordsPerSecond = float64(n) / res.LoadSeconds
 	res.DiskBytes, err = s.DiskSize()
 	require.NoError(t, err)

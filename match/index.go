@@ -135,6 +135,7 @@ type Index struct {
 	mu     sync.Mutex // serialises writers
 	ctr    counters   // guarded by mu
 	blocks *memBlocks // the blocking index, rebuilt from the records on open
+	wv     *writeView // the writer's view of records, persons and decisions; guarded by mu
 
 	cache prepCache
 }
@@ -297,7 +298,7 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[Record, error], progres
 	n := 0
 	// commit adds a prepared batch in one transaction.
 	commit := func(batch []Record) error {
-		err := ix.update(ctx, func(w *writer) error {
+		err := ix.updateSized(ctx, len(batch), func(w *writer) error {
 			for i := range batch {
 				if err := validRef(batch[i].Ref()); err != nil {
 					return fmt.Errorf("%s: %w", batch[i].Ref(), err)
@@ -366,10 +367,17 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[Record, error], progres
 
 // update runs fn as one durable transaction under the writer lock.
 func (ix *Index) update(ctx context.Context, fn func(w *writer) error) error {
+	return ix.updateSized(ctx, 0, fn)
+}
+
+// updateSized is update for a transaction expected to write about records
+// records, sizing the writer's maps for them.
+func (ix *Index) updateSized(ctx context.Context, records int, fn func(w *writer) error) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for attempt := 0; ; attempt++ {
-		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(), edits: map[uint64]*blockEdit{}, states: map[uint32]recState{}}
+		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(),
+			edits: make(map[uint64]*blockEdit, 8*records), states: make(map[uint32]recState, records), ov: newWriteOverlay(records)}
 		err := ix.store.Update(ctx, func(tx Txn) error {
 			w.tx = tx
 			if err := fn(w); err != nil {
@@ -380,6 +388,7 @@ func (ix *Index) update(ctx context.Context, fn func(w *writer) error) error {
 		if err == nil {
 			ix.ctr = w.ctr
 			ix.blocks.apply(w.edits, w.states)
+			ix.wv.apply(w.ov)
 			return nil
 		}
 		// Cached entries are validated against the stored bytes, but a
@@ -722,10 +731,18 @@ type reader struct {
 	// changes to the blocking index and the records' in-memory state.
 	edits  map[uint64]*blockEdit
 	states map[uint32]recState
+	// w, when not nil, is the writer this reader reads for: it answers
+	// from the writer's in-memory view what that view holds.
+	w *writer
 }
 
 // stored returns the stored record of ref, or ErrNotFound.
 func (rd reader) stored(ref RecordRef) (*storedRecord, error) {
+	if rd.w != nil {
+		if _, ok := rd.w.recordNum(ref); !ok {
+			return nil, ErrNotFound
+		}
+	}
 	v, err := rd.tx.Get(recordKey(ref))
 	if err != nil {
 		return nil, err
@@ -753,6 +770,28 @@ func (rd reader) entry(ref RecordRef, sr *storedRecord) (*cacheEntry, error) {
 	ce := rd.ix.prepare(&r, h)
 	rd.ix.cache.put(key, ce)
 	return ce, nil
+}
+
+// memberEntry returns the prepared form and record number of a stored
+// record. A writer takes them from memory when the record's in-memory
+// state validates the cached prepared form; otherwise they are read from
+// the store.
+func (rd reader) memberEntry(ref RecordRef) (*cacheEntry, uint64, error) {
+	if rd.w != nil {
+		if n, ok := rd.w.recordNum(ref); ok {
+			if st, ok := rd.state(n); ok && st.ref == ref {
+				if ce := rd.ix.cache.get(ref.String()); ce != nil && ce.hash == st.hash {
+					return ce, uint64(n), nil
+				}
+			}
+		}
+	}
+	sr, err := rd.stored(ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	ce, err := rd.entry(ref, sr)
+	return ce, sr.seq, err
 }
 
 func hashBytes(b []byte) uint64 {
@@ -941,6 +980,9 @@ func (rd reader) state(n uint32) (recState, bool) {
 
 // members lists the records of person, in order.
 func (rd reader) members(person string) ([]RecordRef, error) {
+	if rd.w != nil {
+		return slices.Clone(rd.w.memberList(person)), nil
+	}
 	_, refs, err := rd.refList(memberKey(person))
 	return refs, err
 }
@@ -953,6 +995,9 @@ type storedDecision struct {
 
 // decisions lists the decisions about pairs including ref.
 func (rd reader) decisions(ref RecordRef) ([]Decision, error) {
+	if rd.w != nil && !rd.w.hasDecisions(ref) {
+		return nil, nil
+	}
 	v, err := rd.tx.Get(decisionKey(ref))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil
@@ -982,10 +1027,11 @@ type writer struct {
 	now    time.Time
 	edits  map[uint64]*blockEdit
 	states map[uint32]recState
+	ov     *writeOverlay
 }
 
 func (w *writer) reader() reader {
-	return reader{ix: w.ix, tx: w.tx, edits: w.edits, states: w.states}
+	return reader{ix: w.ix, tx: w.tx, edits: w.edits, states: w.states, w: w}
 }
 
 func (w *writer) newPerson() string {
@@ -1014,6 +1060,7 @@ func (w *writer) putStored(ref RecordRef, sr *storedRecord) error {
 	}
 	v = append(v, sr.raw...)
 	w.states[uint32(sr.seq)] = recState{ref: ref, person: sr.person, hash: hashBytes(sr.raw)}
+	w.ov.refs[ref] = uint32(sr.seq)
 	return w.tx.Set(recordKey(ref), v)
 }
 
@@ -1116,13 +1163,6 @@ func (w *writer) postingRemove(h uint64, n uint32) {
 	w.edits[h] = &blockEdit{recs: slices.DeleteFunc(slices.Clone(recs), func(x uint32) bool { return x == n })}
 }
 
-func (w *writer) putRefs(key []byte, refs []RecordRef) error {
-	if len(refs) == 0 {
-		return w.tx.Delete(key)
-	}
-	return w.tx.Set(key, encodeRefs(refListPlain, refs))
-}
-
 // memberAdd adds refs to person, keeping the list ordered.
 func (w *writer) memberAdd(person string, refs ...RecordRef) error {
 	ms, err := w.reader().members(person)
@@ -1134,7 +1174,7 @@ func (w *writer) memberAdd(person string, refs ...RecordRef) error {
 			ms = slices.Insert(ms, i, ref)
 		}
 	}
-	return w.putRefs(memberKey(person), ms)
+	return w.setMembers(person, ms)
 }
 
 func (w *writer) memberRemove(person string, ref RecordRef) error {
@@ -1142,7 +1182,7 @@ func (w *writer) memberRemove(person string, ref RecordRef) error {
 	if err != nil {
 		return err
 	}
-	return w.putRefs(memberKey(person), slices.DeleteFunc(ms, func(r RecordRef) bool { return r == ref }))
+	return w.setMembers(person, slices.DeleteFunc(ms, func(r RecordRef) bool { return r == ref }))
 }
 
 func (w *writer) remove(ref RecordRef) error {
@@ -1158,6 +1198,7 @@ func (w *writer) remove(ref RecordRef) error {
 		return err
 	}
 	w.states[uint32(old.seq)] = recState{}
+	w.ov.refs[ref] = 0
 	if _, err := w.emit(Event{Kind: EventRemoved, Record: ref, From: old.person}); err != nil {
 		return err
 	}
@@ -1228,11 +1269,7 @@ func (w *writer) personGroup(person string) (*group, error) {
 	}
 	g := newGroup()
 	for _, m := range ms {
-		sr, err := rd.stored(m)
-		if err != nil {
-			return nil, err
-		}
-		ce, err := rd.entry(m, sr)
+		ce, _, err := rd.memberEntry(m)
 		if err != nil {
 			return nil, err
 		}
@@ -1369,7 +1406,7 @@ func (w *writer) merge(from, into string, pair [2]RecordRef, actor Actor, cause 
 	if err := w.memberAdd(into, ms...); err != nil {
 		return err
 	}
-	if err := w.tx.Delete(memberKey(from)); err != nil {
+	if err := w.setMembers(from, nil); err != nil {
 		return err
 	}
 	if err := w.tx.Set(aliasKey(from), []byte(into)); err != nil {
@@ -1422,12 +1459,8 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 		idx[m] = i
 	}
 	for i, m := range ms {
-		sr, err := rd.stored(m)
-		if err != nil {
-			return err
-		}
-		seqs[i] = sr.seq
-		if ents[i], err = rd.entry(m, sr); err != nil {
+		var err error
+		if ents[i], seqs[i], err = rd.memberEntry(m); err != nil {
 			return err
 		}
 		decs, err := rd.decisions(m)
@@ -1640,6 +1673,7 @@ func (w *writer) putDecision(a, b RecordRef, d Decision) error {
 		}
 	}
 	list = append(list, storedDecision{Other: b, Decision: d})
+	w.ov.decided[a] = struct{}{}
 	return w.tx.Set(decisionKey(a), encodeJSON(list))
 }
 

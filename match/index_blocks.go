@@ -91,6 +91,7 @@ func (b *memBlocks) apply(edits map[uint64]*blockEdit, states map[uint32]recStat
 // loadBlocks builds the blocking index from the stored records.
 func (ix *Index) loadBlocks(ctx context.Context) error {
 	b := newMemBlocks()
+	v := newWriteView()
 	err := ix.store.View(ctx, func(tx Txn) error {
 		var sr storedRecord
 		for kv, err := range tx.Scan([]byte("r/"), nil) {
@@ -107,6 +108,8 @@ func (ix *Index) loadBlocks(ctx context.Context) error {
 			}
 			n := uint32(sr.seq)
 			b.setLocked(n, recState{ref: ref, person: sr.person, hash: hashBytes(sr.raw)})
+			v.refs[ref] = n
+			v.members[sr.person] = append(v.members[sr.person], ref)
 			for _, h := range sr.blocks {
 				if b.over[h] {
 					continue
@@ -124,6 +127,10 @@ func (ix *Index) loadBlocks(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("match: open index: blocks: %w", err)
 	}
-	ix.blocks = b
+	v.sortMembers()
+	if err := ix.loadDecided(ctx, v); err != nil {
+		return err
+	}
+	ix.blocks, ix.wv = b, v
 	return nil
 }
