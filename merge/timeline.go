@@ -625,8 +625,34 @@ type keyLocal struct {
 	lastSrc string
 	lastID  int32
 	buf     []byte
-	err     error // the first error in the share
-	sink    byte  // keeps touch's loads alive
+	ranks   []int32 // names' ranks in Options.Priority
+	err     error   // the first error in the share
+	sorted  bool    // the share's entries are in stream order
+	sink    byte    // keeps touch's loads alive
+}
+
+// compare is atomCompare for two atoms of one share, numbered by l.
+func (l *keyLocal) compare(a, b *atom) int {
+	if a.tkey != b.tkey {
+		if a.tkey < b.tkey {
+			return -1
+		}
+		return 1
+	}
+	if a.tkey == minNano || a.tkey == maxNano {
+		if c := a.e.Time.Compare(b.e.Time); c != 0 {
+			return c
+		}
+	}
+	if a.src != b.src {
+		if ra, rb := l.ranks[a.src], l.ranks[b.src]; ra != rb {
+			if ra < rb {
+				return -1
+			}
+			return 1
+		}
+	}
+	return compareLead(a.lead, b.lead)
 }
 
 // keysParallel fills m.keys as keysSerial does, with w goroutines, each
@@ -649,22 +675,23 @@ func (m *Merger) keysParallel(srcs [][]Entry, w int) (sorted bool, err error) {
 		} else {
 			clear(l.ids)
 		}
-		l.names, l.lastSrc, l.lastID, l.err = l.names[:0], "", -1, nil
+		l.names, l.ranks, l.lastSrc, l.lastID, l.err, l.sorted = l.names[:0], l.ranks[:0], "", -1, nil, true
 		lo, hi := n*k/w, n*(k+1)/w
 		wg.Go(func() { m.keyShare(l, srcs, lo, hi) })
 	}
 	wg.Wait()
+	sorted = true
 	for k := range locals {
 		if err := locals[k].err; err != nil {
 			return false, err
 		}
+		sorted = sorted && locals[k].sorted
 		if len(locals[k].names) > 64 {
 			return m.keysSerial(srcs) // numbering beyond the mask: keep it simple
 		}
 	}
 	// Number the sources globally, in order of first appearance.
 	var remap [64]int32
-	sorted = true
 	for k := range locals {
 		l := &locals[k]
 		ident := true
@@ -699,7 +726,10 @@ func (m *Merger) keysParallel(srcs [][]Entry, w int) (sorted bool, err error) {
 				a.concept = m.concept(a.e)
 			}
 			m.nConcepts = max(m.nConcepts, a.concept+1)
-			if sorted && a.r.i > 0 && m.atomCompare(a, &m.keys[i-1]) < 0 {
+			// The workers checked the order within their shares; the
+			// first entry of a share is checked here, against the last of
+			// the share before.
+			if sorted && i == lo && a.r.i > 0 && m.atomCompare(a, &m.keys[i-1]) < 0 {
 				sorted = false
 			}
 		}
@@ -723,9 +753,14 @@ func (m *Merger) keyShare(l *keyLocal, srcs [][]Entry, lo, hi int) {
 		i1 := min(len(src), i0+touchBlock, i0+hi-ai)
 		l.sink ^= touch(src[i0:i1])
 		for i := i0; i < i1; i++ {
-			if err := m.keyLocal(l, &m.keys[ai], &src[i], ref{int32(s), int32(i)}, ai); err != nil {
+			a := &m.keys[ai]
+			if err := m.keyLocal(l, a, &src[i], ref{int32(s), int32(i)}, ai); err != nil {
 				l.err = err
 				return
+			}
+			// The stream order, while the tags are in cache.
+			if l.sorted && i > 0 && ai > lo && l.compare(a, &m.keys[ai-1]) < 0 {
+				l.sorted = false
 			}
 			ai++
 		}
@@ -749,6 +784,7 @@ func (m *Merger) keyLocal(l *keyLocal, a *atom, e *Entry, r ref, ai int) error {
 				id = int32(len(l.names))
 				l.ids[src] = id
 				l.names = append(l.names, src)
+				l.ranks = append(l.ranks, m.o.rank(src))
 			}
 			l.lastSrc, l.lastID = src, id
 		}
