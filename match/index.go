@@ -32,8 +32,8 @@ const (
 	// the batch linker avoids all-pairs comparison of oversized blocks.
 	DefaultIndexMaxBlockSize = 300
 	// DefaultLoadBatch is the number of records [Index.Load] commits per
-	// transaction.
-	DefaultLoadBatch = 1000
+	// transaction (fewer when the store cannot take that many at once).
+	DefaultLoadBatch = 4000
 	// DefaultCacheRecords is how many prepared records the index keeps in
 	// memory.
 	DefaultCacheRecords = 1 << 21
@@ -296,8 +296,10 @@ func (ix *Index) Delete(ctx context.Context, ref RecordRef) error {
 // added.
 func (ix *Index) Load(ctx context.Context, seq iter.Seq2[Record, error], progress func(n int)) (int, error) {
 	n := 0
-	// commit adds a prepared batch in one transaction.
-	commit := func(batch []Record) error {
+	// commit adds a prepared batch in one transaction, or in two halves
+	// (each committed on its own) when the store cannot take it in one.
+	var commit func(batch []Record) error
+	commit = func(batch []Record) error {
 		err := ix.updateSized(ctx, len(batch), func(w *writer) error {
 			for i := range batch {
 				if err := validRef(batch[i].Ref()); err != nil {
@@ -309,6 +311,13 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[Record, error], progres
 			}
 			return nil
 		})
+		if errors.Is(err, ErrTxnTooBig) && len(batch) > 1 {
+			ix.prepareBatch(batch) // the failed transaction cleared the cache
+			if err := commit(batch[:len(batch)/2]); err != nil {
+				return err
+			}
+			return commit(batch[len(batch)/2:])
+		}
 		if err != nil {
 			return fmt.Errorf("match: load: %w", err)
 		}
@@ -759,7 +768,7 @@ func (rd reader) stored(ref RecordRef) (*storedRecord, error) {
 // it still matches the stored bytes.
 func (rd reader) entry(ref RecordRef, sr *storedRecord) (*cacheEntry, error) {
 	h := hashBytes(sr.raw)
-	key := ref.String()
+	key := ref
 	if ce := rd.ix.cache.get(key); ce != nil && ce.hash == h {
 		return ce, nil
 	}
@@ -780,7 +789,7 @@ func (rd reader) memberEntry(ref RecordRef) (*cacheEntry, uint64, error) {
 	if rd.w != nil {
 		if n, ok := rd.w.recordNum(ref); ok {
 			if st, ok := rd.state(n); ok && st.ref == ref {
-				if ce := rd.ix.cache.get(ref.String()); ce != nil && ce.hash == st.hash {
+				if ce := rd.ix.cache.get(ref); ce != nil && ce.hash == st.hash {
 					return ce, uint64(n), nil
 				}
 			}
@@ -811,7 +820,7 @@ func (ix *Index) prepareBatch(batch []Record) {
 		}
 		raw := appendRecord(nil, &batch[i])
 		ce := &cacheEntry{hash: hashBytes(raw), p: ix.opt.scorer.prepare(&batch[i]), ev: newEvidence(&batch[i])}
-		ix.cache.put(ref.String(), ce)
+		ix.cache.put(ref, ce)
 		ents = append(ents, ce)
 	}
 	for _, ce := range ents { // after the whole batch is prepared
@@ -868,7 +877,7 @@ func (rd reader) candidates(ce *cacheEntry, self RecordRef) ([]scored, error) {
 			continue // deleted, or the record in hand
 		}
 		person := st.person
-		other := rd.ix.cache.get(st.ref.String())
+		other := rd.ix.cache.get(st.ref)
 		if other == nil || other.hash != st.hash {
 			sr, err := rd.stored(st.ref)
 			if errors.Is(err, ErrNotFound) {
@@ -967,6 +976,9 @@ func (rd reader) postings(h uint64) (bool, []uint32) {
 			return e.over, e.recs
 		}
 	}
+	if rd.w != nil {
+		return rd.ix.blocks.getWriter(h)
+	}
 	return rd.ix.blocks.get(h)
 }
 
@@ -974,6 +986,9 @@ func (rd reader) postings(h uint64) (bool, []uint32) {
 func (rd reader) state(n uint32) (recState, bool) {
 	if st, ok := rd.states[n]; ok {
 		return st, st.ref.Source != ""
+	}
+	if rd.w != nil {
+		return rd.ix.blocks.stateWriter(n)
 	}
 	return rd.ix.blocks.state(n)
 }
@@ -1051,7 +1066,8 @@ func (w *writer) emit(e Event) (uint64, error) {
 }
 
 func (w *writer) putStored(ref RecordRef, sr *storedRecord) error {
-	v := append([]byte(nil), storedRecordVersion)
+	v := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(sr.person)+8*len(sr.blocks)+len(sr.raw))
+	v = append(v, storedRecordVersion)
 	v = binary.AppendUvarint(v, sr.seq)
 	v = appendLP(v, sr.person)
 	v = binary.AppendUvarint(v, uint64(len(sr.blocks)))
@@ -1079,7 +1095,7 @@ func (w *writer) add(r *Record) (string, error) {
 		return old.person, nil // same data: nothing changes
 	}
 	h := hashBytes(raw)
-	ce := w.ix.cache.get(ref.String())
+	ce := w.ix.cache.get(ref)
 	if ce == nil || ce.hash != h {
 		ce = w.ix.prepare(r, h)
 	}
@@ -1202,7 +1218,7 @@ func (w *writer) remove(ref RecordRef) error {
 	if _, err := w.emit(Event{Kind: EventRemoved, Record: ref, From: old.person}); err != nil {
 		return err
 	}
-	w.ix.cache.del(ref.String())
+	w.ix.cache.del(ref)
 	return w.recluster(old.person, Actor{}, 0, nil)
 }
 

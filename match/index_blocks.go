@@ -55,6 +55,24 @@ func (b *memBlocks) state(n uint32) (recState, bool) {
 	return b.recs[n], b.recs[n].ref.Source != ""
 }
 
+// getWriter is get for the writer, which holds Index.mu: only writers
+// change the maps (in apply, under Index.mu), so the writer reads them
+// without taking mu.
+func (b *memBlocks) getWriter(h uint64) (bool, []uint32) {
+	if recs, ok := b.post[h]; ok {
+		return false, recs
+	}
+	return b.over[h], nil
+}
+
+// stateWriter is state for the writer; see getWriter.
+func (b *memBlocks) stateWriter(n uint32) (recState, bool) {
+	if int(n) >= len(b.recs) {
+		return recState{}, false
+	}
+	return b.recs[n], b.recs[n].ref.Source != ""
+}
+
 func (b *memBlocks) setLocked(n uint32, st recState) {
 	for int(n) >= len(b.recs) {
 		b.recs = append(b.recs, recState{})

@@ -23,26 +23,30 @@ type prepCache struct {
 	limit  int
 	shards [16]struct {
 		mu sync.Mutex
-		m  map[string]*cacheEntry
+		m  map[RecordRef]*cacheEntry
 	}
 }
 
 func (c *prepCache) init(limit int) {
 	c.limit = limit / len(c.shards)
 	for i := range c.shards {
-		c.shards[i].m = map[string]*cacheEntry{}
+		c.shards[i].m = map[RecordRef]*cacheEntry{}
 	}
 }
 
-func (c *prepCache) shard(key string) int {
+func (c *prepCache) shard(key RecordRef) int {
 	h := uint32(2166136261)
-	for i := 0; i < len(key); i++ {
-		h = (h ^ uint32(key[i])) * 16777619
+	for i := 0; i < len(key.Source); i++ {
+		h = (h ^ uint32(key.Source[i])) * 16777619
+	}
+	h = (h ^ 0xff) * 16777619
+	for i := 0; i < len(key.ID); i++ {
+		h = (h ^ uint32(key.ID[i])) * 16777619
 	}
 	return int(h % uint32(len(c.shards)))
 }
 
-func (c *prepCache) get(key string) *cacheEntry {
+func (c *prepCache) get(key RecordRef) *cacheEntry {
 	if c.limit <= 0 {
 		return nil
 	}
@@ -53,7 +57,7 @@ func (c *prepCache) get(key string) *cacheEntry {
 	return e
 }
 
-func (c *prepCache) put(key string, e *cacheEntry) {
+func (c *prepCache) put(key RecordRef, e *cacheEntry) {
 	if c.limit <= 0 {
 		return
 	}
@@ -73,7 +77,7 @@ func (c *prepCache) put(key string, e *cacheEntry) {
 	s.mu.Unlock()
 }
 
-func (c *prepCache) del(key string) {
+func (c *prepCache) del(key RecordRef) {
 	s := &c.shards[c.shard(key)]
 	s.mu.Lock()
 	delete(s.m, key)

@@ -32,6 +32,9 @@ var (
 	// ErrDecisionConflict reports a link that would join records a person
 	// has said are different people. Resolve it with a new decision.
 	ErrDecisionConflict = errors.New("match: conflicts with a never-link decision")
+	// ErrTxnTooBig reports a transaction holding more writes than the
+	// Store accepts in one; it was not applied, and may be split.
+	ErrTxnTooBig = errors.New("match: transaction too big")
 	// ErrNotReversible reports a [Index.Revert] of an event that cannot be
 	// reversed (an addition, update or removal of a record).
 	ErrNotReversible = errors.New("match: event cannot be reverted")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/carelens/carelens/match"
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 )
 
 // Errors specific to opening a Badger store; the others are match's.
@@ -77,6 +78,7 @@ func Open(dir string, o *Options) (*Store, error) {
 		WithNumGoroutines(2).
 		WithValueLogFileSize(64 << 20).
 		WithMetricsEnabled(false).
+		WithCompression(options.None).
 		WithBlockCacheSize(cmpOr(opt.CacheBytes, 64<<20)).
 		WithMemTableSize(cmpOr(opt.MemTableBytes, 32<<20)).
 		WithNumMemtables(3).
@@ -238,6 +240,8 @@ func translate(err error) error {
 		return match.ErrNotFound
 	case errors.Is(err, badger.ErrConflict):
 		return match.ErrConflict
+	case errors.Is(err, badger.ErrTxnTooBig):
+		return match.ErrTxnTooBig
 	case errors.Is(err, badger.ErrReadOnlyTxn):
 		return match.ErrReadOnly
 	case errors.Is(err, badger.ErrDBClosed), errors.Is(err, badger.ErrBlockedWrites):
