@@ -225,6 +225,7 @@ type Merger struct {
 	base      []int32 // stream → index of its first atom
 	heads     []keyHead
 	sorted    []string             // source ids, sorted
+	vals      []atomVal            // per key: the values sameValue compares
 	placers   []placer             // the sweep's, one per goroutine
 	reason    map[int32]Reason     // buildConflicts: group → reason
 	confIDs   map[int32]ConflictID // buildConflicts: group → id
@@ -293,11 +294,17 @@ type atom struct {
 	nsec          int32 // the entry's time: Unix seconds and nanoseconds
 	sec           int64
 	tkey          int64 // timeKey of the entry, the merge's primary key
-	// Copies of what sameValue compares, so that comparing values reads
-	// atoms (close together in timeline order), not entries.
-	hasQty bool     // qty holds the dose of a medication, else the value
-	qty    Quantity // copy of it
+	ki            int32 // index in Merger.keys and Merger.vals
+}
+
+// atomVal holds copies of what sameValue compares of an entry, so that
+// comparing values reads a compact array, not the entries and their
+// separately allocated quantities. It is apart from the atom, which the
+// sweep copies, because few atoms are ever compared.
+type atomVal struct {
+	qty    Quantity // copy of the dose of a medication, else of the value
 	vtext  string   // ValueText, except for medications
+	hasQty bool     // qty is set
 }
 
 // cluster is one merged entry during de-duplication.
@@ -421,6 +428,7 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	// entry, which needs its tags and codes, wherever they live.
 	m.base = slices.Grow(m.base[:0], len(srcs))[:len(srcs)]
 	m.keys = m.keys[:n]
+	m.vals = slices.Grow(m.vals[:0], n)[:n]
 	ai := 0
 	for s, src := range srcs {
 		m.base[s] = int32(ai)
@@ -964,14 +972,17 @@ func (m *Merger) keyCommon(a *atom, e *Entry, r ref, tags []provenance.Tag) {
 	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1, lead: &tags[0],
 		prec: e.Precision, hasVal: e.Value != nil || e.Dose != nil,
 		ntags: uint16(min(len(tags), 1<<16-1)), ncodes: uint16(min(len(e.Codes), 1<<16-1))}
+	a.ki = m.base[r.s] + r.i
+	v := &m.vals[a.ki]
+	*v = atomVal{}
 	q := e.Value
 	if a.cat == medicationIndex {
 		q = e.Dose
 	} else {
-		a.vtext = e.ValueText
+		v.vtext = e.ValueText
 	}
 	if q != nil {
-		a.hasQty, a.qty = true, *q
+		v.hasQty, v.qty = true, *q
 	}
 	a.sec, a.nsec = e.Time.Unix(), int32(e.Time.Nanosecond())
 	a.tkey = packTime(a.sec, a.nsec)

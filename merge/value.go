@@ -8,12 +8,13 @@ import (
 // sameValue reports whether two entries of one concept, from different
 // sources and close in time, agree on their values; if not, why. A value one
 // side did not report is no disagreement, but a number against a text-only
-// value is. It reads the copies of the values that the atoms hold, not the
+// value is. It reads the copies of the values in Merger.vals, not the
 // entries.
 func (m *Merger) sameValue(a, b *atom, concept int32) (bool, Reason) {
+	va, vb := &m.vals[a.ki], &m.vals[b.ki]
 	if a.cat == medicationIndex {
-		// For medications the atom's quantity is the dose.
-		if ok, unit := m.sameQty(a.qtyPtr(), b.qtyPtr(), concept); !ok {
+		// For medications the copied quantity is the dose.
+		if ok, unit := m.sameQty(va.qtyPtr(), vb.qtyPtr(), concept); !ok {
 			if unit {
 				return false, ReasonUnit
 			}
@@ -21,31 +22,31 @@ func (m *Merger) sameValue(a, b *atom, concept int32) (bool, Reason) {
 		}
 		return true, ""
 	}
-	if ok, unit := m.sameQty(a.qtyPtr(), b.qtyPtr(), concept); !ok {
+	if ok, unit := m.sameQty(va.qtyPtr(), vb.qtyPtr(), concept); !ok {
 		if unit {
 			return false, ReasonUnit
 		}
 		return false, ReasonValue
 	}
 	switch {
-	case a.vtext != "" && b.vtext != "":
-		if !strings.EqualFold(strings.TrimSpace(a.vtext), strings.TrimSpace(b.vtext)) {
+	case va.vtext != "" && vb.vtext != "":
+		if !strings.EqualFold(strings.TrimSpace(va.vtext), strings.TrimSpace(vb.vtext)) {
 			return false, ReasonValue
 		}
-	case a.hasQty && !b.hasQty && b.vtext != "",
-		b.hasQty && !a.hasQty && a.vtext != "":
+	case va.hasQty && !vb.hasQty && vb.vtext != "",
+		vb.hasQty && !va.hasQty && va.vtext != "":
 		return false, ReasonValue
 	}
 	return true, ""
 }
 
-// qtyPtr returns the atom's copy of its quantity (the dose of a medication,
-// else the value), or nil.
-func (a *atom) qtyPtr() *Quantity {
-	if !a.hasQty {
+// qtyPtr returns the copy of the quantity (the dose of a medication, else
+// the value), or nil.
+func (v *atomVal) qtyPtr() *Quantity {
+	if !v.hasQty {
 		return nil
 	}
-	return &a.qty
+	return &v.qty
 }
 
 // sameQty compares two quantities after unit conversion. unit is true when
