@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"sync/atomic"
+
+	"github.com/carelens/carelens/internal/invariants"
 )
 
 // compiledLevel is a level ready for the pair loop.
@@ -34,14 +36,14 @@ type compiledComparison struct {
 // cheap). A Scorer is safe for concurrent use and allocates nothing per
 // pair.
 type Scorer struct {
-	model    *Model
-	p        *Preparer
-	comps    []compiledComparison
-	views    [numFields]vocabView
-	out      vocabView
-	prior    float64 // log2 prior odds
-	limit    uint32
-	blocks   []compiledRule
+	model  *Model
+	p      *Preparer
+	comps  []compiledComparison
+	views  [numFields]vocabView
+	out    vocabView
+	prior  float64 // log2 prior odds
+	limit  uint32
+	blocks []compiledRule
 }
 
 // Scorer binds the model to p's vocabularies. It fails when the model is
@@ -125,6 +127,11 @@ func Weight(probability float64) float64 {
 // Score returns the match weight of a pair: log2 of the posterior odds
 // that a and b are the same person. It allocates nothing.
 func (s *Scorer) Score(a, b *Prepared) float64 {
+	if invariants.Enabled {
+		if pa, pb := s.pattern(a, b), s.pattern(b, a); pa != pb {
+			panic(fmt.Sprintf("match: asymmetric comparison levels %x vs %x", pa, pb))
+		}
+	}
 	w := s.prior
 	for i := range s.comps {
 		c := &s.comps[i]
