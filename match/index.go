@@ -855,14 +855,36 @@ type scored struct {
 // candidates scores ce against every record sharing one of its blocks
 // (skipping blocks larger than MaxBlockSize), in deterministic order.
 func (rd reader) candidates(ce *cacheEntry, self RecordRef) ([]scored, error) {
+	return rd.candidatesBlocks(ce, self, nil)
+}
+
+// candidatesBlocks is candidates that also returns, in blocks (when not
+// nil), the postings it read for each of ce.blocks, in order.
+func (rd reader) candidatesBlocks(ce *cacheEntry, self RecordRef, blocks *[]blockEdit) ([]scored, error) {
 	var nums []uint32
-	seen := map[uint32]struct{}{}
+	var seen map[uint32]struct{} // used once nums is long; a scan of nums before
 	for _, h := range ce.blocks {
 		over, block := rd.postings(h)
+		if blocks != nil {
+			*blocks = append(*blocks, blockEdit{over: over, recs: block})
+		}
 		if over || len(block) > rd.ix.opt.MaxBlockSize {
 			continue
 		}
 		for _, n := range block {
+			if seen == nil {
+				if slices.Contains(nums, n) {
+					continue
+				}
+				nums = append(nums, n)
+				if len(nums) == 64 {
+					seen = make(map[uint32]struct{}, 4*len(nums))
+					for _, m := range nums {
+						seen[m] = struct{}{}
+					}
+				}
+				continue
+			}
 			if _, dup := seen[n]; !dup {
 				seen[n] = struct{}{}
 				nums = append(nums, n)
@@ -1108,7 +1130,8 @@ func (w *writer) add(r *Record) (string, error) {
 	} else {
 		w.ctr.seq++
 	}
-	cands, err := rd.candidates(ce, ref)
+	posts := make([]blockEdit, 0, len(ce.blocks))
+	cands, err := rd.candidatesBlocks(ce, ref, &posts)
 	if err != nil {
 		return "", err
 	}
@@ -1120,8 +1143,10 @@ func (w *writer) add(r *Record) (string, error) {
 	if err := w.putStored(ref, sr); err != nil {
 		return "", err
 	}
-	for _, h := range sr.blocks {
-		w.postingAdd(h, uint32(sr.seq))
+	// Assigning the person changed no postings: the postings read for the
+	// candidates are current.
+	for i, h := range sr.blocks {
+		w.postingAddTo(h, uint32(sr.seq), posts[i].over, posts[i].recs)
 	}
 	if err := w.memberAdd(person, ref); err != nil {
 		return "", err
@@ -1157,10 +1182,10 @@ func (w *writer) detach(ref RecordRef, sr *storedRecord) error {
 	return w.memberRemove(sr.person, ref)
 }
 
-// postingAdd adds record n to block h; a block that grows past
-// MaxBlockSize is marked oversized and no longer kept.
-func (w *writer) postingAdd(h uint64, n uint32) {
-	over, recs := w.reader().postings(h)
+// postingAddTo adds record n to block h, given the block's current
+// postings; a block that grows past MaxBlockSize is marked oversized and no
+// longer kept.
+func (w *writer) postingAddTo(h uint64, n uint32, over bool, recs []uint32) {
 	if over || slices.Contains(recs, n) {
 		return
 	}
@@ -1362,6 +1387,9 @@ func (w *writer) assign(ref RecordRef, ce *cacheEntry, cands []scored) (string, 
 		}
 		return cmp.Compare(a.person, b.person)
 	})
+	if len(order) == 0 {
+		return w.newPerson(), nil
+	}
 	acc := newGroup()
 	acc.addMember(ref, &ce.ev, decs)
 	var accepted []*target
