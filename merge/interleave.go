@@ -16,7 +16,6 @@ type head struct {
 	i    int32 // position in the stream
 	done bool  // the stream is exhausted
 	e    *Entry
-	src  string // the lead tag's source, read with rank
 }
 
 // cursor is the k-way merge of sorted streams, in the Next/At/Err shape of
@@ -120,30 +119,22 @@ func (c *cursor) tie(a, b *head) int {
 			return r
 		}
 	}
-	// A head's lead source and rank are read once: on a day when many
-	// day-precision entries share one key, a head ties again and again,
-	// and its tags are far from the entry.
-	if a.rank < 0 {
-		a.src = lead(a.e).Source
-		a.rank = c.o.rank(a.src)
-	}
-	if b.rank < 0 {
-		b.src = lead(b.e).Source
-		b.rank = c.o.rank(b.src)
-	}
-	if a.src != b.src {
+	la, lb := lead(a.e), lead(b.e)
+	if la.Source != lb.Source {
+		if a.rank < 0 {
+			a.rank = c.o.rank(la.Source)
+		}
+		if b.rank < 0 {
+			b.rank = c.o.rank(lb.Source)
+		}
 		if a.rank != b.rank {
 			if a.rank < b.rank {
 				return -1
 			}
 			return 1
 		}
-		if a.src < b.src {
-			return -1
-		}
-		return 1
 	}
-	if r := compareLead(lead(a.e), lead(b.e)); r != 0 {
+	if r := compareLead(la, lb); r != 0 {
 		return r
 	}
 	switch {
@@ -256,10 +247,7 @@ func (c *cursor) Next() bool {
 		c.advance(s, old.i+1)
 		// The stream's next entry must not sort before the one just
 		// returned (same stream, so compare without the stream index).
-		// On a tie, tie computes (and keeps) the new head's rank, which
-		// the tournament then needs no more.
-		old.e = prevE
-		if nx := &c.h[s]; !nx.done && (nx.key < old.key || nx.key == old.key && c.tie(nx, &old) < 0) {
+		if nx := &c.h[s]; !nx.done && (nx.key < old.key || nx.key == old.key && c.o.compare(nx.e, prevE) < 0) {
 			c.err = fmt.Errorf("%w: stream %d, position %d", ErrUnsorted, s, nx.i)
 			return false
 		}
@@ -383,24 +371,25 @@ func InterleaveSlices(srcs [][]Entry, o *Options) iter.Seq2[Entry, error] {
 // nothing between the scan and the yield.
 func interleaveScan(srcs [][]Entry, o *Options, yield func(Entry, error) bool) {
 	k := len(srcs)
-	var hs [scanMax]head
+	var hs [scanMax]scanHead
 	var keys [scanMax]int64
-	c := cursor{o: o}
 	live := 0
 	for s := range k {
 		if len(srcs[s]) == 0 {
-			hs[s], keys[s] = head{key: maxNano, s: int32(s), done: true}, maxNano
+			hs[s], keys[s] = scanHead{key: maxNano, done: true}, maxNano
 			continue
 		}
 		e := &srcs[s][0]
-		hs[s] = head{key: timeKey(e), rank: -1, s: int32(s), e: e}
+		hs[s] = scanHead{key: timeKey(e), rank: -1, e: e}
 		keys[s] = hs[s].key
 		live++
 	}
 	for live > 0 {
 		b, bk := 0, keys[0]
 		for j := 1; j < k; j++ {
-			if kj := keys[j]; kj < bk || kj == bk && c.headLess(&hs[j], &hs[b]) {
+			// On equal keys the lower stream wins unless the higher one
+			// sorts first (exhausted streams last).
+			if kj := keys[j]; kj < bk || kj == bk && !hs[j].done && (hs[b].done || scanTie(o, &hs[j], &hs[b]) < 0) {
 				b, bk = j, kj
 			}
 		}
@@ -418,8 +407,8 @@ func interleaveScan(srcs [][]Entry, o *Options, yield func(Entry, error) bool) {
 		// The stream's next entry must not sort before the one just
 		// yielded, which h still holds.
 		e := &src[i]
-		nh := head{key: timeKey(e), rank: -1, s: int32(b), i: i, e: e}
-		if nh.key <= h.key && (nh.key < h.key || c.tie(&nh, h) < 0) {
+		nh := scanHead{key: timeKey(e), rank: -1, i: i, e: e}
+		if nh.key <= h.key && (nh.key < h.key || scanTie(o, &nh, h) < 0) {
 			yield(Entry{}, fmt.Errorf("%w: stream %d, position %d", ErrUnsorted, b, i))
 			return
 		}
@@ -428,11 +417,46 @@ func interleaveScan(srcs [][]Entry, o *Options, yield func(Entry, error) bool) {
 	}
 }
 
-// headLess is the cursor's order of two heads with equal keys, x of the
-// higher stream: exhausted streams last, then tie.
-func (c *cursor) headLess(x, y *head) bool {
-	if x.done || y.done {
-		return !x.done
+// scanHead is a stream's current entry in interleaveScan. A head's lead
+// source and rank are read once, at its first tie: on a day whose
+// day-precision entries share one key a head ties again and again, and its
+// tags are far from the entry.
+type scanHead struct {
+	key  int64
+	e    *Entry
+	src  string // the lead tag's source, once rank is set
+	rank int32  // priority of src; -1 until a tie needs it
+	i    int32  // position in the stream
+	done bool   // the stream is exhausted
+}
+
+// scanTie is Options.Compare of two heads with equal keys (the stream
+// index is the caller's).
+func scanTie(o *Options, a, b *scanHead) int {
+	if a.key == minNano || a.key == maxNano {
+		if r := a.e.Time.Compare(b.e.Time); r != 0 {
+			return r
+		}
 	}
-	return c.tie(x, y) < 0
+	if a.rank < 0 {
+		a.src = lead(a.e).Source
+		a.rank = o.rank(a.src)
+	}
+	if b.rank < 0 {
+		b.src = lead(b.e).Source
+		b.rank = o.rank(b.src)
+	}
+	if a.src != b.src {
+		if a.rank != b.rank {
+			if a.rank < b.rank {
+				return -1
+			}
+			return 1
+		}
+		if a.src < b.src {
+			return -1
+		}
+		return 1
+	}
+	return compareLead(lead(a.e), lead(b.e))
 }
