@@ -51,7 +51,22 @@ type Options struct {
 	// Workers is how many resources are decoded at once; zero or negative
 	// means runtime.GOMAXPROCS(0).
 	Workers int
+	// SkimUnmapped is for callers that want entries ([Batch.Entries]) and
+	// records, not the resources themselves. A resource of a type that
+	// Entries does not map to a clinical category (Claim,
+	// ExplanationOfBenefit, CarePlan, Organization...: a CategoryOther
+	// entry) is then skimmed rather than decoded: its JSON is checked for
+	// syntax and UTF-8, and only its resourceType, id, meta.versionId,
+	// meta.lastUpdated, meta.source and status are read and checked as
+	// jsonformat would check them. Its other elements are not checked, so
+	// a skimmed resource that jsonformat would reject is kept and not
+	// reported; [Resource.JSON] decodes it in full and reports it then.
+	// Mapped types, Patients, Medications, Provenances and Bundles are
+	// always decoded. Ignored when Validate is set.
+	SkimUnmapped bool
 }
+
+func (o *Options) skim() bool { return o.SkimUnmapped && !o.Validate }
 
 func (o *Options) workers() int {
 	if o == nil || o.Workers <= 0 {
@@ -312,6 +327,13 @@ type resourceHead struct {
 // repaired when it can be).
 func decodeJob(u *jsonformat.Unmarshaller, j job, o *Options) jobResult {
 	var res jobResult
+	if o.skim() {
+		if r, ok := skim(j.raw); ok {
+			r.Location, r.FullURL, r.lenient = j.location, j.fullURL, o.Lenient
+			res.resources = append(res.resources, r)
+			return res
+		}
+	}
 	msg, err := u.Unmarshal(compactJSON(j.raw))
 	if msg != nil {
 		cr := msg.(*bcrpb.ContainedResource)

@@ -169,7 +169,8 @@ func (b *Batch) medicationIndex() medications {
 func (r *Resource) entry(source string, retrieved time.Time, meds medications) merge.Entry {
 	e := merge.Entry{Lineage: provenance.Of(r.Tag(source, retrieved))}
 	if r.cr == nil {
-		e.Category, e.Display = merge.CategoryOther, r.Type
+		// A stub, or a resource skimmed because its type is not mapped.
+		e.Category, e.Display, e.Status = merge.CategoryOther, r.Type, r.status
 		return e
 	}
 	cr := r.cr
@@ -574,6 +575,13 @@ func codeOf(x proto.Message) string {
 	if ev == nil {
 		return ""
 	}
+	return enumCode(ev)
+}
+
+// enumCode returns the FHIR code of a google/fhir enum value: its
+// original code when the proto records one, else its name in lower case
+// with dashes.
+func enumCode(ev protoreflect.EnumValueDescriptor) string {
 	if orig, ok := proto.GetExtension(ev.Options(), apb.E_FhirOriginalCode).(string); ok && orig != "" {
 		return orig
 	}

@@ -1,6 +1,7 @@
 package fhirutil
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,7 +36,12 @@ type Resource struct {
 	// "line 7"), for messages.
 	Location string
 
-	cr *bcrpb.ContainedResource // nil for a stub of an unknown type
+	cr *bcrpb.ContainedResource // nil for a stub or a skimmed resource
+	// A skimmed resource (see [Options.SkimUnmapped]) keeps its JSON and
+	// its status code; it is decoded in full only by [Resource.JSON].
+	raw     []byte
+	status  string
+	lenient bool
 }
 
 // Key returns the id used in tags: the id, else the fullUrl.
@@ -61,14 +67,50 @@ func (r *Resource) Tag(source string, retrieved time.Time) provenance.Tag {
 
 // Stub reports whether r is a stub kept in lenient mode for a resource
 // type R4 does not define: only its type, id and meta are known.
-func (r *Resource) Stub() bool { return r.cr == nil }
+func (r *Resource) Stub() bool { return r.cr == nil && r.raw == nil }
 
-// JSON renders r as compact R4 JSON. A stub renders as an error.
+// Skimmed reports whether r was read with [Options.SkimUnmapped] without
+// being decoded: only its type, id, meta and status were read and
+// checked. [Resource.JSON] decodes it.
+func (r *Resource) Skimmed() bool { return r.cr == nil && r.raw != nil }
+
+// JSON renders r as compact R4 JSON. A stub renders as an error. A
+// skimmed resource is decoded now, as [Decode] would have decoded it
+// (strictly, or leniently if it was skimmed in lenient mode), and a
+// resource that does not decode renders as its issues, each a
+// [*ResourceError].
 func (r *Resource) JSON() ([]byte, error) {
+	if r.raw != nil && r.cr == nil {
+		cr, err := r.decodeSkimmed()
+		if err != nil {
+			return nil, err
+		}
+		return marshal(cr)
+	}
 	if r.cr == nil {
 		return nil, fmt.Errorf("%w: %s/%s is a stub", ErrUnknownResourceType, r.Type, r.ID)
 	}
 	return marshal(r.cr)
+}
+
+// decodeSkimmed decodes a skimmed resource with jsonformat.
+func (r *Resource) decodeSkimmed() (*bcrpb.ContainedResource, error) {
+	u := getUnmarshaller(true)
+	defer putUnmarshaller(true, u)
+	res := decodeJob(u, job{raw: r.raw, location: r.Location, fullURL: r.FullURL}, &Options{Lenient: r.lenient})
+	var errs []error
+	for _, is := range res.issues {
+		if !is.Kept {
+			errs = append(errs, is)
+		}
+	}
+	if len(res.resources) != 1 || res.resources[0].cr == nil {
+		if len(errs) == 0 {
+			errs = append(errs, &ResourceError{Location: r.Location, ResourceType: r.Type, ID: r.ID, Err: ErrInvalidResource})
+		}
+		return nil, errors.Join(errs...)
+	}
+	return res.resources[0].cr, nil
 }
 
 func marshal(cr *bcrpb.ContainedResource) ([]byte, error) {
