@@ -104,7 +104,7 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	in := addInputFlags(fs)
 	modelPath := fs.String("model", "", "score with the model in FILE (default: the index's model; for a new index, one trained on the input)")
 	builtin := fs.Bool("builtin-scorer", false, "for a new index, use the built-in fixed-weight scorer instead of training a model on the input")
-	batch := fs.Int("batch", 0, "records committed per transaction (default 1000)")
+	batch := fs.Int("batch", 0, fmt.Sprintf("records committed per transaction (default %d)", match.DefaultLoadBatch))
 	seed := fs.Uint64("seed", 0, "random seed for training")
 	if err := fs.Parse(args); err != nil {
 		return err
