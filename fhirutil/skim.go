@@ -112,7 +112,7 @@ func statusCodes(f protoreflect.FieldDescriptor) (codes map[string]string, other
 // mapped or unknown, or one of the elements read is not what jsonformat
 // would accept without question.
 func skim(raw []byte) (r *Resource, ok bool) {
-	if !utf8.Valid(raw) || !json.Valid(raw) {
+	if !utf8.Valid(raw) {
 		return nil, false
 	}
 	var (
@@ -120,30 +120,35 @@ func skim(raw []byte) (r *Resource, ok bool) {
 		hasStatus, bad                               bool
 	)
 	s := &scanner{data: raw}
+	// skip skips a value the skim does not read, checking its syntax.
+	skip := func() error {
+		if !s.value() {
+			return errScan
+		}
+		return nil
+	}
 	// str reads a non-empty JSON string value; anything else (null, a
 	// number, an object, "") is left to jsonformat.
 	str := func(dst *string) error {
 		if s.peek() != '"' {
 			bad = true
-			_, err := s.skip()
-			return err
+			return skip()
 		}
 		start := s.pos
-		v, err := s.str()
-		if err != nil {
-			return err
+		if !s.validString() {
+			return errScan
 		}
-		if len(v) == 0 {
+		v := raw[start+1 : s.pos-1]
+		switch {
+		case len(v) == 0:
 			bad = true // let jsonformat judge an empty value
-			return nil
-		}
-		if bytes.IndexByte(v, '\\') >= 0 {
+		case bytes.IndexByte(v, '\\') >= 0:
 			if json.Unmarshal(raw[start:s.pos], dst) != nil {
 				bad = true
 			}
-			return nil
+		default:
+			*dst = string(v)
 		}
-		*dst = string(v)
 		return nil
 	}
 	// A key read twice is left to jsonformat, which keeps the last value
@@ -155,7 +160,7 @@ func skim(raw []byte) (r *Resource, ok bool) {
 		}
 		seen |= bit
 	}
-	err := s.object(func(key []byte) error {
+	err := s.validObject(func(key []byte) error {
 		switch string(key) {
 		case "resourceType":
 			once(1)
@@ -173,7 +178,7 @@ func skim(raw []byte) (r *Resource, ok bool) {
 				bad = true
 				break
 			}
-			return s.object(func(key []byte) error {
+			return s.validObject(func(key []byte) error {
 				switch string(key) {
 				case "versionId":
 					once(16)
@@ -188,17 +193,18 @@ func skim(raw []byte) (r *Resource, ok bool) {
 				if odd(key) {
 					bad = true
 				}
-				_, err := s.skip()
-				return err
+				return skip()
 			})
 		default:
 			if odd(key) {
 				bad = true
 			}
 		}
-		_, err := s.skip()
-		return err
+		return skip()
 	})
+	if s.ws(); err == nil && s.pos != len(raw) {
+		err = errScan // bytes after the resource
+	}
 	if err != nil || bad {
 		return nil, false
 	}
@@ -297,4 +303,189 @@ func parseInstant(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t.UTC(), true
+}
+
+// validObject is [scanner.object] checking the syntax of the keys too;
+// field must consume and check the value.
+func (s *scanner) validObject(field func(key []byte) error) error {
+	if err := s.expect('{'); err != nil {
+		return err
+	}
+	if s.peek() == '}' {
+		s.pos++
+		return nil
+	}
+	for {
+		if s.peek() != '"' {
+			return errScan
+		}
+		start := s.pos
+		if !s.validString() {
+			return errScan
+		}
+		key := s.data[start+1 : s.pos-1]
+		if err := s.expect(':'); err != nil {
+			return err
+		}
+		if err := field(key); err != nil {
+			return err
+		}
+		switch s.peek() {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return errScan
+		}
+	}
+}
+
+// value skips one JSON value and reports whether it is valid JSON, as
+// encoding/json checks it (UTF-8 is checked apart): the skim checks
+// syntax in the pass that reads the elements it needs.
+func (s *scanner) value() bool {
+	switch s.peek() {
+	case '"':
+		return s.validString()
+	case '{':
+		s.pos++
+		if s.peek() == '}' {
+			s.pos++
+			return true
+		}
+		for {
+			if s.peek() != '"' || !s.validString() || s.peek() != ':' {
+				return false
+			}
+			s.pos++
+			if !s.value() {
+				return false
+			}
+			switch s.peek() {
+			case ',':
+				s.pos++
+			case '}':
+				s.pos++
+				return true
+			default:
+				return false
+			}
+		}
+	case '[':
+		s.pos++
+		if s.peek() == ']' {
+			s.pos++
+			return true
+		}
+		for {
+			if !s.value() {
+				return false
+			}
+			switch s.peek() {
+			case ',':
+				s.pos++
+			case ']':
+				s.pos++
+				return true
+			default:
+				return false
+			}
+		}
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	default:
+		return s.number()
+	}
+}
+
+func (s *scanner) literal(lit string) bool {
+	if !bytes.HasPrefix(s.data[s.pos:], []byte(lit)) {
+		return false
+	}
+	s.pos += len(lit)
+	return true
+}
+
+// validString skips a string at s.pos, checking its escapes and that it
+// holds no control character.
+func (s *scanner) validString() bool {
+	s.pos++ // opening quote
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			s.pos++
+			return true
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if s.pos+1 >= len(s.data) {
+				return false
+			}
+			switch s.data[s.pos+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.pos += 2
+			case 'u':
+				if s.pos+6 > len(s.data) {
+					return false
+				}
+				for _, h := range s.data[s.pos+2 : s.pos+6] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false
+					}
+				}
+				s.pos += 6
+			default:
+				return false
+			}
+		default:
+			s.pos++
+		}
+	}
+	return false
+}
+
+// number skips a JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() bool {
+	d := s.data
+	i := s.pos
+	digits := func() bool {
+		start := i
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case !digits():
+		return false
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	s.pos = i
+	return true
 }

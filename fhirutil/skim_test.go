@@ -1,6 +1,8 @@
 package fhirutil
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -300,6 +302,23 @@ func FuzzSkim(f *testing.F) {
 		}
 		if a, b := strings.Join(fullIssues, "\n"), strings.Join(issueStrings(skim.Issues), "\n"); a != b {
 			t.Fatalf("issues differ:\n%s\n--\n%s", a, b)
+		}
+	})
+}
+
+// FuzzSkimSyntax checks the skim's syntax check against encoding/json.
+func FuzzSkimSyntax(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":[1,-0.5e+3,true,false,null,"\u00e9\n"]}`, `{"a":01}`, `{"a":1 2}`, `{"a":"\x01"}`, `{"a":tru}`, `{"a":{}} x`, `{"a":"\q"}`, `{"a":-}`, `{"a":1.}`, `{"a":[1,]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := &scanner{data: data}
+		got := s.peek() == '{' && s.value()
+		s.ws()
+		got = got && s.pos == len(data)
+		want := json.Valid(data) && bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{"))
+		if got != want {
+			t.Fatalf("syntax check %v, encoding/json %v: %q", got, want, data)
 		}
 	})
 }
