@@ -56,18 +56,23 @@ func (s *scanner) str() ([]byte, error) {
 		return nil, err
 	}
 	start := s.pos
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case '\\':
-			s.pos += 2
-		case '"':
-			s.pos++
+	for {
+		// Jump to the next quote (IndexByte is vectorised); it closes
+		// the string unless an odd number of backslashes escapes it.
+		i := bytes.IndexByte(s.data[s.pos:], '"')
+		if i < 0 {
+			s.pos = len(s.data)
+			return nil, errScan
+		}
+		s.pos += i + 1
+		bs := 0
+		for j := s.pos - 2; j >= start && s.data[j] == '\\'; j-- {
+			bs++
+		}
+		if bs%2 == 0 {
 			return s.data[start : s.pos-1], nil
-		default:
-			s.pos++
 		}
 	}
-	return nil, errScan
 }
 
 // skip skips one value and returns its bytes.
