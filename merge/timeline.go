@@ -640,28 +640,7 @@ type keyLocal struct {
 }
 
 // compare is atomCompare for two atoms of one share, numbered by l.
-func (l *keyLocal) compare(a, b *atom) int {
-	if a.tkey != b.tkey {
-		if a.tkey < b.tkey {
-			return -1
-		}
-		return 1
-	}
-	if a.tkey == minNano || a.tkey == maxNano {
-		if c := a.e.Time.Compare(b.e.Time); c != 0 {
-			return c
-		}
-	}
-	if a.src != b.src {
-		if ra, rb := l.ranks[a.src], l.ranks[b.src]; ra != rb {
-			if ra < rb {
-				return -1
-			}
-			return 1
-		}
-	}
-	return compareLead(a.lead, b.lead)
-}
+func (l *keyLocal) compare(a, b *atom) int { return compareAtoms(a, b, l.ranks) }
 
 // keysParallel fills m.keys as keysSerial does, with w goroutines, each
 // over a contiguous share of the entries. What depends on the entries before
@@ -822,7 +801,11 @@ func (m *Merger) keyLocal(l *keyLocal, a *atom, e *Entry, r ref, ai int) error {
 
 // atomCompare is [Options.Compare] of the entries of two atoms, from their
 // keys: the lead tags are read only when the times tie.
-func (m *Merger) atomCompare(a, b *atom) int {
+func (m *Merger) atomCompare(a, b *atom) int { return compareAtoms(a, b, m.srcRank) }
+
+// compareAtoms orders two atoms by time key, then by the priority rank of
+// their sources (ranks indexed by source number), then by lead tag.
+func compareAtoms(a, b *atom, ranks []int32) int {
 	if a.tkey != b.tkey {
 		if a.tkey < b.tkey {
 			return -1
@@ -835,7 +818,7 @@ func (m *Merger) atomCompare(a, b *atom) int {
 		}
 	}
 	if a.src != b.src {
-		if ra, rb := m.srcRank[a.src], m.srcRank[b.src]; ra != rb {
+		if ra, rb := ranks[a.src], ranks[b.src]; ra != rb {
 			if ra < rb {
 				return -1
 			}

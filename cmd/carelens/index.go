@@ -381,15 +381,7 @@ func indexExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		cw.Flush()
 		return cw.Error()
 	}
-	if *out == "" {
-		bw := bufio.NewWriter(stdout)
-		if err := write(bw); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-	} else if err := writeFileWith(*out, write); err != nil {
+	if err := writeOutput(*out, stdout, write); err != nil {
 		return err
 	}
 	return closeStore()

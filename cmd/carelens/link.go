@@ -234,15 +234,7 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		cw.Flush()
 		return cw.Error()
 	}
-	if *out == "" {
-		bw := bufio.NewWriter(stdout)
-		if err := write(bw); err != nil {
-			return err
-		}
-		if err := bw.Flush(); err != nil {
-			return err
-		}
-	} else if err := writeFileWith(*out, write); err != nil {
+	if err := writeOutput(*out, stdout, write); err != nil {
 		return err
 	}
 	t := res.Stats.Timings
@@ -284,6 +276,19 @@ func readModelFile(path string) (*match.Model, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return m, nil
+}
+
+// writeOutput writes with fn to the file at path, or to stdout when path is
+// empty, through a buffer either way.
+func writeOutput(path string, stdout io.Writer, fn func(io.Writer) error) error {
+	if path != "" {
+		return writeFileWith(path, fn)
+	}
+	bw := bufio.NewWriter(stdout)
+	if err := fn(bw); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
 
 // writeFileWith creates path and writes it with fn through a buffer.
