@@ -120,7 +120,11 @@ func (s *scanner) skip() ([]byte, error) {
 
 // object calls field for each member of an object; field must consume
 // the value.
-func (s *scanner) object(field func(key []byte) error) error {
+func (s *scanner) object(field func(key []byte) error) error { return s.members(false, field) }
+
+// members reads an object, calling field for each member. With checkKeys
+// the keys' string syntax is checked too (see validObject).
+func (s *scanner) members(checkKeys bool, field func(key []byte) error) error {
 	if err := s.expect('{'); err != nil {
 		return err
 	}
@@ -129,9 +133,22 @@ func (s *scanner) object(field func(key []byte) error) error {
 		return nil
 	}
 	for {
-		key, err := s.str()
-		if err != nil {
-			return err
+		var key []byte
+		if checkKeys {
+			if s.peek() != '"' {
+				return errScan
+			}
+			start := s.pos
+			if !s.validString() {
+				return errScan
+			}
+			key = s.data[start+1 : s.pos-1]
+		} else {
+			k, err := s.str()
+			if err != nil {
+				return err
+			}
+			key = k
 		}
 		if err := s.expect(':'); err != nil {
 			return err

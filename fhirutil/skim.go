@@ -307,40 +307,7 @@ func parseInstant(s string) (time.Time, bool) {
 
 // validObject is [scanner.object] checking the syntax of the keys too;
 // field must consume and check the value.
-func (s *scanner) validObject(field func(key []byte) error) error {
-	if err := s.expect('{'); err != nil {
-		return err
-	}
-	if s.peek() == '}' {
-		s.pos++
-		return nil
-	}
-	for {
-		if s.peek() != '"' {
-			return errScan
-		}
-		start := s.pos
-		if !s.validString() {
-			return errScan
-		}
-		key := s.data[start+1 : s.pos-1]
-		if err := s.expect(':'); err != nil {
-			return err
-		}
-		if err := field(key); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return errScan
-		}
-	}
-}
+func (s *scanner) validObject(field func(key []byte) error) error { return s.members(true, field) }
 
 // value skips one JSON value and reports whether it is valid JSON, as
 // encoding/json checks it (UTF-8 is checked apart): the skim checks
