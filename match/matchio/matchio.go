@@ -252,94 +252,94 @@ func read(r io.Reader, name string, opts Options, hint int) ([]match.Record, err
 
 	out := make([]match.Record, 0, hint)
 	seen := make(map[string]int, hint)
-	bad := func(e *RowError) error {
-		if opts.SkipBad {
-			if opts.OnBad != nil {
-				opts.OnBad(e)
-			}
-			return nil
-		}
-		return e
-	}
 	for {
 		row, err := cr.Read()
 		if err == io.EOF {
 			break
 		}
-		if err != nil {
-			line := 0
-			if pe, ok := errors.AsType[*csv.ParseError](err); ok {
-				line = pe.Line
+		rec, line, rowErr := readRow(cr, row, err, cols, len(header))
+		field := ""
+		if rowErr == nil {
+			if rec.ID == "" {
+				rowErr, field = fmt.Errorf("%w: empty record id", ErrBadRow), cols[idCol].Name
+			} else if first, dup := seen[rec.ID]; dup {
+				rowErr, field = fmt.Errorf("%w: record id repeats line %d", ErrBadRow, first), cols[idCol].Name
 			}
-			if e := bad(&RowError{File: name, Line: line, Err: fmt.Errorf("%w: %v", ErrBadRow, err)}); e != nil {
+		}
+		if rowErr != nil {
+			e := &RowError{File: name, Line: line, Field: field, Err: rowErr}
+			if !opts.SkipBad {
 				return nil, e
+			}
+			if opts.OnBad != nil {
+				opts.OnBad(e)
 			}
 			continue
 		}
-		line, _ := cr.FieldPos(0)
-		if len(row) != len(header) {
-			if e := bad(&RowError{File: name, Line: line, Err: fmt.Errorf("%w: %d fields, header has %d", ErrBadRow, len(row), len(header))}); e != nil {
-				return nil, e
-			}
-			continue
-		}
-		rec := match.Record{Source: source}
-		for i, c := range cols {
-			v := strings.TrimSpace(row[i])
-			if v == "" {
-				continue
-			}
-			switch c.Field {
-			case FieldID:
-				rec.ID = v
-			case FieldGiven:
-				rec.Given = append(rec.Given, v)
-			case FieldFamily:
-				rec.Family = joinSpace(rec.Family, v)
-			case FieldFullName:
-				rec.FullName = joinSpace(rec.FullName, v)
-			case FieldBirthDate:
-				rec.BirthDate = v
-			case FieldSex:
-				rec.Sex = v
-			case FieldAddress:
-				rec.Address = append(rec.Address, v)
-			case FieldTown:
-				rec.Town = joinSpace(rec.Town, v)
-			case FieldPostcode:
-				rec.Postcode = v
-			case FieldState:
-				rec.State = v
-			case FieldPhone:
-				if rec.Phone == "" {
-					rec.Phone = v
-				}
-			case FieldEmail:
-				if rec.Email == "" {
-					rec.Email = v
-				}
-			case FieldNHSNumber:
-				rec.NHSNumber = v
-			case FieldIdentifier:
-				rec.Identifiers = append(rec.Identifiers, match.Identifier{System: c.Name, Value: v})
-			}
-		}
-		if rec.ID == "" {
-			if e := bad(&RowError{File: name, Line: line, Field: cols[idCol].Name, Err: fmt.Errorf("%w: empty record id", ErrBadRow)}); e != nil {
-				return nil, e
-			}
-			continue
-		}
-		if first, dup := seen[rec.ID]; dup {
-			if e := bad(&RowError{File: name, Line: line, Field: cols[idCol].Name, Err: fmt.Errorf("%w: record id repeats line %d", ErrBadRow, first)}); e != nil {
-				return nil, e
-			}
-			continue
-		}
+		rec.Source = source
 		seen[rec.ID] = line
 		out = append(out, rec)
 	}
 	return out, nil
+}
+
+// readRow turns one CSV row (or the reader's error for it) into a record
+// without its source, with the row's line. A row whose field count differs
+// from the header's is an error.
+func readRow(cr *csv.Reader, row []string, readErr error, cols []Column, nHeader int) (match.Record, int, error) {
+	if readErr != nil {
+		line := 0
+		if pe, ok := errors.AsType[*csv.ParseError](readErr); ok {
+			line = pe.Line
+		}
+		return match.Record{}, line, fmt.Errorf("%w: %v", ErrBadRow, readErr)
+	}
+	line, _ := cr.FieldPos(0)
+	if len(row) != nHeader {
+		return match.Record{}, line, fmt.Errorf("%w: %d fields, header has %d", ErrBadRow, len(row), nHeader)
+	}
+	var rec match.Record
+	for i, c := range cols {
+		v := strings.TrimSpace(row[i])
+		if v == "" {
+			continue
+		}
+		switch c.Field {
+		case FieldID:
+			rec.ID = v
+		case FieldGiven:
+			rec.Given = append(rec.Given, v)
+		case FieldFamily:
+			rec.Family = joinSpace(rec.Family, v)
+		case FieldFullName:
+			rec.FullName = joinSpace(rec.FullName, v)
+		case FieldBirthDate:
+			rec.BirthDate = v
+		case FieldSex:
+			rec.Sex = v
+		case FieldAddress:
+			rec.Address = append(rec.Address, v)
+		case FieldTown:
+			rec.Town = joinSpace(rec.Town, v)
+		case FieldPostcode:
+			rec.Postcode = v
+		case FieldState:
+			rec.State = v
+		case FieldPhone:
+			if rec.Phone == "" {
+				rec.Phone = v
+			}
+		case FieldEmail:
+			if rec.Email == "" {
+				rec.Email = v
+			}
+		case FieldNHSNumber:
+			rec.NHSNumber = v
+		case FieldIdentifier:
+			rec.Identifiers = append(rec.Identifiers, match.Identifier{System: c.Name, Value: v})
+		}
+	}
+	return rec, line, nil
 }
 
 func joinSpace(a, b string) string {
