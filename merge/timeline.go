@@ -775,14 +775,7 @@ func (m *Merger) keyLocal(l *keyLocal, a *atom, e *Entry, r ref, ai int) error {
 			}
 			l.lastSrc, l.lastID = src, id
 		}
-		if ti == 0 {
-			a.src = id
-		}
-		if id < 64 {
-			a.mask |= 1 << id
-		} else {
-			a.wide = true
-		}
+		a.addSource(id, ti == 0)
 	}
 	a.concept = conceptDyn
 	if len(e.Codes) == 0 {
@@ -826,6 +819,19 @@ func compareAtoms(a, b *atom, ranks []int32) int {
 		}
 	}
 	return compareLead(a.lead, b.lead)
+}
+
+// addSource records that source number id is in the atom's lineage; lead
+// marks the lead tag's source.
+func (a *atom) addSource(id int32, lead bool) {
+	if lead {
+		a.src = id
+	}
+	if id < 64 {
+		a.mask |= 1 << id
+	} else {
+		a.wide = true
+	}
 }
 
 // keyHead is a stream's next atom in mergeKeys.
@@ -936,14 +942,7 @@ func (m *Merger) key(a *atom, e *Entry, r ref) error {
 	m.keyCommon(a, e, r, tags)
 	for ti := range tags {
 		id := m.sourceID(r.s, tags[ti].Source)
-		if ti == 0 {
-			a.src = id
-		}
-		if id < 64 {
-			a.mask |= 1 << id
-		} else {
-			a.wide = true
-		}
+		a.addSource(id, ti == 0)
 	}
 	a.concept = m.concept(e)
 	m.nConcepts = max(m.nConcepts, a.concept+1)
