@@ -14,8 +14,28 @@ import (
 	"github.com/carelens/carelens/merge"
 )
 
+// heavyOptions is the heavy patient: 8 sources, 200,000 entries, 20% of
+// them copies of another source's fact.
+var heavyOptions = ClinicalOptions{Seed: 42, Sources: 8, Entries: 200_000, DupRate: 0.2}
+
+// heavy is the heavy patient's streams as the merge receives them: sorted
+// and packed by merge.Sort (GenerateClinical sorts them, and this packs).
 var heavy = sync.OnceValues(func() (*ClinicalSet, error) {
-	return GenerateClinical(ClinicalOptions{Seed: 42, Sources: 8, Entries: 200_000, DupRate: 0.2})
+	set, err := GenerateClinical(heavyOptions)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range set.Sources {
+		merge.Pack(s)
+	}
+	return set, nil
+})
+
+// heavyScattered is the same patient with each entry's tags, codes and
+// values where the generator allocated them, one by one in generation
+// order, as a parser leaves them before merge.Sort packs them.
+var heavyScattered = sync.OnceValues(func() (*ClinicalSet, error) {
+	return GenerateClinical(heavyOptions)
 })
 
 func heavySet(b *testing.B) *ClinicalSet {
@@ -34,6 +54,10 @@ func heavySet(b *testing.B) *ClinicalSet {
 //     which pulls each stream through iter.Pull);
 //   - merge+dedup: the full merge into a reused Timeline (up to two
 //     goroutines, the default [merge.Options.Workers]);
+//   - merge+dedup/scattered: the same over streams not packed by
+//     [merge.Sort], their tags, codes and values where they were allocated;
+//   - sort: [merge.Sort] of the 8 streams (sorting and packing), the
+//     preparation of each source's entries before a merge;
 //   - serial-merge+dedup: the same on the calling goroutine alone;
 //   - fresh-merge+dedup: the same with a new Merger and Timeline each time;
 //   - filter: dropping one source from the merged timeline (a re-merge).
@@ -95,6 +119,41 @@ func BenchmarkHeavyPatient(b *testing.B) {
 		}
 		ms.report(b, n)
 		b.ReportMetric(float64(n-tl.Len())/float64(n), "merged-share")
+	})
+	b.Run("merge+dedup/scattered", func(b *testing.B) {
+		sc, err := heavyScattered()
+		require.NoError(b, err)
+		m, err := merge.NewMerger(opts)
+		require.NoError(b, err)
+		tl, err := m.MergeSlices(nil, sc.Sources)
+		require.NoError(b, err)
+		ms := start(b)
+		for b.Loop() {
+			if tl, err = m.MergeSlices(tl, sc.Sources); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ms.report(b, n)
+	})
+	b.Run("sort", func(b *testing.B) {
+		// merge.Sort of every source (sorting and packing), from streams in
+		// reverse order: the per-source preparation before a merge.
+		sc, err := heavyScattered()
+		require.NoError(b, err)
+		work := make([][]merge.Entry, len(sc.Sources))
+		ms := start(b)
+		for b.Loop() {
+			b.StopTimer()
+			for i, s := range sc.Sources {
+				work[i] = append(work[i][:0], s...)
+				slices.Reverse(work[i])
+			}
+			b.StartTimer()
+			for _, s := range work {
+				merge.Sort(s, opts)
+			}
+		}
+		ms.report(b, n)
 	})
 	b.Run("serial-merge+dedup", func(b *testing.B) {
 		m, err := merge.NewMerger(&merge.Options{Rules: set.Rules, Priority: opts.Priority, Workers: 1})

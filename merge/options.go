@@ -102,7 +102,51 @@ func compareLead(la, lb *provenance.Tag) int {
 func Compare(a, b Entry) int { return (*Options)(nil).compare(&a, &b) }
 
 // Sort sorts one source's entries into the order the merge requires, keeping
-// the input order of entries that compare equal.
+// the input order of entries that compare equal, then packs them (see
+// [Pack]) so that the merge reads their tags, codes and values in order.
 func Sort(entries []Entry, o *Options) {
-	slices.SortStableFunc(entries, o.Compare)
+	// Sort small keys, not the 184-byte entries: the time key and the lead
+	// source's rank decide nearly every comparison, and the position makes
+	// the sort stable. The entries are then moved once.
+	keys := make([]sortKey, len(entries))
+	var src string
+	rank := int32(-1)
+	for i := range entries {
+		e := &entries[i]
+		if s := lead(e).Source; rank < 0 || s != src {
+			src, rank = s, o.rank(s)
+		}
+		keys[i] = sortKey{key: timeKey(e), rank: rank, i: int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		if a.key != b.key {
+			return cmp.Compare(a.key, b.key)
+		}
+		x, y := &entries[a.i], &entries[b.i]
+		if a.key == minNano || a.key == maxNano {
+			if c := x.Time.Compare(y.Time); c != 0 {
+				return c
+			}
+		}
+		if a.rank != b.rank {
+			return cmp.Compare(a.rank, b.rank)
+		}
+		if c := compareLead(lead(x), lead(y)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	sorted := make([]Entry, len(entries))
+	for j, k := range keys {
+		sorted[j] = entries[k.i]
+	}
+	copy(entries, sorted)
+	Pack(entries)
+}
+
+// sortKey is what Sort orders an entry by, with the entry's position.
+type sortKey struct {
+	key  int64 // timeKey
+	rank int32 // priority of the lead tag's source
+	i    int32
 }
