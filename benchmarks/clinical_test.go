@@ -38,7 +38,7 @@ func scoreDedup(t testing.TB, set *ClinicalSet, tl *merge.Timeline) dedupScore {
 		sc.truePairs += n * (n - 1) / 2
 	}
 	inConflict := map[int32]bool{}
-	for i, e := range tl.Entries {
+	for i, e := range tl.Entries() {
 		var fs []int32
 		for m := range tl.Members(i) {
 			fs = append(fs, fact[m.Lineage.Tags()[0].ResourceID])

@@ -36,11 +36,11 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	for _, e := range tl.Entries {
+	for _, e := range tl.Entries() {
 		fmt.Println(e.Display, e.Value.Value, e.Value.Unit, e.Lineage.Sources(), "conflict", e.Conflict)
 	}
 	noHospital, _ := tl.Without("hospital")
-	for _, e := range noHospital.Entries {
+	for _, e := range noHospital.Entries() {
 		fmt.Println(e.Display, e.Value.Value, e.Value.Unit, e.Lineage.Sources(), "conflict", e.Conflict)
 	}
 	// Output:

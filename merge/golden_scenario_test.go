@@ -65,7 +65,7 @@ type scenarioOptions struct {
 // render writes a timeline as one line per entry, for golden comparison.
 func render(tl *Timeline) string {
 	var b strings.Builder
-	for _, e := range tl.Entries {
+	for _, e := range tl.Entries() {
 		fmt.Fprintf(&b, "%s p%d %-11s %-22q", e.Time.Format("2006-01-02T15:04"), e.Precision, e.Category, e.Display)
 		switch {
 		case e.Value != nil:

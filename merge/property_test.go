@@ -79,12 +79,12 @@ func TestMergeProperties(t *testing.T) {
 		require.NoError(t, err)
 
 		// Sorted.
-		assert.True(t, slices.IsSortedFunc(tl.Entries, opts.Compare), "iteration %d: output sorted", iter)
+		assert.True(t, slices.IsSortedFunc(tl.Entries(), opts.Compare), "iteration %d: output sorted", iter)
 
 		// No tag lost, none invented, every entry a member once.
 		var out provenance.Lineage
 		members := 0
-		for i, e := range tl.Entries {
+		for i, e := range tl.Entries() {
 			out = out.Union(e.Lineage)
 			var ml provenance.Lineage
 			for m := range tl.Members(i) {
@@ -101,7 +101,7 @@ func TestMergeProperties(t *testing.T) {
 		assert.Equal(t, n, members)
 
 		// Entries of one source merge only when identical.
-		for i := range tl.Entries {
+		for i := range tl.Entries() {
 			var ms []Entry
 			for m := range tl.Members(i) {
 				ms = append(ms, m)
@@ -129,8 +129,8 @@ func TestMergeProperties(t *testing.T) {
 			require.NoError(t, err)
 			right, err := Combine(opts, ta, bc)
 			require.NoError(t, err)
-			assert.Equal(t, tl.Entries, left.Entries, "iteration %d: (A+B)+C = A+B+C", iter)
-			assert.Equal(t, tl.Entries, right.Entries, "iteration %d: A+(B+C) = A+B+C", iter)
+			assert.Equal(t, tl.Entries(), left.Entries(), "iteration %d: (A+B)+C = A+B+C", iter)
+			assert.Equal(t, tl.Entries(), right.Entries(), "iteration %d: A+(B+C) = A+B+C", iter)
 			assert.Equal(t, tl.Conflicts, left.Conflicts)
 			assert.Equal(t, tl.Conflicts, right.Conflicts)
 		}
@@ -138,7 +138,7 @@ func TestMergeProperties(t *testing.T) {
 		slices.Reverse(rev)
 		tr, err := MergeSlices(rev, opts)
 		require.NoError(t, err)
-		assert.Equal(t, tl.Entries, tr.Entries, "iteration %d: stream order does not matter", iter)
+		assert.Equal(t, tl.Entries(), tr.Entries(), "iteration %d: stream order does not matter", iter)
 
 		// Removing a source equals merging without it.
 		drop := fmt.Sprintf("s%d", rng.IntN(len(srcs)))
@@ -153,9 +153,9 @@ func TestMergeProperties(t *testing.T) {
 		}
 		fresh, err := MergeSlices(rest, opts)
 		require.NoError(t, err)
-		assert.Equal(t, fresh.Entries, f.Entries, "iteration %d: without %s", iter, drop)
+		assert.Equal(t, fresh.Entries(), f.Entries(), "iteration %d: without %s", iter, drop)
 		assert.Equal(t, fresh.Conflicts, f.Conflicts)
-		for _, e := range f.Entries {
+		for _, e := range f.Entries() {
 			assert.False(t, e.Lineage.Has(drop))
 		}
 		if t.Failed() {
@@ -191,9 +191,9 @@ func FuzzMerge(f *testing.F) {
 		}
 		tl, err := MergeSlices(srcs, &Options{Rules: testRules()})
 		require.NoError(t, err)
-		require.True(t, slices.IsSortedFunc(tl.Entries, Compare))
+		require.True(t, slices.IsSortedFunc(tl.Entries(), Compare))
 		var out provenance.Lineage
-		for i, e := range tl.Entries {
+		for i, e := range tl.Entries() {
 			out = out.Union(e.Lineage)
 			var ms []Entry
 			for m := range tl.Members(i) {

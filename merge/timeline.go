@@ -37,7 +37,7 @@ const (
 type Conflict struct {
 	ID     ConflictID
 	Reason Reason
-	// Entries are indexes into [Timeline.Entries], ascending.
+	// Entries are positions in the timeline ([Timeline.At]), ascending.
 	Entries []int
 }
 
@@ -50,13 +50,21 @@ type ref struct{ s, i int32 }
 // reference, unmodified), so that [Timeline.Filter] and [Combine] give exactly
 // the result of merging the remaining or combined sources afresh.
 //
+// The timeline does not copy the entries it shows unchanged: an entry that
+// only one source entry is behind, in no conflict, is that source entry
+// itself. Only merged entries (and entries marked with a conflict) are built
+// anew, so that merging a heavy patient does not copy hundreds of thousands
+// of entries the viewer will mostly never show. [Timeline.At] and
+// [Timeline.All] give the entries in place, [Timeline.Entries] a copy.
+//
 // A Timeline is immutable once returned and safe for concurrent reads, except
 // that passing it as the dst of a [Merger] method reuses its memory.
 type Timeline struct {
-	// Entries are the merged entries in timeline order.
-	Entries []Entry
 	// Conflicts are the groups of disagreeing entries; Conflicts[i].ID is i+1.
 	Conflicts []Conflict
+
+	items []*Entry // the entries in timeline order: source entries or own's
+	own   []Entry  // the entries built by the merge, merged or in conflict
 
 	srcs    [][]Entry // the streams merged, retained
 	o       *Options
@@ -71,10 +79,33 @@ type Timeline struct {
 }
 
 // Len returns the number of merged entries.
-func (t *Timeline) Len() int { return len(t.Entries) }
+func (t *Timeline) Len() int { return len(t.items) }
 
-// All returns the merged entries in timeline order.
-func (t *Timeline) All() iter.Seq[Entry] { return slices.Values(t.Entries) }
+// At returns the entry at position i of the timeline, 0 <= i < Len. It may
+// be a source stream's entry itself, so it must not be modified.
+func (t *Timeline) At(i int) *Entry { return t.items[i] }
+
+// All returns the positions and entries of the timeline in order. The
+// entries must not be modified (see [Timeline.At]).
+func (t *Timeline) All() iter.Seq2[int, *Entry] {
+	return func(yield func(int, *Entry) bool) {
+		for i, e := range t.items {
+			if !yield(i, e) {
+				return
+			}
+		}
+	}
+}
+
+// Entries returns a copy of the timeline's entries, in order. The copies
+// share their lineages, codes and values with the timeline.
+func (t *Timeline) Entries() []Entry {
+	out := make([]Entry, len(t.items))
+	for i, e := range t.items {
+		out[i] = *e
+	}
+	return out
+}
 
 // Members returns the source entries that were merged into Entries[i], in
 // timeline order. They are the entries as the sources supplied them.
@@ -235,6 +266,7 @@ type Merger struct {
 	thash     []uint64             // keysParallel: text hash of entries without codes
 	locals    []keyLocal           // keysParallel's per-goroutine state
 	multi     []int32              // clusters with more than one member
+	inConf    []bool               // cluster → in a conflict group
 	sink      byte                 // keeps touch's loads alive
 	nConcepts int32
 }
@@ -290,6 +322,7 @@ type atom struct {
 	// Read from the entry while it is in cache, for the merge and build.
 	prec          Precision
 	hasVal        bool
+	conf          bool // the entry carries a conflict id (from an earlier merge)
 	ntags, ncodes uint16
 	nsec          int32 // the entry's time: Unix seconds and nanoseconds
 	sec           int64
@@ -952,7 +985,7 @@ func (m *Merger) key(a *atom, e *Entry, r ref) error {
 // keyCommon fills what the atom of e needs from e alone, tags excepted.
 func (m *Merger) keyCommon(a *atom, e *Entry, r ref, tags []provenance.Tag) {
 	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1, lead: &tags[0],
-		prec: e.Precision, hasVal: e.Value != nil || e.Dose != nil,
+		prec: e.Precision, hasVal: e.Value != nil || e.Dose != nil, conf: e.Conflict != 0,
 		ntags: uint16(min(len(tags), 1<<16-1)), ncodes: uint16(min(len(e.Codes), 1<<16-1))}
 	a.ki = m.base[r.s] + r.i
 	v := &m.vals[a.ki]
@@ -1282,6 +1315,8 @@ func (m *Merger) build(t *Timeline) {
 	for i, ci := range perm {
 		m.pos[ci] = int32(i)
 	}
+	// Which clusters are in a conflict decides which entries are built.
+	m.groupConflicts()
 
 	// The merged lineages and code lists live in two arenas. A reused dst
 	// hands its arenas back: its old entries are invalid by contract.
@@ -1294,20 +1329,27 @@ func (m *Merger) build(t *Timeline) {
 		codeArena = make([]Code, 0, nCodes)
 	}
 	tagArena, codeArena = tagArena[:nTags], codeArena[:nCodes]
-	out := slices.Grow(t.Entries[:0], len(cls))[:len(cls)]
+	t.items = slices.Grow(t.items[:0], len(cls))[:len(cls)]
 	t.mstart = slices.Grow(t.mstart[:0], len(cls)+1)[:len(cls)+1]
 	t.mrefs = slices.Grow(t.mrefs[:0], len(m.atoms))[:len(m.atoms)]
-	t.Entries = out
-	// Copying the entries out is most of build: with two workers, the
-	// second half of the timeline is filled by another goroutine, in its
-	// own parts of the arenas and member list, sized beforehand.
+	// With two workers, the second half of the timeline is filled by
+	// another goroutine, in its own parts of the arenas, member list and
+	// block of built entries, sized beforehand.
 	split := len(perm)
 	if m.keyWorkers(len(m.atoms)) > 1 && len(perm) >= 2 {
 		split = len(perm) / 2
 	}
-	refs, tags, codes := 0, 0, 0
-	for _, ci := range perm[:split] {
-		refs += int(cls[ci].n)
+	refs, tags, codes, nOwn, own := 0, 0, 0, 0, 0
+	for i, ci := range perm {
+		if m.built(ci) {
+			nOwn++
+			if i < split {
+				own++
+			}
+		}
+		if i < split {
+			refs += int(cls[ci].n)
+		}
 	}
 	for _, ci := range m.multi {
 		if int(m.pos[ci]) < split {
@@ -1315,42 +1357,65 @@ func (m *Merger) build(t *Timeline) {
 			codes += int(cls[ci].ncodes)
 		}
 	}
+	if cap(t.own) < nOwn {
+		t.own = make([]Entry, nOwn)
+	}
+	t.own = t.own[:nOwn]
 	if split < len(perm) {
 		var wg sync.WaitGroup
 		wg.Go(func() {
-			m.fill(t, split, len(perm), tagArena[tags:tags:nTags], codeArena[codes:codes:nCodes], refs)
+			m.fill(t, split, len(perm), tagArena[tags:tags:nTags], codeArena[codes:codes:nCodes], refs, own)
 		})
-		m.fill(t, 0, split, tagArena[:0:tags], codeArena[:0:codes], 0)
+		m.fill(t, 0, split, tagArena[:0:tags], codeArena[:0:codes], 0, 0)
 		wg.Wait()
 	} else {
-		m.fill(t, 0, len(perm), tagArena[:0], codeArena[:0], 0)
+		m.fill(t, 0, len(perm), tagArena[:0], codeArena[:0], 0, 0)
 	}
 	t.mstart[len(cls)] = int32(len(m.atoms))
 	t.tagArena, t.codeArena = tagArena, codeArena
 
 	t.sources = append(t.sources[:0], m.sorted...)
-	m.buildConflicts(t)
+	m.numberConflicts(t)
 }
 
-// fill writes Entries[lo:hi] (positions in timeline order) and their member
+// built reports whether the entry of cluster ci is built anew rather than
+// shown as its source entry: it merges several, or is in a conflict (and so
+// carries the conflict's id), or its source entry carries an id of its own.
+func (m *Merger) built(ci int32) bool {
+	cl := &m.clusters[ci]
+	return cl.n > 1 || m.inConf[ci] || m.atoms[cl.rep].conf
+}
+
+// fill sets the entries at timeline positions [lo, hi) and their member
 // lists, from member list position refs on, with tagArena and codeArena as
 // the backing of merged lineages and code lists (appended to within their
-// capacity).
-func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeArena []Code, refs int) {
-	cls, out, mrefs := m.clusters, t.Entries, t.mrefs
+// capacity) and the entries built anew in t.own from position own on.
+func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeArena []Code, refs, own int) {
+	cls, items, mrefs := m.clusters, t.items, t.mrefs
 	for i := lo; i < hi; i++ {
-		cl := &cls[m.perm[i]]
+		ci := m.perm[i]
+		cl := &cls[ci]
 		rep := &m.atoms[cl.rep]
 		t.mstart[i] = int32(refs)
 		if cl.n == 1 {
 			mrefs[refs] = rep.r
 			refs++
-			out[i] = *rep.e
-			out[i].Conflict = 0
+			if !m.built(ci) {
+				items[i] = rep.e
+				continue
+			}
+			e := &t.own[own]
+			own++
+			*e = *rep.e
+			e.Conflict = 0
+			items[i] = e
 			continue
 		}
-		e := *rep.e
+		e := &t.own[own]
+		own++
+		*e = *rep.e
 		e.Conflict = 0
+		items[i] = e
 		ts := len(tagArena)
 		cs := len(codeArena)
 		codeArena = append(codeArena, e.Codes...)
@@ -1378,7 +1443,6 @@ func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeAr
 		} else {
 			codeArena = codeArena[:cs]
 		}
-		out[i] = e
 	}
 }
 
@@ -1443,10 +1507,12 @@ func insertionSortTags(s []provenance.Tag) {
 	}
 }
 
-// buildConflicts groups the disagreeing cluster pairs (union-find) and
-// numbers the groups in timeline order.
-func (m *Merger) buildConflicts(t *Timeline) {
-	t.Conflicts = t.Conflicts[:0]
+// groupConflicts groups the disagreeing cluster pairs (union-find): each
+// group's root gets the reason of its first pair, and inConf marks the
+// clusters in a group.
+func (m *Merger) groupConflicts() {
+	m.inConf = slices.Grow(m.inConf[:0], len(m.clusters))[:len(m.clusters)]
+	clear(m.inConf)
 	if len(m.pairs) == 0 {
 		return
 	}
@@ -1454,54 +1520,65 @@ func (m *Merger) buildConflicts(t *Timeline) {
 	for i := range uf {
 		uf[i] = int32(i)
 	}
-	find := func(x int32) int32 {
-		for uf[x] != x {
-			uf[x] = uf[uf[x]]
-			x = uf[x]
-		}
-		return x
-	}
+	m.uf = uf
 	for _, p := range m.pairs {
-		a, b := find(p.a), find(p.b)
+		a, b := m.find(p.a), m.find(p.b)
 		if a != b {
 			uf[max(a, b)] = min(a, b)
 		}
 	}
-	// The root of each group and its reason (the first pair's), then the
-	// groups numbered in timeline order, their entries in one block.
-	reason := m.reason
-	if reason == nil {
-		reason = make(map[int32]Reason)
-		m.reason = reason
+	if m.reason == nil {
+		m.reason = make(map[int32]Reason)
 		m.confIDs = make(map[int32]ConflictID)
 	}
-	clear(reason)
-	clear(m.confIDs)
+	clear(m.reason)
 	for _, p := range m.pairs {
-		r := find(p.a)
-		if _, ok := reason[r]; !ok {
-			reason[r] = p.reason
+		r := m.find(p.a)
+		if _, ok := m.reason[r]; !ok {
+			m.reason[r] = p.reason
 		}
 	}
+	for ci := range m.clusters {
+		_, m.inConf[ci] = m.reason[m.find(int32(ci))]
+	}
+}
+
+// find returns the root of cluster x's conflict group, halving the path.
+func (m *Merger) find(x int32) int32 {
+	uf := m.uf
+	for uf[x] != x {
+		uf[x] = uf[uf[x]]
+		x = uf[x]
+	}
+	return x
+}
+
+// numberConflicts numbers the conflict groups in timeline order, marks
+// their entries (all built anew, see built) and lists them in one block.
+func (m *Merger) numberConflicts(t *Timeline) {
+	t.Conflicts = t.Conflicts[:0]
+	if len(m.pairs) == 0 {
+		return
+	}
 	ids := m.confIDs
+	clear(ids)
 	m.confN = m.confN[:0]
 	n := 0
 	for i, ci := range m.perm {
-		r := find(ci)
-		why, ok := reason[r]
-		if !ok {
+		if !m.inConf[ci] {
 			continue
 		}
+		r := m.find(ci)
 		id, ok := ids[r]
 		if !ok {
 			id = ConflictID(len(t.Conflicts) + 1)
 			ids[r] = id
-			t.Conflicts = append(t.Conflicts, Conflict{ID: id, Reason: why})
+			t.Conflicts = append(t.Conflicts, Conflict{ID: id, Reason: m.reason[r]})
 			m.confN = append(m.confN, 0)
 		}
 		m.confN[id-1]++
 		n++
-		t.Entries[i].Conflict = id
+		t.items[i].Conflict = id
 	}
 	// One block holds every conflict's entries. A reused dst's block is
 	// reused: its old conflicts are invalid by contract.
@@ -1515,13 +1592,12 @@ func (m *Merger) buildConflicts(t *Timeline) {
 		t.Conflicts[k].Entries = block[off : off : off+c]
 		off += c
 	}
-	for i := range t.Entries {
-		if id := t.Entries[i].Conflict; id != 0 {
+	for i, e := range t.items {
+		if id := e.Conflict; id != 0 {
 			t.Conflicts[id-1].Entries = append(t.Conflicts[id-1].Entries, i)
 		}
 	}
 	t.confBlock = block
-	m.uf = uf
 }
 
 // compareTag is provenance.CompareTag without copying the tags.

@@ -146,13 +146,13 @@ func TestMergeDedup(t *testing.T) {
 			}
 			tl, err := MergeSlices(tc.srcs, &Options{Rules: rs})
 			require.NoError(t, err)
-			assert.Equal(t, tc.want, sourcesOf(tl.Entries), tc.reason)
+			assert.Equal(t, tc.want, sourcesOf(tl.Entries()), tc.reason)
 			var reasons []Reason
 			for _, c := range tl.Conflicts {
 				reasons = append(reasons, c.Reason)
 				require.GreaterOrEqual(t, len(c.Entries), 2)
 				for _, i := range c.Entries {
-					assert.Equal(t, c.ID, tl.Entries[i].Conflict)
+					assert.Equal(t, c.ID, tl.At(i).Conflict)
 				}
 			}
 			assert.Equal(t, tc.conflicts, reasons)
@@ -161,7 +161,7 @@ func TestMergeDedup(t *testing.T) {
 				n += len(s)
 			}
 			members := 0
-			for i := range tl.Entries {
+			for i := range tl.Entries() {
 				for range tl.Members(i) {
 					members++
 				}
@@ -186,8 +186,8 @@ func TestMergeRepresentative(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tl, err := MergeSlices([][]Entry{{hosp}, {gp}}, &Options{Rules: testRules(), Priority: tc.priority})
 			require.NoError(t, err)
-			require.Len(t, tl.Entries, 1)
-			e := tl.Entries[0]
+			require.Len(t, tl.Entries(), 1)
+			e := tl.At(0)
 			assert.Equal(t, tc.wantUnit, e.Value.Unit)
 			assert.ElementsMatch(t, []Code{hb(loinc), hb(local)}, e.Codes, "codes of every member")
 			assert.True(t, e.Lineage.Equal(hosp.Lineage.Union(gp.Lineage)))
@@ -229,23 +229,23 @@ func TestTimelineFilter(t *testing.T) {
 	}
 	tl, err := MergeSlices(srcs, &Options{Rules: testRules()})
 	require.NoError(t, err)
-	require.Equal(t, [][]string{{"gp", "hosp"}, {"hosp"}, {"gp"}, {"ooh"}}, sourcesOf(tl.Entries))
+	require.Equal(t, [][]string{{"gp", "hosp"}, {"hosp"}, {"gp"}, {"ooh"}}, sourcesOf(tl.Entries()))
 	require.Len(t, tl.Conflicts, 1)
 
 	f, err := tl.Without("hosp")
 	require.NoError(t, err)
-	assert.Equal(t, [][]string{{"gp"}, {"gp"}, {"ooh"}}, sourcesOf(f.Entries),
+	assert.Equal(t, [][]string{{"gp"}, {"gp"}, {"ooh"}}, sourcesOf(f.Entries()),
 		"the shared entry keeps the GP, hospital-only entries vanish")
 	assert.Empty(t, f.Conflicts, "the conflict's other side vanished")
-	assert.Equal(t, "g/dL", f.Entries[0].Value.Unit, "the wording of a dropped source does not survive")
-	for _, e := range f.Entries {
+	assert.Equal(t, "g/dL", f.At(0).Value.Unit, "the wording of a dropped source does not survive")
+	for _, e := range f.Entries() {
 		assert.Zero(t, e.Conflict)
 	}
 	assert.Equal(t, []string{"gp", "ooh"}, f.Sources())
 
 	fresh, err := MergeSlices([][]Entry{srcs[1], srcs[2]}, &Options{Rules: testRules()})
 	require.NoError(t, err)
-	assert.Equal(t, fresh.Entries, f.Entries, "filtering equals merging without the source")
+	assert.Equal(t, fresh.Entries(), f.Entries(), "filtering equals merging without the source")
 }
 
 func TestMergerReuse(t *testing.T) {
@@ -257,15 +257,15 @@ func TestMergerReuse(t *testing.T) {
 	require.NoError(t, err)
 	first, err := m.MergeSlices(nil, srcs)
 	require.NoError(t, err)
-	want := first.Entries[0].Lineage
+	want := first.At(0).Lineage
 	again, err := m.MergeSlices(nil, srcs[:1])
 	require.NoError(t, err)
-	assert.Len(t, again.Entries, 1)
-	assert.True(t, first.Entries[0].Lineage.Equal(want), "a fresh result does not disturb an earlier one")
+	assert.Len(t, again.Entries(), 1)
+	assert.True(t, first.At(0).Lineage.Equal(want), "a fresh result does not disturb an earlier one")
 	reused, err := m.MergeSlices(first, srcs)
 	require.NoError(t, err)
 	assert.Same(t, first, reused)
-	assert.True(t, reused.Entries[0].Lineage.Equal(want))
+	assert.True(t, reused.At(0).Lineage.Equal(want))
 }
 
 func TestMergeManySources(t *testing.T) {
@@ -280,8 +280,8 @@ func TestMergeManySources(t *testing.T) {
 	}
 	tl, err := MergeSlices(srcs, &Options{Rules: testRules()})
 	require.NoError(t, err)
-	require.Len(t, tl.Entries, 2, "each source's two results are two facts, each reported by all 70")
-	for _, e := range tl.Entries {
+	require.Len(t, tl.Entries(), 2, "each source's two results are two facts, each reported by all 70")
+	for _, e := range tl.Entries() {
 		assert.Len(t, e.Lineage.Sources(), 70)
 		assert.Equal(t, 70, e.Lineage.Len())
 	}
@@ -296,9 +296,50 @@ func TestFilterMultiSourceInput(t *testing.T) {
 	other := ent("c", "1", CategoryResult, t0, PrecisionMinute, Code{System: local, Code: "OTHER"})
 	tl, err := MergeSlices([][]Entry{{both, other}}, nil)
 	require.NoError(t, err)
-	require.Equal(t, [][]string{{"a", "z"}, {"c"}}, sourcesOf(tl.Entries))
+	require.Equal(t, [][]string{{"a", "z"}, {"c"}}, sourcesOf(tl.Entries()))
 	f, err := tl.Without("a")
 	require.NoError(t, err)
-	assert.Equal(t, [][]string{{"c"}, {"z"}}, sourcesOf(f.Entries), "z now leads its entry, after c at the same time")
-	assert.True(t, slices.IsSortedFunc(f.Entries, Compare))
+	assert.Equal(t, [][]string{{"c"}, {"z"}}, sourcesOf(f.Entries()), "z now leads its entry, after c at the same time")
+	assert.True(t, slices.IsSortedFunc(f.Entries(), Compare))
+}
+
+func TestTimelineShowsUnchangedEntriesInPlace(t *testing.T) {
+	gp := []Entry{
+		ent("gp", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L")),
+		ent("gp", "2", CategoryResult, t0.Add(time.Hour), PrecisionMinute, glucoseLOINC, val(5.5, "mmol/L")),
+		ent("gp", "3", CategoryResult, t0.Add(48*time.Hour), PrecisionMinute, glucoseLOINC, val(6, "mmol/L")),
+	}
+	hosp := []Entry{
+		ent("hosp", "1", CategoryResult, t0, PrecisionMinute, hb(local), val(135, "g/L")),
+		ent("hosp", "2", CategoryResult, t0.Add(time.Hour), PrecisionMinute, glucoseLocal, val(180, "mg/dL")), // 9.99 mmol/L
+	}
+	// An entry taken from an earlier timeline may carry that timeline's
+	// conflict id; a new merge must not show it.
+	hosp = append(hosp, ent("hosp", "3", CategoryNote, t0.Add(72*time.Hour), PrecisionMinute, Code{System: local, Code: "N"}))
+	hosp[2].Conflict = 7
+	tl, err := MergeSlices([][]Entry{gp, hosp}, &Options{Rules: testRules()})
+	require.NoError(t, err)
+	require.Equal(t, 5, tl.Len())
+
+	assert.Equal(t, [][]string{{"gp", "hosp"}, {"gp"}, {"hosp"}, {"gp"}, {"hosp"}}, sourcesOf(tl.Entries()))
+	assert.NotSame(t, &gp[0], tl.At(0), "a merged entry is built")
+	assert.NotSame(t, &gp[1], tl.At(1), "an entry in a conflict is built, to carry its id")
+	assert.NotSame(t, &hosp[1], tl.At(2))
+	assert.NotZero(t, tl.At(1).Conflict)
+	assert.Equal(t, tl.At(1).Conflict, tl.At(2).Conflict)
+	assert.Same(t, &gp[2], tl.At(3), "an unchanged entry is the source's own")
+	assert.NotSame(t, &hosp[2], tl.At(4))
+	assert.Zero(t, tl.At(4).Conflict, "an old conflict id is not carried over")
+	assert.Equal(t, ConflictID(7), hosp[2].Conflict, "the source entry is not modified")
+	assert.Zero(t, gp[1].Conflict, "the source entry is not modified")
+
+	var pos []int
+	for i, e := range tl.All() {
+		assert.Same(t, tl.At(i), e)
+		pos = append(pos, i)
+		if i == 2 {
+			break
+		}
+	}
+	assert.Equal(t, []int{0, 1, 2}, pos, "All stops when asked")
 }

@@ -46,7 +46,7 @@ func TestMergeWorkersDeterministic(t *testing.T) {
 		want := merge(1)
 		for _, w := range []int{2, 3, 5} {
 			got := merge(w)
-			require.Equal(t, want.Entries, got.Entries, "seed %d, workers %d", seed, w)
+			require.Equal(t, want.Entries(), got.Entries(), "seed %d, workers %d", seed, w)
 			require.Equal(t, want.Conflicts, got.Conflicts, "seed %d, workers %d", seed, w)
 			require.Equal(t, want.mstart, got.mstart, "seed %d, workers %d", seed, w)
 			require.Equal(t, want.mrefs, got.mrefs, "seed %d, workers %d", seed, w)
@@ -128,8 +128,8 @@ func TestMergeSourcesReused(t *testing.T) {
 		require.NoError(t, err)
 		assert.ElementsMatch(t, want, tl.Sources())
 		assert.IsNonDecreasing(t, tl.Sources())
-		for i := 1; i < len(tl.Entries); i++ {
-			assert.LessOrEqual(t, Compare(tl.Entries[i-1], tl.Entries[i]), 0)
+		for i := 1; i < tl.Len(); i++ {
+			assert.LessOrEqual(t, Compare(*tl.At(i-1), *tl.At(i)), 0)
 		}
 	}
 }
@@ -152,7 +152,7 @@ func FuzzMergeWorkers(f *testing.F) {
 				want = tl
 				continue
 			}
-			require.Equal(t, want.Entries, tl.Entries, "workers %d", w)
+			require.Equal(t, want.Entries(), tl.Entries(), "workers %d", w)
 			require.Equal(t, want.Conflicts, tl.Conflicts, "workers %d", w)
 			require.Equal(t, want.mrefs, tl.mrefs, "workers %d", w)
 		}
