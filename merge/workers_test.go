@@ -129,7 +129,7 @@ func TestMergeSourcesReused(t *testing.T) {
 		assert.ElementsMatch(t, want, tl.Sources())
 		assert.IsNonDecreasing(t, tl.Sources())
 		for i := 1; i < tl.Len(); i++ {
-			assert.LessOrEqual(t, Compare(*tl.At(i-1), *tl.At(i)), 0)
+			assert.LessOrEqual(t, Compare(*tl.At(i - 1), *tl.At(i)), 0)
 		}
 	}
 }
