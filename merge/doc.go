@@ -18,11 +18,15 @@
 //     source id, resource type, id and version, then stream index). A stream
 //     out of order ends the sequence with [ErrUnsorted]; zero or one stream
 //     needs no tree.
+//   - [Sort] puts one source's entries in merge order and [Pack]s them:
+//     their tags, codes and values laid out in blocks in that order.
 //   - [MergeSlices], [Merge] and a reusable [Merger] also de-duplicate,
 //     giving a [Timeline]: entries that are the same fact by the [Rules]
 //     become one entry with the union of their lineages and codes;
 //     entries from different sources that report the same item at the same
 //     time with different values stay separate and share a [Conflict].
+//     [Timeline.At] and [Timeline.All] read the entries in place: an entry
+//     the merge did not change is the source's own entry, not a copy.
 //   - [Timeline.Filter] and [Timeline.Without] drop sources, for the
 //     viewer's source checkboxes; [Combine] adds timelines together.
 //   - [Survive] picks golden demographics from [Demographic] records by
@@ -65,9 +69,16 @@
 //
 // A merge reads each entry once, stream by stream, into a flat array of
 // small keys (packed time, interval, concept and source numbers, a copy of
-// the value), with the entries' scattered tags, codes and values loaded
-// ahead in blocks. The k-way merge and the sweep then compare keys, not
-// entries; tags are read only to break ties between entries of one source.
+// the value). A parser allocates each entry's tags, codes and values
+// separately, so in time order they lie scattered and every entry is a
+// cache miss; [Sort] therefore packs each stream, which it does once per
+// source as the source's response arrives, off the path of the merge that
+// waits for every source. Unpacked streams merge correctly, with their
+// scattered memory loaded ahead in blocks. Codings packed to one copy are
+// recognised by address, without hashing. The k-way merge and the sweep
+// then compare keys, not entries; tags are read only to break ties between
+// entries of one source. The timeline built holds pointers to the entries
+// it shows unchanged and builds only merged entries and those in conflict.
 // With [Options.Workers] above one (the default is up to two), the keys and
 // the output are computed by several goroutines, each over its own share;
 // what depends on earlier entries (numbering sources and uncoded concepts)

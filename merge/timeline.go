@@ -266,6 +266,7 @@ type Merger struct {
 	thash     []uint64             // keysParallel: text hash of entries without codes
 	locals    []keyLocal           // keysParallel's per-goroutine state
 	multi     []int32              // clusters with more than one member
+	codes     *codeCache           // concepts of codings seen in this merge
 	inConf    []bool               // cluster → in a conflict group
 	sink      byte                 // keeps touch's loads alive
 	nConcepts int32
@@ -441,6 +442,10 @@ func (m *Merger) resetScratch(n, k int) {
 	}
 	m.srcNames = m.srcNames[:0]
 	m.srcRank = m.srcRank[:0]
+	if m.codes == nil {
+		m.codes = new(codeCache)
+	}
+	m.codes.reset()
 	m.multi = m.multi[:0]
 	m.nConcepts = int32(len(m.rules.molar))
 	m.lastSrc = slices.Grow(m.lastSrc[:0], k)[:k]
@@ -667,9 +672,10 @@ type keyLocal struct {
 	lastID  int32
 	buf     []byte
 	ranks   []int32 // names' ranks in Options.Priority
-	err     error   // the first error in the share
-	sorted  bool    // the share's entries are in stream order
-	sink    byte    // keeps touch's loads alive
+	codes   codeCache
+	err     error // the first error in the share
+	sorted  bool  // the share's entries are in stream order
+	sink    byte  // keeps touch's loads alive
 }
 
 // compare is atomCompare for two atoms of one share, numbered by l.
@@ -696,6 +702,7 @@ func (m *Merger) keysParallel(srcs [][]Entry, w int) (sorted bool, err error) {
 			clear(l.ids)
 		}
 		l.names, l.ranks, l.lastSrc, l.lastID, l.err, l.sorted = l.names[:0], l.ranks[:0], "", -1, nil, true
+		l.codes.reset()
 		lo, hi := n*k/w, n*(k+1)/w
 		wg.Go(func() { m.keyShare(l, srcs, lo, hi) })
 	}
@@ -816,7 +823,7 @@ func (m *Merger) keyLocal(l *keyLocal, a *atom, e *Entry, r ref, ai int) error {
 		m.thash[ai], l.buf = hashText(l.buf, e.Display, e.Text)
 	} else {
 		for i := range e.Codes {
-			if id, ok := m.rules.lookup(e.Codes[i].System, e.Codes[i].Code); ok {
+			if id, ok := l.codes.lookup(m.rules, e.Codes[i].System, e.Codes[i].Code); ok {
 				a.concept = id
 				break
 			}
@@ -1025,7 +1032,7 @@ func (m *Merger) sourceID(stream int32, src string) int32 {
 // else (no codes) one shared by entries with the same display and text.
 func (m *Merger) concept(e *Entry) int32 {
 	for i := range e.Codes {
-		if id, ok := m.rules.lookup(e.Codes[i].System, e.Codes[i].Code); ok {
+		if id, ok := m.codes.lookup(m.rules, e.Codes[i].System, e.Codes[i].Code); ok {
 			return id
 		}
 	}
