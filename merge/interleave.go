@@ -3,7 +3,10 @@ package merge
 import (
 	"fmt"
 	"iter"
+	"math/bits"
 	"slices"
+
+	"github.com/carelens/carelens/provenance"
 )
 
 // head is the current entry of one stream inside the merge. The time is
@@ -370,27 +373,40 @@ func InterleaveSlices(srcs [][]Entry, o *Options) iter.Seq2[Entry, error] {
 // order, with the heads and their keys in two small arrays on the stack and
 // nothing between the scan and the yield.
 func interleaveScan(srcs [][]Entry, o *Options, yield func(Entry, error) bool) {
-	k := len(srcs)
+	// Slots past the last stream are exhausted heads, so that the scans run
+	// over all scanMax keys with constant bounds.
 	var hs [scanMax]scanHead
 	var keys [scanMax]int64
 	live := 0
-	for s := range k {
-		if len(srcs[s]) == 0 {
-			hs[s], keys[s] = scanHead{key: maxNano, done: true}, maxNano
-			continue
+	for s := range hs {
+		hs[s], keys[s] = scanHead{key: maxNano, rank: -1, done: true}, maxNano
+		if s < len(srcs) && len(srcs[s]) > 0 {
+			src := srcs[s]
+			hs[s] = scanHead{key: timeKey(&src[0]), rank: -1, e: &src[0], tag: lead(&src[0])}
+			if len(src) > 1 {
+				hs[s].next = timeKey(&src[1])
+			}
+			keys[s] = hs[s].key
+			live++
 		}
-		e := &srcs[s][0]
-		hs[s] = scanHead{key: timeKey(e), rank: -1, e: e}
-		keys[s] = hs[s].key
-		live++
 	}
 	for live > 0 {
-		b, bk := 0, keys[0]
-		for j := 1; j < k; j++ {
-			// On equal keys the lower stream wins unless the higher one
-			// sorts first (exhausted streams last).
-			if kj := keys[j]; kj < bk || kj == bk && !hs[j].done && (hs[b].done || scanTie(o, &hs[j], &hs[b]) < 0) {
-				b, bk = j, kj
+		// The smallest key and the set of streams holding it, without a
+		// branch: which stream holds it is unpredictable, so branches on
+		// the comparisons would be mispredicted, and a tree of min
+		// (conditional moves) is a shorter chain from one step's keys to
+		// the next step's choice than a scan. Written out for scanMax = 8.
+		bk := min(min(min(keys[0], keys[1]), min(keys[2], keys[3])), min(min(keys[4], keys[5]), min(keys[6], keys[7])))
+		at := (b2u(keys[0] == bk) | b2u(keys[1] == bk)<<1 | b2u(keys[2] == bk)<<2 | b2u(keys[3] == bk)<<3) |
+			(b2u(keys[4] == bk)<<4 | b2u(keys[5] == bk)<<5 | b2u(keys[6] == bk)<<6 | b2u(keys[7] == bk)<<7)
+		b := bits.TrailingZeros(at)
+		if at&(at-1) != 0 { // rare: ties are left to predictable branches
+			// Another stream has the same key: the lower stream wins
+			// unless a higher one sorts first (exhausted streams last).
+			for at &= at - 1; at != 0; at &= at - 1 {
+				if j := bits.TrailingZeros(at); !hs[j].done && (hs[b].done || scanTie(o, &hs[j], &hs[b]) < 0) {
+					b = j
+				}
 			}
 		}
 		h := &hs[b]
@@ -405,29 +421,62 @@ func interleaveScan(srcs [][]Entry, o *Options, yield func(Entry, error) bool) {
 			continue
 		}
 		// The stream's next entry must not sort before the one just
-		// yielded, which h still holds.
-		e := &src[i]
-		nh := scanHead{key: timeKey(e), rank: -1, i: i, e: e}
-		if nh.key <= h.key && (nh.key < h.key || scanTie(o, &nh, h) < 0) {
+		// yielded, which h still holds. Equal keys need the full order;
+		// within a stream the lead sources are almost always equal, and
+		// then compare reads no rank. The key was read one entry ahead, so
+		// that reading it is not on the path from this step to the next.
+		prev, e, key := h.e, &src[i], h.next
+		if key <= h.key && (key < h.key || o.compare(e, prev) < 0) {
 			yield(Entry{}, fmt.Errorf("%w: stream %d, position %d", ErrUnsorted, b, i))
 			return
 		}
-		*h = nh
-		keys[b] = nh.key
+		h.key, h.e, h.tag, h.i, h.known = key, e, lead(e), i, false
+		keys[b] = key
+		if int(i)+1 < len(src) {
+			h.next = timeKey(&src[i+1])
+		}
 	}
 }
 
+// The scan in interleaveScan is written out for eight streams.
+var _ = [1]struct{}{}[scanMax-8]
+
+// b2u is 1 for true, 0 for false, without a branch.
+func b2u(b bool) uint {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // scanHead is a stream's current entry in interleaveScan. A head's lead
-// source and rank are read once, at its first tie: on a day whose
-// day-precision entries share one key a head ties again and again, and its
-// tags are far from the entry.
+// source is read at its first tie: on a day whose day-precision entries
+// share one key a head ties again and again, and its tags are far from the
+// entry (the pointer to the lead tag is taken as the head is loaded, so a
+// tie waits on one memory access, not two in a row). The source and its
+// rank stay with the stream when it advances, so that a new head with the
+// same lead source (a stream is mostly one source's) skips the search of
+// Options.Priority.
 type scanHead struct {
-	key  int64
-	e    *Entry
-	src  string // the lead tag's source, once rank is set
-	rank int32  // priority of src; -1 until a tie needs it
-	i    int32  // position in the stream
-	done bool   // the stream is exhausted
+	key   int64
+	next  int64 // the key of the stream's next entry, if any
+	e     *Entry
+	tag   *provenance.Tag // e's lead tag
+	src   string          // the lead tag's source of this or an earlier head of the stream
+	rank  int32           // priority of src; -1 before the stream's first tie
+	i     int32           // position in the stream
+	known bool            // src is e's lead source
+	done  bool            // the stream is exhausted
+}
+
+// load sets h.src and h.rank to the current entry's.
+func (h *scanHead) load(o *Options) {
+	h.known = true
+	// String comparison is cheap when the data pointers match, as they do
+	// for a source id shared by a stream's tags.
+	if s := h.tag.Source; s != h.src || h.rank < 0 {
+		h.src, h.rank = s, o.rank(s)
+	}
 }
 
 // scanTie is Options.Compare of two heads with equal keys (the stream
@@ -438,13 +487,11 @@ func scanTie(o *Options, a, b *scanHead) int {
 			return r
 		}
 	}
-	if a.rank < 0 {
-		a.src = lead(a.e).Source
-		a.rank = o.rank(a.src)
+	if !a.known {
+		a.load(o)
 	}
-	if b.rank < 0 {
-		b.src = lead(b.e).Source
-		b.rank = o.rank(b.src)
+	if !b.known {
+		b.load(o)
 	}
 	if a.src != b.src {
 		if a.rank != b.rank {
@@ -458,5 +505,5 @@ func scanTie(o *Options, a, b *scanHead) int {
 		}
 		return 1
 	}
-	return compareLead(lead(a.e), lead(b.e))
+	return compareLead(a.tag, b.tag)
 }
