@@ -360,6 +360,7 @@ type cluster struct {
 	repRank int32
 	repPrec Precision
 	repVal  bool
+	conf    bool // the anchor's entry carries a conflict id (see built)
 	// The members' tags and codes, for sizing the arenas.
 	ntags, ncodes int32
 }
@@ -1214,7 +1215,7 @@ func (m *Merger) place(p *placer, ai int32) {
 		rank := m.srcRank[a.src]
 		p.clusters = append(p.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
 			sec: a.sec, nsec: a.nsec, rank: rank, lead: a.lead, leadSrc: a.src,
-			repRank: rank, repPrec: a.prec, repVal: a.hasVal, ntags: int32(a.ntags), ncodes: int32(a.ncodes)})
+			repRank: rank, repPrec: a.prec, repVal: a.hasVal, conf: a.conf, ntags: int32(a.ntags), ncodes: int32(a.ncodes)})
 		a = &m.atoms[ai]
 		list = append(list, a.cluster)
 	}
@@ -1390,7 +1391,7 @@ func (m *Merger) build(t *Timeline) {
 // carries the conflict's id), or its source entry carries an id of its own.
 func (m *Merger) built(ci int32) bool {
 	cl := &m.clusters[ci]
-	return cl.n > 1 || m.inConf[ci] || m.atoms[cl.rep].conf
+	return cl.n > 1 || m.inConf[ci] || cl.conf // a lone member is its anchor
 }
 
 // fill sets the entries at timeline positions [lo, hi) and their member
