@@ -1371,13 +1371,15 @@ func (m *Merger) build(t *Timeline) {
 	t.own = t.own[:nOwn]
 	if split < len(perm) {
 		var wg sync.WaitGroup
+		var sink byte
 		wg.Go(func() {
-			m.fill(t, split, len(perm), tagArena[tags:tags:nTags], codeArena[codes:codes:nCodes], refs, own)
+			sink = m.fill(t, split, len(perm), tagArena[tags:tags:nTags], codeArena[codes:codes:nCodes], refs, own)
 		})
-		m.fill(t, 0, split, tagArena[:0:tags], codeArena[:0:codes], 0, 0)
+		m.sink ^= m.fill(t, 0, split, tagArena[:0:tags], codeArena[:0:codes], 0, 0)
 		wg.Wait()
+		m.sink ^= sink
 	} else {
-		m.fill(t, 0, len(perm), tagArena[:0], codeArena[:0], 0, 0)
+		m.sink ^= m.fill(t, 0, len(perm), tagArena[:0], codeArena[:0], 0, 0)
 	}
 	t.mstart[len(cls)] = int32(len(m.atoms))
 	t.tagArena, t.codeArena = tagArena, codeArena
@@ -1398,9 +1400,12 @@ func (m *Merger) built(ci int32) bool {
 // lists, from member list position refs on, with tagArena and codeArena as
 // the backing of merged lineages and code lists (appended to within their
 // capacity) and the entries built anew in t.own from position own on.
-func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeArena []Code, refs, own int) {
+func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeArena []Code, refs, own int) (sink byte) {
 	cls, items, mrefs := m.clusters, t.items, t.mrefs
 	for i := lo; i < hi; i++ {
+		if (i-lo)%touchBlock == 0 {
+			sink ^= m.touchMembers(m.perm[i:min(i+touchBlock, hi)])
+		}
 		ci := m.perm[i]
 		cl := &cls[ci]
 		rep := &m.atoms[cl.rep]
@@ -1452,6 +1457,32 @@ func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeAr
 			codeArena = codeArena[:cs]
 		}
 	}
+	return sink
+}
+
+// touchMembers loads the first tag and code of each member of the
+// multi-member clusters among cls, as touch does for the keys: the members
+// of a merged entry are spread over the streams, and fill copies their
+// tags and codes, so their cache misses are started together here rather
+// than met one at a time.
+func (m *Merger) touchMembers(cls []int32) byte {
+	var x byte
+	for _, ci := range cls {
+		cl := &m.clusters[ci]
+		if cl.n == 1 {
+			continue
+		}
+		for j := cl.anchor; j >= 0; j = m.next[j] {
+			e := m.atoms[j].e
+			if ts := e.Lineage.Tags(); len(ts) > 0 {
+				x ^= byte(len(ts[0].ResourceID))
+			}
+			if cs := e.Codes; len(cs) > 0 {
+				x ^= byte(len(cs[0].Code))
+			}
+		}
+	}
+	return x
 }
 
 // leadLess reports whether atom a's lead tag sorts before cluster cl's by
