@@ -240,7 +240,6 @@ type Merger struct {
 	keys      []atom // in stream order, before placement
 	clusters  []cluster
 	next      []int32   // atom → next member of its cluster, -1 at the end
-	open      [][]int32 // concept → clusters still within their window
 	pend      []pending
 	pairs     []pending
 	dynCodes  map[codeKey]int32
@@ -314,7 +313,6 @@ type atom struct {
 	r          ref
 	start, end int64 // the time interval the entry may mean, in Unix seconds
 	concept    int32
-	cluster    int32
 	mask       uint64 // sources 0..63 of its lineage
 	wide       bool   // has a source numbered 64 or more
 	cat        uint8
@@ -381,12 +379,19 @@ type placer struct {
 	pairs    []pending
 	multi    []int32
 	atoms    []int32
-	remap    []int32 // its cluster numbers → the merger's
+	remap    []int32   // its cluster numbers → the merger's
+	open     [][]int32 // concept → its clusters still within their window
 }
 
-func (p *placer) reset() {
+func (p *placer) reset(concepts int) {
 	p.clusters, p.pend, p.pairs = p.clusters[:0], p.pend[:0], p.pairs[:0]
 	p.multi, p.atoms = p.multi[:0], p.atoms[:0]
+	for i := range p.open {
+		p.open[i] = p.open[i][:0]
+	}
+	for len(p.open) < concepts {
+		p.open = append(p.open, nil)
+	}
 }
 
 const (
@@ -428,9 +433,6 @@ func (m *Merger) resetScratch(n, k int) {
 	m.keys = slices.Grow(m.keys[:0], n)
 	m.clusters = m.clusters[:0]
 	m.next = slices.Grow(m.next[:0], n)[:n]
-	for i := range m.open {
-		m.open[i] = m.open[i][:0]
-	}
 	m.pend, m.pairs = m.pend[:0], m.pairs[:0]
 	if m.dynCodes == nil {
 		m.dynCodes = make(map[codeKey]int32)
@@ -492,9 +494,6 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 		}
 		return c.Err()
 	}
-	for int(m.nConcepts) > len(m.open) {
-		m.open = append(m.open, nil)
-	}
 	// Phase 2, in timeline order: place each entry in a cluster. The atoms
 	// are copied into timeline order first, so that the members of a
 	// cluster, which are close in time, are close in memory too. The merge
@@ -517,7 +516,11 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 		ps = m.placers[:2]
 	}
 	for k := range ps {
-		ps[k].reset()
+		ps[k].reset(int(m.nConcepts))
+	}
+	// Every atom's member link starts at the end of its cluster's list.
+	for i := range m.next {
+		m.next[i] = -1
 	}
 	var visit func(ki int32)
 	if len(ps) == 1 {
@@ -992,7 +995,7 @@ func (m *Merger) key(a *atom, e *Entry, r ref) error {
 
 // keyCommon fills what the atom of e needs from e alone, tags excepted.
 func (m *Merger) keyCommon(a *atom, e *Entry, r ref, tags []provenance.Tag) {
-	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), cluster: -1, lead: &tags[0],
+	*a = atom{e: e, r: r, cat: uint8(categoryIndex(e.Category)), lead: &tags[0],
 		prec: e.Precision, hasVal: e.Value != nil || e.Dose != nil, conf: e.Conflict != 0,
 		ntags: uint16(min(len(tags), 1<<16-1)), ncodes: uint16(min(len(e.Codes), 1<<16-1))}
 	a.ki = m.base[r.s] + r.i
@@ -1145,12 +1148,14 @@ func interval(e *Entry) (int64, int64) {
 // place puts atom ai, in timeline order, into a cluster of placer p, which
 // owns the atom's concept.
 func (m *Merger) place(p *placer, ai int32) {
+	// Two placers run at once over interleaved atoms, so place writes
+	// nothing shared but the member link of a cluster it owns (m.next,
+	// which starts all -1): its open lists and cluster numbers are its own.
 	a := &m.atoms[ai]
 	e := a.e
-	m.next[ai] = -1
 
 	win := m.rules.window[a.cat]
-	list := m.open[a.concept]
+	list := p.open[a.concept]
 	best, bestGap, bestDist := int32(-1), int64(0), int64(0)
 	p.pend = p.pend[:0]
 	w := 0
@@ -1186,6 +1191,7 @@ func (m *Merger) place(p *placer, ai int32) {
 		}
 	}
 	list = list[:w]
+	var mine int32 // the atom's cluster
 	if best >= 0 {
 		cl := &p.clusters[best]
 		if cl.n == 1 {
@@ -1196,7 +1202,7 @@ func (m *Merger) place(p *placer, ai int32) {
 		cl.n++
 		cl.mask |= a.mask
 		cl.wide = cl.wide || a.wide
-		a.cluster = best
+		mine = best
 		// The representative and the lead, while the atom is in cache
 		// (members join in timeline order, as build used to visit them).
 		cl.ntags += int32(a.ntags)
@@ -1209,25 +1215,24 @@ func (m *Merger) place(p *placer, ai int32) {
 			cl.lead, cl.leadSrc, cl.rank = a.lead, a.src, m.srcRank[a.src]
 		}
 	} else {
-		a.cluster = int32(len(p.clusters))
+		mine = int32(len(p.clusters))
 		// The sort key of a cluster is its representative's, known now
 		// while the entry is in cache.
 		rank := m.srcRank[a.src]
 		p.clusters = append(p.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
 			sec: a.sec, nsec: a.nsec, rank: rank, lead: a.lead, leadSrc: a.src,
 			repRank: rank, repPrec: a.prec, repVal: a.hasVal, conf: a.conf, ntags: int32(a.ntags), ncodes: int32(a.ncodes)})
-		a = &m.atoms[ai]
-		list = append(list, a.cluster)
+		list = append(list, mine)
 	}
-	m.open[a.concept] = list
-	own := p.clusters[a.cluster].mask
+	p.open[a.concept] = list
+	own := p.clusters[mine].mask
 	for _, pd := range p.pend {
 		// When a source on our side also holds the other value, the other
 		// value is that source measuring again, not two sources disagreeing.
 		if own&p.clusters[pd.b].mask != 0 {
 			continue
 		}
-		p.pairs = append(p.pairs, pending{a: a.cluster, b: pd.b, at: ai, reason: pd.reason})
+		p.pairs = append(p.pairs, pending{a: mine, b: pd.b, at: ai, reason: pd.reason})
 	}
 }
 
