@@ -236,7 +236,6 @@ type Merger struct {
 	rules         *compiled
 	cur           cursor
 
-	atoms     []atom // in timeline order
 	keys      []atom // in stream order, before placement
 	clusters  []cluster
 	next      []int32   // atom → next member of its cluster, -1 at the end
@@ -332,7 +331,7 @@ type atom struct {
 // atomVal holds copies of what sameValue compares of an entry, so that
 // comparing values reads a compact array, not the entries and their
 // separately allocated quantities. It is apart from the atom, which the
-// sweep copies, because few atoms are ever compared.
+// sweep reads for every entry, because few atoms are ever compared.
 type atomVal struct {
 	qty    Quantity // copy of the dose of a medication, else of the value
 	vtext  string   // ValueText, except for medications
@@ -342,6 +341,7 @@ type atomVal struct {
 // cluster is one merged entry during de-duplication.
 type cluster struct {
 	anchor, last int32 // first and last member atom
+	apos         int32 // the anchor's position in timeline order
 	rep          int32 // representative atom
 	n            int32
 	mask         uint64
@@ -366,20 +366,24 @@ type cluster struct {
 // pending is a cross-source disagreement found during the sweep.
 type pending struct {
 	a, b   int32 // clusters
-	at     int32 // the atom whose placement found it
+	at     int32 // timeline position of the atom whose placement found it
 	reason Reason
 }
 
 // placer is the sweep's state for the concepts that one goroutine places:
 // its clusters (numbered in the order it opened them), conflicts and the
 // atoms it places, in timeline order.
+// placeRef is an atom (its index in Merger.keys) and its position in
+// timeline order.
+type placeRef struct{ ki, pos int32 }
+
 type placer struct {
 	clusters []cluster
 	pend     []pending
 	pairs    []pending
 	multi    []int32
-	atoms    []int32
-	remap    []int32   // its cluster numbers → the merger's
+	atoms    []placeRef // the atoms it places, in timeline order
+	remap    []int32    // its cluster numbers → the merger's
 	open     [][]int32 // concept → its clusters still within their window
 }
 
@@ -429,7 +433,6 @@ func (m *Merger) MergeSlices(dst *Timeline, srcs [][]Entry) (*Timeline, error) {
 }
 
 func (m *Merger) resetScratch(n, k int) {
-	m.atoms = slices.Grow(m.atoms[:0], n)
 	m.keys = slices.Grow(m.keys[:0], n)
 	m.clusters = m.clusters[:0]
 	m.next = slices.Grow(m.next[:0], n)[:n]
@@ -494,9 +497,7 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 		}
 		return c.Err()
 	}
-	// Phase 2, in timeline order: place each entry in a cluster. The atoms
-	// are copied into timeline order first, so that the members of a
-	// cluster, which are close in time, are close in memory too. The merge
+	// Phase 2, in timeline order: place each entry in a cluster. The merge
 	// reads only the flat keys.
 	// Sources in id order, for ties between streams without their tags.
 	m.sorted = append(m.sorted[:0], m.srcNames...)
@@ -522,17 +523,21 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	for i := range m.next {
 		m.next[i] = -1
 	}
+	// The atoms stay where the key pass wrote them, in stream order: in
+	// timeline order they are read as k forward streams, which the
+	// hardware prefetches, rather than copied into timeline order first.
 	var visit func(ki int32)
+	pos := int32(0)
 	if len(ps) == 1 {
 		visit = func(ki int32) {
-			m.atoms = append(m.atoms, m.keys[ki])
-			m.place(&ps[0], int32(len(m.atoms)-1))
+			m.place(&ps[0], ki, pos)
+			pos++
 		}
 	} else {
 		visit = func(ki int32) {
-			m.atoms = append(m.atoms, m.keys[ki])
 			p := &ps[m.keys[ki].concept&1]
-			p.atoms = append(p.atoms, int32(len(m.atoms)-1))
+			p.atoms = append(p.atoms, placeRef{ki, pos})
+			pos++
 		}
 	}
 	if len(srcs) > scanMax {
@@ -552,12 +557,12 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 		var wg sync.WaitGroup
 		p := &ps[1]
 		wg.Go(func() {
-			for _, ai := range p.atoms {
-				m.place(p, ai)
+			for _, r := range p.atoms {
+				m.place(p, r.ki, r.pos)
 			}
 		})
-		for _, ai := range ps[0].atoms {
-			m.place(&ps[0], ai)
+		for _, r := range ps[0].atoms {
+			m.place(&ps[0], r.ki, r.pos)
 		}
 		wg.Wait()
 	}
@@ -583,7 +588,7 @@ func (m *Merger) gather(ps []placer) {
 	m.clusters = slices.Grow(m.clusters[:0], len(p0.clusters)+len(p1.clusters))
 	i, j := 0, 0
 	for i < len(p0.clusters) || j < len(p1.clusters) {
-		if j == len(p1.clusters) || i < len(p0.clusters) && p0.clusters[i].anchor < p1.clusters[j].anchor {
+		if j == len(p1.clusters) || i < len(p0.clusters) && p0.clusters[i].apos < p1.clusters[j].apos {
 			p0.remap[i] = int32(len(m.clusters))
 			m.clusters = append(m.clusters, p0.clusters[i])
 			i++
@@ -1147,11 +1152,11 @@ func interval(e *Entry) (int64, int64) {
 
 // place puts atom ai, in timeline order, into a cluster of placer p, which
 // owns the atom's concept.
-func (m *Merger) place(p *placer, ai int32) {
+func (m *Merger) place(p *placer, ai, pos int32) {
 	// Two placers run at once over interleaved atoms, so place writes
 	// nothing shared but the member link of a cluster it owns (m.next,
 	// which starts all -1): its open lists and cluster numbers are its own.
-	a := &m.atoms[ai]
+	a := &m.keys[ai]
 	e := a.e
 
 	win := m.rules.window[a.cat]
@@ -1161,7 +1166,7 @@ func (m *Merger) place(p *placer, ai int32) {
 	w := 0
 	for _, ci := range list {
 		cl := &p.clusters[ci]
-		anc := &m.atoms[cl.anchor]
+		anc := &m.keys[cl.anchor]
 		if anc.end < timeMax && anc.end+m.rules.window[cl.cat] < a.start {
 			continue // out of every later entry's reach: drop from the list
 		}
@@ -1219,7 +1224,7 @@ func (m *Merger) place(p *placer, ai int32) {
 		// The sort key of a cluster is its representative's, known now
 		// while the entry is in cache.
 		rank := m.srcRank[a.src]
-		p.clusters = append(p.clusters, cluster{anchor: ai, last: ai, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
+		p.clusters = append(p.clusters, cluster{anchor: ai, last: ai, apos: pos, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
 			sec: a.sec, nsec: a.nsec, rank: rank, lead: a.lead, leadSrc: a.src,
 			repRank: rank, repPrec: a.prec, repVal: a.hasVal, conf: a.conf, ntags: int32(a.ntags), ncodes: int32(a.ncodes)})
 		list = append(list, mine)
@@ -1232,7 +1237,7 @@ func (m *Merger) place(p *placer, ai int32) {
 		if own&p.clusters[pd.b].mask != 0 {
 			continue
 		}
-		p.pairs = append(p.pairs, pending{a: mine, b: pd.b, at: ai, reason: pd.reason})
+		p.pairs = append(p.pairs, pending{a: mine, b: pd.b, at: pos, reason: pd.reason})
 	}
 }
 
@@ -1246,7 +1251,7 @@ func (m *Merger) overlaps(cl *cluster, a *atom) bool {
 	}
 	for j := cl.anchor; j >= 0; j = m.next[j] {
 		for _, tg := range a.e.Lineage.Tags() {
-			if m.atoms[j].e.Lineage.Has(tg.Source) {
+			if m.keys[j].e.Lineage.Has(tg.Source) {
 				return true
 			}
 		}
@@ -1259,7 +1264,7 @@ func (m *Merger) overlaps(cl *cluster, a *atom) bool {
 // transitive, so the anchor alone is not enough); if not, why.
 func (m *Merger) agrees(cl *cluster, a *atom) (bool, Reason) {
 	for j := cl.anchor; j >= 0; j = m.next[j] {
-		if ok, why := m.sameValue(&m.atoms[j], a, a.concept); !ok {
+		if ok, why := m.sameValue(&m.keys[j], a, a.concept); !ok {
 			return false, why
 		}
 	}
@@ -1271,7 +1276,7 @@ func (m *Merger) agrees(cl *cluster, a *atom) (bool, Reason) {
 // one source are merged.
 func (m *Merger) identicalMember(cl *cluster, a *atom) bool {
 	for j := cl.anchor; j >= 0; j = m.next[j] {
-		b := &m.atoms[j]
+		b := &m.keys[j]
 		shares := b.mask&a.mask != 0
 		if !shares && b.wide && a.wide {
 			for _, tg := range a.e.Lineage.Tags() {
@@ -1344,12 +1349,12 @@ func (m *Merger) build(t *Timeline) {
 	tagArena, codeArena = tagArena[:nTags], codeArena[:nCodes]
 	t.items = slices.Grow(t.items[:0], len(cls))[:len(cls)]
 	t.mstart = slices.Grow(t.mstart[:0], len(cls)+1)[:len(cls)+1]
-	t.mrefs = slices.Grow(t.mrefs[:0], len(m.atoms))[:len(m.atoms)]
+	t.mrefs = slices.Grow(t.mrefs[:0], len(m.keys))[:len(m.keys)]
 	// With two workers, the second half of the timeline is filled by
 	// another goroutine, in its own parts of the arenas, member list and
 	// block of built entries, sized beforehand.
 	split := len(perm)
-	if m.keyWorkers(len(m.atoms)) > 1 && len(perm) >= 2 {
+	if m.keyWorkers(len(m.keys)) > 1 && len(perm) >= 2 {
 		split = len(perm) / 2
 	}
 	refs, tags, codes, nOwn, own := 0, 0, 0, 0, 0
@@ -1386,7 +1391,7 @@ func (m *Merger) build(t *Timeline) {
 	} else {
 		m.sink ^= m.fill(t, 0, len(perm), tagArena[:0], codeArena[:0], 0, 0)
 	}
-	t.mstart[len(cls)] = int32(len(m.atoms))
+	t.mstart[len(cls)] = int32(len(m.keys))
 	t.tagArena, t.codeArena = tagArena, codeArena
 
 	t.sources = append(t.sources[:0], m.sorted...)
@@ -1413,7 +1418,7 @@ func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeAr
 		}
 		ci := m.perm[i]
 		cl := &cls[ci]
-		rep := &m.atoms[cl.rep]
+		rep := &m.keys[cl.rep]
 		t.mstart[i] = int32(refs)
 		if cl.n == 1 {
 			mrefs[refs] = rep.r
@@ -1438,8 +1443,8 @@ func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeAr
 		cs := len(codeArena)
 		codeArena = append(codeArena, e.Codes...)
 		for j := cl.anchor; j >= 0; j = m.next[j] {
-			mb := m.atoms[j].e
-			mrefs[refs] = m.atoms[j].r
+			mb := m.keys[j].e
+			mrefs[refs] = m.keys[j].r
 			refs++
 			tagArena = append(tagArena, mb.Lineage.Tags()...)
 			if j == cl.rep {
@@ -1478,7 +1483,7 @@ func (m *Merger) touchMembers(cls []int32) byte {
 			continue
 		}
 		for j := cl.anchor; j >= 0; j = m.next[j] {
-			e := m.atoms[j].e
+			e := m.keys[j].e
 			if ts := e.Lineage.Tags(); len(ts) > 0 {
 				x ^= byte(len(ts[0].ResourceID))
 			}
