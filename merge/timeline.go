@@ -238,7 +238,7 @@ type Merger struct {
 
 	keys      []atom // in stream order, before placement
 	clusters  []cluster
-	next      []int32   // atom → next member of its cluster, -1 at the end
+	next      []int32 // atom → next member of its cluster, -1 at the end
 	pend      []pending
 	pairs     []pending
 	dynCodes  map[codeKey]int32
@@ -384,7 +384,7 @@ type placer struct {
 	multi    []int32
 	atoms    []placeRef // the atoms it places, in timeline order
 	remap    []int32    // its cluster numbers → the merger's
-	open     [][]int32 // concept → its clusters still within their window
+	open     [][]int32  // concept → its clusters still within their window
 }
 
 func (p *placer) reset(concepts int) {
