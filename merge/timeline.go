@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"unsafe"
 
 	"github.com/carelens/carelens/provenance"
 )
@@ -960,6 +961,9 @@ const touchBlock = 64
 // many entries overlap, instead of being taken one at a time inside the
 // long key computation that follows.
 func touch(es []Entry) byte {
+	if packed(es) {
+		return 0 // read in order anyway, which the hardware prefetches
+	}
 	var x byte
 	for i := range es {
 		if ts := es[i].Lineage.Tags(); len(ts) > 0 && len(ts[0].Source) > 0 {
@@ -980,6 +984,22 @@ func touch(es []Entry) byte {
 		}
 	}
 	return x
+}
+
+// packed reports whether the tags of a block of entries lie in one short
+// run of memory, as [Pack] leaves them: from its first entry's to its last
+// entry's, no further than a few tags per entry. It reads the entries only.
+func packed(es []Entry) bool {
+	if len(es) < 2 {
+		return false
+	}
+	a, b := es[0].Lineage.Tags(), es[len(es)-1].Lineage.Tags()
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	// Unsigned: a run going backwards wraps to a large distance.
+	d := uintptr(unsafe.Pointer(&b[0])) - uintptr(unsafe.Pointer(&a[0]))
+	return d <= uintptr(len(es))*4*unsafe.Sizeof(a[0])
 }
 
 // key fills the atom of entry e.
