@@ -252,8 +252,7 @@ type Merger struct {
 	uf        []int32
 	lastSrc   []string // per stream: last source id seen, and its number
 	lastID    []int32
-	base      []int32 // stream → index of its first atom
-	heads     []keyHead
+	base      []int32              // stream → index of its first atom
 	sorted    []string             // source ids, sorted
 	vals      []atomVal            // per key: the values sameValue compares
 	placers   []placer             // the sweep's, one per goroutine
@@ -383,7 +382,8 @@ type placer struct {
 	pend     []pending
 	pairs    []pending
 	multi    []int32
-	atoms    []placeRef // the atoms it places, in timeline order
+	atoms    []placeRef // the atoms it places, in timeline order (many streams)
+	heads    []keyHead  // mergeKeys' scratch
 	remap    []int32    // its cluster numbers → the merger's
 	open     [][]int32  // concept → its clusters still within their window
 }
@@ -513,8 +513,7 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	ps := m.placers[:1]
 	if m.keyWorkers(n) > 1 {
 		// Two goroutines place the atoms, one the even concepts and one
-		// the odd: clusters never span concepts. The timeline order is
-		// settled first, on this goroutine.
+		// the odd: clusters never span concepts.
 		ps = m.placers[:2]
 	}
 	for k := range ps {
@@ -527,6 +526,30 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	// The atoms stay where the key pass wrote them, in stream order: in
 	// timeline order they are read as k forward streams, which the
 	// hardware prefetches, rather than copied into timeline order first.
+	if len(srcs) <= scanMax {
+		// Each placer walks the timeline order itself, from the keys alone,
+		// and places the atoms of its concepts: walking twice costs less
+		// than handing the atoms over from one walk.
+		walk := func(p *placer, parity int32, all bool) {
+			pos := int32(0)
+			m.mergeKeys(len(srcs), &p.heads, func(ki int32) {
+				if all || m.keys[ki].concept&1 == parity {
+					m.place(p, ki, pos)
+				}
+				pos++
+			})
+		}
+		if len(ps) == 1 {
+			walk(&ps[0], 0, true)
+		} else {
+			var wg sync.WaitGroup
+			wg.Go(func() { walk(&ps[1], 1, false) })
+			walk(&ps[0], 0, false)
+			wg.Wait()
+		}
+		m.gather(ps)
+		return nil
+	}
 	var visit func(ki int32)
 	pos := int32(0)
 	if len(ps) == 1 {
@@ -541,18 +564,14 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 			pos++
 		}
 	}
-	if len(srcs) > scanMax {
-		c := &m.cur
-		c.reset(m.o, srcs)
-		for c.Next() {
-			s, i := c.Pos()
-			visit(m.base[s] + i)
-		}
-		if err := c.Err(); err != nil {
-			return err
-		}
-	} else {
-		m.mergeKeys(len(srcs), visit)
+	c := &m.cur
+	c.reset(m.o, srcs)
+	for c.Next() {
+		s, i := c.Pos()
+		visit(m.base[s] + i)
+	}
+	if err := c.Err(); err != nil {
+		return err
 	}
 	if len(ps) > 1 {
 		var wg sync.WaitGroup
@@ -895,10 +914,10 @@ type keyHead struct {
 
 // mergeKeys visits the atoms of m.keys in timeline order (the order of the
 // cursor: Options.Compare, then stream index), for at most scanMax sorted
-// streams.
-func (m *Merger) mergeKeys(k int, visit func(ki int32)) {
-	hs := slices.Grow(m.heads[:0], k)[:k]
-	m.heads = hs
+// streams, with heads as its scratch. It only reads the merger.
+func (m *Merger) mergeKeys(k int, heads *[]keyHead, visit func(ki int32)) {
+	hs := slices.Grow((*heads)[:0], k)[:k]
+	*heads = hs
 	live := 0
 	for s := range k {
 		end := int32(len(m.keys))
