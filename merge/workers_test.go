@@ -33,7 +33,11 @@ func withNotes(srcs [][]Entry, seed uint64) [][]Entry {
 // one.
 func TestMergeWorkersDeterministic(t *testing.T) {
 	for seed := range uint64(40) {
-		srcs := withNotes(randomStreams(newRand(100+seed), 1+int(seed%7), 30), seed)
+		k := 1 + int(seed%7)
+		if seed >= 30 {
+			k = scanMax + 1 + int(seed%4) // the tournament tree's path
+		}
+		srcs := withNotes(randomStreams(newRand(100+seed), k, 30), seed)
 		merge := func(workers int) *Timeline {
 			t.Helper()
 			m, err := NewMerger(&Options{Rules: testRules(), Workers: workers, Priority: []string{"s2"}})
