@@ -340,9 +340,11 @@ type atomVal struct {
 
 // cluster is one merged entry during de-duplication.
 type cluster struct {
-	anchor, last int32 // first and last member atom
-	apos         int32 // the anchor's position in timeline order
-	rep          int32 // representative atom
+	anchor, last int32  // first and last member atom
+	apos         int32  // the anchor's position in timeline order
+	rep          int32  // representative atom
+	repE         *Entry // its entry and where it is, for build, which
+	repR         ref    // then need not read the atom
 	n            int32
 	mask         uint64
 	wide         bool
@@ -1253,6 +1255,7 @@ func (m *Merger) place(p *placer, ai, pos int32) {
 		cl.ncodes += int32(a.ncodes)
 		if m.better(a, cl) {
 			cl.rep, cl.repRank, cl.repPrec, cl.repVal = ai, m.srcRank[a.src], a.prec, a.hasVal
+			cl.repE, cl.repR = a.e, a.r
 			cl.sec, cl.nsec = a.sec, a.nsec
 		}
 		if m.leadLess(a, cl) {
@@ -1263,7 +1266,7 @@ func (m *Merger) place(p *placer, ai, pos int32) {
 		// The sort key of a cluster is its representative's, known now
 		// while the entry is in cache.
 		rank := m.srcRank[a.src]
-		p.clusters = append(p.clusters, cluster{anchor: ai, last: ai, apos: pos, rep: ai, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
+		p.clusters = append(p.clusters, cluster{anchor: ai, last: ai, apos: pos, rep: ai, repE: a.e, repR: a.r, n: 1, mask: a.mask, wide: a.wide, cat: a.cat,
 			sec: a.sec, nsec: a.nsec, rank: rank, lead: a.lead, leadSrc: a.src,
 			repRank: rank, repPrec: a.prec, repVal: a.hasVal, conf: a.conf, ntags: int32(a.ntags), ncodes: int32(a.ncodes)})
 		list = append(list, mine)
@@ -1457,25 +1460,24 @@ func (m *Merger) fill(t *Timeline, lo, hi int, tagArena []provenance.Tag, codeAr
 		}
 		ci := m.perm[i]
 		cl := &cls[ci]
-		rep := &m.keys[cl.rep]
 		t.mstart[i] = int32(refs)
 		if cl.n == 1 {
-			mrefs[refs] = rep.r
+			mrefs[refs] = cl.repR
 			refs++
 			if !m.built(ci) {
-				items[i] = rep.e
+				items[i] = cl.repE
 				continue
 			}
 			e := &t.own[own]
 			own++
-			*e = *rep.e
+			*e = *cl.repE
 			e.Conflict = 0
 			items[i] = e
 			continue
 		}
 		e := &t.own[own]
 		own++
-		*e = *rep.e
+		*e = *cl.repE
 		e.Conflict = 0
 		items[i] = e
 		ts := len(tagArena)
