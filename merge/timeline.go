@@ -308,24 +308,26 @@ func (m *Merger) Combine(dst *Timeline, ts ...*Timeline) (*Timeline, error) {
 
 // atom is one source entry during de-duplication.
 type atom struct {
-	e          *Entry
-	r          ref
-	start, end int64 // the time interval the entry may mean, in Unix seconds
+	// First what the timeline walk reads of every atom (key, concept,
+	// source), with what placing it reads, so that both share a cache line.
+	tkey       int64 // timeKey of the entry, the merge's primary key
 	concept    int32
+	src        int32  // number of the lead tag's source
+	start, end int64  // the time interval the entry may mean, in Unix seconds
 	mask       uint64 // sources 0..63 of its lineage
-	wide       bool   // has a source numbered 64 or more
 	cat        uint8
-	src        int32 // number of the lead tag's source
-	lead       *provenance.Tag
+	wide       bool // has a source numbered 64 or more
 	// Read from the entry while it is in cache, for the merge and build.
 	prec          Precision
 	hasVal        bool
-	conf          bool // the entry carries a conflict id (from an earlier merge)
 	ntags, ncodes uint16
-	nsec          int32 // the entry's time: Unix seconds and nanoseconds
-	sec           int64
-	tkey          int64 // timeKey of the entry, the merge's primary key
+	e             *Entry
+	lead          *provenance.Tag
+	r             ref
+	sec           int64 // the entry's time: Unix seconds and nanoseconds
+	nsec          int32
 	ki            int32 // index in Merger.keys and Merger.vals
+	conf          bool  // the entry carries a conflict id (from an earlier merge)
 }
 
 // atomVal holds copies of what sameValue compares of an entry, so that
