@@ -121,3 +121,22 @@ func TestPackSharesEqualCodeStrings(t *testing.T) {
 	assert.Equal(t, unsafe.StringData(es[0].Codes[0].System), unsafe.StringData(es[1].Codes[0].System))
 	assert.Equal(t, "Haemoglobin", es[1].Codes[0].Display, "each entry keeps its own display")
 }
+
+func TestPackedRecognisesPackedBlocks(t *testing.T) {
+	es := unsortedEntries(newRand(13), 3*touchBlock)
+	for i := range es {
+		if es[i].Lineage.Len() == 0 {
+			es[i].Lineage = provenance.Of(provenance.Tag{Source: "s0", ResourceID: fmt.Sprint(i)})
+		}
+	}
+	Pack(es)
+	assert.True(t, packed(es[:touchBlock]))
+	assert.True(t, packed(es[touchBlock:2*touchBlock]))
+	rev := slices.Clone(es[:touchBlock])
+	slices.Reverse(rev)
+	assert.False(t, packed(rev), "a block read backwards is not in order")
+	far := []Entry{es[0], es[len(es)-1]}
+	assert.False(t, packed(far), "two entries far apart are not one short run")
+	assert.False(t, packed(es[:1]))
+	assert.False(t, packed([]Entry{{}, es[0]}), "an untagged entry")
+}
