@@ -107,33 +107,13 @@ func BenchmarkHeavyPatient(b *testing.B) {
 		ms.report(b, n)
 	})
 	b.Run("merge+dedup", func(b *testing.B) {
-		m, err := merge.NewMerger(opts)
-		require.NoError(b, err)
-		tl, err := m.MergeSlices(nil, set.Sources) // warm: the reused buffers exist
-		require.NoError(b, err)
-		ms := start(b)
-		for b.Loop() {
-			if tl, err = m.MergeSlices(tl, set.Sources); err != nil {
-				b.Fatal(err)
-			}
-		}
-		ms.report(b, n)
+		tl := mergeReused(b, opts, set.Sources, n)
 		b.ReportMetric(float64(n-tl.Len())/float64(n), "merged-share")
 	})
 	b.Run("merge+dedup/scattered", func(b *testing.B) {
 		sc, err := heavyScattered()
 		require.NoError(b, err)
-		m, err := merge.NewMerger(opts)
-		require.NoError(b, err)
-		tl, err := m.MergeSlices(nil, sc.Sources)
-		require.NoError(b, err)
-		ms := start(b)
-		for b.Loop() {
-			if tl, err = m.MergeSlices(tl, sc.Sources); err != nil {
-				b.Fatal(err)
-			}
-		}
-		ms.report(b, n)
+		mergeReused(b, opts, sc.Sources, n)
 	})
 	b.Run("sort", func(b *testing.B) {
 		// merge.Sort of every source (sorting and packing), from streams in
@@ -156,17 +136,7 @@ func BenchmarkHeavyPatient(b *testing.B) {
 		ms.report(b, n)
 	})
 	b.Run("serial-merge+dedup", func(b *testing.B) {
-		m, err := merge.NewMerger(&merge.Options{Rules: set.Rules, Priority: opts.Priority, Workers: 1})
-		require.NoError(b, err)
-		tl, err := m.MergeSlices(nil, set.Sources)
-		require.NoError(b, err)
-		ms := start(b)
-		for b.Loop() {
-			if tl, err = m.MergeSlices(tl, set.Sources); err != nil {
-				b.Fatal(err)
-			}
-		}
-		ms.report(b, n)
+		mergeReused(b, &merge.Options{Rules: set.Rules, Priority: opts.Priority, Workers: 1}, set.Sources, n)
 	})
 	b.Run("fresh-merge+dedup", func(b *testing.B) {
 		ms := start(b)
@@ -188,6 +158,23 @@ func BenchmarkHeavyPatient(b *testing.B) {
 		}
 		ms.report(b, n)
 	})
+}
+
+// mergeReused benchmarks one Merger merging srcs (n entries) into one
+// reused Timeline, and returns the timeline.
+func mergeReused(b *testing.B, o *merge.Options, srcs [][]merge.Entry, n int) *merge.Timeline {
+	m, err := merge.NewMerger(o)
+	require.NoError(b, err)
+	tl, err := m.MergeSlices(nil, srcs) // warm: the reused buffers exist
+	require.NoError(b, err)
+	ms := start(b)
+	for b.Loop() {
+		if tl, err = m.MergeSlices(tl, srcs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ms.report(b, n)
+	return tl
 }
 
 // meter records CPU time and allocations from the start of a benchmark loop.
