@@ -5,6 +5,7 @@ import (
 	"iter"
 	"math/bits"
 	"slices"
+	"sync"
 
 	"github.com/carelens/carelens/provenance"
 )
@@ -286,9 +287,17 @@ func (c *cursor) Err() error { return c.err }
 
 // Interleave merges per-source streams, each sorted by [Options.Compare],
 // into one stream in that order (ties between streams go to the lower stream
-// index), without de-duplication. It is a tournament-tree merge, O(n log k)
-// for n entries in k streams; zero or one stream is passed through without
-// one.
+// index), without de-duplication. It is the merge of [InterleaveSlices],
+// O(n log k) for n entries in k streams; zero or one stream is passed through
+// without one.
+//
+// With two or more streams, each stream is read ahead on a goroutine of its
+// own, in batches, so each must be safe to run on another goroutine,
+// concurrently with the other streams and with the loop body. Stopping the
+// loop early, or an error, stops every stream (its yield returns false) and
+// waits for them: no stream is still running once the sequence returns. A
+// panic inside a stream is raised again on the caller's goroutine, with the
+// same value, once the merge reaches it.
 //
 // A stream out of order ends the sequence with an error wrapping
 // [ErrUnsorted] as its last element; entries yielded before it are correct.
@@ -314,13 +323,21 @@ func Interleave(srcs []iter.Seq[Entry], o *Options) iter.Seq2[Entry, error] {
 			}
 			return
 		}
+		r := readAhead(srcs)
+		defer r.stop()
+		if len(srcs) <= scanMax {
+			cur := make([][]Entry, len(srcs))
+			for s := range cur {
+				cur[s] = r.next(s)
+			}
+			interleaveScan(cur, o, r, yield)
+			return
+		}
 		c := &cursor{o: o}
 		c.pulls = make([]func() (Entry, bool), len(srcs))
 		c.bufs = make([]Entry, len(srcs))
-		for i, s := range srcs {
-			next, stop := iter.Pull(s)
-			defer stop()
-			c.pulls[i] = next
+		for s := range srcs {
+			c.pulls[s] = r.pull(s)
 		}
 		for c.Next() {
 			if !yield(*c.At(), nil) {
@@ -330,6 +347,173 @@ func Interleave(srcs []iter.Seq[Entry], o *Options) iter.Seq2[Entry, error] {
 		if err := c.Err(); err != nil {
 			yield(Entry{}, err)
 		}
+	}
+}
+
+// Read-ahead batches: a stream's first batch holds firstBatch entries, each
+// new one twice as many up to maxBatch, and at most batchesPerStream are in
+// flight per stream (being filled, queued, or being merged).
+const (
+	firstBatch       = 32
+	maxBatch         = 512
+	batchesPerStream = 2
+)
+
+// reader reads streams ahead, one producer goroutine per stream, handing
+// full batches to the merging goroutine and taking them back for reuse.
+type reader struct {
+	done    chan struct{} // closed to stop the producers
+	wg      sync.WaitGroup
+	streams []batchStream
+}
+
+// batchStream is one stream's channels and its producer's state.
+type batchStream struct {
+	full chan []Entry // filled batches, in order; closed after the last
+	free chan []Entry // batches the merge is done with
+
+	// Producer's own.
+	live int // batches allocated and not dropped
+	size int // capacity of the next batch allocated
+
+	// Set by the producer before it closes full.
+	panicked bool
+	pv       any
+}
+
+// readAhead starts one producer per stream.
+func readAhead(srcs []iter.Seq[Entry]) *reader {
+	r := &reader{done: make(chan struct{}), streams: make([]batchStream, len(srcs))}
+	r.wg.Add(len(srcs))
+	for s, seq := range srcs {
+		st := &r.streams[s]
+		st.full = make(chan []Entry, batchesPerStream)
+		st.free = make(chan []Entry, batchesPerStream)
+		st.size = firstBatch
+		go r.produce(st, seq)
+	}
+	return r
+}
+
+// stop stops the producers and waits for them to return.
+func (r *reader) stop() {
+	close(r.done)
+	r.wg.Wait()
+}
+
+// produce ranges over seq, sending its entries in batches on st.full until
+// seq ends, panics, or the reader is stopped.
+func (r *reader) produce(st *batchStream, seq iter.Seq[Entry]) {
+	var b []Entry
+	defer func() {
+		if v := recover(); v != nil {
+			st.panicked, st.pv = true, v
+		}
+		// The entries before the end, or before a panic, are delivered.
+		if len(b) > 0 {
+			r.send(st, b)
+		}
+		close(st.full)
+		r.wg.Done()
+	}()
+	for e := range seq {
+		if b == nil {
+			if b = r.get(st); b == nil {
+				return
+			}
+		}
+		b = append(b, e)
+		if len(b) == cap(b) {
+			if !r.send(st, b) {
+				b = nil
+				return
+			}
+			b = nil
+		}
+	}
+}
+
+// get returns an empty batch for st's producer: a new one while fewer than
+// batchesPerStream exist, or one the merge gave back. It returns nil when the
+// reader is stopped first.
+func (r *reader) get(st *batchStream) []Entry {
+	var b []Entry
+	if st.live < batchesPerStream {
+		select {
+		case b = <-st.free:
+		default:
+			st.live++
+		}
+	} else {
+		select {
+		case b = <-st.free:
+		case <-r.done:
+			return nil
+		}
+	}
+	if cap(b) < st.size {
+		// A small early batch is replaced by a larger one.
+		b = make([]Entry, 0, st.size)
+		st.size = min(2*st.size, maxBatch)
+	}
+	return b[:0]
+}
+
+// send hands a filled batch to the merge; false if the reader is stopped.
+func (r *reader) send(st *batchStream, b []Entry) bool {
+	select {
+	case <-r.done:
+		return false
+	default:
+	}
+	select {
+	case st.full <- b:
+		return true
+	case <-r.done:
+		return false
+	}
+}
+
+// next returns stream s's next batch, or nil at its end. If the stream
+// panicked, next panics with the same value.
+func (r *reader) next(s int) []Entry {
+	st := &r.streams[s]
+	b, ok := <-st.full
+	if !ok {
+		if st.panicked {
+			panic(st.pv)
+		}
+		return nil
+	}
+	return b
+}
+
+// release gives batch b of stream s back to its producer. The merge must no
+// longer refer to its entries.
+func (r *reader) release(s int, b []Entry) {
+	select {
+	case r.streams[s].free <- b:
+	default: // cannot happen: free holds every batch of the stream
+	}
+}
+
+// pull returns stream s as a pull function over its batches, for the
+// cursor. Entries are copied out, so a batch is released as soon as the
+// next one is needed.
+func (r *reader) pull(s int) func() (Entry, bool) {
+	var cur []Entry
+	i := 0
+	return func() (Entry, bool) {
+		if i == len(cur) {
+			if cur != nil {
+				r.release(s, cur)
+			}
+			if cur, i = r.next(s), 0; len(cur) == 0 {
+				return Entry{}, false
+			}
+		}
+		i++
+		return cur[i-1], true
 	}
 }
 
@@ -353,7 +537,7 @@ func InterleaveSlices(srcs [][]Entry, o *Options) iter.Seq2[Entry, error] {
 			return
 		}
 		if len(srcs) <= scanMax {
-			interleaveScan(srcs, o, yield)
+			interleaveScan(srcs, o, nil, yield)
 			return
 		}
 		var c cursor
@@ -372,7 +556,11 @@ func InterleaveSlices(srcs [][]Entry, o *Options) iter.Seq2[Entry, error] {
 // interleaveScan is InterleaveSlices for 2 to scanMax streams: the cursor's
 // order, with the heads and their keys in two small arrays on the stack and
 // nothing between the scan and the yield.
-func interleaveScan(srcs [][]Entry, o *Options, yield func(Entry, error) bool) {
+//
+// With a reader r (Interleave), srcs holds each stream's current batch and is
+// overwritten with the next one as a batch runs out; without one, srcs is
+// the whole streams and is not modified.
+func interleaveScan(srcs [][]Entry, o *Options, r *reader, yield func(Entry, error) bool) {
 	// Slots past the last stream are exhausted heads, so that the scans run
 	// over all scanMax keys with constant bounds.
 	var hs [scanMax]scanHead
@@ -416,6 +604,26 @@ func interleaveScan(srcs [][]Entry, o *Options, yield func(Entry, error) bool) {
 		src := srcs[b]
 		i := h.i + 1
 		if int(i) == len(src) {
+			if r != nil {
+				if nb := r.next(b); len(nb) > 0 {
+					// The order check across batches: h.e is still in
+					// the old batch, released only after it.
+					e, key := &nb[0], timeKey(&nb[0])
+					h.base += i
+					if key <= h.key && (key < h.key || o.compare(e, h.e) < 0) {
+						yield(Entry{}, fmt.Errorf("%w: stream %d, position %d", ErrUnsorted, b, h.base))
+						return
+					}
+					r.release(b, src)
+					srcs[b] = nb
+					h.key, h.e, h.tag, h.i, h.known = key, e, lead(e), 0, false
+					keys[b] = key
+					if len(nb) > 1 {
+						h.next = timeKey(&nb[1])
+					}
+					continue
+				}
+			}
 			h.key, h.done, keys[b] = maxNano, true, maxNano
 			live--
 			continue
@@ -427,7 +635,7 @@ func interleaveScan(srcs [][]Entry, o *Options, yield func(Entry, error) bool) {
 		// that reading it is not on the path from this step to the next.
 		prev, e, key := h.e, &src[i], h.next
 		if key <= h.key && (key < h.key || o.compare(e, prev) < 0) {
-			yield(Entry{}, fmt.Errorf("%w: stream %d, position %d", ErrUnsorted, b, i))
+			yield(Entry{}, fmt.Errorf("%w: stream %d, position %d", ErrUnsorted, b, h.base+i))
 			return
 		}
 		h.key, h.e, h.tag, h.i, h.known = key, e, lead(e), i, false
@@ -464,7 +672,8 @@ type scanHead struct {
 	tag   *provenance.Tag // e's lead tag
 	src   string          // the lead tag's source of this or an earlier head of the stream
 	rank  int32           // priority of src; -1 before the stream's first tie
-	i     int32           // position in the stream
+	i     int32           // position in the stream's slice (batch)
+	base  int32           // position in the stream of the slice's first entry
 	known bool            // src is e's lead source
 	done  bool            // the stream is exhausted
 }
