@@ -291,13 +291,14 @@ func (c *cursor) Err() error { return c.err }
 // O(n log k) for n entries in k streams; zero or one stream is passed through
 // without one.
 //
-// With two or more streams, each stream is read ahead on a goroutine of its
-// own, in batches, so each must be safe to run on another goroutine,
-// concurrently with the other streams and with the loop body. Stopping the
-// loop early, or an error, stops every stream (its yield returns false) and
-// waits for them: no stream is still running once the sequence returns. A
-// panic inside a stream is raised again on the caller's goroutine, with the
-// same value, once the merge reaches it.
+// With two or more streams, each stream is read ahead in batches, through a
+// coroutine of its own ([iter.Pull]): it runs on another goroutine, but never
+// at the same time as the caller or the other streams, and up to a batch
+// ahead of the merge. Stopping the loop early, an error or a panic stops
+// every stream not yet exhausted (its yield returns false) and waits for it
+// to return, before the sequence returns. A panic inside a stream is raised
+// again on the caller's goroutine, with the same value, when the merge needs
+// the entry the stream was producing.
 //
 // A stream out of order ends the sequence with an error wrapping
 // [ErrUnsorted] as its last element; entries yielded before it are correct.
@@ -350,164 +351,121 @@ func Interleave(srcs []iter.Seq[Entry], o *Options) iter.Seq2[Entry, error] {
 	}
 }
 
-// Read-ahead batches: a stream's first batch holds firstBatch entries, each
-// new one twice as many up to maxBatch, and at most batchesPerStream are in
-// flight per stream (being filled, queued, or being merged).
+// Batches: a stream's first batch holds firstBatch entries, each new one
+// twice as many up to maxBatch.
 const (
-	firstBatch       = 32
-	maxBatch         = 512
-	batchesPerStream = 2
+	firstBatch = 32
+	maxBatch   = 512
 )
 
-// reader reads streams ahead, one producer goroutine per stream, handing
-// full batches to the merging goroutine and taking them back for reuse.
+// reader reads streams in batches, each through a coroutine (iter.Pull) that
+// fills a batch per switch instead of one entry.
 type reader struct {
-	done    chan struct{} // closed to stop the producers
-	wg      sync.WaitGroup
-	streams []batchStream
+	nexts []func() ([]Entry, bool)
+	stops []func()
 }
 
-// batchStream is one stream's channels and its producer's state.
-type batchStream struct {
-	full chan []Entry // filled batches, in order; closed after the last
-	free chan []Entry // batches the merge is done with
-
-	// Producer's own.
-	live int // batches allocated and not dropped
-	size int // capacity of the next batch allocated
-
-	// Set by the producer before it closes full.
-	panicked bool
-	pv       any
-}
-
-// readAhead starts one producer per stream.
+// readAhead prepares to read srcs in batches; the caller must call stop.
 func readAhead(srcs []iter.Seq[Entry]) *reader {
-	r := &reader{done: make(chan struct{}), streams: make([]batchStream, len(srcs))}
-	r.wg.Add(len(srcs))
+	r := &reader{nexts: make([]func() ([]Entry, bool), len(srcs)), stops: make([]func(), len(srcs))}
 	for s, seq := range srcs {
-		st := &r.streams[s]
-		st.full = make(chan []Entry, batchesPerStream)
-		st.free = make(chan []Entry, batchesPerStream)
-		st.size = firstBatch
-		go r.produce(st, seq)
+		r.nexts[s], r.stops[s] = iter.Pull(batched(seq))
 	}
 	return r
 }
 
-// stop stops the producers and waits for them to return.
+// stop stops the streams not yet exhausted (their yield returns false) and
+// waits for them to return.
 func (r *reader) stop() {
-	close(r.done)
-	r.wg.Wait()
-}
-
-// produce ranges over seq, sending its entries in batches on st.full until
-// seq ends, panics, or the reader is stopped.
-func (r *reader) produce(st *batchStream, seq iter.Seq[Entry]) {
-	var b []Entry
-	defer func() {
-		if v := recover(); v != nil {
-			st.panicked, st.pv = true, v
-		}
-		// The entries before the end, or before a panic, are delivered.
-		if len(b) > 0 {
-			r.send(st, b)
-		}
-		close(st.full)
-		r.wg.Done()
-	}()
-	for e := range seq {
-		if b == nil {
-			if b = r.get(st); b == nil {
-				return
-			}
-		}
-		b = append(b, e)
-		if len(b) == cap(b) {
-			if !r.send(st, b) {
-				b = nil
-				return
-			}
-			b = nil
-		}
+	for s := range r.stops {
+		defer r.stops[s]() // a stream panicking does not keep the others running
 	}
 }
 
-// get returns an empty batch for st's producer: a new one while fewer than
-// batchesPerStream exist, or one the merge gave back. It returns nil when the
-// reader is stopped first.
-func (r *reader) get(st *batchStream) []Entry {
-	var b []Entry
-	if st.live < batchesPerStream {
-		select {
-		case b = <-st.free:
-		default:
-			st.live++
-		}
-	} else {
-		select {
-		case b = <-st.free:
-		case <-r.done:
-			return nil
-		}
-	}
-	if cap(b) < st.size {
-		// A small early batch is replaced by a larger one.
-		b = make([]Entry, 0, st.size)
-		st.size = min(2*st.size, maxBatch)
-	}
-	return b[:0]
-}
-
-// send hands a filled batch to the merge; false if the reader is stopped.
-func (r *reader) send(st *batchStream, b []Entry) bool {
-	select {
-	case <-r.done:
-		return false
-	default:
-	}
-	select {
-	case st.full <- b:
-		return true
-	case <-r.done:
-		return false
-	}
-}
-
-// next returns stream s's next batch, or nil at its end. If the stream
-// panicked, next panics with the same value.
+// next returns stream s's next batch, or nil at its end. The batch is valid
+// until the call after next for the same stream, so that the merge can check
+// the order of a batch's first entry against the previous batch's last.
+// If the stream panics, next panics with the same value, after the batches
+// holding the entries before the panic.
 func (r *reader) next(s int) []Entry {
-	st := &r.streams[s]
-	b, ok := <-st.full
-	if !ok {
-		if st.panicked {
-			panic(st.pv)
-		}
-		return nil
-	}
+	b, _ := r.nexts[s]()
 	return b
 }
 
-// release gives batch b of stream s back to its producer. The merge must no
-// longer refer to its entries.
-func (r *reader) release(s int, b []Entry) {
-	select {
-	case r.streams[s].free <- b:
-	default: // cannot happen: free holds every batch of the stream
+// batched is seq in batches, alternating between two buffers.
+func batched(seq iter.Seq[Entry]) iter.Seq[[]Entry] {
+	return func(yield func([]Entry) bool) {
+		size := firstBatch
+		b, spare := getBatch(size), []Entry(nil)
+		stopped := false
+		defer func() {
+			if v := recover(); v != nil {
+				// The entries before a panic are delivered before it, and
+				// a merge that stops before it needs the entry the stream
+				// was producing does not see it. A stream panicking as it
+				// is stopped panics in stop, as it would directly.
+				if stopped || len(b) == 0 || yield(b) {
+					panic(v)
+				}
+				return
+			}
+			// The merge is done with both: it asked for the batch after b,
+			// or stopped.
+			putBatch(b)
+			putBatch(spare)
+		}()
+		for e := range seq {
+			b = append(b, e)
+			if len(b) == size { // not cap(b): a batch from the pool is larger
+				if !yield(b) {
+					stopped = true
+					return
+				}
+				// The merge is done with the batch before b, not with b.
+				b, spare = spare[:0], b
+				size = min(2*size, maxBatch)
+				if cap(b) < size {
+					b = getBatch(size)
+				}
+			}
+		}
+		if len(b) > 0 {
+			yield(b)
+		}
 	}
 }
 
+// batchPool holds cleared batches of maxBatch entries, so that merging
+// streams again allocates no batches.
+var batchPool sync.Pool // *[maxBatch]Entry
+
+// getBatch returns an empty batch with room for size entries: one of
+// maxBatch from the pool, or a new one of size.
+func getBatch(size int) []Entry {
+	if p, ok := batchPool.Get().(*[maxBatch]Entry); ok {
+		return p[:0]
+	}
+	return make([]Entry, 0, size)
+}
+
+// putBatch gives b to the pool if it holds maxBatch entries, cleared so that
+// the pool keeps nothing of them alive.
+func putBatch(b []Entry) {
+	if cap(b) != maxBatch {
+		return
+	}
+	p := (*[maxBatch]Entry)(b[:maxBatch])
+	clear(p[:])
+	batchPool.Put(p)
+}
+
 // pull returns stream s as a pull function over its batches, for the
-// cursor. Entries are copied out, so a batch is released as soon as the
-// next one is needed.
+// cursor. Entries are copied out.
 func (r *reader) pull(s int) func() (Entry, bool) {
 	var cur []Entry
 	i := 0
 	return func() (Entry, bool) {
 		if i == len(cur) {
-			if cur != nil {
-				r.release(s, cur)
-			}
 			if cur, i = r.next(s), 0; len(cur) == 0 {
 				return Entry{}, false
 			}
@@ -606,15 +564,14 @@ func interleaveScan(srcs [][]Entry, o *Options, r *reader, yield func(Entry, err
 		if int(i) == len(src) {
 			if r != nil {
 				if nb := r.next(b); len(nb) > 0 {
-					// The order check across batches: h.e is still in
-					// the old batch, released only after it.
+					// The order check across batches: h.e is in the
+					// previous batch, valid until the next call of next.
 					e, key := &nb[0], timeKey(&nb[0])
 					h.base += i
 					if key <= h.key && (key < h.key || o.compare(e, h.e) < 0) {
 						yield(Entry{}, fmt.Errorf("%w: stream %d, position %d", ErrUnsorted, b, h.base))
 						return
 					}
-					r.release(b, src)
 					srcs[b] = nb
 					h.key, h.e, h.tag, h.i, h.known = key, e, lead(e), 0, false
 					keys[b] = key

@@ -280,27 +280,37 @@ func TestInterleaveSeqBodyPanics(t *testing.T) {
 	settled(t, before)
 }
 
-func TestInterleaveSeqConcurrentSources(t *testing.T) {
-	// Sources that block until the others have started: each runs on its
-	// own goroutine, so this does not deadlock.
-	const k = 4
-	started := make(chan struct{}, k)
-	var ss []iter.Seq[Entry]
-	for s := range k {
-		ss = append(ss, func(yield func(Entry) bool) {
-			started <- struct{}{}
-			for len(started) < k {
-				runtime.Gosched()
-			}
-			for i := range 100 {
-				e := ent(fmt.Sprint("s", s), fmt.Sprint(i), CategoryResult, t0.Add(time.Duration(i)*time.Minute), PrecisionMinute, hb(loinc))
-				if !yield(e) {
-					return
+func TestInterleaveSeqPanicNotReached(t *testing.T) {
+	// The merge stops before it needs the entry a stream panicked on.
+	for _, k := range []int{2, 9} {
+		cs, ss := countedStreams(k, 5000)
+		cs[k-1].panicAt, cs[k-1].panicVal = 1234, "source broke"
+		n := 0
+		assert.NotPanics(t, func() {
+			for range Interleave(ss, nil) {
+				if n++; n == 1100*k {
+					break
 				}
 			}
 		})
+		assert.Equal(t, 1100*k, n)
 	}
-	es, err := collect(t, Interleave(ss, nil))
-	require.NoError(t, err)
-	assert.Len(t, es, k*100)
+}
+
+func TestInterleaveSeqPanicOnStop(t *testing.T) {
+	// A stream that panics when its yield returns false panics the loop,
+	// as it would ranged over directly.
+	_, ss := countedStreams(2, 5000)
+	ss = append(ss, func(yield func(Entry) bool) {
+		for i := range 5000 {
+			if !yield(ent("p", fmt.Sprint(i), CategoryResult, t0.Add(time.Duration(i)*time.Second), PrecisionSecond, hb(loinc))) {
+				panic("stopped")
+			}
+		}
+	})
+	assert.PanicsWithValue(t, "stopped", func() {
+		for range Interleave(ss, nil) {
+			break
+		}
+	})
 }
