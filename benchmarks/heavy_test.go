@@ -51,7 +51,7 @@ func heavySet(b *testing.B) *ClinicalSet {
 //   - timeline: the k-way merge alone (no de-duplication) of in-memory
 //     streams ([merge.InterleaveSlices]);
 //   - timeline/seq: the same over iter.Seq streams ([merge.Interleave],
-//     which pulls each stream through iter.Pull);
+//     which pulls each stream in batches through iter.Pull);
 //   - merge+dedup: the full merge into a reused Timeline (up to two
 //     goroutines, the default [merge.Options.Workers]);
 //   - merge+dedup/scattered: the same over streams not packed by
