@@ -17,7 +17,8 @@
 //     keys, cheaper at that size), with a total order for ties (time, source priority,
 //     source id, resource type, id and version, then stream index). A stream
 //     out of order ends the sequence with [ErrUnsorted]; zero or one stream
-//     needs no tree.
+//     needs no tree. [Interleave] reads each iter.Seq ahead in batches
+//     through a coroutine, one switch per batch rather than per entry.
 //   - [Sort] puts one source's entries in merge order and [Pack]s them:
 //     their tags, codes and values laid out in blocks in that order.
 //   - [MergeSlices], [Merge] and a reusable [Merger] also de-duplicate,
