@@ -123,13 +123,14 @@ func runTimeline(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 }
 
 // parseTimelineSources reads the SOURCE=FILE arguments. A bare FILE is the
-// source named by the file's base name without its extension.
+// source named by the file's base name without its extension; an argument
+// whose "=" comes after a path separator is a FILE.
 func parseTimelineSources(args []string) ([]*timelineSource, error) {
 	var srcs []*timelineSource
 	seen := map[string]bool{}
 	for _, a := range args {
 		id, path, ok := strings.Cut(a, "=")
-		if !ok {
+		if !ok || strings.ContainsAny(id, `/\`) { // a path that holds "="
 			path = a
 			id = strings.TrimSuffix(filepath.Base(a), filepath.Ext(a))
 		}

@@ -185,6 +185,14 @@ func TestTimelineIssuesOnStderr(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, stderr, "(dropped, resource kept)")
 	assert.Contains(t, out, "SECRETVALUE")
+
+	eq := filepath.Join(dir, "a=b")
+	require.NoError(t, os.Mkdir(eq, 0o755))
+	moved := filepath.Join(eq, "clinic.ndjson")
+	require.NoError(t, os.Rename(bad, moved))
+	out, _, err = runTimelineCmd(t, moved)
+	require.NoError(t, err, "a path holding = is a FILE")
+	assert.Contains(t, out, "clinic: 1 in")
 }
 
 func TestTimelineErrors(t *testing.T) {
