@@ -36,7 +36,7 @@ type timelineSource struct {
 // clinical values.
 func runTimeline(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("timeline", stderr, timelineSynopsis)
-	rulesPath := fs.String("rules", "", "merge rules JSON (concepts, windows, units); default: the built-in rules")
+	rulesPath := fs.String("rules", "", "merge rules JSON (concepts, windows, units); default: exact codes only, with the default windows and units")
 	priority := fs.String("priority", "", "comma-separated source ids, most trusted first")
 	var without multiFlag
 	fs.Var(&without, "without", "leave this source out of the timeline, as the viewer's source checkboxes do (repeatable)")
@@ -197,7 +197,7 @@ func writeTimeline(w io.Writer, tl *merge.Timeline, srcs []*timelineSource, with
 		if n := countSeq(tl.Members(i)); n > 1 {
 			merged++
 		}
-		ids := entrySources(e)
+		ids := e.Lineage.Sources() // sorted: tags are ordered by source first
 		for _, id := range ids {
 			shown[id]++
 		}
@@ -239,18 +239,6 @@ func countSeq[T any](seq func(func(T) bool)) int {
 		n++
 	}
 	return n
-}
-
-// entrySources returns the sorted, distinct source ids of e's lineage.
-func entrySources(e *merge.Entry) []string {
-	var ids []string
-	for _, t := range e.Lineage.Tags() {
-		if !slices.Contains(ids, t.Source) {
-			ids = append(ids, t.Source)
-		}
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // formatEntryTime writes e's time at its precision.
