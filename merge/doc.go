@@ -105,7 +105,8 @@
 // # Non-goals
 //
 // The package does not parse FHIR (fhirutil maps resources to entries), does
-// not decide who may see what (provenance.Policy does), does not link
+// not decide who may see what (the sharing policy above it does, with
+// [Timeline.Filter] for what it withholds by source), does not link
 // records to people (package match does; merge does not import it), and
 // does not resolve conflicts: it shows them.
 package merge
