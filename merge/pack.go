@@ -25,8 +25,8 @@ func Pack(entries []Entry) {
 // packer holds the blocks and string tables of one Pack.
 type packer struct {
 	codes   map[codeKey]Code // interned codings: one copy of each system, code and display
-	lastSrc string           // the last tag source seen, reused while it repeats
-	lastRT  string
+	lastSrc string           // the last tag source and resource type seen,
+	lastRT  string           // reused while they repeat
 	sink    byte // keeps touch's loads alive
 }
 
@@ -56,7 +56,9 @@ func (p *packer) pack(es []Entry) {
 		if ts := e.Lineage.Tags(); len(ts) > 0 {
 			t0 := len(tags)
 			for _, t := range ts {
-				t.Source, t.ResourceType = p.source(t.Source), p.resourceType(t.ResourceType)
+				// A stream's tags nearly all name one source and few
+				// resource types: keep one copy of each run.
+				t.Source, t.ResourceType = reuse(&p.lastSrc, t.Source), reuse(&p.lastRT, t.ResourceType)
 				tags = append(tags, t)
 			}
 			// The tags keep their order, so the lineage keeps the block.
@@ -93,20 +95,12 @@ func (p *packer) code(c Code) Code {
 	return c
 }
 
-// source returns s, or the equal string seen last: a stream's tags nearly
-// all name one source.
-func (p *packer) source(s string) string {
-	if s == p.lastSrc {
-		return p.lastSrc
+// reuse returns *last when it equals s, so that equal strings share one
+// copy; otherwise it remembers s.
+func reuse(last *string, s string) string {
+	if s == *last {
+		return *last
 	}
-	p.lastSrc = s
-	return s
-}
-
-func (p *packer) resourceType(s string) string {
-	if s == p.lastRT {
-		return p.lastRT
-	}
-	p.lastRT = s
+	*last = s
 	return s
 }

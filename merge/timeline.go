@@ -756,13 +756,7 @@ func (m *Merger) keysParallel(srcs [][]Entry, w int) (sorted bool, err error) {
 		l := &locals[k]
 		ident := true
 		for j, name := range l.names {
-			id, ok := m.srcIDs[name]
-			if !ok {
-				id = int32(len(m.srcNames))
-				m.srcIDs[name] = id
-				m.srcNames = append(m.srcNames, name)
-				m.srcRank = append(m.srcRank, m.o.rank(name))
-			}
+			id := m.number(name)
 			remap[j] = id
 			ident = ident && id == int32(j)
 		}
@@ -1068,6 +1062,14 @@ func (m *Merger) sourceID(stream int32, src string) int32 {
 	if m.lastID[stream] >= 0 && m.lastSrc[stream] == src {
 		return m.lastID[stream]
 	}
+	id := m.number(src)
+	m.lastSrc[stream], m.lastID[stream] = src, id
+	return id
+}
+
+// number returns the number of source src in this merge, numbering it
+// next (with its priority rank) when it is new.
+func (m *Merger) number(src string) int32 {
 	id, ok := m.srcIDs[src]
 	if !ok {
 		id = int32(len(m.srcNames))
@@ -1075,7 +1077,6 @@ func (m *Merger) sourceID(stream int32, src string) int32 {
 		m.srcNames = append(m.srcNames, src)
 		m.srcRank = append(m.srcRank, m.o.rank(src))
 	}
-	m.lastSrc[stream], m.lastID[stream] = src, id
 	return id
 }
 
