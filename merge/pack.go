@@ -27,7 +27,7 @@ type packer struct {
 	codes   map[codeKey]Code // interned codings: one copy of each system, code and display
 	lastSrc string           // the last tag source and resource type seen,
 	lastRT  string           // reused while they repeat
-	sink    byte // keeps touch's loads alive
+	sink    byte             // keeps touch's loads alive
 }
 
 func (p *packer) pack(es []Entry) {
