@@ -71,40 +71,14 @@ func BenchmarkHeavyPatient(b *testing.B) {
 	opts := &merge.Options{Rules: set.Rules, Priority: []string{"src-0", "src-1"}}
 
 	b.Run("timeline", func(b *testing.B) {
-		ms := start(b)
-		for b.Loop() {
-			k := 0
-			for _, err := range merge.InterleaveSlices(set.Sources, opts) {
-				if err != nil {
-					b.Fatal(err)
-				}
-				k++
-			}
-			if k != n {
-				b.Fatalf("merged %d of %d", k, n)
-			}
-		}
-		ms.report(b, n)
+		interleaveLoop(b, n, func() iter.Seq2[merge.Entry, error] { return merge.InterleaveSlices(set.Sources, opts) })
 	})
 	b.Run("timeline/seq", func(b *testing.B) {
 		seqs := make([]iter.Seq[merge.Entry], len(set.Sources))
 		for i, s := range set.Sources {
 			seqs[i] = slices.Values(s)
 		}
-		ms := start(b)
-		for b.Loop() {
-			k := 0
-			for _, err := range merge.Interleave(seqs, opts) {
-				if err != nil {
-					b.Fatal(err)
-				}
-				k++
-			}
-			if k != n {
-				b.Fatalf("merged %d of %d", k, n)
-			}
-		}
-		ms.report(b, n)
+		interleaveLoop(b, n, func() iter.Seq2[merge.Entry, error] { return merge.Interleave(seqs, opts) })
 	})
 	b.Run("merge+dedup", func(b *testing.B) {
 		tl := mergeReused(b, opts, set.Sources, n)
@@ -158,6 +132,25 @@ func BenchmarkHeavyPatient(b *testing.B) {
 		}
 		ms.report(b, n)
 	})
+}
+
+// interleaveLoop benchmarks reading every one of the n entries of the
+// timeline merge that merged returns.
+func interleaveLoop(b *testing.B, n int, merged func() iter.Seq2[merge.Entry, error]) {
+	ms := start(b)
+	for b.Loop() {
+		k := 0
+		for _, err := range merged() {
+			if err != nil {
+				b.Fatal(err)
+			}
+			k++
+		}
+		if k != n {
+			b.Fatalf("merged %d of %d", k, n)
+		}
+	}
+	ms.report(b, n)
 }
 
 // mergeReused benchmarks one Merger merging srcs (n entries) into one
