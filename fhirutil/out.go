@@ -236,6 +236,23 @@ func status(rt, s, def string) string {
 	return def
 }
 
+// quantity renders q as an R4 Quantity. A measured value (ucum) names its
+// unit as a UCUM code too, and keeps its comparator; a dose gives its unit
+// as text only.
+func quantity(q *merge.Quantity, ucum bool) map[string]any {
+	out := map[string]any{"value": json.Number(strconv.FormatFloat(q.Value, 'g', -1, 64))}
+	if q.Unit != "" {
+		out["unit"] = q.Unit
+		if ucum {
+			out["system"], out["code"] = "http://unitsofmeasure.org", q.Unit
+		}
+	}
+	if ucum && q.Comparator != "" {
+		out["comparator"] = q.Comparator
+	}
+	return out
+}
+
 func concept(e merge.Entry) map[string]any {
 	cc := map[string]any{}
 	var cs []any
@@ -287,14 +304,7 @@ func entryResource(e merge.Entry, subject map[string]any) map[string]any {
 		r["subject"] = subject
 		set("effectiveDateTime", when)
 		if e.Value != nil {
-			q := map[string]any{"value": json.Number(strconv.FormatFloat(e.Value.Value, 'g', -1, 64))}
-			if e.Value.Unit != "" {
-				q["unit"], q["system"], q["code"] = e.Value.Unit, "http://unitsofmeasure.org", e.Value.Unit
-			}
-			if e.Value.Comparator != "" {
-				q["comparator"] = e.Value.Comparator
-			}
-			r["valueQuantity"] = q
+			r["valueQuantity"] = quantity(e.Value, true)
 		} else {
 			set("valueString", e.ValueText)
 		}
@@ -316,11 +326,7 @@ func entryResource(e merge.Entry, subject map[string]any) map[string]any {
 			dosage["text"] = e.ValueText
 		}
 		if e.Dose != nil {
-			q := map[string]any{"value": json.Number(strconv.FormatFloat(e.Dose.Value, 'g', -1, 64))}
-			if e.Dose.Unit != "" {
-				q["unit"] = e.Dose.Unit
-			}
-			dosage["doseAndRate"] = []any{map[string]any{"doseQuantity": q}}
+			dosage["doseAndRate"] = []any{map[string]any{"doseQuantity": quantity(e.Dose, false)}}
 		}
 		if len(dosage) > 0 {
 			r["dosage"] = []any{dosage}
