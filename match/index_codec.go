@@ -124,7 +124,12 @@ func (d *decoder) str() string {
 	return s
 }
 
-func (d *decoder) strs() []string {
+func (d *decoder) strs() []string { return decodeList(d, d.str) }
+
+// decodeList reads a count and that many items with item. A count larger
+// than the bytes left (each item takes at least one) is corrupt; nil for
+// none.
+func decodeList[T any](d *decoder, item func() T) []T {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
 		d.err = ErrCorrupt
@@ -132,9 +137,9 @@ func (d *decoder) strs() []string {
 	if d.err != nil || n == 0 {
 		return nil
 	}
-	out := make([]string, n)
+	out := make([]T, n)
 	for i := range out {
-		out[i] = d.str()
+		out[i] = item()
 	}
 	return out
 }
@@ -219,15 +224,7 @@ func decodeRecord(b []byte, r *Record) error {
 	r.Given = d.strs()
 	r.Family = d.str()
 	r.FullName = d.str()
-	if n := d.uvarint(); n > 0 && d.err == nil {
-		if n > uint64(len(d.b)) {
-			return fmt.Errorf("match: stored record: %w", ErrCorrupt)
-		}
-		r.OtherNames = make([]Name, n)
-		for i := range r.OtherNames {
-			r.OtherNames[i] = Name{Given: d.strs(), Family: d.str(), Use: d.str()}
-		}
-	}
+	r.OtherNames = decodeList(&d, func() Name { return Name{Given: d.strs(), Family: d.str(), Use: d.str()} })
 	r.BirthDate = d.str()
 	r.Sex = d.str()
 	r.Address = d.strs()
@@ -237,15 +234,7 @@ func decodeRecord(b []byte, r *Record) error {
 	r.Phone = d.str()
 	r.Email = d.str()
 	r.NHSNumber = d.str()
-	if n := d.uvarint(); n > 0 && d.err == nil {
-		if n > uint64(len(d.b)) {
-			return fmt.Errorf("match: stored record: %w", ErrCorrupt)
-		}
-		r.Identifiers = make([]Identifier, n)
-		for i := range r.Identifiers {
-			r.Identifiers[i] = Identifier{System: d.str(), Value: d.str()}
-		}
-	}
+	r.Identifiers = decodeList(&d, func() Identifier { return Identifier{System: d.str(), Value: d.str()} })
 	if d.err != nil {
 		return fmt.Errorf("match: stored record: %w", d.err)
 	}
