@@ -55,34 +55,28 @@ func BenchmarkBundleDecode(b *testing.B) {
 			}
 			report(b)
 		})
-		b.Run(name+"/jsonformat", func(b *testing.B) {
-			u, err := jsonformat.NewUnmarshaller(TimeZone, fhirversion.R4)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(raw)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := u.Unmarshal(raw); err != nil {
+		for _, j := range []struct {
+			name string
+			new  func(string, fhirversion.Version) (*jsonformat.Unmarshaller, error)
+		}{
+			{"jsonformat", jsonformat.NewUnmarshaller},
+			{"jsonformat-novalidate", jsonformat.NewUnmarshallerWithoutValidation},
+		} {
+			b.Run(name+"/"+j.name, func(b *testing.B) {
+				u, err := j.new(TimeZone, fhirversion.R4)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-			report(b)
-		})
-		b.Run(name+"/jsonformat-novalidate", func(b *testing.B) {
-			u, err := jsonformat.NewUnmarshallerWithoutValidation(TimeZone, fhirversion.R4)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(len(raw)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := u.Unmarshal(raw); err != nil {
-					b.Fatal(err)
+				b.SetBytes(int64(len(raw)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := u.Unmarshal(raw); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			report(b)
-		})
+				report(b)
+			})
+		}
 		for _, v := range []struct {
 			name string
 			o    Options
