@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/carelens/carelens/fhirutil"
 	"github.com/carelens/carelens/merge"
@@ -241,25 +240,12 @@ func countSeq[T any](seq func(func(T) bool)) int {
 	return n
 }
 
-// formatEntryTime writes e's time at its precision.
+// formatEntryTime writes e's time at its precision, as FHIR writes it.
 func formatEntryTime(e *merge.Entry) string {
-	t := e.Time.UTC()
-	switch e.Precision {
-	case merge.PrecisionUnknown:
-		return "-"
-	case merge.PrecisionYear:
-		return t.Format("2006")
-	case merge.PrecisionMonth:
-		return t.Format("2006-01")
-	case merge.PrecisionDay:
-		return t.Format(time.DateOnly)
-	case merge.PrecisionMinute:
-		return t.Format("2006-01-02T15:04Z07:00")
-	case merge.PrecisionSecond:
-		return t.Format("2006-01-02T15:04:05Z07:00")
-	default:
-		return t.Format(time.RFC3339Nano)
+	if t := fhirutil.FormatTime(e.Time, e.Precision); t != "" {
+		return t
 	}
+	return "-"
 }
 
 // entryName is the entry's display, else its first code.
