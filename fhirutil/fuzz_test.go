@@ -25,14 +25,7 @@ import (
 // The seed corpus is in testdata/fuzz/FuzzDecode, plus the small shared
 // HL7 examples when present.
 func FuzzDecode(f *testing.F) {
-	if root := shareddata.Root(); root != "" {
-		files, _ := filepath.Glob(filepath.Join(root, "fhir", "hl7-r4-examples", "*.json"))
-		for _, p := range files {
-			if b, err := os.ReadFile(p); err == nil && len(b) < 16<<10 {
-				f.Add(b)
-			}
-		}
-	}
+	addExampleSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		strict, err := Decode(data, &Options{Workers: 1})
 		if err != nil {
@@ -157,4 +150,17 @@ func collect(doc any) []string {
 		}
 	}
 	return out
+}
+
+// addExampleSeeds adds the shared HL7 R4 examples under 16 KiB, when
+// present, to a fuzz target's seed corpus.
+func addExampleSeeds(f *testing.F) {
+	if root := shareddata.Root(); root != "" {
+		files, _ := filepath.Glob(filepath.Join(root, "fhir", "hl7-r4-examples", "*.json"))
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil && len(b) < 16<<10 {
+				f.Add(b)
+			}
+		}
+	}
 }

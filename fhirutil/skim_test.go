@@ -3,7 +3,6 @@ package fhirutil
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -243,14 +242,7 @@ func FuzzSkim(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"Claim","id":"c","status":"active","meta":{"versionId":"1","lastUpdated":"2021-03-04T05:06:07.1+01:00","source":"urn:x"}}`))
 	f.Add([]byte(`{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Goal","id":"g","lifecycleStatus":"active"}},{"resource":{"resourceType":"CarePlan","status":"bogus"}}]}`))
 	f.Add([]byte("{\"resourceType\":\"Organization\",\"id\":\"o\"}\n{\"resourceType\":\"Condition\",\"id\":\"c\"}\n"))
-	if root := shareddata.Root(); root != "" {
-		files, _ := filepath.Glob(filepath.Join(root, "fhir", "hl7-r4-examples", "*.json"))
-		for _, p := range files {
-			if b, err := os.ReadFile(p); err == nil && len(b) < 16<<10 {
-				f.Add(b)
-			}
-		}
-	}
+	addExampleSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		full, ferr := Decode(data, &Options{Workers: 1, Retrieved: testNow})
 		skim, serr := Decode(data, &Options{Workers: 1, Retrieved: testNow, SkimUnmapped: true})
