@@ -375,26 +375,22 @@ type pending struct {
 }
 
 // placer is the sweep's state for the concepts that one goroutine places:
-// its clusters (numbered in the order it opened them), conflicts and the
-// atoms it places, in timeline order.
-// placeRef is an atom (its index in Merger.keys) and its position in
-// timeline order.
-type placeRef struct{ ki, pos int32 }
-
+// its clusters (numbered in the order it opened them), conflicts, and the
+// scratch of its own walk of the timeline order.
 type placer struct {
 	clusters []cluster
 	pend     []pending
 	pairs    []pending
 	multi    []int32
-	atoms    []placeRef // the atoms it places, in timeline order (many streams)
-	heads    []keyHead  // mergeKeys' scratch
-	remap    []int32    // its cluster numbers → the merger's
-	open     [][]int32  // concept → its clusters still within their window
+	heads    []keyHead // mergeKeys' scratch
+	cur      cursor    // its walk over more than scanMax streams
+	remap    []int32   // its cluster numbers → the merger's
+	open     [][]int32 // concept → its clusters still within their window
 }
 
 func (p *placer) reset(concepts int) {
 	p.clusters, p.pend, p.pairs = p.clusters[:0], p.pend[:0], p.pairs[:0]
-	p.multi, p.atoms = p.multi[:0], p.atoms[:0]
+	p.multi = p.multi[:0]
 	for i := range p.open {
 		p.open[i] = p.open[i][:0]
 	}
@@ -530,64 +526,35 @@ func (m *Merger) sweep(srcs [][]Entry) error {
 	// The atoms stay where the key pass wrote them, in stream order: in
 	// timeline order they are read as k forward streams, which the
 	// hardware prefetches, rather than copied into timeline order first.
-	if len(srcs) <= scanMax {
-		// Each placer walks the timeline order itself, from the keys alone,
-		// and places the atoms of its concepts: walking twice costs less
-		// than handing the atoms over from one walk.
-		walk := func(p *placer, parity int32, all bool) {
-			pos := int32(0)
-			m.mergeKeys(len(srcs), &p.heads, func(ki int32) {
-				if all || m.keys[ki].concept&1 == parity {
-					m.place(p, ki, pos)
-				}
-				pos++
-			})
-		}
-		if len(ps) == 1 {
-			walk(&ps[0], 0, true)
-		} else {
-			var wg sync.WaitGroup
-			wg.Go(func() { walk(&ps[1], 1, false) })
-			walk(&ps[0], 0, false)
-			wg.Wait()
-		}
-		m.gather(ps)
-		return nil
-	}
-	var visit func(ki int32)
-	pos := int32(0)
-	if len(ps) == 1 {
-		visit = func(ki int32) {
-			m.place(&ps[0], ki, pos)
-			pos++
-		}
-	} else {
-		visit = func(ki int32) {
-			p := &ps[m.keys[ki].concept&1]
-			p.atoms = append(p.atoms, placeRef{ki, pos})
-			pos++
-		}
-	}
-	c := &m.cur
-	c.reset(m.o, srcs)
-	for c.Next() {
-		s, i := c.Pos()
-		visit(m.base[s] + i)
-	}
-	if err := c.Err(); err != nil {
-		return err
-	}
-	if len(ps) > 1 {
-		var wg sync.WaitGroup
-		p := &ps[1]
-		wg.Go(func() {
-			for _, r := range p.atoms {
-				m.place(p, r.ki, r.pos)
+	// Each placer walks the timeline order itself, from the keys alone (up
+	// to scanMax streams) or through its own cursor, and places the atoms
+	// of its concepts: walking twice costs less than handing the atoms over
+	// from one walk. The streams are known to be sorted.
+	walk := func(p *placer, parity int32, all bool) {
+		pos := int32(0)
+		visit := func(ki int32) {
+			if all || m.keys[ki].concept&1 == parity {
+				m.place(p, ki, pos)
 			}
-		})
-		for _, r := range ps[0].atoms {
-			m.place(&ps[0], r.ki, r.pos)
+			pos++
 		}
+		if len(srcs) <= scanMax {
+			m.mergeKeys(len(srcs), &p.heads, visit)
+			return
+		}
+		c := &p.cur
+		c.reset(m.o, srcs)
+		for c.Next() {
+			s, i := c.Pos()
+			visit(m.base[s] + i)
+		}
+	}
+	if len(ps) == 1 {
+		walk(&ps[0], 0, true)
+	} else {
+		var wg sync.WaitGroup
+		wg.Go(func() { walk(&ps[1], 1, false) })
+		walk(&ps[0], 0, false)
 		wg.Wait()
 	}
 	m.gather(ps)
