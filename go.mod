@@ -3,6 +3,7 @@ module github.com/carelens/carelens
 go 1.26
 
 require (
+	codeberg.org/go-pdf/fpdf v0.12.0
 	github.com/antzucaro/matchr v0.0.0-20221106193745-7bed6ef61ef9
 	github.com/dgraph-io/badger/v4 v4.9.6
 	github.com/google/fhir/go v0.7.4
