@@ -1,0 +1,70 @@
+package merge
+
+// Vocabulary answers questions about entries from compiled [Rules]: which
+// concept an entry's codes name, and what a quantity is in another unit. It
+// reads the same compiled form the merge uses, so a summary that groups
+// repeated results (a trend chart) groups exactly the codes the merge
+// treats as one test. A Vocabulary is immutable and safe for concurrent
+// use.
+type Vocabulary struct {
+	rules *Rules
+	c     *compiled
+}
+
+// NewVocabulary compiles rs (nil means the zero Rules).
+func NewVocabulary(rs *Rules) (*Vocabulary, error) {
+	if rs == nil {
+		rs = &Rules{}
+	}
+	c, err := compileRules(rs)
+	if err != nil {
+		return nil, err
+	}
+	return &Vocabulary{rules: rs, c: c}, nil
+}
+
+// Concept returns the id of the rules' concept that one of codes names
+// (the first code that belongs to one wins), or "" when none does.
+func (v *Vocabulary) Concept(codes []Code) string {
+	for _, cd := range codes {
+		if i, ok := v.c.lookup(cd.System, cd.Code); ok {
+			return v.rules.Concepts[i].ID
+		}
+	}
+	return ""
+}
+
+// Convert returns q's value in unit, converting within a dimension, and
+// between mass and substance concentration through the molar mass of
+// concept (an id as [Vocabulary.Concept] returns; "" when unknown). ok is
+// false when the units do not convert.
+func (v *Vocabulary) Convert(q Quantity, unit, concept string) (value float64, ok bool) {
+	if q.Unit == unit {
+		return q.Value, true
+	}
+	from, okf := v.c.units[q.Unit]
+	to, okt := v.c.units[unit]
+	if !okf || !okt {
+		return 0, false
+	}
+	base := q.Value*from.factor + from.offset
+	if from.dim != to.dim {
+		var mm float64
+		for i, con := range v.rules.Concepts {
+			if con.ID == concept && concept != "" {
+				mm = v.c.molar[i]
+			}
+		}
+		switch {
+		case mm == 0:
+			return 0, false
+		case from.dim == DimMassConcentration && to.dim == DimSubstanceConcentration:
+			base /= mm
+		case from.dim == DimSubstanceConcentration && to.dim == DimMassConcentration:
+			base *= mm
+		default:
+			return 0, false
+		}
+	}
+	return (base - to.offset) / to.factor, true
+}
