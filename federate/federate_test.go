@@ -319,8 +319,10 @@ func TestFetchAskAndKeep(t *testing.T) {
 	require.NoError(t, err)
 	before := hosp.asked
 	v, err := f.Fetch(t.Context(), res, &FetchOptions{
-		Ask:  func(s provenance.Source) bool { return s.ID != "hospital" },
-		Keep: func(s provenance.Source, e *merge.Entry) bool { return !(s.ID == "gp" && e.Category == merge.CategoryProblem) },
+		Ask: func(s provenance.Source) bool { return s.ID != "hospital" },
+		Keep: func(s provenance.Source, e *merge.Entry) bool {
+			return !(s.ID == "gp" && e.Category == merge.CategoryProblem)
+		},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, before, hosp.asked, "an unticked source is not asked")
