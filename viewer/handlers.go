@@ -46,7 +46,8 @@ func (q *request) base(title string) base {
 }
 
 type signInData struct {
-	Title, CSRF, Error, UserID string
+	base
+	Error, UserID string
 }
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +59,7 @@ func (s *Server) renderSignIn(w http.ResponseWriter, _ *http.Request, status int
 	http.SetCookie(w, &http.Cookie{Name: preCSRFCookie, Value: tok, Path: "/signin", HttpOnly: true,
 		Secure: s.secureCookies, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	w.Header().Set("Cache-Control", "no-store")
-	s.render(w, status, "signin.html", signInData{Title: "Sign in", CSRF: tok, Error: msg, UserID: user})
+	s.render(w, status, "signin.html", signInData{base: base{Title: "Sign in", CSRF: tok}, Error: msg, UserID: user})
 }
 
 // signIn checks the double-submitted CSRF token, the rate limit, and the

@@ -88,8 +88,8 @@ func (s *Server) pdfDoc(d *recordData) *pdfdoc.Doc {
 	list := func(heading string, rows []row) {
 		sec := pdfdoc.Section{Heading: heading, Columns: []string{"Date", "Item", "Detail"}, Widths: []float64{1.2, 3, 2}}
 		if len(rows) == 0 {
-			sec.Text = []string{"None recorded."}
-			sec.Columns = nil
+			sec.Text = []string{"None recorded at the sources shown."}
+			sec.Columns, sec.Widths = nil, nil
 		}
 		for _, r := range rows {
 			sec.Rows = append(sec.Rows, pdfRow([]string{r.Date, r.Item, r.Value}, r))
@@ -111,7 +111,7 @@ func (s *Server) pdfDoc(d *recordData) *pdfdoc.Doc {
 		doc.Sections = append(doc.Sections, sec)
 	}
 	tl := pdfdoc.Section{Heading: fmt.Sprintf("Timeline (%d of %d items%s)", d.Shown, d.Total, d.filterNote()),
-		Columns: []string{"Date", "Type", "Item", "Value"}, Widths: []float64{1.3, 1, 2.6, 1.8}}
+		Columns: []string{"Date", "Type", "Item", "Value"}, Widths: []float64{1.3, 1.3, 2.6, 1.8}}
 	for _, r := range d.Timeline {
 		cells := []string{r.Date, r.CategoryLabel, r.Item, r.Value}
 		if r.Text != "" {

@@ -1,0 +1,263 @@
+// Package demo starts a complete CareLens viewer on one machine with
+// nothing to install: three in-process FHIR sources (a GP practice, the
+// acute hospital and a community service) over generated patients, an
+// identity index in an embedded Badger store, demo users, and the viewer.
+// `carelens serve --demo`, the browser test and the viewer benchmarks all
+// start it.
+//
+// The generated clinical data lives only in the sources' memory, as it
+// would live in the organisations' own systems; the viewer asks them over
+// HTTP at view time. Only the identity index (demographics, identifiers,
+// decisions) is written to the data directory.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/carelens/carelens/benchmarks"
+	"github.com/carelens/carelens/examples/fhirsource"
+	"github.com/carelens/carelens/federate"
+	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/match/badgerstore"
+	"github.com/carelens/carelens/merge"
+	"github.com/carelens/carelens/provenance"
+	"github.com/carelens/carelens/source"
+	"github.com/carelens/carelens/viewer"
+)
+
+// Options configure [Start]. The zero value works.
+type Options struct {
+	// People is the number of generated people; zero means 200.
+	People int
+	// Seed selects the cohort.
+	Seed uint64
+	// Now is the cohort's "today"; zero means time.Now().
+	Now time.Time
+	// DataDir holds the identity index; "" means no index (possible
+	// matches can then not be confirmed).
+	DataDir string
+	// Timeout is each source's timeout; zero means 3 s.
+	Timeout time.Duration
+	// Logger receives the viewer's operational log; nil discards.
+	Logger *slog.Logger
+	// Viewer, when set, adjusts the viewer's configuration before it is
+	// built (tests shorten timeouts, benchmarks raise limits).
+	Viewer func(*viewer.Config)
+}
+
+// User is a demo user with their password in clear, to print.
+type User struct {
+	ID, Password, Name, Org string
+	Role                    viewer.Role
+}
+
+// Demo is a running demo.
+type Demo struct {
+	// Handler is the viewer.
+	Handler *viewer.Server
+	// Sources are the running FHIR servers, by source id; their faults can
+	// be set at run time.
+	Sources map[string]*fhirsource.Server
+	// URLs are the sources' base URLs, by source id.
+	URLs map[string]string
+	// Users are the demo users.
+	Users []User
+	// Patients are the generated records (the truth), for tests and to
+	// suggest patients to open.
+	Patients []benchmarks.FHIRPatient
+	// Stats describe the generated cohort.
+	Stats benchmarks.FHIRStats
+	// Federation is the viewer's federation.
+	Federation *federate.Federation
+
+	closers []func() error
+	once    sync.Once
+	err     error
+}
+
+// Demo sources and organisations.
+var (
+	// Configs are the demo's sources.
+	Configs = []source.Config{
+		{ID: "gp", Org: "Y90001", Kind: provenance.KindGP, Name: "Riverside Surgery", Type: source.TypeFHIR},
+		{ID: "hospital", Org: "RXX", Kind: provenance.KindHospital, Name: "Northfield Hospital EHR", Type: source.TypeFHIR},
+		{ID: "community", Org: "RYY", Kind: provenance.KindCommunity, Name: "Northfield Community Services", Type: source.TypeFHIR},
+	}
+	// Orgs are the demo's organisations, each running its source.
+	Orgs = []viewer.Org{
+		{Code: "Y90001", Name: "Riverside Surgery", Kind: string(provenance.KindGP), Sources: []string{"gp"}},
+		{Code: "RXX", Name: "Northfield Hospitals NHS Trust", Kind: string(provenance.KindHospital), Sources: []string{"hospital"}},
+		{Code: "RYY", Name: "Northfield Community Services", Kind: string(provenance.KindCommunity), Sources: []string{"community"}},
+	}
+	// Users are the demo's users. The passwords are public: this is a
+	// demo on generated patients.
+	Users = []User{
+		{ID: "gp.doctor", Password: "riverside-demo", Name: "Dr Asha Patel", Org: "Y90001", Role: viewer.RoleGP},
+		{ID: "hospital.doctor", Password: "northfield-demo", Name: "Dr Tom Reid", Org: "RXX", Role: viewer.RoleClinician},
+		{ID: "community.nurse", Password: "community-demo", Name: "Nurse Jo Evans", Org: "RYY", Role: viewer.RoleNurse},
+	}
+)
+
+// Start generates the cohort, starts the sources on loopback ports and
+// builds the viewer. Close stops everything.
+func Start(ctx context.Context, o *Options) (*Demo, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	people := o.People
+	if people <= 0 {
+		people = 200
+	}
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 3 * time.Second
+	}
+	d := &Demo{Sources: map[string]*fhirsource.Server{}, URLs: map[string]string{}, Users: Users}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = d.Close()
+		}
+	}()
+
+	files := map[string][]source.File{}
+	ids := make([]string, len(Configs))
+	for i, c := range Configs {
+		ids[i] = c.ID
+	}
+	st, err := benchmarks.SynthFHIR(ctx, benchmarks.FHIROptions{People: people, Sources: ids, Seed: o.Seed, Now: now},
+		func(p benchmarks.FHIRPatient, bundle []byte) error {
+			files[p.Source] = append(files[p.Source], source.File{Name: p.PatientID + ".json", Data: slices.Clone(bundle)})
+			d.Patients = append(d.Patients, p)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("demo: generate: %w", err)
+	}
+	d.Stats = st
+
+	var members []federate.Member
+	for _, c := range Configs {
+		store, err := source.NewStore(files[c.ID])
+		if err != nil {
+			return nil, fmt.Errorf("demo: source %s: %w", c.ID, err)
+		}
+		srv, err := fhirsource.New(store, &fhirsource.Options{Name: c.Name})
+		if err != nil {
+			return nil, fmt.Errorf("demo: source %s: %w", c.ID, err)
+		}
+		l, err := srv.Listen("127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("demo: source %s: listen: %w", c.ID, err)
+		}
+		d.closers = append(d.closers, l.Close)
+		d.Sources[c.ID] = srv
+		d.URLs[c.ID] = l.URL
+		c.BaseURL = l.URL
+		c.Timeout = source.Duration(timeout)
+		c.MaxAge = source.Duration(30 * 24 * time.Hour)
+		s, err := source.Open(c, nil)
+		if err != nil {
+			return nil, fmt.Errorf("demo: source %s: %w", c.ID, err)
+		}
+		members = append(members, federate.Member{Source: s, Config: c})
+	}
+	files = nil
+
+	var ix *match.Index
+	if o.DataDir != "" {
+		dir := filepath.Join(o.DataDir, "index")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("demo: data directory: %w", err)
+		}
+		store, err := badgerstore.Open(dir, nil)
+		if err != nil {
+			return nil, fmt.Errorf("demo: identity index: %w", err)
+		}
+		d.closers = append(d.closers, store.Close)
+		ix, err = match.OpenIndex(ctx, store, nil)
+		if err != nil {
+			return nil, fmt.Errorf("demo: identity index: %w", err)
+		}
+	}
+	fo := &federate.Options{Merge: &merge.Options{Rules: st.Rules, Priority: []string{"gp", "hospital", "community"}}}
+	if ix != nil {
+		fo.Decisions = federate.IndexDecisions{Index: ix}
+	}
+	fed, err := federate.New(members, fo)
+	if err != nil {
+		return nil, err
+	}
+	d.Federation = fed
+
+	var users []viewer.User
+	for _, u := range Users {
+		h, err := viewer.HashPassword(u.Password)
+		if err != nil {
+			return nil, err
+		}
+		users = append(users, viewer.User{ID: u.ID, Name: u.Name, Org: u.Org, Role: u.Role, PasswordHash: h})
+	}
+	vc := viewer.Config{Federation: fed, Orgs: Orgs, Users: users, Index: ix, Logger: o.Logger, InsecureCookies: true}
+	if o.Viewer != nil {
+		o.Viewer(&vc)
+	}
+	v, err := viewer.New(vc)
+	if err != nil {
+		return nil, err
+	}
+	d.Handler = v
+	ok = true
+	return d, nil
+}
+
+// Close stops the sources and closes the index.
+func (d *Demo) Close() error {
+	d.once.Do(func() {
+		var errs []error
+		for i := len(d.closers) - 1; i >= 0; i-- {
+			if err := d.closers[i](); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, err)
+			}
+		}
+		d.err = errors.Join(errs...)
+	})
+	return d.err
+}
+
+// Example returns the NHS numbers of up to n people held by every source
+// under their true NHS number, in generation order: good patients to open
+// first.
+func (d *Demo) Example(n int) []string {
+	count := map[string]int{}
+	var order []string
+	for _, p := range d.Patients {
+		if p.NHSNumber == "" {
+			continue
+		}
+		if count[p.NHSNumber] == 0 {
+			order = append(order, p.NHSNumber)
+		}
+		count[p.NHSNumber]++
+	}
+	var out []string
+	for _, nhs := range order {
+		if count[nhs] == len(Configs) && len(out) < n {
+			out = append(out, nhs)
+		}
+	}
+	return out
+}
