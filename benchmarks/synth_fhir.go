@@ -136,15 +136,44 @@ func FHIRRules(sources []string) (*merge.Rules, error) {
 
 // SynthFHIR generates a cohort and calls emit once per (source, Patient
 // record), in person order then source order, with one R4 Bundle of type
-// collection (compact JSON) holding the Patient and every clinical
-// resource that source holds about that record. Demographics come from the
-// generator of [Synth], with its errors; the clinical record of each person
-// follows the person's age and conditions, and the same facts are held by
-// several sources with realistic variation and a few disagreements (see
-// the package documentation). Nothing is written anywhere but through
-// emit; bundle is not retained after emit returns. The same options give
-// the same calls with identical bytes. An error from emit stops generation
-// and is returned as is; ctx is checked between people.
+// collection (compact JSON) holding the Patient and every clinical resource
+// that source holds about that record. Nothing is written anywhere but
+// through emit, and bundle is reused after emit returns (copy it to keep
+// it). The same options give the same calls with identical bytes. An error
+// from emit stops generation and is returned as is; ctx is checked between
+// people. Calls may run concurrently.
+//
+// Demographics are the records [Synth] writes for the same people, sources
+// and seed, errors included (typos, nicknames, name changes, transposed
+// dates, missing, mistyped or borrowed NHS numbers, moves, twins,
+// lookalikes, second registrations): the NHS number as an identifier of
+// system https://fhir.nhs.uk/Id/nhs-number when the record has one, an MRN
+// of system [FHIRBaseURL](source)+"Id/mrn", the official name, gender,
+// birthDate, home address, phone and email.
+//
+// The clinical record follows each person's age and conditions over the
+// last FHIROptions.Years: problems (Condition, active or resolved) and the
+// medications they lead to (MedicationRequest at the practice,
+// MedicationStatement elsewhere, with dosage text and dose), allergies,
+// childhood, seasonal and one-off immunisations, laboratory results
+// (Observation, category laboratory, UCUM units, LOINC at the hospital)
+// repeated over the years for monitoring (HbA1c, eGFR and the renal panel,
+// lipids, TSH, full blood count, INR), vital signs, GP consultations with
+// free-text progress notes (DocumentReference, LOINC 11506-3: a note to
+// fhirutil), hospital admissions, emergency and outpatient attendances with
+// observations, tests, procedures, discharge summaries (Composition) and
+// clinic letters (DocumentReference: documents), and community home visits
+// with nurse notes. The laboratory's results, prescriptions, long-term
+// problems, allergies, immunisations given elsewhere, procedures and
+// letters are also held by other sources in their own codes (SNOMED CT at
+// the practice, LOINC and dm+d at the hospital, a local system in the
+// community), wording and units (mg/dL for mmol/L, g/dL, kPa, lb), a few
+// hours to days later, and a share of those copies (ConflictRate) disagree
+// with the fact: another value, dose or criticality. Merging a person's
+// sources with [FHIRStats.Rules] merges the copies and flags every
+// disagreement as a conflict; facts of one concept held by different
+// sources are kept far enough apart that no two distinct facts fall within
+// merge's windows, so the truth is decidable.
 func SynthFHIR(ctx context.Context, o FHIROptions, emit func(p FHIRPatient, bundle []byte) error) (FHIRStats, error) {
 	return synthFHIR(ctx, o, func(p FHIRPatient, bundle []byte, _ []bundleFact) error { return emit(p, bundle) })
 }

@@ -159,9 +159,16 @@ func (h *history) between(a, b time.Time) time.Time {
 	return a.Add(time.Duration(h.r.Int64N(int64(b.Sub(a))))).Truncate(time.Minute)
 }
 
-// clinicTime returns day d at a time in working hours.
+// clinicTime returns day d, or the Monday after a weekend, at a time in
+// working hours.
 func (h *history) clinicTime(d time.Time) time.Time {
 	d = d.Truncate(day)
+	switch d.Weekday() {
+	case time.Saturday:
+		d = d.Add(2 * day)
+	case time.Sunday:
+		d = d.Add(day)
+	}
 	return d.Add(8*time.Hour + 30*time.Minute + time.Duration(h.r.IntN(9*60))*time.Minute)
 }
 
@@ -638,7 +645,7 @@ func (h *history) primaryCare() {
 			h.height = 163 + 6*h.r.NormFloat64()
 		}
 		t := h.clinicTime(h.between(h.start, minTime(h.now.Add(-day), h.start.AddDate(1, 0, 0))))
-		if t.After(h.birth.AddDate(18, 0, 0)) {
+		if t.After(h.birth.AddDate(18, 0, 0)) && t.Before(h.now) {
 			h.vital("height", t, h.gp)
 		}
 	}
@@ -1021,6 +1028,22 @@ var hospitalReasons = []struct {
 	{"Upper GI bleed", "Endoscopy: duodenal ulcer, treated. Haemoglobin stable after transfusion.", []string{"Endoscopy"}},
 }
 
+// childReasons are why children are admitted.
+var childReasons = []struct {
+	reason, course string
+	procs          []string
+}{
+	{"Bronchiolitis", "Supportive care with nasal oxygen and feeding support. Improved steadily.", nil},
+	{"Gastroenteritis with dehydration", "Oral rehydration via nasogastric tube, now tolerating fluids.", nil},
+	{"Febrile convulsion", "Single short seizure with fever from a viral illness. Parents given advice.", nil},
+	{"Wheeze with viral infection", "Salbutamol and oral steroids, weaned to four-hourly before discharge.", []string{"Chest X-ray"}},
+}
+
+// paediatricClinic is the clinic children are seen in.
+var paediatricClinic = struct{ clinic, letter, proc string }{
+	"Paediatric", "Reviewed with a parent. Growth and development normal for age. Discharged to GP care.", "",
+}
+
 // clinics are outpatient specialties, the letter's gist and what they may
 // do.
 var clinics = []struct{ clinic, letter, proc string }{
@@ -1116,6 +1139,9 @@ func (h *history) inpatientBloods(s int, t time.Time, acute bool) {
 
 func (h *history) admission(s int, t time.Time) {
 	r := hospitalReasons[h.r.IntN(len(hospitalReasons))]
+	if h.ageAt(t) < 16 {
+		r = childReasons[h.r.IntN(len(childReasons))]
+	}
 	stay := time.Duration(1+h.r.IntN(8)) * day
 	end := t.Add(stay + time.Duration(h.r.IntN(600))*time.Minute)
 	if !end.Before(h.now) {
@@ -1163,6 +1189,9 @@ func (h *history) emergency(s int, t time.Time) {
 
 func (h *history) outpatient(s int, t time.Time) {
 	c := clinics[h.r.IntN(len(clinics))]
+	if h.ageAt(t) < 16 {
+		c = paediatricClinic
+	}
 	ei := h.add("enc-Outpatient attendance", t, merge.PrecisionMinute, s)
 	h.facts[ei].end, h.facts[ei].class, h.facts[ei].noCopy = t.Add(time.Duration(15+h.r.IntN(30))*time.Minute), "AMB", true
 	if c.proc != "" && h.r.Float64() < 0.5 {

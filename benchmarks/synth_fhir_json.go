@@ -160,8 +160,6 @@ func appendDecimal(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
-func appendInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
-
 // fhirTime renders t at precision p as a FHIR date or dateTime in UTC.
 func fhirTime(t time.Time, p merge.Precision) string {
 	t = t.UTC()

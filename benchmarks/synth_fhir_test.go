@@ -39,16 +39,33 @@ func genFHIR(t testing.TB, o FHIROptions) ([]fhirBundle, FHIRStats) {
 	return out, st
 }
 
-func TestSynthFHIRDecodesStrictly(t *testing.T) {
-	bundles, st := genFHIR(t, FHIROptions{People: 200, Seed: 5})
+// TestSynthFHIRBundles decodes a cohort strictly, checks what fhirutil
+// reads from it, then merges each person's sources with the cohort's rules
+// and scores the merge against the generator's truth.
+func TestSynthFHIRBundles(t *testing.T) {
+	people := 200
+	if testing.Short() {
+		people = 60
+	}
+	bundles, st := genFHIR(t, FHIROptions{People: people, Seed: 5, ConflictRate: 0.06})
 	require.NotEmpty(t, bundles)
+	batches := make([]*fhirutil.Batch, len(bundles))
+	for i, b := range bundles {
+		batch, err := fhirutil.Decode(b.data, &fhirutil.Options{Source: provenance.Source{ID: b.p.Source}, Retrieved: FHIRReferenceNow, Workers: 1})
+		require.NoError(t, err)
+		batches[i] = batch
+	}
+	t.Run("strict R4", func(t *testing.T) { checkDecoded(t, bundles, batches, st) })
+	t.Run("merge", func(t *testing.T) { checkMerge(t, bundles, batches, st) })
+}
+
+func checkDecoded(t *testing.T, bundles []fhirBundle, batches []*fhirutil.Batch, st FHIRStats) {
 	now := FHIRReferenceNow
 	cats := map[merge.Category]int{}
 	gpNotes, loinc, maxHbA1c := 0, 0, 0
 	nhsWritten := 0
-	for _, b := range bundles {
-		batch, err := fhirutil.Decode(b.data, &fhirutil.Options{Source: provenance.Source{ID: b.p.Source}, Retrieved: now, Workers: 1})
-		require.NoError(t, err)
+	for i, b := range bundles {
+		batch := batches[i]
 		require.Empty(t, batch.Issues, "%s/%s decodes strictly without issues", b.p.Source, b.p.PatientID)
 		require.Equal(t, b.p.Resources, len(batch.Resources))
 
@@ -113,31 +130,29 @@ func TestSynthFHIRValidates(t *testing.T) {
 	}
 }
 
-func TestSynthFHIRMergesPlantedDuplicates(t *testing.T) {
-	bundles, st := genFHIR(t, FHIROptions{People: 120, Seed: 11, ConflictRate: 0.08})
-	// Group the bundles by person, decode each source's bundles into one
-	// sorted stream, and merge with the cohort's rules.
-	byPerson := map[string][]fhirBundle{}
+// checkMerge merges each person's sources (a source's bundles as one
+// sorted stream) with the cohort's rules and scores the merge against the
+// truth: which resources are one fact, which copies disagree.
+func checkMerge(t *testing.T, bundles []fhirBundle, batches []*fhirutil.Batch, st FHIRStats) {
+	byPerson := map[string][]int{}
 	var people []string
-	for _, b := range bundles {
+	for i, b := range bundles {
 		if _, ok := byPerson[b.p.PersonID]; !ok {
 			people = append(people, b.p.PersonID)
 		}
-		byPerson[b.p.PersonID] = append(byPerson[b.p.PersonID], b)
+		byPerson[b.p.PersonID] = append(byPerson[b.p.PersonID], i)
 	}
 	opts := &merge.Options{Rules: st.Rules}
 	var sc dedupScore
 	persons := 0
 	for _, pid := range people {
-		bs := byPerson[pid]
 		fact := map[string]int32{} // source/resource id → fact
 		conflictCopy := map[int32]bool{}
 		conflicting := map[string]bool{}
 		streams := map[string][]merge.Entry{}
 		var sources []string
-		for _, b := range bs {
-			batch, err := fhirutil.Decode(b.data, &fhirutil.Options{Source: provenance.Source{ID: b.p.Source}, Retrieved: FHIRReferenceNow, Workers: 1})
-			require.NoError(t, err)
+		for _, bi := range byPerson[pid] {
+			b, batch := bundles[bi], batches[bi]
 			if _, ok := streams[b.p.Source]; !ok {
 				sources = append(sources, b.p.Source)
 			}

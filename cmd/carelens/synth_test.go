@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/carelens/carelens/fhirutil"
+	"github.com/carelens/carelens/merge"
 )
 
 func TestSynthCommand(t *testing.T) {
@@ -44,6 +48,7 @@ func TestSynthCommandErrors(t *testing.T) {
 		{"negative error scale", []string{"synth", "--error-scale", "-1"}, true},
 		{"stray argument", []string{"synth", "extra"}, true},
 		{"bad source name", []string{"synth", "--people", "5", "--sources", "gp,a/b"}, false},
+		{"bad source name, FHIR", []string{"synth", "--fhir", "--people", "5", "--sources", "gp,a/b"}, false},
 		{"unknown flag", []string{"synth", "--nope"}, false},
 	}
 	for _, tc := range tests {
@@ -54,5 +59,60 @@ func TestSynthCommandErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, tc.usage, errors.Is(err, errUsage), "%v", err)
 		})
+	}
+}
+
+func TestSynthCommandFHIR(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	args := []string{"synth", "--fhir", "--people", "25", "--sources", "gp,hospital,community", "--seed", "4", "--out", dir}
+	require.NoError(t, run(t.Context(), args, nil, &stdout, &stderr), stderr.String())
+	out := stdout.String()
+	assert.Equal(t, 1, strings.Count(out, "\n"), "a one-line summary: %q", out)
+	assert.Contains(t, out, "people 25")
+
+	// truth.csv sits beside the source folders and names every bundle.
+	f, err := os.Open(filepath.Join(dir, "truth.csv"))
+	require.NoError(t, err)
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	require.NoError(t, err)
+	require.Greater(t, len(rows), 25)
+	assert.Equal(t, []string{"source", "record_id", "person_id"}, rows[0])
+	for _, r := range rows[1:] {
+		data, err := os.ReadFile(filepath.Join(dir, r[0], r[1]+".json"))
+		require.NoError(t, err, "bundle of %s/%s", r[0], r[1])
+		b, err := fhirutil.Decode(data, &fhirutil.Options{Workers: 1})
+		require.NoError(t, err)
+		assert.Empty(t, b.Issues)
+		require.Len(t, b.Patients(), 1)
+		assert.Equal(t, r[1], b.Patients()[0].ID)
+	}
+	for _, s := range []string{"gp", "hospital", "community"} {
+		entries, err := os.ReadDir(filepath.Join(dir, s))
+		require.NoError(t, err)
+		for _, e := range entries {
+			assert.True(t, strings.HasSuffix(e.Name(), ".json"), "only bundles in the source folder %s", s)
+		}
+	}
+
+	// rules.json is what timeline -rules loads.
+	rf, err := os.Open(filepath.Join(dir, "rules.json"))
+	require.NoError(t, err)
+	defer rf.Close()
+	rules, err := merge.LoadRules(rf)
+	require.NoError(t, err)
+	assert.NotEmpty(t, rules.Concepts)
+
+	// Same flags, same bytes.
+	dir2 := t.TempDir()
+	args[len(args)-1] = dir2
+	require.NoError(t, run(t.Context(), args, nil, &stdout, &stderr))
+	for _, name := range []string{"truth.csv", "rules.json", filepath.Join(rows[1][0], rows[1][1]+".json")} {
+		a, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		b, err := os.ReadFile(filepath.Join(dir2, name))
+		require.NoError(t, err)
+		assert.Equal(t, a, b, "%s is deterministic", name)
 	}
 }
