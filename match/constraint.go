@@ -16,8 +16,10 @@ const (
 	// swap) and no identifier agrees: the pattern of twins and multiples,
 	// which may at most be a possible match for a person to review.
 	ConstraintTwins
-	// ConstraintNameDOBOnly means nothing but name, birth date and sex
-	// agrees: matching never auto-links on name and birth date alone.
+	// ConstraintNameDOBOnly means nothing but name, birth date, sex and
+	// area (town, state) agrees: matching never auto-links on name and
+	// birth date alone. A town or county is shared by thousands and does
+	// not tell namesakes apart.
 	ConstraintNameDOBOnly
 	// ConstraintSuffix means both names carry a generational suffix and
 	// the suffixes differ (Jr and Sr): a discriminator, not noise.
@@ -32,7 +34,7 @@ func (c Constraint) String() string {
 	case ConstraintTwins:
 		return "possible twins: same birth date, different given names"
 	case ConstraintNameDOBOnly:
-		return "only name and birth date agree"
+		return "only name, birth date and area agree"
 	case ConstraintSuffix:
 		return "different generational suffixes"
 	}
@@ -53,6 +55,10 @@ func isDemographic(f Field) bool {
 	return f == FieldGiven || f == FieldMiddle || f == FieldFamily || f == FieldBirthDate || f == FieldSex
 }
 
+// isArea reports whether f names an area many people share (town, state):
+// agreement there corroborates no one.
+func isArea(f Field) bool { return f == FieldTown || f == FieldState }
+
 func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 	if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs {
 		return ConstraintNHS
@@ -60,7 +66,7 @@ func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 	if a.suffix != 0 && b.suffix != 0 && a.suffix != b.suffix {
 		return ConstraintSuffix
 	}
-	dobExact, givenElse, corroborated, idAgrees := false, false, false, false
+	dobExact, givenElse, givenNull, corroborated, idAgrees := false, false, true, false, false
 	for c := range s.comps {
 		cc := &s.comps[c]
 		l := int(pat >> (4 * c) & 15)
@@ -71,16 +77,21 @@ func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 		case FieldBirthDate:
 			dobExact = cc.levels[l].kind == LevelExact
 		case FieldGiven:
-			givenElse = cc.levels[l].kind == LevelElse
+			givenElse, givenNull = cc.levels[l].kind == LevelElse, false
 		}
-		if !isDemographic(cc.field) && cc.weight[l] > 0 {
+		// An e-mail corroborates only at its exact level, which needs more
+		// than the names in the address (see emailNameOnly).
+		nameLike := cc.field == FieldEmail && cc.levels[l].kind != LevelExact
+		if !isDemographic(cc.field) && !isArea(cc.field) && !nameLike && s.levelWeight(c, l, pat) > 0 {
 			corroborated = true
-			if cc.field == FieldNHSNumber || cc.field >= FieldIdentifier {
-				idAgrees = true
+			if cc.field == FieldNHSNumber || cc.field >= FieldIdentifier || cc.field == FieldEmail {
+				idAgrees = true // personal: twins do not share it
 			}
 		}
 	}
-	if dobExact && givenElse && !idAgrees && !s.model.NoTwinGuard {
+	// A missing given name hides whether the pair are twins: the rest of
+	// a household's record (address, phone, family name) is shared.
+	if dobExact && (givenElse || givenNull) && !idAgrees && !s.model.NoTwinGuard {
 		return ConstraintTwins
 	}
 	if !corroborated {

@@ -263,16 +263,7 @@ type edge struct {
 
 // weightOf returns the match weight of a candidate from its pattern.
 func (s *Scorer) weightOf(cp *candPair, recs []Prepared) float64 {
-	w := s.prior
-	for c := range s.comps {
-		cc := &s.comps[c]
-		l := int(cp.pat >> (4 * c) & 15)
-		w += cc.weight[l]
-		if cc.tf && cc.levels[l].kind == LevelExact {
-			w += s.tfAdjust(cc, &recs[cp.i])
-		}
-	}
-	return w
+	return s.patternWeight(cp.pat, &recs[cp.i])
 }
 
 func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, workers int) ([]edge, int) {

@@ -84,6 +84,13 @@ type Level struct {
 	M float64 `json:"m"`
 	// U is P(level | non-match).
 	U float64 `json:"u"`
+	// UGiven is P(level | non-match, the comparison's Given comparison
+	// agrees exactly): the u that applies when the field this one
+	// depends on already agrees, so the shared evidence is not counted
+	// twice (household members share a postcode and a house number; an
+	// e-mail made of the name agrees more often between namesakes). Zero
+	// means U.
+	UGiven float64 `json:"uGiven,omitempty"`
 }
 
 // Comparison compares one field of two records through an ordered list of
@@ -99,6 +106,12 @@ type Comparison struct {
 	// TermFrequency adjusts the exact level by how common the agreeing
 	// value is: SMITH agreeing counts for less than ZBYSZKO.
 	TermFrequency bool `json:"termFrequency,omitempty"`
+	// Given names the field of another comparison this one depends on,
+	// or two joined by "+" ("given+family"). When those comparisons are
+	// at their exact level, the levels' UGiven replace U. Training
+	// estimates UGiven from pairs that agree on Given but are clearly
+	// different people.
+	Given string `json:"given,omitempty"`
 }
 
 // BlockingRule makes candidate pairs from records that agree on every one
@@ -128,10 +141,9 @@ type Model struct {
 	Comparisons []Comparison `json:"comparisons"`
 	// Blocking lists the rules that make candidate pairs.
 	Blocking []BlockingRule `json:"blocking"`
-	// NoTwinGuard turns off [ConstraintTwins]. Training sets it when the
-	// data itself shows that identifier-confirmed matches often have
-	// wholly different given names (so a different given name is no sign
-	// of twins there).
+	// NoTwinGuard turns off [ConstraintTwins]. Training never sets it on
+	// its own: [TrainOptions.NoTwinGuard] does, and the training report
+	// says so.
 	NoTwinGuard bool `json:"noTwinGuard,omitempty"`
 	// Training records how the parameters were estimated.
 	Training *TrainingSummary `json:"training,omitempty"`
@@ -149,6 +161,60 @@ type TrainingSummary struct {
 	// GivenReplacedRate is the share of identifier-confirmed matches with
 	// the same birth date whose given names disagree outright.
 	GivenReplacedRate float64 `json:"givenReplacedRate"`
+	// Comparisons report how every level's parameters were estimated, in
+	// model order.
+	Comparisons []ComparisonReport `json:"comparisons,omitempty"`
+	// Warnings are what training could not do as intended, in plain
+	// words: no PHI, only field names, counts and shares.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Estimate says where a parameter came from.
+type Estimate string
+
+// Estimates.
+const (
+	// EstimatePrior means the default model's value was kept: the data
+	// had too little evidence for this level.
+	EstimatePrior Estimate = "prior"
+	// EstimateRandom means u was counted on random pairs.
+	EstimateRandom Estimate = "random pairs"
+	// EstimateAnchored means m was counted on pairs confirmed by an
+	// agreeing valid identifier (independent evidence of a match),
+	// shrunk towards the prior.
+	EstimateAnchored Estimate = "identifier-confirmed pairs"
+	// EstimateEM means m came from expectation–maximisation over blocked
+	// pairs, shrunk towards the prior.
+	EstimateEM Estimate = "EM"
+	// EstimateFixed means the value is set by rule, not by data (a name
+	// swap counted once, in the given-name comparison).
+	EstimateFixed Estimate = "fixed"
+)
+
+// ComparisonReport is the training report of one comparison.
+type ComparisonReport struct {
+	Name string `json:"name"`
+	// Given is the field whose agreement switches U to UGiven, if any.
+	Given string `json:"given,omitempty"`
+	// Pairs is the (expected) number of matching pairs m was estimated
+	// from.
+	Pairs    float64       `json:"pairs"`
+	Levels   []LevelReport `json:"levels"`
+	Warnings []string      `json:"warnings,omitempty"`
+}
+
+// LevelReport is the training report of one level (the null level is
+// left out).
+type LevelReport struct {
+	Label  string   `json:"label"`
+	M      float64  `json:"m"`
+	U      float64  `json:"u"`
+	Weight float64  `json:"weight"`
+	MFrom  Estimate `json:"mFrom"`
+	UFrom  Estimate `json:"uFrom"`
+	// UGiven and WeightGiven apply when the comparison's Given field agrees.
+	UGiven      float64 `json:"uGiven,omitempty"`
+	WeightGiven float64 `json:"weightGiven,omitempty"`
 }
 
 // DefaultThreshold is the default match probability for linking.
@@ -222,6 +288,17 @@ func (m *Model) Validate() error {
 			if li > 0 && (l.M <= 0 || l.M > 1 || l.U <= 0 || l.U > 1 || math.IsNaN(l.M) || math.IsNaN(l.U)) {
 				return fmt.Errorf("%w: comparison %s level %d: m or u outside (0, 1]", ErrInvalidModel, c.Name, li)
 			}
+			if l.UGiven < 0 || l.UGiven > 1 || math.IsNaN(l.UGiven) {
+				return fmt.Errorf("%w: comparison %s level %d: uGiven outside (0, 1]", ErrInvalidModel, c.Name, li)
+			}
+		}
+		if c.Given != "" {
+			parts := strings.Split(c.Given, "+")
+			for _, g := range parts {
+				if _, _, err := parseField(g); err != nil || g == c.Field || len(parts) > 2 {
+					return fmt.Errorf("%w: comparison %s depends on field %q", ErrInvalidModel, c.Name, c.Given)
+				}
+			}
 		}
 	}
 	for _, r := range m.Blocking {
@@ -279,6 +356,13 @@ func (m *Model) Clone() *Model {
 	}
 	if m.Training != nil {
 		t := *m.Training
+		t.Comparisons = make([]ComparisonReport, len(m.Training.Comparisons))
+		for i, r := range m.Training.Comparisons {
+			r.Levels = append([]LevelReport(nil), r.Levels...)
+			r.Warnings = append([]string(nil), r.Warnings...)
+			t.Comparisons[i] = r
+		}
+		t.Warnings = append([]string(nil), m.Training.Warnings...)
 		c.Training = &t
 	}
 	return &c
@@ -354,10 +438,19 @@ func DefaultModel(identifierSystems []string) *Model {
 		els(0.07, 0.9989)}}
 	email := Comparison{Name: "email", Field: "email", Levels: []Level{null,
 		lv("exact", LevelExact, 0, 0.85, 0.0001),
-		lv("jaro-winkler >= 0.90", LevelSimilarity, 0.90, 0.08, 0.001),
+		lv("similar, or same address made of the names", LevelSimilarity, 0.90, 0.08, 0.001),
 		els(0.07, 0.9989)}}
 	nhs := Comparison{Name: "NHS number", Field: "nhs_number", Levels: []Level{null,
 		lv("exact", LevelExact, 0, 0.95, 0.00001), els(0.05, 0.99999)}}
+	// Fields that depend on another: people of one household share the
+	// postcode and with it the house number, street, town, family name and
+	// often a landline; an e-mail built from the name agrees more often
+	// between namesakes. Training estimates their u given that agreement,
+	// so the shared fact counts once.
+	for _, c := range []*Comparison{&street, &addr, &town, &state, &family, &phone} {
+		c.Given = "postcode"
+	}
+	email.Given = "given+family"
 	m := &Model{Version: 1, Prior: 1e-4, Comparisons: []Comparison{
 		nhs, given, middle, family, dob, sex, street, addr, town, postcode, state, phone, email}}
 	for _, sys := range identifierSystems {

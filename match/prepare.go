@@ -63,6 +63,7 @@ const (
 	flagBadDate                           // birth date present but invalid
 	flagPlaceholderDate                   // birth date a sentinel default
 	flagBadNHS                            // NHS number present but invalid
+	flagEmailNameOnly                     // e-mail local part made only of the record's names
 )
 
 // Prepared is a record normalised once into the compact form the pair loop
@@ -366,6 +367,9 @@ func (p *Preparer) normalise(r *Record, nr *normRecord) {
 	nr.s[FieldPostcode], nr.out = NormalisePostcode(r.Postcode)
 	nr.s[FieldPhone] = NormalisePhone(r.Phone)
 	nr.s[FieldEmail] = NormaliseEmail(r.Email)
+	if e := nr.s[FieldEmail]; e != "" && emailNameOnly(e, n) {
+		nr.flags |= flagEmailNameOnly
+	}
 	if r.NHSNumber != "" {
 		if ValidNHSNumber(r.NHSNumber) {
 			v, _ := strconv.ParseUint(NormaliseNHSNumber(r.NHSNumber), 10, 64)
@@ -505,4 +509,48 @@ func (p *Preparer) PrepareAll(recs []Record) []Prepared {
 	wg.Wait()
 	p.n.Add(uint64(len(recs)))
 	return out
+}
+
+// emailNameOnly reports whether the local part of a normalised e-mail
+// address is made only of the record's own names (whole, or the given
+// name's initial) and separators: isla.elliott@, ielliott@, elliott.isla@.
+// Two such addresses agree whenever the names do, so their agreement is
+// not evidence beyond the names; an address with anything else in it
+// (digits, a nickname, another word) is.
+func emailNameOnly(email string, n normName) bool {
+	at := strings.LastIndexByte(email, '@')
+	if at <= 0 {
+		return false
+	}
+	rest := email[:at]
+	var toks []string
+	for _, g := range n.given {
+		toks = append(toks, strings.ReplaceAll(g, " ", ""))
+	}
+	toks = append(toks, n.family)
+	toks = append(toks, n.parts...)
+	if len(toks) == 0 {
+		return false
+	}
+	for rest != "" {
+		switch rest[0] {
+		case '.', '_', '-', '+':
+			rest = rest[1:]
+			continue
+		}
+		best := 0
+		for _, t := range toks {
+			if len(t) > best && strings.HasPrefix(rest, t) {
+				best = len(t)
+			}
+		}
+		if best == 0 && len(n.given) > 0 && n.given[0] != "" && rest[0] == n.given[0][0] {
+			best = 1 // an initial
+		}
+		if best == 0 {
+			return false
+		}
+		rest = rest[best:]
+	}
+	return true
 }

@@ -19,15 +19,20 @@ type compiledLevel struct {
 
 // compiledComparison is a comparison bound to a Preparer's field slots.
 type compiledComparison struct {
-	field   Field
-	levels  []compiledLevel
-	weight  []float64 // log2(m/u) per level; 0 for null
-	tf      bool
-	uExact  float64
-	shared  bool    // values shared by too many records count as null
-	mi      int     // index of the comparison in the model
-	maxDist int     // largest distance threshold among the levels
-	minSim  float64 // smallest similarity threshold among the levels
+	field  Field
+	levels []compiledLevel
+	weight []float64 // log2(m/u) per level; 0 for null
+	// cond are the indexes of the comparisons this one depends on (-1
+	// for none); when they are all at an exact level, weightGiven
+	// (log2(m/uGiven)) replaces weight.
+	cond        [2]int
+	weightGiven []float64
+	tf          bool
+	uExact      float64
+	shared      bool    // values shared by too many records count as null
+	mi          int     // index of the comparison in the model
+	maxDist     int     // largest distance threshold among the levels
+	minSim      float64 // smallest similarity threshold among the levels
 }
 
 // Scorer scores pairs of records prepared by one [Preparer] under one
@@ -75,9 +80,18 @@ func (m *Model) Scorer(p *Preparer) (*Scorer, error) {
 				s.views[f] = v.view()
 			}
 		}
-		cc := compiledComparison{field: f, tf: c.TermFrequency, mi: mi,
+		cc := compiledComparison{field: f, tf: c.TermFrequency, mi: mi, cond: [2]int{-1, -1},
 			shared: f == FieldPhone || f == FieldEmail || f >= FieldIdentifier}
 		for li, l := range c.Levels {
+			wg := 0.0
+			if li > 0 {
+				ug := l.UGiven
+				if ug <= 0 {
+					ug = l.U
+				}
+				wg = math.Log2(l.M / ug)
+			}
+			cc.weightGiven = append(cc.weightGiven, wg)
 			cl := compiledLevel{kind: l.Kind, thr: l.Threshold}
 			if l.Kind == LevelSimilarity {
 				cl.cmp, cl.cmpName = comparators[l.Comparator], l.Comparator
@@ -99,6 +113,18 @@ func (m *Model) Scorer(p *Preparer) (*Scorer, error) {
 			}
 		}
 		s.comps = append(s.comps, cc)
+	}
+	for i := range s.comps {
+		k := 0
+		for given := range strings.SplitSeq(m.Comparisons[s.comps[i].mi].Given, "+") {
+			for j := range s.comps {
+				if j != i && k < 2 && given != "" && m.Comparisons[s.comps[j].mi].Field == given {
+					s.comps[i].cond[k] = j
+					k++
+					break
+				}
+			}
+		}
 	}
 	for _, r := range m.Blocking {
 		cr, err := compileRule(r, p)
@@ -132,21 +158,55 @@ func (s *Scorer) Score(a, b *Prepared) float64 {
 			panic(fmt.Sprintf("match: asymmetric comparison levels %x vs %x", pa, pb))
 		}
 	}
+	return s.patternWeight(s.pattern(a, b), a)
+}
+
+// levelWeight returns comparison c's weight at level l within pattern
+// pat: log2(m/u), or log2(m/uGiven) when the comparison c depends on is
+// at an exact level.
+func (s *Scorer) levelWeight(c int, l int, pat uint64) float64 {
+	cc := &s.comps[c]
+	if s.condHolds(cc, pat) {
+		return cc.weightGiven[l]
+	}
+	return cc.weight[l]
+}
+
+// condHolds reports whether every comparison cc depends on is at an exact
+// level in pat (false when cc depends on none).
+func (s *Scorer) condHolds(cc *compiledComparison, pat uint64) bool {
+	if cc.cond[0] < 0 {
+		return false
+	}
+	for _, k := range cc.cond {
+		if k < 0 {
+			break
+		}
+		lk := int(pat >> (4 * k) & 15)
+		if lk == 0 || s.comps[k].levels[lk].kind != LevelExact {
+			return false
+		}
+	}
+	return true
+}
+
+// patternWeight returns the match weight of a pair with comparison
+// pattern pat; a is the first record, for term frequencies.
+func (s *Scorer) patternWeight(pat uint64, a *Prepared) float64 {
 	w := s.prior
-	for i := range s.comps {
-		c := &s.comps[i]
-		l := s.level(c, a, b)
-		w += c.weight[l]
-		if c.tf && c.levels[l].kind == LevelExact {
-			w += s.tfAdjust(c, a)
+	for c := range s.comps {
+		cc := &s.comps[c]
+		l := int(pat >> (4 * c) & 15)
+		w += s.levelWeight(c, l, pat)
+		if cc.tf && cc.levels[l].kind == LevelExact {
+			w += s.tfAdjust(cc, a)
 		}
 	}
 	return w
 }
 
-// Levels writes the level index of every comparison for the pair into dst
-// (len(dst) must be at least the number of comparisons) and returns the
-// pattern packed 4 bits per comparison.
+// pattern returns the level index of every comparison for the pair,
+// packed 4 bits per comparison in model order.
 func (s *Scorer) pattern(a, b *Prepared) uint64 {
 	var p uint64
 	for i := range s.comps {
@@ -239,7 +299,11 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 		case LevelElse:
 			return li
 		case LevelExact:
-			if x == y {
+			// An e-mail address made only of the names is not exact
+			// evidence of its own: it agrees whenever the names do (see
+			// emailNameOnly); such pairs fall to the similarity level,
+			// whose u given the family name is estimated from namesakes.
+			if x == y && (f != FieldEmail || a.flags&flagEmailNameOnly == 0) {
 				return li
 			}
 		case LevelAlias:
@@ -472,11 +536,12 @@ type Explanation struct {
 // Explain scores a pair and says why.
 func (s *Scorer) Explain(a, b *Prepared) Explanation {
 	e := Explanation{Prior: s.prior, Weight: s.prior}
+	pat := s.pattern(a, b)
 	for i := range s.comps {
 		c := &s.comps[i]
-		l := s.level(c, a, b)
+		l := int(pat >> (4 * i) & 15)
 		ce := ComparisonExplanation{Name: s.model.Comparisons[c.mi].Name, Level: s.model.Comparisons[c.mi].Levels[l].Label,
-			LevelIndex: l, Weight: c.weight[l]}
+			LevelIndex: l, Weight: s.levelWeight(i, l, pat)}
 		if c.tf && c.levels[l].kind == LevelExact {
 			ce.TermFrequency = s.tfAdjust(c, a)
 		}

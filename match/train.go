@@ -30,6 +30,11 @@ type TrainOptions struct {
 	// DefaultTrainingSessions. Comparisons no session estimates keep the
 	// m of EM over all candidate pairs.
 	Sessions []string
+	// NoTwinGuard turns off [ConstraintTwins] in the trained model. The
+	// guard is on unless asked: where the data shows identifier-confirmed
+	// matches with different given names, training warns instead of
+	// switching it off.
+	NoTwinGuard bool
 }
 
 // DefaultTrainingSessions are the default [TrainOptions.Sessions].
@@ -134,13 +139,21 @@ func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) 
 			continue
 		}
 		observed[c] = true
+		prior := make([]float64, nl)
+		var ps float64
+		for l := 1; l < nl; l++ {
+			prior[l] = sc.model.Comparisons[sc.comps[c].mi].Levels[l].U
+			ps += prior[l]
+		}
 		for l := 1; l < nl; l++ {
 			var k int64
 			for w := range workers {
 				k += counts[w][c][l]
 			}
-			// Half a count for levels never seen, so no level has u = 0.
-			u[c][l] = (float64(k) + 0.5) / (float64(nonNull) + 0.5*float64(nl-1))
+			// A Dirichlet prior centred on the base model's u, worth
+			// uPriorStrength pairs: no level has u = 0, and a tiny sample
+			// (a handful of records) cannot make agreement look common.
+			u[c][l] = (float64(k) + uPriorStrength*prior[l]/ps) / (float64(nonNull) + uPriorStrength)
 		}
 	}
 	return u, observed, R
@@ -149,31 +162,40 @@ func randomU(ctx context.Context, sc *Scorer, recs []Prepared, o *TrainOptions) 
 // emResult is what expectation–maximisation found.
 type emResult struct {
 	m          [][]float64
-	lambda     float64 // share of candidate pairs that match
+	n          []float64 // expected matching pairs with a non-null level, per comparison
+	lambda     float64   // share of candidate pairs that match
 	iterations int
 	converged  bool
 }
 
-// runEM estimates m and the candidate-set match share with u fixed.
-func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, lambda0 float64, maxIter int, fixM bool, nonMatch func(uint64) bool) emResult {
-	type pat struct {
-		lv       [maxComparisons]uint8
-		count    float64
-		nonMatch bool // a hard constraint says these pairs never match
-	}
-	pats := make([]pat, 0, len(hist))
+// emPattern is one distinct comparison pattern with its count.
+type emPattern struct {
+	lv       [maxComparisons]uint8
+	count    float64
+	logU     float64 // Σ log u over the comparisons, u conditional where it applies
+	nonMatch bool    // a hard constraint says these pairs never match
+}
+
+// runEM estimates m and the candidate-set match share with u fixed. Each
+// m is a posterior mode under a Dirichlet prior centred on prior[c] with
+// priorStrength pseudo-pairs, so that a level the data rarely shows keeps
+// a sane value instead of collapsing to zero.
+func runEM(sc *Scorer, hist map[uint64]int64, levels []int, m0, prior [][]float64, u uTables, lambda0 float64, maxIter int, fixM bool, nonMatch func(uint64) bool) emResult {
+	nComps := len(levels)
 	keys := make([]uint64, 0, len(hist))
 	for k := range hist {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys) // deterministic summation order
+	pats := make([]emPattern, 0, len(keys))
 	for _, k := range keys {
-		var p pat
+		p := emPattern{count: float64(hist[k]), nonMatch: nonMatch != nil && nonMatch(k)}
 		for c := range nComps {
 			p.lv[c] = uint8(k >> (4 * c) & 15)
+			if p.lv[c] != 0 {
+				p.logU += math.Log(u.at(sc, c, int(p.lv[c]), k))
+			}
 		}
-		p.count = float64(hist[k])
-		p.nonMatch = nonMatch != nil && nonMatch(k)
 		pats = append(pats, p)
 	}
 	m := make([][]float64, nComps)
@@ -181,27 +203,33 @@ func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, l
 		m[c] = slices.Clone(m0[c])
 	}
 	lambda := min(max(lambda0, 1e-6), 0.999)
-	res := emResult{}
+	res := emResult{n: make([]float64, nComps)}
 	acc := make([][]float64, nComps)
 	for c := range acc {
 		acc[c] = make([]float64, levels[c])
 	}
+	logM := make([][]float64, nComps)
+	for c := range logM {
+		logM[c] = make([]float64, levels[c])
+	}
 	for it := 1; it <= maxIter; it++ {
 		for c := range acc {
 			clear(acc[c])
+			for l := 1; l < levels[c]; l++ {
+				logM[c][l] = math.Log(m[c][l])
+			}
 		}
 		var sumG, sumN float64
-		for _, p := range pats {
-			lm, lu := math.Log(lambda), math.Log(1-lambda)
+		lm0, lu0 := math.Log(lambda), math.Log(1-lambda)
+		for i := range pats {
+			p := &pats[i]
+			lm := lm0
 			for c := range nComps {
-				l := p.lv[c]
-				if l == 0 {
-					continue
+				if l := p.lv[c]; l != 0 {
+					lm += logM[c][l]
 				}
-				lm += math.Log(m[c][l])
-				lu += math.Log(u[c][l])
 			}
-			g := 1 / (1 + math.Exp(lu-lm))
+			g := 1 / (1 + math.Exp(lu0+p.logU-lm))
 			if p.nonMatch {
 				g = 0
 			}
@@ -216,19 +244,16 @@ func runEM(hist map[uint64]int64, nComps int, levels []int, m0, u [][]float64, l
 		delta = max(delta, math.Abs(newLambda-lambda))
 		lambda = min(max(newLambda, 1e-9), 1-1e-9)
 		for c := range nComps {
-			if fixM {
-				break
-			}
 			var tot float64
 			for l := 1; l < levels[c]; l++ {
 				tot += acc[c][l]
 			}
-			if tot <= 0 {
+			res.n[c] = tot
+			if fixM || tot <= 0 {
 				continue
 			}
 			for l := 1; l < levels[c]; l++ {
-				v := (acc[c][l] + 1e-3) / (tot + 1e-3*float64(levels[c]-1))
-				v = min(max(v, 1e-6), 1)
+				v := (acc[c][l] + priorStrength*prior[c][l]) / (tot + priorStrength)
 				delta = max(delta, math.Abs(v-m[c][l]))
 				m[c][l] = v
 			}
@@ -276,9 +301,24 @@ func deterministicMatch(sc *Scorer, pattern uint64) bool {
 
 // trainModel returns a copy of the scorer's model with u from random
 // pairs, and m and the prior from EM over the candidate pairs.
+//
+// m is estimated, for each comparison, from the most independent evidence
+// the data offers: first the pairs an agreeing valid identifier confirms
+// (when there are at least minAnchorPairs), then EM sessions on blocking
+// rules that do not block on the comparison's field, then EM over all
+// candidate pairs; every estimate is shrunk towards the default model's
+// m, and kept at the prior when fewer than minEvidence matching pairs
+// speak for it. The estimates are then made safe (see safeLevels) and the
+// training report records how each came about.
 func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList, bs *blockSet, o *TrainOptions) (*Model, error) {
 	base := sc.model
 	u, observed, R := randomU(ctx, sc, recs, o)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var warnings []string
+	ut := uTables{u: u}
+	ut.given, warnings = conditionalU(sc, recs, o.Seed)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -300,6 +340,7 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 	detPrior := max(float64(nDet)/deterministicRecall/totalPairs, 1/totalPairs)
 	nc := len(sc.comps)
 	m0 := make([][]float64, nc)
+	prior := make([][]float64, nc)
 	levels := make([]int, nc)
 	for c := range sc.comps {
 		mc := &base.Comparisons[sc.comps[c].mi]
@@ -308,6 +349,7 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 		for l := range mc.Levels {
 			m0[c][l] = mc.Levels[l].M
 		}
+		prior[c] = priorM(mc)
 	}
 	maxIter := o.MaxIterations
 	if maxIter <= 0 {
@@ -331,7 +373,7 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 		}
 		return false
 	}
-	pooled := runEM(hist, nc, levels, m0, u, lambda0, maxIter, false, nonMatch)
+	pooled := runEM(sc, hist, levels, m0, prior, ut, lambda0, maxIter, false, nonMatch)
 
 	// Sessions: EM on one rule's blocks, m for the comparisons of other
 	// fields only.
@@ -340,6 +382,7 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 		sessions = DefaultTrainingSessions
 	}
 	sum := make([][]float64, nc)
+	sessN := make([]float64, nc)
 	cnt := make([]int, nc)
 	for c := range sum {
 		sum[c] = make([]float64, levels[c])
@@ -377,7 +420,7 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 		if total < 10 {
 			continue
 		}
-		em := runEM(sh, nc, levels, pooled.m, u, 0.5, maxIter, false, nonMatch)
+		em := runEM(sc, sh, levels, pooled.m, prior, ut, 0.5, maxIter, false, nonMatch)
 		iterations += em.iterations
 		converged = converged && em.converged
 		for c := range sc.comps {
@@ -385,45 +428,103 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 				continue
 			}
 			cnt[c]++
+			sessN[c] += em.n[c]
 			for l := 1; l < levels[c]; l++ {
 				sum[c][l] += em.m[c][l]
 			}
 		}
 	}
+	anchorM, anchorN := anchoredM(sc, hist, levels, prior)
 	m := pooled.m
+	mFrom := make([]Estimate, nc)
+	evidence := make([]float64, nc)
 	for c := range sc.comps {
-		if cnt[c] == 0 {
-			continue
-		}
-		for l := 1; l < levels[c]; l++ {
-			m[c][l] = sum[c][l] / float64(cnt[c])
+		mFrom[c], evidence[c] = EstimateEM, pooled.n[c]
+		switch {
+		case anchorN[c] >= minAnchorPairs:
+			m[c], mFrom[c], evidence[c] = anchorM[c], EstimateAnchored, anchorN[c]
+		case cnt[c] > 0:
+			for l := 1; l < levels[c]; l++ {
+				m[c][l] = sum[c][l] / float64(cnt[c])
+			}
+			evidence[c] = sessN[c] / float64(cnt[c])
 		}
 	}
 	// The share of candidate pairs that match, with m and u now fixed.
-	final := runEM(hist, nc, levels, m, u, pooled.lambda, maxIter, true, nonMatch)
+	final := runEM(sc, hist, levels, m, prior, ut, pooled.lambda, maxIter, true, nonMatch)
 
 	out := base.Clone()
 	replaced, confirmed := givenReplaced(sc, hist)
 	rate := (float64(replaced) + 0.5) / (float64(confirmed) + 1)
-	out.NoTwinGuard = confirmed >= minConfirmed && rate >= twinGuardRate
+	out.NoTwinGuard = o.NoTwinGuard
+	switch {
+	case o.NoTwinGuard:
+		warnings = append(warnings, "the twins guard is off (asked for): a shared birth date with different given names can link")
+	case confirmed >= minConfirmed && rate >= twinGuardRate:
+		warnings = append(warnings, fmt.Sprintf("%.1f%% of %d identifier-confirmed pairs have different given names; "+
+			"the twins guard stays on (turn it off with TrainOptions.NoTwinGuard if the data records given names unreliably)", 100*rate, confirmed))
+	}
+	report := make([]ComparisonReport, len(out.Comparisons))
+	for i, c := range out.Comparisons {
+		report[i] = ComparisonReport{Name: c.Name, Given: c.Given}
+	}
 	for c := range sc.comps {
+		mi := sc.comps[c].mi
+		mc := &out.Comparisons[mi]
+		rep := &report[mi]
+		rep.Pairs = evidence[c]
+		from := mFrom[c]
+		mc.Levels[0].UGiven = 0
 		if !observed[c] {
-			continue // no data for this field: keep the model's values
+			rep.Warnings = append(rep.Warnings, "no records have this field: default parameters kept")
+			from = EstimatePrior
+			for l := 1; l < levels[c]; l++ {
+				u[c][l] = mc.Levels[l].U
+			}
+			m[c] = prior[c]
+		} else if evidence[c] < minEvidence {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("only %.0f matching pairs: m kept at the default", evidence[c]))
+			from = EstimatePrior
+			m[c] = prior[c]
 		}
-		mc := &out.Comparisons[sc.comps[c].mi]
+		mFromL := make([]Estimate, levels[c])
+		uFromL := make([]Estimate, levels[c])
 		for l := 1; l < levels[c]; l++ {
 			mc.Levels[l].M = m[c][l]
 			mc.Levels[l].U = u[c][l]
+			mc.Levels[l].UGiven = 0
+			if ut.given[c] != nil {
+				mc.Levels[l].UGiven = ut.given[c][l]
+			}
+			mFromL[l], uFromL[l] = from, EstimateRandom
+			if !observed[c] {
+				uFromL[l] = EstimatePrior
+			}
+		}
+		if ut.given[c] == nil && mc.Given != "" {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("too few pairs agreeing on %s to estimate its dependence on it: counted as independent", mc.Given))
+		}
+		rep.Warnings = append(rep.Warnings, safeLevels(mc, sc.comps[c].field, mFromL)...)
+		for l := 1; l < levels[c]; l++ {
+			lv := mc.Levels[l]
+			lr := LevelReport{Label: lv.Label, M: lv.M, U: lv.U, Weight: math.Log2(lv.M / lv.U), MFrom: mFromL[l], UFrom: uFromL[l]}
+			if lv.UGiven > 0 {
+				lr.UGiven, lr.WeightGiven = lv.UGiven, math.Log2(lv.M/lv.UGiven)
+			}
+			rep.Levels = append(rep.Levels, lr)
 		}
 	}
-	prior := detPrior
+	prior0 := detPrior
 	if nCand > 0 {
-		prior = final.lambda * float64(nCand) / totalPairs
+		prior0 = final.lambda * float64(nCand) / totalPairs
 	}
-	out.Prior = min(max(prior, 1/(totalPairs*10)), 0.5)
+	out.Prior = min(max(prior0, 1/(totalPairs*10)), 0.5)
 	out.Training = &TrainingSummary{Records: len(recs), RandomPairs: R, CandidatePairs: int(nCand),
 		EMIterations: iterations, Converged: converged, DeterministicPrior: detPrior, Seed: o.Seed,
-		GivenReplacedRate: rate}
+		GivenReplacedRate: rate, Comparisons: report, Warnings: warnings}
+	if !converged {
+		out.Training.Warnings = append(out.Training.Warnings, fmt.Sprintf("EM did not converge in %d iterations", maxIter))
+	}
 	if err := out.Validate(); err != nil {
 		return nil, fmt.Errorf("match: trained model: %w", err)
 	}

