@@ -44,6 +44,11 @@ var (
 	// ErrTooLarge is returned when an answer is larger than
 	// [Config.MaxBytes].
 	ErrTooLarge = errors.New("source: answer too large")
+	// ErrQuery is returned for a question a source cannot be asked: a
+	// [Query] with neither a valid NHS number nor a family name and birth
+	// date, a search parameter a [Store] does not support, a patient id
+	// that is not a FHIR id.
+	ErrQuery = errors.New("source: unsupported query")
 )
 
 // Defaults for a [Config] whose fields are zero.
