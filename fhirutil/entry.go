@@ -2,14 +2,17 @@ package fhirutil
 
 import (
 	"cmp"
+	"html"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/fhir/go/jsonformat"
 	apb "github.com/google/fhir/go/proto/google/fhir/proto/annotations_go_proto"
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
+	compositionpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/composition_go_proto"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -271,6 +274,11 @@ func (r *Resource) entry(source string, retrieved time.Time, meds medications) m
 		e.Display = cmp.Or(d.GetDescription().GetValue(), e.Display)
 		setTime(&e, d.GetDate(), d.GetContext().GetPeriod().GetStart())
 		e.Status = codeOf(d.GetStatus())
+		for _, c := range d.GetContent() {
+			if e.Text = attachmentText(c.GetAttachment()); e.Text != "" {
+				break
+			}
+		}
 	case cr.GetComposition() != nil:
 		c := cr.GetComposition()
 		e.Category = documentCategory(c.GetType())
@@ -278,6 +286,7 @@ func (r *Resource) entry(source string, retrieved time.Time, meds medications) m
 		e.Display = cmp.Or(c.GetTitle().GetValue(), e.Display)
 		setTime(&e, c.GetDate())
 		e.Status = codeOf(c.GetStatus())
+		e.Text = compositionText(c)
 	default:
 		e.Category, e.Display = merge.CategoryOther, r.Type
 		if m := inner(cr); m != nil {
@@ -287,6 +296,92 @@ func (r *Resource) entry(source string, retrieved time.Time, meds medications) m
 		}
 	}
 	return e
+}
+
+// MaxText bounds the free text an entry carries from a note or document
+// (a plain-text attachment or a Composition's narrative); longer text is
+// cut at a character boundary and marked.
+const MaxText = 64 << 10
+
+// attachmentText returns the body of a plain-text attachment held inline
+// (data), or "" for other content types, URLs and invalid UTF-8.
+func attachmentText(a *dtpb.Attachment) string {
+	ct := strings.ToLower(strings.TrimSpace(a.GetContentType().GetValue()))
+	if ct != "" && !strings.HasPrefix(ct, "text/plain") {
+		return ""
+	}
+	data := a.GetData().GetValue()
+	if len(data) == 0 || !utf8.Valid(data) {
+		return ""
+	}
+	return clipText(string(data))
+}
+
+// compositionText returns a Composition's sections as text: each
+// section's title, then its narrative with the XHTML tags removed.
+func compositionText(c *compositionpb.Composition) string {
+	var b strings.Builder
+	var walk func(secs []*compositionpb.Composition_Section)
+	walk = func(secs []*compositionpb.Composition_Section) {
+		for _, s := range secs {
+			if b.Len() > MaxText {
+				return
+			}
+			if t := s.GetTitle().GetValue(); t != "" {
+				if b.Len() > 0 {
+					b.WriteString("\n")
+				}
+				b.WriteString(t)
+				b.WriteString(": ")
+			}
+			b.WriteString(narrativeText(s.GetText().GetDiv().GetValue()))
+			walk(s.GetSection())
+		}
+	}
+	walk(c.GetSection())
+	return clipText(strings.TrimSpace(b.String()))
+}
+
+// narrativeText strips the tags of an XHTML narrative and unescapes its
+// entities, keeping paragraph, line and list-item breaks as newlines.
+func narrativeText(div string) string {
+	var b strings.Builder
+	in := false
+	for i := 0; i < len(div); i++ {
+		switch c := div[i]; {
+		case c == '<':
+			in = true
+			if strings.HasPrefix(div[i:], "<p") || strings.HasPrefix(div[i:], "<br") || strings.HasPrefix(div[i:], "<li") {
+				if b.Len() > 0 {
+					b.WriteByte('\n')
+				}
+			}
+		case c == '>':
+			in = false
+		case !in:
+			b.WriteByte(c)
+		}
+	}
+	// Markup indentation is not text: collapse whitespace within lines
+	// and drop empty ones.
+	var lines []string
+	for l := range strings.SplitSeq(html.UnescapeString(b.String()), "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func clipText(s string) string {
+	if len(s) <= MaxText {
+		return s
+	}
+	cut := MaxText
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + " [text cut: longer than CareLens shows]"
 }
 
 func documentCategory(t *dtpb.CodeableConcept) merge.Category {

@@ -168,7 +168,7 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 		d.URLs[c.ID] = l.URL
 		c.BaseURL = l.URL
 		c.Timeout = source.Duration(timeout)
-		c.MaxAge = source.Duration(30 * 24 * time.Hour)
+		c.MaxAge = source.Duration(2 * 365 * 24 * time.Hour)
 		s, err := source.Open(c, nil)
 		if err != nil {
 			return nil, fmt.Errorf("demo: source %s: %w", c.ID, err)

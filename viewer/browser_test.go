@@ -1,0 +1,150 @@
+package viewer_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// screenshotDir is where the browser test saves what a clinician sees
+// (git-ignored; named in the README).
+const screenshotDir = "../screenshots"
+
+// chromium finds Debian's chromium, which .ci/run installs.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CARELENS_REQUIRE_BROWSER") != "" {
+		t.Fatal("CARELENS_REQUIRE_BROWSER is set but no chromium is on PATH")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium; .ci/run installs it)")
+	return ""
+}
+
+// TestBrowser drives headless Chromium through the demo as a clinician
+// would: sign in, find a patient by NHS number, see items from the three
+// sources, untick a source, and download the PDF.
+func TestBrowser(t *testing.T) {
+	exe := chromium(t)
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("pdftotext (poppler-utils) is not installed")
+	}
+	e := startDemo(t, 3*time.Second)
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	nhs := e.shared()
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Navigate(e.srv.URL+"/patient/"+nhs), // no session: sign-in first
+		chromedp.WaitVisible(chromedp.ID("user")),
+		chromedp.SendKeys(chromedp.ID("user"), "gp.doctor"),
+		chromedp.SendKeys(chromedp.ID("password"), "riverside-demo"),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("nhs")),
+		chromedp.SendKeys(chromedp.ID("nhs"), nhs[:3]+" "+nhs[3:6]+" "+nhs[6:]),
+		chromedp.Submit(chromedp.ID("nhs")),
+		chromedp.WaitVisible(chromedp.ID("timeline-h")),
+	))
+	rowSources := func() []string {
+		srcs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+			`Array.from(document.querySelectorAll("table.timeline tbody tr")).map(r => r.dataset.sources)`))
+		require.NoError(t, err)
+		return srcs
+	}
+	before := rowSources()
+	require.NotEmpty(t, before)
+	has := func(rows []string, id string) bool {
+		return slices.ContainsFunc(rows, func(s string) bool { return slices.Contains(strings.Fields(s), id) })
+	}
+	for _, id := range []string{"gp", "hospital", "community"} {
+		assert.True(t, has(before, id), "items from %s", id)
+	}
+	var shared []string
+	for _, s := range before {
+		if f := strings.Fields(s); len(f) > 1 && slices.Contains(f, "gp") {
+			shared = append(shared, s)
+		}
+	}
+	require.NotEmpty(t, shared, "items held by the GP and another source")
+
+	require.NoError(t, os.MkdirAll(screenshotDir, 0o755))
+	shot := func(name string, w, h int64) {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(w, h)))
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(screenshotDir, name), png, 0o644))
+	}
+	shot("record-desktop.png", 1280, 900)
+	shot("record-phone.png", 390, 844)
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)))
+
+	// Untick the GP practice (the user's own organisation) and update.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("src-gp")),
+		chromedp.Click(`//button[normalize-space()="Update view"]`),
+		chromedp.WaitVisible(`//span[contains(., "not shown (unticked)")]`),
+	))
+	after := rowSources()
+	require.NotEmpty(t, after)
+	assert.False(t, has(after, "gp"), "the unticked source's items are gone")
+	assert.Less(t, len(after), len(before))
+	for _, s := range shared {
+		rest := strings.Join(slices.DeleteFunc(strings.Fields(s), func(x string) bool { return x == "gp" }), " ")
+		assert.True(t, slices.Contains(after, rest), "an item shared by %q keeps %q", s, rest)
+	}
+	items, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll("table.timeline tbody tr td:nth-child(3)")).slice(0, 5).map(td => td.firstChild.textContent.trim())`))
+	require.NoError(t, err)
+	require.NotEmpty(t, items)
+
+	// Download the PDF of this view.
+	dl := t.TempDir()
+	_, err = chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dl, EventsEnabled: new(true)})
+	require.NoError(t, err)
+	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Click(`//a[normalize-space()="Print (PDF)"]`)))
+	var guid string
+	for ev, err := range progress {
+		require.NoError(t, err)
+		if ev.State == browser.DownloadProgressStateCompleted {
+			guid = ev.GUID
+			break
+		}
+		require.NotEqual(t, browser.DownloadProgressStateCanceled, ev.State, "download cancelled")
+	}
+	require.NotEmpty(t, guid, "the PDF downloaded")
+	out, err := exec.Command("pdftotext", "-layout", filepath.Join(dl, guid), "-").Output()
+	require.NoError(t, err)
+	text := string(out)
+	assert.Contains(t, text, nhs[:3]+" "+nhs[3:6]+" "+nhs[6:], "patient header")
+	assert.Contains(t, text, "Dr Asha Patel")
+	assert.Contains(t, text, "Sources shown: Northfield Hospital EHR, Northfield Community Services")
+	flat := strings.Join(strings.Fields(text), " ")
+	for _, it := range items {
+		assert.Contains(t, flat, strings.Join(strings.Fields(it), " "), "an item on screen is in the PDF")
+	}
+}
