@@ -786,10 +786,7 @@ func (h *history) bloods() {
 		if from.Before(h.start) {
 			from = h.start.Add(time.Duration(h.r.IntN(months*30)) * day)
 		}
-		step := time.Duration(float64(months*30)/act) * day
-		if step < 30*day {
-			step = 30 * day
-		}
+		step := max(time.Duration(float64(months*30)/act)*day, 30*day)
 		for t := from; t.Before(h.now.Add(-2 * day)); t = t.Add(step + time.Duration(h.r.IntN(jitter+1))*day) {
 			draws = append(draws, draw{t, panel})
 		}

@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"encoding/base64"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -193,11 +194,8 @@ var encounterClass = map[string]string{
 
 // statusOr returns s in lower case when it is one of allowed, else def.
 func statusOr(s, def string, allowed ...string) string {
-	s = strings.ToLower(s)
-	for _, a := range allowed {
-		if s == a {
-			return s
-		}
+	if s = strings.ToLower(s); slices.Contains(allowed, s) {
+		return s
 	}
 	return def
 }
