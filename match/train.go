@@ -501,7 +501,7 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 				uFromL[l] = EstimatePrior
 			}
 		}
-		if ut.given[c] == nil && mc.Given != "" {
+		if ut.given[c] == nil && mc.Given != "" && observed[c] {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("too few pairs agreeing on %s to estimate its dependence on it: counted as independent", mc.Given))
 		}
 		rep.Warnings = append(rep.Warnings, safeLevels(mc, sc.comps[c].field, mFromL)...)

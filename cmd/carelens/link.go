@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,7 @@ func init() {
 	register(command{name: "link", summary: "link record files into clusters of the same person", run: runLink})
 }
 
-const linkSynopsis = "[--out FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2] INPUT..."
+const linkSynopsis = "[--out FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2] [--report] [--no-twin-guard] INPUT..."
 
 // inputFlags are the flags link and train share for reading input files.
 type inputFlags struct {
@@ -36,9 +37,25 @@ type inputFlags struct {
 func addInputFlags(fs *flag.FlagSet) *inputFlags {
 	f := &inputFlags{}
 	f.id = fs.String("id", "", "column holding the record id (default: automatic)")
-	fs.Var(&f.maps, "map", "map a field to columns, FIELD=COLUMN[+COLUMN...]; repeatable")
+	fs.Var(&f.maps, "map", "map a field to columns, FIELD=COLUMN[+COLUMN...]; repeatable. FIELD is one of\n"+mapFieldsHelp())
 	f.skipBad = fs.Bool("skip-bad", false, "report bad rows on stderr and skip them instead of failing")
 	return f
+}
+
+// mapFieldsHelp lists the fields --map accepts with the column names the
+// automatic mapping reads as each (any of which also names the field).
+func mapFieldsHelp() string {
+	var b strings.Builder
+	al := matchio.Aliases()
+	for _, f := range matchio.Fields() {
+		a := slices.DeleteFunc(al[f], func(n string) bool { return n == string(f) })
+		if len(a) == 0 {
+			fmt.Fprintf(&b, "    %s\n", f)
+			continue
+		}
+		fmt.Fprintf(&b, "    %-12s (also %s)\n", f, strings.Join(a, ", "))
+	}
+	return b.String()
 }
 
 // read reads every input file; each file is one source named after it.
@@ -145,6 +162,8 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	pairsPath := fs.String("pairs", "", "write linked pairs with weight and probability to FILE")
 	explain := fs.String("explain", "", "explain the score of two records, ID1,ID2 (record id or source/record_id)")
 	seed := fs.Uint64("seed", 0, "random seed for training")
+	report := fs.Bool("report", false, "print the training report (levels, m, u, weights, how estimated, warnings) on stderr")
+	noTwin := fs.Bool("no-twin-guard", false, "train with the twins guard off: a shared birth date with different given names may link (reported)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -168,7 +187,7 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	opts := &match.LinkOptions{Threshold: *threshold, KeepPairs: *pairsPath != "", Train: match.TrainOptions{Seed: *seed}}
+	opts := &match.LinkOptions{Threshold: *threshold, KeepPairs: *pairsPath != "", Train: match.TrainOptions{Seed: *seed, NoTwinGuard: *noTwin}}
 	if *modelPath != "" {
 		m, err := readModelFile(*modelPath)
 		if err != nil {
@@ -192,6 +211,9 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		if err := writeFileWith(*saveModel, res.Model.WriteJSON); err != nil {
 			return err
 		}
+	}
+	if err := reportTraining(stderr, res.Model, *report); err != nil {
+		return err
 	}
 	if *explain != "" {
 		ia, err := findRecord(recs, ex[0])
@@ -241,6 +263,26 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	fmt.Fprintf(stderr, "carelens link: %d records, %d clusters; %v; prepare %.2fs block %.2fs train %.2fs score %.2fs cluster %.2fs; total %.2fs\n",
 		len(recs), res.Clusters, res.Stats, t["prepare"].Seconds(), t["block"].Seconds(), t["train"].Seconds(),
 		t["score"].Seconds(), t["cluster"].Seconds(), time.Since(start).Seconds())
+	return nil
+}
+
+// reportTraining writes the full training report when asked, and
+// otherwise only its warnings, one line each.
+func reportTraining(w io.Writer, m *match.Model, full bool) error {
+	if full {
+		return m.WriteTrainingReport(w)
+	}
+	if m.Training == nil {
+		return nil
+	}
+	for _, c := range m.Training.Comparisons {
+		for _, wn := range c.Warnings {
+			fmt.Fprintf(w, "carelens: training: %s: %s\n", c.Name, wn)
+		}
+	}
+	for _, wn := range m.Training.Warnings {
+		fmt.Fprintf(w, "carelens: training: %s\n", wn)
+	}
 	return nil
 }
 

@@ -14,11 +14,12 @@ func init() {
 
 // runTrain trains a model on the input files and writes it as JSON.
 func runTrain(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("train", stderr, "[--out MODEL.json] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--seed S] [--threshold P] [--skip-bad] INPUT...")
+	fs := newFlagSet("train", stderr, "[--out MODEL.json] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--seed S] [--threshold P] [--skip-bad] [--no-twin-guard] INPUT...")
 	in := addInputFlags(fs)
 	out := fs.String("out", "", "write the model to FILE (default stdout)")
 	seed := fs.Uint64("seed", 0, "random seed (training is deterministic for a seed)")
 	threshold := fs.Float64("threshold", 0, "match probability stored in the model as its threshold")
+	noTwin := fs.Bool("no-twin-guard", false, "train with the twins guard off: a shared birth date with different given names may link (reported)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -30,12 +31,15 @@ func runTrain(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	m, err := match.Train(ctx, recs, nil, &match.TrainOptions{Seed: *seed})
+	m, err := match.Train(ctx, recs, nil, &match.TrainOptions{Seed: *seed, NoTwinGuard: *noTwin})
 	if err != nil {
 		return err
 	}
 	if *threshold > 0 {
 		m.Threshold = *threshold
+	}
+	if err := m.WriteTrainingReport(stderr); err != nil {
+		return err
 	}
 	if *out == "" {
 		return m.WriteJSON(stdout)

@@ -56,6 +56,19 @@ func Fields() []Field {
 		FieldNHSNumber, FieldIdentifier, FieldIgnore}
 }
 
+// Aliases returns, for each field, the column names the automatic mapping
+// reads as that field, sorted.
+func Aliases() map[Field][]string {
+	out := map[Field][]string{}
+	for name, f := range headerNames {
+		out[f] = append(out[f], name)
+	}
+	for _, names := range out {
+		slices.Sort(names)
+	}
+	return out
+}
+
 // headerNames maps normalised header names to fields.
 var headerNames = map[string]Field{
 	"rec_id": FieldID, "record_id": FieldID, "unique_id": FieldID, "id": FieldID, "recid": FieldID,
@@ -151,7 +164,8 @@ type Options struct {
 }
 
 // ParseMap parses a command-line mapping "FIELD=COLUMN[+COLUMN...]" and adds
-// it to m, returning m (allocated if nil).
+// it to m, returning m (allocated if nil). FIELD is one of [Fields] or any
+// column name the automatic mapping knows ([Aliases]).
 func ParseMap(m map[Field][]string, spec string) (map[Field][]string, error) {
 	f, cols, ok := strings.Cut(spec, "=")
 	if !ok || f == "" || cols == "" {
@@ -159,7 +173,13 @@ func ParseMap(m map[Field][]string, spec string) (map[Field][]string, error) {
 	}
 	field := Field(normHeader(f))
 	if !slices.Contains(Fields(), field) {
-		return m, fmt.Errorf("%w %q in mapping (fields: %v)", ErrUnknownField, f, Fields())
+		// Any column name the automatic mapping knows (city, surname,
+		// dob...) names its field too.
+		alias, ok := headerNames[normHeader(f)]
+		if !ok {
+			return m, fmt.Errorf("%w %q in mapping (fields: %v, or a column alias such as city or surname)", ErrUnknownField, f, Fields())
+		}
+		field = alias
 	}
 	if m == nil {
 		m = map[Field][]string{}

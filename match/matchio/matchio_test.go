@@ -162,3 +162,36 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func TestParseMapAliases(t *testing.T) {
+	tests := []struct {
+		name, spec string
+		want       matchio.Field
+		wantErr    bool
+		reason     string
+	}{
+		{name: "field", spec: "town=City", want: matchio.FieldTown},
+		{name: "alias city", spec: "city=Municipality", want: matchio.FieldTown, reason: "city is a column alias of town"},
+		{name: "alias surname", spec: "Surname=LAST", want: matchio.FieldFamily},
+		{name: "alias dob", spec: "dob=born", want: matchio.FieldBirthDate},
+		{name: "unknown", spec: "shoe_size=x", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := matchio.ParseMap(nil, tc.spec)
+			if tc.wantErr {
+				require.ErrorIs(t, err, matchio.ErrUnknownField)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, m[tc.want], 1)
+		})
+	}
+	for _, f := range matchio.Fields() {
+		for _, a := range matchio.Aliases()[f] {
+			m, err := matchio.ParseMap(nil, a+"=col")
+			require.NoError(t, err, a)
+			assert.Contains(t, m, f, "alias %s", a)
+		}
+	}
+}
