@@ -10,12 +10,51 @@
 // (out-of-hours, mental health, ambulance, 111, a council's social care
 // system) by adding a [Config] entry, not code.
 //
+// # Opening sources
+//
+// [LoadConfigs] reads a deployment's list of [Config] values (rejecting
+// unknown fields and duplicate ids), [Config.Validate] checks one, and
+// [Open] turns one into a Source. [OpenStore] answers from a [Store] held
+// in memory, for tests and demos that must not write clinical data to
+// disk. Optional capabilities are found by type assertion, as in
+// database/sql/driver: [SinceSource] (only what changed since an instant)
+// and [PatientReader] (one Patient by the source's own id). Both
+// implementations here provide them.
+//
+// # What is asked
+//
+// A FHIR source sends, with Accept: application/fhir+json and the
+// configured headers:
+//
+//	GET {base}/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}
+//	GET {base}/Patient?family={family}&birthdate={YYYY-MM-DD}[&given={given}]
+//	GET {base}/Patient/{id}/$everything[?_since={instant}]
+//	GET {base}/Patient/{id}
+//
+// and follows Bundle links with relation "next" on the same scheme and
+// host, up to [Options.MaxPages]. [Query.Params] builds the search. A
+// folder source asks its [Store] the same search, so a folder and a
+// server holding the same bundles give the same answers; the example
+// server examples/fhirsource is built on the Store too.
+//
 // # Limits
 //
 // Every answer is bounded: a response body larger than
 // [Config.MaxBytes] is refused, and every call honours its context's
 // deadline and the source's [Config.Timeout]. Errors name the source id,
-// the operation and the HTTP status or file, never patient values.
+// the operation and the HTTP status or file, never patient values, query
+// strings, URLs, file names (Synthea names files after patients) or
+// header values.
+//
+// # Errors
+//
+// 404 and 410 from $everything or a read, and an id the source does not
+// hold, wrap [ErrNotFound]; an answer over MaxBytes or MaxPages wraps
+// [ErrTooLarge]; everything else that keeps an answer from arriving
+// (refused connections, timeouts, other non-2xx statuses, unreadable
+// bodies, a folder that cannot be read) wraps [ErrUnavailable], and a
+// timeout also wraps context.DeadlineExceeded. A search that finds no one
+// is an empty slice, not an error.
 package source
 
 import (

@@ -241,7 +241,8 @@ type scoped struct {
 }
 
 // bundleHead holds what the Store reads of every resource with
-// encoding/json; Patients are read further by readPatient.
+// encoding/json; Patients are read further (patientFields) once every
+// file is read.
 type bundleHead struct {
 	ResourceType string `json:"resourceType"`
 	ID           string `json:"id"`
@@ -265,11 +266,11 @@ func (b *storeBuilder) addFile(f File) error {
 			if len(bytes.TrimSpace(l)) == 0 {
 				continue
 			}
-			if err := readResource(l, "", fmt.Sprintf("line %d", line), &res); err != nil {
+			if err := readResource(l, "", fmt.Sprintf("line %d", line), &res, 0); err != nil {
 				return err
 			}
 		}
-	} else if err := readResource(f.Data, "", "", &res); err != nil {
+	} else if err := readResource(f.Data, "", "", &res, 0); err != nil {
 		return err
 	}
 	// Resolve references within the file.
@@ -305,35 +306,35 @@ func (b *storeBuilder) addFile(f File) error {
 	return nil
 }
 
-// readResource reads one resource (opening Bundles) and appends it to out.
-func readResource(data []byte, fullURL, loc string, out *[]scoped) error {
-	return readResourceDepth(data, fullURL, loc, out, 0)
-}
-
+// maxBundleDepth bounds the nesting of Bundles in one file.
 const maxBundleDepth = 8
 
-func readResourceDepth(data []byte, fullURL, loc string, out *[]scoped, depth int) error {
-	where := func() string {
-		if loc == "" {
-			return ""
-		}
-		return loc + ": "
+// readResource reads one resource, found at loc in its file ("" for the
+// whole file), and appends it to out; a Bundle's entries are read in its
+// place, recursively.
+func readResource(data []byte, fullURL, loc string, out *[]scoped, depth int) error {
+	at := ""
+	if loc != "" {
+		at = loc + ": "
 	}
 	var h bundleHead
 	if err := json.Unmarshal(data, &h); err != nil {
-		return fmt.Errorf("%s%w", where(), fhirutil.ErrInvalidJSON)
+		if _, syntax := errors.AsType[*json.SyntaxError](err); syntax || !json.Valid(data) {
+			return fmt.Errorf("%s%w", at, fhirutil.ErrInvalidJSON)
+		}
+		return fmt.Errorf("%sresourceType, id, meta or entry of the wrong JSON type: %w", at, fhirutil.ErrInvalidResource)
 	}
 	if h.ResourceType == "" {
-		return fmt.Errorf("%sno resourceType: %w", where(), fhirutil.ErrInvalidResource)
+		return fmt.Errorf("%sno resourceType: %w", at, fhirutil.ErrInvalidResource)
 	}
 	if h.ResourceType == "Bundle" {
 		if depth >= maxBundleDepth {
-			return fmt.Errorf("%sBundles nested more than %d deep: %w", where(), maxBundleDepth, fhirutil.ErrInvalidResource)
+			return fmt.Errorf("%sBundles nested more than %d deep: %w", at, maxBundleDepth, fhirutil.ErrInvalidResource)
 		}
 		var entries []bundleEntry
 		if len(h.Entry) > 0 && !bytes.Equal(h.Entry, []byte("null")) {
 			if err := json.Unmarshal(h.Entry, &entries); err != nil {
-				return fmt.Errorf("%sBundle.entry: %w", where(), fhirutil.ErrInvalidResource)
+				return fmt.Errorf("%sBundle.entry: %w", at, fhirutil.ErrInvalidResource)
 			}
 		}
 		for i, e := range entries {
@@ -344,7 +345,7 @@ func readResourceDepth(data []byte, fullURL, loc string, out *[]scoped, depth in
 			if loc != "" {
 				eloc = loc + "." + eloc
 			}
-			if err := readResourceDepth(e.Resource, e.FullURL, eloc, out, depth+1); err != nil {
+			if err := readResource(e.Resource, e.FullURL, eloc, out, depth+1); err != nil {
 				return err
 			}
 		}
@@ -353,7 +354,7 @@ func readResourceDepth(data []byte, fullURL, loc string, out *[]scoped, depth in
 	var buf bytes.Buffer
 	buf.Grow(len(data))
 	if err := json.Compact(&buf, data); err != nil {
-		return fmt.Errorf("%s%w", where(), fhirutil.ErrInvalidJSON)
+		return fmt.Errorf("%s%w", at, fhirutil.ErrInvalidJSON)
 	}
 	it := Item{Type: h.ResourceType, ID: h.ID, FullURL: fullURL, JSON: buf.Bytes()}
 	if h.Meta != nil && h.Meta.LastUpdated != "" {

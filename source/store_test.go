@@ -280,3 +280,37 @@ func sharedData(t testing.TB, name string) string {
 	t.Helper()
 	return shareddata.Path(t, "fhir", name)
 }
+
+// FuzzNewStore reads arbitrary files: a Store is built or a *FileError
+// returned, never a panic, and a built Store is consistent: a search
+// without criteria finds every Patient, and $everything of each starts
+// with it.
+func FuzzNewStore(f *testing.F) {
+	for _, name := range []string{"gp.json", "hospital.json", "community.ndjson"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		require.NoError(f, err)
+		f.Add(name, data)
+	}
+	f.Add("x.json", []byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Bundle","entry":[{"fullUrl":"a","resource":{"resourceType":"Patient","id":"a"}}]}}]}`))
+	f.Add("x.ndjson", []byte("{\"resourceType\":\"Observation\",\"subject\":{\"reference\":\"Patient/\\u0061\"}}\n{\"resourceType\":\"Patient\",\"id\":\"a\"}"))
+	f.Fuzz(func(t *testing.T, name string, data []byte) {
+		st, err := source.NewStore([]source.File{{Name: name, Data: data}})
+		if err != nil {
+			_, ok := errors.AsType[*source.FileError](err)
+			require.True(t, ok)
+			return
+		}
+		all, err := st.Search(url.Values{})
+		require.NoError(t, err)
+		require.Len(t, all, st.Len())
+		for _, id := range st.PatientIDs() {
+			items, err := st.Everything(id, time.Time{})
+			require.NoError(t, err)
+			require.Equal(t, "Patient", items[0].Type)
+			require.Equal(t, id, items[0].ID)
+			for _, it := range items {
+				require.True(t, json.Valid(it.JSON))
+			}
+		}
+	})
+}
