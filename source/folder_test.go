@@ -156,3 +156,15 @@ func TestFolderConcurrent(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+func TestOpenStore(t *testing.T) {
+	s, err := source.OpenStore(source.Config{ID: "community", Kind: "community"}, testStore(t), nil)
+	require.NoError(t, err)
+	recs, err := s.Search(t.Context(), source.Query{Family: "owen", BirthDate: "1952-11-30"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"community/c-1"}, recordIDs(recs))
+	_, err = source.OpenStore(source.Config{ID: "community", Kind: "community"}, nil, nil)
+	require.ErrorIs(t, err, source.ErrConfig)
+	_, err = source.OpenStore(source.Config{ID: "", Kind: "community"}, testStore(t), nil)
+	require.ErrorIs(t, err, source.ErrConfig)
+}
