@@ -571,3 +571,27 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+func TestReadKey(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	require.NoError(t, os.WriteFile(good, append(testKey, '\n'), 0o600))
+	k, err := ReadKey(good)
+	require.NoError(t, err)
+	assert.Equal(t, testKey, k)
+
+	short := filepath.Join(dir, "short")
+	require.NoError(t, os.WriteFile(short, []byte("  s3cr3t  \n"), 0o600))
+	_, err = ReadKey(short)
+	assert.ErrorIs(t, err, ErrKey)
+	assert.NotContains(t, err.Error(), "s3cr3t")
+
+	open := filepath.Join(dir, "open")
+	require.NoError(t, os.WriteFile(open, testKey, 0o644))
+	require.NoError(t, os.Chmod(open, 0o644))
+	_, err = ReadKey(open)
+	assert.ErrorIs(t, err, ErrKey)
+
+	_, err = ReadKey(filepath.Join(dir, "missing"))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}

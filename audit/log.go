@@ -224,8 +224,14 @@ func (l *Log) init() error {
 	}
 	if l.readOnly {
 		// A reader opens the store as it is, so that Verify can name
-		// the first bad entry.
-		return nil
+		// the first bad entry; Head reports the head as recorded.
+		return l.db.View(func(txn *badger.Txn) error {
+			if v, err := get(txn, keyHead); err == nil && len(v) == 8+2*macLen {
+				l.seq = binary.BigEndian.Uint64(v)
+				copy(l.mac[:], v[8:])
+			}
+			return nil
+		})
 	}
 	return l.db.View(func(txn *badger.Txn) error {
 		seq, mac, err := l.readHead(txn)
@@ -549,7 +555,8 @@ func (l *Log) checkAlert(txn *badger.Txn, seq uint64, resolved map[uint64]bool) 
 }
 
 // Head returns the sequence number and MAC of the last entry (0 and a zero
-// MAC for an empty log). A site may copy them elsewhere from time to time
+// MAC for an empty log). On a read-only log it is the head as recorded,
+// unchecked until [Log.Verify] succeeds. A site may copy them elsewhere from time to time
 // (a checkpoint): a log rewritten wholesale by someone holding the key, or
 // deleted, can then be detected against the copy.
 func (l *Log) Head() (seq uint64, mac [macLen]byte) {
