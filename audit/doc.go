@@ -22,9 +22,12 @@
 // insertion, reordering or truncation. It also checks the indexes behind
 // [Log.Events] and [Log.Alerts] against the entries.
 //
-// What the chain cannot detect is the key holder rewriting the whole log,
-// or the store deleted outright. [Log.Head] gives the last sequence number
-// and MAC for a site to copy elsewhere as a checkpoint.
+// What the chain cannot detect on its own: the key holder rewriting the
+// whole log, the store deleted outright, or an older copy of the whole
+// store (entries and head together) put back in place of the current one.
+// [Log.Head] gives the last sequence number and MAC, and `carelens audit
+// verify` prints them, for a site to copy elsewhere from time to time as
+// a checkpoint that a later head must extend.
 //
 // # Reading
 //

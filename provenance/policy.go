@@ -513,7 +513,10 @@ func (p *Policy) Restricted(patient string, src Source) bool {
 
 // Decide reports whether v may see items of category cat that src holds
 // about the patient with this NHS number, breakGlass telling whether v has
-// an active break-glass for the patient. See [Policy] for the order in
+// an active break-glass for the patient. Opt-outs and restrictions are
+// keyed by NHS number (spaces and hyphens ignored): a patient known to the
+// viewer without one matches none, so a viewer should resolve the NHS
+// number before deciding. See [Policy] for the order in
 // which opt-outs, rules and restrictions apply. An unknown category is
 // matched only by rules covering every category.
 func (p *Policy) Decide(v Viewer, patient string, src Source, cat string, breakGlass bool) Decision {
