@@ -50,11 +50,17 @@
 //
 // # Training
 //
-// u comes from random pairs; m from expectation–maximisation with u fixed,
-// run once per training session (a blocking rule's blocks, estimating only
-// comparisons of fields the rule does not block on, as Splink does) and
-// averaged; pairs with two different valid NHS numbers are known
-// non-matches. The prior starts from deterministic rules (exact
+// u comes from random pairs. m is counted on pairs an agreeing valid
+// identifier confirms when there are enough, otherwise it comes from
+// expectation–maximisation with u fixed, run once per training session (a
+// blocking rule's blocks, estimating only comparisons of fields the rule
+// does not block on, as Splink does) and averaged; pairs with two
+// different valid NHS numbers are known non-matches. Every estimate is
+// shrunk towards the base model (Dirichlet priors), no agreement level
+// weighs below its else level, strong fields' else weighs at most -2, and
+// a comparison that depends on another ([Comparison.Given]) is weighed
+// with u given that agreement. [TrainingSummary] reports how each value
+// was estimated, with warnings. The prior starts from deterministic rules (exact
 // identifier, or exact names and birth date) and is refined by EM over all
 // candidate pairs. Term-frequency adjustment scales exact agreement on
 // names, postcodes, towns and phones by how common the value is.
@@ -65,9 +71,9 @@
 // components. A [Constraint] keeps a pair from linking whatever its score:
 // two different valid NHS numbers (never in one cluster, also through
 // other records), possible twins (same birth date, outright different
-// given names, no agreeing identifier; turned off by training when the
-// data shows identifier-confirmed matches with replaced given names), only
-// name and birth date agreeing, and different Jr/Sr suffixes. Two
+// or missing given names, no agreeing identifier or e-mail; turned off
+// only by [TrainOptions.NoTwinGuard]), only name, birth date and area
+// agreeing, and different Jr/Sr suffixes. Two
 // multi-record clusters joined by one link merge only if most of their
 // cross pairs are near the threshold, which stops chaining through one
 // weak link. [LinkStats] counts the merges each rule refused.
