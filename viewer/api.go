@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/fhirutil"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/merge"
@@ -21,6 +22,10 @@ func (s *Server) apiPatient(q *request) {
 	}
 	if d.view == nil {
 		writeOutcome(q.w, http.StatusNotFound, "no source holds a record with this NHS number")
+		return
+	}
+	if err := s.auditView(q, d, audit.ActionAPI); err != nil {
+		writeOutcome(q.w, http.StatusServiceUnavailable, "the access could not be recorded, so the record is not sent")
 		return
 	}
 	entries := make([]merge.Entry, len(d.entries))

@@ -137,6 +137,8 @@ type session struct {
 	// chosen are source records picked on the search page, by reference,
 	// so that a patient without an NHS number can be opened.
 	chosen map[string]chosenRecord
+	// breakGlass are the open break-glasses, by patient NHS number.
+	breakGlass map[string]breakGlass
 }
 
 type chosenRecord struct {
@@ -178,7 +180,7 @@ func (s *sessions) start(u *User) (*session, error) {
 		}
 	}
 	se := &session{id: newToken(), user: u.ID, org: u.Org, role: u.Role, csrf: newToken(), created: now, lastSeen: now,
-		resolutions: map[string]*federate.Resolution{}, resolvedAt: map[string]time.Time{}, chosen: map[string]chosenRecord{}}
+		resolutions: map[string]*federate.Resolution{}, resolvedAt: map[string]time.Time{}, chosen: map[string]chosenRecord{}, breakGlass: map[string]breakGlass{}}
 	s.byID[se.id] = se
 	return se, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/federate"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/provenance"
@@ -97,12 +98,22 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	if !good {
 		s.limiter.fail(keys...)
 		s.log.Info("sign-in failed", "addr", clientAddr(r))
+		if err := s.auditEvent(r.Context(), &request{id: w.Header().Get("X-Request-Id"), r: r},
+			audit.Event{Action: audit.ActionSignInFailed, Outcome: audit.OutcomeDenied, User: auditUser(id)}); err != nil {
+			s.auditFailed(w)
+			return
+		}
 		s.renderSignIn(w, r, http.StatusUnauthorized, "User name or password is not right.", id)
 		return
 	}
 	s.limiter.succeed(keys[0])
 	if old, err := r.Cookie(sessionCookie); err == nil {
 		s.sessions.end(old.Value)
+	}
+	if err := s.auditEvent(r.Context(), &request{id: w.Header().Get("X-Request-Id"), r: r},
+		audit.Event{Action: audit.ActionSignIn, User: u.ID, Org: u.Org, Role: string(u.Role)}); err != nil {
+		s.auditFailed(w)
+		return
 	}
 	se, err := s.sessions.start(&u)
 	if err != nil {
@@ -124,6 +135,10 @@ var dummyHash = func() string {
 }()
 
 func (s *Server) signOut(q *request) {
+	if err := s.auditEvent(q.r.Context(), q, audit.Event{Action: audit.ActionSignOut}); err != nil {
+		s.auditFailed(q.w)
+		return
+	}
 	s.sessions.end(q.session.id)
 	s.setSessionCookie(q.w, "", -1)
 	http.Redirect(q.w, q.r, "/signin", http.StatusSeeOther)
@@ -190,6 +205,27 @@ func (s *Server) search(q *request) {
 		return
 	}
 	recs, sts := s.fed.Search(q.r.Context(), source.Query{Family: d.Family, Given: d.Given, BirthDate: d.DOB}, nil)
+	// A record where the patient does not share is not even listed.
+	viewer := q.viewer()
+	recs = slices.DeleteFunc(recs, func(r match.Record) bool {
+		src, _ := s.fed.Source(r.Source)
+		nhs := ""
+		if match.ValidNHSNumber(r.NHSNumber) {
+			nhs = match.NormaliseNHSNumber(r.NHSNumber)
+		}
+		return !s.policy.SourceShares(viewer, nhs, src)
+	})
+	ev := audit.Event{Action: audit.ActionSearch, Note: fmt.Sprintf("name and birth date search: %d records found", len(recs))}
+	for _, st := range sts {
+		ev.Asked = append(ev.Asked, st.Source.ID)
+		if st.Available() {
+			ev.Answered = append(ev.Answered, st.Source.ID)
+		}
+	}
+	if err := s.auditEvent(q.r.Context(), q, ev); err != nil {
+		s.auditFailed(q.w)
+		return
+	}
 	for _, st := range sts {
 		if m := st.Message(); m != "" {
 			d.Banners = append(d.Banners, banner{Level: "error", Text: m})
@@ -324,7 +360,37 @@ func (s *Server) record(q *request) {
 		s.render(q.w, status, "error.html", errorData{base: q.base("Record"), Message: err.Error()})
 		return
 	}
+	if err := s.auditView(q, p, audit.ActionView); err != nil {
+		s.auditFailed(q.w)
+		return
+	}
 	s.render(q.w, http.StatusOK, "record.html", p)
+}
+
+// auditView records one view of a record (page, PDF or API) with the
+// sources asked and answered and what was withheld, before anything of it
+// is sent.
+func (s *Server) auditView(q *request, d *recordData, action audit.Action) error {
+	ev := audit.Event{Action: action, Patient: d.NHSDigits}
+	if d.acc != nil {
+		ev.Withheld = d.acc.auditWithheld()
+		ev.BreakGlass = d.acc.bg
+	}
+	if ev.Patient == "" && d.view != nil && d.view.Resolution.Primary != nil {
+		ev.Patient = d.view.Resolution.Primary.Ref().String()
+	}
+	if d.view != nil {
+		for _, st := range d.view.Sources {
+			if st.State == federate.StateSkipped || st.State == federate.StateNoRecord {
+				continue
+			}
+			ev.Asked = append(ev.Asked, st.Source.ID)
+			if st.Available() {
+				ev.Answered = append(ev.Answered, st.Source.ID)
+			}
+		}
+	}
+	return s.auditEvent(q.r.Context(), q, ev)
 }
 
 type errorData struct {
@@ -376,4 +442,12 @@ func (q *request) ownSource(src provenance.Source) bool {
 	return slices.Contains(q.org.Sources, src.ID) || (q.org.Code != "" && src.Org == q.org.Code)
 }
 
-var _ = fmt.Sprintf
+// auditUser is a typed user name as the audit log may keep it: bounded,
+// and not kept at all when it looks like something other than a user id
+// (a password typed into the wrong box).
+func auditUser(id string) string {
+	if len(id) > 64 || strings.ContainsAny(id, " \t") {
+		return "(invalid user name)"
+	}
+	return id
+}

@@ -149,7 +149,16 @@ type recordData struct {
 	Total      int
 	Generated  time.Time
 
+	// Break-glass: offered when restricted items were withheld and the
+	// user's role may break glass; active while it lasts.
+	BreakGlassOffer   bool
+	BreakGlassReasons []provenance.BreakGlassReason
+	BreakGlassUntil   string
+	NHSDigits         string
+	CanSeeAccesses    bool
+
 	view    *federate.View
+	acc     *access
 	entries []*merge.Entry // the timeline rows' entries
 }
 
@@ -238,6 +247,11 @@ func (s *Server) recordPage(q *request) (*recordData, int, error) {
 		return nil, http.StatusBadRequest, errors.New("the patient could not be looked up")
 	}
 	d := &recordData{base: q.base("Patient record"), Path: path, Query: f.query(srcs), Generated: s.now()}
+	nhs := res.NHSNumber()
+	acc := s.access(q, nhs)
+	d.acc = acc
+	d.NHSDigits = nhs
+	d.CanSeeAccesses = nhs != "" && (q.user.Role == RolePrivacy || q.user.Role == RoleAdmin)
 	if res.Primary == nil {
 		for _, st := range res.Sources {
 			if m := st.Message(); m != "" {
@@ -248,8 +262,14 @@ func (s *Server) recordPage(q *request) (*recordData, int, error) {
 		d.Patient = patientHeader{NHS: formatNHS(a.NHSNumber)}
 		return d, http.StatusOK, nil
 	}
+	if res.Primary != nil && !acc.shares(res.Primary.Source) {
+		// The record the user chose sits at a source the patient does not
+		// share at: nothing of it may be shown, not even that it exists.
+		return nil, http.StatusNotFound, errors.New("that record is not shared")
+	}
 	v, err := s.fed.Fetch(q.r.Context(), res, &federate.FetchOptions{
-		Ask: func(src provenance.Source) bool { return !f.Hidden[src.ID] },
+		Ask:  func(src provenance.Source) bool { return !f.Hidden[src.ID] && acc.shares(src) },
+		Keep: acc.keep,
 	})
 	if err != nil {
 		return nil, http.StatusServiceUnavailable, errors.New("the record could not be assembled")
@@ -258,6 +278,18 @@ func (s *Server) recordPage(q *request) (*recordData, int, error) {
 	s.fillHeader(d, v)
 	s.fillSources(q, d, v, res, f)
 	s.fillPending(d, res)
+	d.Banners = append(acc.banners(s.sourceName), d.Banners...)
+	if nhs != "" {
+		q.session.mu.Lock()
+		if bg, ok := q.session.breakGlass[nhs]; ok && s.now().Before(bg.until) {
+			d.BreakGlassUntil = bg.until.UTC().Format("15:04 MST")
+		}
+		q.session.mu.Unlock()
+		if d.BreakGlassUntil == "" && acc.restrictedWithheld() && s.policy.CanBreakGlass(acc.v) {
+			d.BreakGlassOffer = true
+			d.BreakGlassReasons = s.policy.BreakGlass.Reasons
+		}
+	}
 	s.fillTimeline(d, v, f)
 	s.fillSummary(d, v)
 	for _, c := range categoryOrder {
@@ -337,6 +369,9 @@ func (s *Server) fillSources(q *request, d *recordData, v *federate.View, res *f
 			}
 		case federate.StateSkipped:
 			b.Note = "not shown (unticked)"
+			if d.acc != nil && d.acc.optedOut[st.Source.ID] {
+				b.Note, b.Entries, b.Updated, b.Stale = "shares nothing for this patient", 0, "", false
+			}
 		default:
 			b.Note = "not available"
 			d.Banners = append(d.Banners, banner{Level: "error", Text: st.Message()})
@@ -351,6 +386,9 @@ func (s *Server) fillSources(q *request, d *recordData, v *federate.View, res *f
 
 func (s *Server) fillPending(d *recordData, res *federate.Resolution) {
 	for _, c := range res.Pending {
+		if !d.acc.shares(c.Source) {
+			continue // no hint of a record where the patient does not share
+		}
 		p := pendingMatch{Ref: c.Ref().String(), Source: s.sourceName(c.Record.Source), Grade: string(c.Grade),
 			Name: displayName(c.Record), Born: formatBirth(c.Record.BirthDate), Sex: titleCase(c.Record.Sex),
 			Postcode: c.Record.Postcode, Probability: fmt.Sprintf("%.1f%%", 100*c.Explanation.Probability)}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/internal/pdfdoc"
 )
 
@@ -18,6 +19,10 @@ func (s *Server) recordPDF(q *request) {
 	d, status, err := s.recordPage(q)
 	if err != nil {
 		s.render(q.w, status, "error.html", errorData{base: q.base("Record"), Message: err.Error()})
+		return
+	}
+	if err := s.auditView(q, d, audit.ActionPrint); err != nil {
+		s.auditFailed(q.w)
 		return
 	}
 	doc := s.pdfDoc(d)

@@ -14,9 +14,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/federate"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/merge"
+	"github.com/carelens/carelens/provenance"
 )
 
 //go:embed templates/*.html
@@ -56,6 +58,16 @@ type Config struct {
 	// Index, when set, keeps people's identity decisions (confirm or
 	// reject a possible match).
 	Index *match.Index
+	// Policy decides what each user may see; required. It is enforced
+	// item by item on the server before anything reaches a page, the API,
+	// a PDF or a log.
+	Policy *provenance.Policy
+	// Audit records every access; required. A request whose entry
+	// cannot be written fails and carries no clinical data.
+	Audit *audit.Log
+	// Launch configures context launch from other systems; nil disables
+	// it.
+	Launch *LaunchConfig
 	// Logger receives operational messages: methods, paths without query,
 	// statuses, source ids, durations. Never patient data. nil discards.
 	Logger *slog.Logger
@@ -81,6 +93,9 @@ type Server struct {
 	orgs          map[string]Org
 	users         atomic.Pointer[map[string]User]
 	index         *match.Index
+	policy        *provenance.Policy
+	audit         *audit.Log
+	launch        *launcher
 	log           *slog.Logger
 	secureCookies bool
 	sessions      *sessions
@@ -97,7 +112,17 @@ func New(c Config) (*Server, error) {
 	if c.Federation == nil {
 		return nil, fmt.Errorf("%w: no federation", ErrConfig)
 	}
+	if c.Policy == nil {
+		return nil, fmt.Errorf("%w: no sharing policy", ErrConfig)
+	}
+	if err := c.Policy.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if c.Audit == nil {
+		return nil, fmt.Errorf("%w: no audit log", ErrConfig)
+	}
 	s := &Server{fed: c.Federation, vocab: c.Vocabulary, orgs: map[string]Org{}, index: c.Index, log: c.Logger,
+		policy: c.Policy, audit: c.Audit,
 		secureCookies: !c.InsecureCookies, resolveTTL: c.ResolutionTTL, now: c.Now}
 	if s.now == nil {
 		s.now = time.Now
@@ -146,6 +171,13 @@ func New(c Config) (*Server, error) {
 		return nil, fmt.Errorf("viewer: templates: %w", err)
 	}
 	s.tmpl = t
+	if c.Launch != nil {
+		l, err := newLauncher(c.Launch, s.now)
+		if err != nil {
+			return nil, err
+		}
+		s.launch = l
+	}
 	s.routes()
 	return s, nil
 }
@@ -199,6 +231,12 @@ func (s *Server) routes() {
 	mux.Handle("GET /record/{source}/{id}/pdf", s.authorise(s.recordPDF))
 	mux.Handle("POST /record/{source}/{id}/identity", s.authorise(s.identity))
 	mux.Handle("GET /api/patient/{nhs}", s.authorise(s.apiPatient))
+	mux.Handle("POST /patient/{nhs}/break-glass", s.authorise(s.breakGlassStart))
+	mux.Handle("POST /patient/{nhs}/break-glass/end", s.authorise(s.breakGlassEnd))
+	mux.Handle("GET /patient/{nhs}/accesses", s.authorise(s.accesses))
+	mux.Handle("GET /alerts", s.authorise(s.alerts))
+	mux.Handle("POST /alerts/{seq}/resolve", s.authorise(s.resolveAlert))
+	mux.HandleFunc("GET /launch", s.launchHandler)
 	s.mux = mux
 }
 
@@ -223,6 +261,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	h.Set("X-Request-Id", requestID())
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	s.mux.ServeHTTP(rec, r)
@@ -251,6 +290,7 @@ func (r *statusRecorder) WriteHeader(code int) {
 
 // request is what every authorised handler knows: who asks.
 type request struct {
+	id      string
 	w       http.ResponseWriter
 	r       *http.Request
 	session *session
@@ -266,6 +306,7 @@ type request struct {
 func (s *Server) authorise(h func(*request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		api := strings.HasPrefix(r.URL.Path, "/api/")
+		id := w.Header().Get("X-Request-Id")
 		deny := func() {
 			if api {
 				w.Header().Set("WWW-Authenticate", `Cookie realm="carelens"`)
@@ -290,8 +331,13 @@ func (s *Server) authorise(h func(*request)) http.Handler {
 			deny()
 			return
 		}
+		q := &request{id: id, w: w, r: r, session: se, user: u, org: s.orgs[u.Org]}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if !validCSRF(r, se.csrf) {
+				if err := s.auditEvent(r.Context(), q, audit.Event{Action: audit.ActionDenied, Outcome: audit.OutcomeDenied, Note: "no valid CSRF token"}); err != nil {
+					s.auditFailed(w)
+					return
+				}
 				http.Error(w, "The form has expired; go back and try again.", http.StatusForbidden)
 				return
 			}
@@ -299,7 +345,8 @@ func (s *Server) authorise(h func(*request)) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		ctx, cancel := context.WithTimeout(r.Context(), DefaultRequestDeadline)
 		defer cancel()
-		h(&request{w: w, r: r.WithContext(ctx), session: se, user: u, org: s.orgs[u.Org]})
+		q.r = r.WithContext(ctx)
+		h(q)
 	})
 }
 

@@ -14,10 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/federate"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/badgerstore"
 	"github.com/carelens/carelens/merge"
+	"github.com/carelens/carelens/provenance"
 	"github.com/carelens/carelens/source"
 	"github.com/carelens/carelens/viewer"
 	"github.com/carelens/carelens/viewer/demo"
@@ -43,7 +45,14 @@ type serveConfig struct {
 	Rules string `json:"rules,omitempty"`
 	// Model is a trained match model file; default: the default model.
 	Model   string          `json:"model,omitempty"`
-	Sources []source.Config `json:"sources"`
+	// Policy is the sharing policy file (see provenance.LoadPolicy).
+	Policy string `json:"policy"`
+	// AuditKeyFile holds the audit log's MAC key (at least 32 bytes,
+	// readable by its owner only).
+	AuditKeyFile string `json:"auditKeyFile"`
+	// Launch lists the systems allowed to open a patient by launch token.
+	Launch  *viewer.LaunchConfig `json:"launch,omitempty"`
+	Sources []source.Config      `json:"sources"`
 	Orgs    []viewer.Org    `json:"orgs"`
 	Users   []viewer.User   `json:"users"`
 }
@@ -98,6 +107,10 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		if ex := d.Example(3); len(ex) > 0 {
 			fmt.Fprintf(stdout, "\nPatients held by all three sources, by NHS number: %s\n", strings.Join(ex, ", "))
 		}
+		if d.OptedOut != "" {
+			fmt.Fprintf(stdout, "Opted out of sharing at the community service: %s; restricted record (break-glass): %s\n", d.OptedOut, d.Restricted)
+		}
+		fmt.Fprintf(stdout, "A launch link as another system would open it: carelens launch-token --data %s --url %s --nhs NUMBER\n", dir, url)
 		fmt.Fprintln(stdout, "Press Ctrl-C to stop.")
 		return serveHTTP(ctx, ln, d.Handler, "", "")
 	}
@@ -193,7 +206,10 @@ func readServeConfig(path string) (*serveConfig, error) {
 		return nil, fmt.Errorf("serve: config %s: no sources", path)
 	}
 	base := filepath.Dir(path)
-	for _, p := range []*string{&c.TLSCert, &c.TLSKey, &c.Data, &c.Rules, &c.Model} {
+	if c.Policy == "" || c.AuditKeyFile == "" || c.Data == "" {
+		return nil, fmt.Errorf("serve: config %s: policy, auditKeyFile and data are required", path)
+	}
+	for _, p := range []*string{&c.TLSCert, &c.TLSKey, &c.Data, &c.Rules, &c.Model, &c.Policy, &c.AuditKeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(base, *p)
 		}
@@ -268,8 +284,26 @@ func buildViewer(ctx context.Context, c *serveConfig, logger *slog.Logger) (http
 	if err != nil {
 		return fail(err)
 	}
+	pf, err := os.Open(c.Policy)
+	if err != nil {
+		return fail(fmt.Errorf("serve: policy: %w", err))
+	}
+	pol, err := provenance.LoadPolicy(pf)
+	pf.Close()
+	if err != nil {
+		return fail(fmt.Errorf("serve: policy %s: %w", c.Policy, err))
+	}
+	key, err := audit.ReadKey(c.AuditKeyFile)
+	if err != nil {
+		return fail(fmt.Errorf("serve: %w", err))
+	}
+	alog, err := audit.Open(filepath.Join(c.Data, "audit"), audit.Options{Key: key})
+	if err != nil {
+		return fail(fmt.Errorf("serve: audit log: %w", err))
+	}
+	closers = append(closers, alog.Close)
 	v, err := viewer.New(viewer.Config{Federation: fed, Orgs: c.Orgs, Users: c.Users, Index: ix, Logger: logger,
-		InsecureCookies: c.TLSCert == ""})
+		InsecureCookies: c.TLSCert == "", Policy: pol, Audit: alog, Launch: c.Launch})
 	if err != nil {
 		return fail(err)
 	}

@@ -12,7 +12,14 @@
 package demo
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	_ "embed"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +30,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/benchmarks"
 	"github.com/carelens/carelens/examples/fhirsource"
 	"github.com/carelens/carelens/federate"
@@ -42,8 +50,9 @@ type Options struct {
 	Seed uint64
 	// Now is the cohort's "today"; zero means time.Now().
 	Now time.Time
-	// DataDir holds the identity index; "" means no index (possible
-	// matches can then not be confirmed).
+	// DataDir holds the identity index, the audit log and its key, and
+	// the demo launch issuer's key; "" means a temporary directory removed
+	// by Close.
 	DataDir string
 	// Timeout is each source's timeout; zero means 3 s.
 	Timeout time.Duration
@@ -78,6 +87,18 @@ type Demo struct {
 	Stats benchmarks.FHIRStats
 	// Federation is the viewer's federation.
 	Federation *federate.Federation
+	// Audit is the access log.
+	Audit *audit.Log
+	// Policy is the sharing policy.
+	Policy *provenance.Policy
+	// OptedOut is a patient (NHS number) who opted out of sharing at the
+	// community service; Restricted one whose record is restricted
+	// (safeguarding) at every source.
+	OptedOut, Restricted string
+	// LaunchKey signs launch tokens for the demo issuer LaunchIssuer.
+	LaunchKey ed25519.PrivateKey
+	// DataDir is the data directory in use.
+	DataDir string
 
 	closers []func() error
 	once    sync.Once
@@ -104,8 +125,15 @@ var (
 		{ID: "gp.doctor", Password: "riverside-demo", Name: "Dr Asha Patel", Org: "Y90001", Role: viewer.RoleGP},
 		{ID: "hospital.doctor", Password: "northfield-demo", Name: "Dr Tom Reid", Org: "RXX", Role: viewer.RoleClinician},
 		{ID: "community.nurse", Password: "community-demo", Name: "Nurse Jo Evans", Org: "RYY", Role: viewer.RoleNurse},
+		{ID: "privacy.officer", Password: "privacy-demo", Name: "Sam Okoye", Org: "RXX", Role: viewer.RolePrivacy},
 	}
 )
+
+// LaunchIssuer is the iss of the demo's launch tokens.
+const LaunchIssuer = "demo-ehr"
+
+//go:embed policy.json
+var policyJSON []byte
 
 // Start generates the cohort, starts the sources on loopback ports and
 // builds the viewer. Close stops everything.
@@ -177,26 +205,85 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 	}
 	files = nil
 
-	var ix *match.Index
-	if o.DataDir != "" {
-		dir := filepath.Join(o.DataDir, "index")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+	dataDir := o.DataDir
+	if dataDir == "" {
+		tmp, err := os.MkdirTemp("", "carelens-demo-")
+		if err != nil {
 			return nil, fmt.Errorf("demo: data directory: %w", err)
 		}
-		store, err := badgerstore.Open(dir, nil)
-		if err != nil {
-			return nil, fmt.Errorf("demo: identity index: %w", err)
-		}
-		d.closers = append(d.closers, store.Close)
-		ix, err = match.OpenIndex(ctx, store, nil)
-		if err != nil {
-			return nil, fmt.Errorf("demo: identity index: %w", err)
-		}
+		d.closers = append(d.closers, func() error { return os.RemoveAll(tmp) })
+		dataDir = tmp
 	}
-	fo := &federate.Options{Merge: &merge.Options{Rules: st.Rules, Priority: []string{"gp", "hospital", "community"}}}
-	if ix != nil {
-		fo.Decisions = federate.IndexDecisions{Index: ix}
+	d.DataDir = dataDir
+	if err := os.MkdirAll(filepath.Join(dataDir, "index"), 0o700); err != nil {
+		return nil, fmt.Errorf("demo: data directory: %w", err)
 	}
+	store, err := badgerstore.Open(filepath.Join(dataDir, "index"), nil)
+	if err != nil {
+		return nil, fmt.Errorf("demo: identity index: %w", err)
+	}
+	d.closers = append(d.closers, store.Close)
+	ix, err := match.OpenIndex(ctx, store, nil)
+	if err != nil {
+		return nil, fmt.Errorf("demo: identity index: %w", err)
+	}
+	key, err := secretFile(filepath.Join(dataDir, "audit.key"), func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return []byte(hex.EncodeToString(b) + "\n"), err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if key, err = audit.ReadKey(filepath.Join(dataDir, "audit.key")); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	alog, err := audit.Open(filepath.Join(dataDir, "audit"), audit.Options{Key: key})
+	if err != nil {
+		return nil, fmt.Errorf("demo: audit log: %w", err)
+	}
+	d.closers = append(d.closers, func() error {
+		if err := alog.Close(); !errors.Is(err, audit.ErrClosed) {
+			return err
+		}
+		return nil
+	})
+	d.Audit = alog
+	lk, err := secretFile(filepath.Join(dataDir, "launch-issuer.key"), func() ([]byte, error) {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if d.LaunchKey, err = ParsePrivateKey(lk); err != nil {
+		return nil, err
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(d.LaunchKey.Public())
+	if err != nil {
+		return nil, err
+	}
+	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
+
+	pol, err := provenance.LoadPolicy(bytes.NewReader(policyJSON))
+	if err != nil {
+		return nil, fmt.Errorf("demo: policy: %w", err)
+	}
+	if ex := d.Example(5); len(ex) == 5 {
+		d.OptedOut, d.Restricted = ex[3], ex[4]
+		pol.OptOuts = append(pol.OptOuts, provenance.OptOut{Patient: d.OptedOut, Source: "community"})
+		pol.Restrictions = append(pol.Restrictions, provenance.Restriction{Patient: d.Restricted})
+	}
+	if err := pol.Validate(); err != nil {
+		return nil, fmt.Errorf("demo: policy: %w", err)
+	}
+	d.Policy = pol
+	fo := &federate.Options{Merge: &merge.Options{Rules: st.Rules, Priority: []string{"gp", "hospital", "community"}},
+		Decisions: federate.IndexDecisions{Index: ix}}
 	fed, err := federate.New(members, fo)
 	if err != nil {
 		return nil, err
@@ -211,7 +298,8 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 		}
 		users = append(users, viewer.User{ID: u.ID, Name: u.Name, Org: u.Org, Role: u.Role, PasswordHash: h})
 	}
-	vc := viewer.Config{Federation: fed, Orgs: Orgs, Users: users, Index: ix, Logger: o.Logger, InsecureCookies: true}
+	vc := viewer.Config{Federation: fed, Orgs: Orgs, Users: users, Index: ix, Logger: o.Logger, InsecureCookies: true,
+		Policy: pol, Audit: alog, Launch: &viewer.LaunchConfig{Issuers: []viewer.LaunchIssuer{{Name: LaunchIssuer, PublicKeyPEM: pubPEM}}}}
 	if o.Viewer != nil {
 		o.Viewer(&vc)
 	}
@@ -222,6 +310,43 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 	d.Handler = v
 	ok = true
 	return d, nil
+}
+
+// secretFile returns the content of path, first writing make()'s bytes to
+// it (mode 0600) when it does not exist.
+func secretFile(path string, make func() ([]byte, error)) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if b, err = make(); err != nil {
+		return nil, fmt.Errorf("demo: %s: %w", filepath.Base(path), err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	return b, nil
+}
+
+// ParsePrivateKey reads an Ed25519 private key in PKCS#8 PEM (the demo
+// launch issuer's key file).
+func ParsePrivateKey(pemBytes []byte) (ed25519.PrivateKey, error) {
+	b, _ := pem.Decode(pemBytes)
+	if b == nil {
+		return nil, errors.New("demo: launch key: not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("demo: launch key: %w", err)
+	}
+	pk, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, errors.New("demo: launch key: not Ed25519")
+	}
+	return pk, nil
 }
 
 // Close stops the sources and closes the index.

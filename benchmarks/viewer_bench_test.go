@@ -1,0 +1,264 @@
+package benchmarks_test
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/carelens/carelens/examples/fhirsource"
+	"github.com/carelens/carelens/viewer/demo"
+)
+
+var loadDuration = flag.Duration("viewer-load", 60*time.Second, "how long BenchmarkViewerLoad runs")
+
+// viewerDemo starts the demo viewer with every source answering after
+// latency, behind a loopback HTTP server.
+func viewerDemo(b *testing.B, people int, latency, timeout time.Duration) (*demo.Demo, *httptest.Server) {
+	b.Helper()
+	d, err := demo.Start(context.Background(), &demo.Options{People: people, Seed: 11, Timeout: timeout})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = d.Close() })
+	for id, s := range d.Sources {
+		if err := s.SetFaults(fhirsource.Faults{Latency: latency}); err != nil {
+			b.Fatalf("source %s: %v", id, err)
+		}
+	}
+	srv := httptest.NewServer(d.Handler)
+	b.Cleanup(srv.Close)
+	return d, srv
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// clinician signs in as a demo user and returns a client with the session.
+func clinician(b *testing.B, base, user, password string) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	resp, err := c.Get(base + "/signin")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfField.FindSubmatch(body)
+	if m == nil {
+		b.Fatal("no CSRF token on the sign-in page")
+	}
+	resp, err = c.PostForm(base+"/signin", url.Values{"csrf": {string(m[1])}, "user": {user}, "password": {password}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/" {
+		b.Fatalf("sign-in as %s failed: ended at %s", user, resp.Request.URL.Path)
+	}
+	return c
+}
+
+// page gets path and returns the status, body and time taken.
+func page(c *http.Client, base, path string) (int, string, time.Duration, error) {
+	start := time.Now()
+	resp, err := c.Get(base + path)
+	if err != nil {
+		return 0, "", time.Since(start), err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(body), time.Since(start), err
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(p * float64(len(s)-1))
+	return s[i]
+}
+
+// BenchmarkViewerPage measures the server time of a record page whose
+// three sources each answer in 50 ms: the page costs one round trip to
+// each source (in parallel) plus merging and rendering, and the target is
+// at most 20 ms beyond the slowest source at p50 and p99. Each patient is
+// opened once before timing, so identity resolution (done once per session
+// and patient) is not in the figure; a first open adds one search round
+// trip. Run with -benchtime 200x for the 200 requests of the target.
+func BenchmarkViewerPage(b *testing.B) {
+	const latency = 50 * time.Millisecond
+	d, srv := viewerDemo(b, 100, latency, 3*time.Second)
+	c := clinician(b, srv.URL, "gp.doctor", "riverside-demo")
+	patients := d.Example(20)
+	for _, n := range patients {
+		if st, _, _, err := page(c, srv.URL, "/patient/"+n); err != nil || st != http.StatusOK {
+			b.Fatalf("warm-up: %v %d", err, st)
+		}
+	}
+	var times []time.Duration
+	i := 0
+	for b.Loop() {
+		st, body, dt, err := page(c, srv.URL, "/patient/"+patients[i%len(patients)])
+		if err != nil || st != http.StatusOK || !strings.Contains(body, `id="timeline-h"`) {
+			b.Fatalf("page: %v %d", err, st)
+		}
+		times = append(times, dt)
+		i++
+	}
+	over := func(p float64) float64 { return float64(percentile(times, p)-latency) / 1e6 }
+	b.ReportMetric(over(0.50), "p50-ms-beyond-source")
+	b.ReportMetric(over(0.99), "p99-ms-beyond-source")
+	b.ReportMetric(float64(percentile(times, 0.50))/1e6, "p50-ms")
+}
+
+// BenchmarkViewerHangingSource opens a record whose hospital source never
+// answers: the page must arrive at that source's timeout (1 s here) with a
+// banner naming it, built from the other sources.
+func BenchmarkViewerHangingSource(b *testing.B) {
+	const timeout = time.Second
+	d, srv := viewerDemo(b, 60, 50*time.Millisecond, timeout)
+	c := clinician(b, srv.URL, "gp.doctor", "riverside-demo")
+	n := d.Example(1)[0]
+	if st, _, _, err := page(c, srv.URL, "/patient/"+n); err != nil || st != http.StatusOK {
+		b.Fatalf("warm-up: %v %d", err, st)
+	}
+	if err := d.Sources["hospital"].SetEndpointFaults(fhirsource.EndpointEverything, fhirsource.Faults{Hang: true}); err != nil {
+		b.Fatal(err)
+	}
+	var times []time.Duration
+	for b.Loop() {
+		st, body, dt, err := page(c, srv.URL, "/patient/"+n)
+		if err != nil || st != http.StatusOK {
+			b.Fatalf("page: %v %d", err, st)
+		}
+		if !strings.Contains(body, "Northfield Hospital EHR did not answer within 1s; its data is not shown.") {
+			b.Fatal("no banner for the hanging source")
+		}
+		times = append(times, dt)
+	}
+	b.ReportMetric(float64(percentile(times, 0.5))/1e6, "p50-ms")
+	b.ReportMetric(float64(percentile(times, 0.99)-timeout)/1e6, "p99-ms-beyond-timeout")
+}
+
+// BenchmarkViewerLoad is the load run: 50 clinicians at once for
+// -viewer-load (60 s by default), each opening patients and toggling
+// sources (one of three views unticks a random source, one in five adds a
+// category filter), every source answering in 50 ms. It reports the
+// request rate, p50 and p99, errors (any failed request or non-200 fails
+// the run), and the process's heap and peak RSS. Run it alone:
+//
+//	go test ./benchmarks -run XXX -bench ViewerLoad -benchtime 1x
+func BenchmarkViewerLoad(b *testing.B) {
+	const clinicians = 50
+	d, srv := viewerDemo(b, 500, 50*time.Millisecond, 3*time.Second)
+	users := demo.Users
+	patients := d.Example(200)
+	sources := []string{"gp", "hospital", "community"}
+	for b.Loop() {
+		var mu sync.Mutex
+		var times []time.Duration
+		var errs, reqs atomic.Int64
+		var firstErr atomic.Value
+		var peakHeap atomic.Uint64
+		stop := make(chan struct{})
+		go func() {
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					var ms runtime.MemStats
+					runtime.ReadMemStats(&ms)
+					if ms.HeapAlloc > peakHeap.Load() {
+						peakHeap.Store(ms.HeapAlloc)
+					}
+				}
+			}
+		}()
+		deadline := time.Now().Add(*loadDuration)
+		var wg sync.WaitGroup
+		for w := range clinicians {
+			u := users[w%len(users)]
+			c := clinician(b, srv.URL, u.ID, u.Password)
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(w), 1))
+				var local []time.Duration
+				for time.Now().Before(deadline) {
+					path := "/patient/" + patients[rng.IntN(len(patients))]
+					q := url.Values{}
+					if rng.IntN(3) == 0 {
+						q.Set("f", "1")
+						skip := sources[rng.IntN(3)]
+						for _, s := range sources {
+							if s != skip {
+								q.Add("src", s)
+							}
+						}
+					}
+					if rng.IntN(5) == 0 {
+						q.Set("cat", "result")
+					}
+					if len(q) > 0 {
+						path += "?" + q.Encode()
+					}
+					st, _, dt, err := page(c, srv.URL, path)
+					reqs.Add(1)
+					if err != nil || st != http.StatusOK {
+						errs.Add(1)
+						firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %v %d", path, err, st))
+						continue
+					}
+					local = append(local, dt)
+				}
+				mu.Lock()
+				times = append(times, local...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		close(stop)
+		if e := errs.Load(); e > 0 {
+			b.Fatalf("%d of %d requests failed; first: %v", e, reqs.Load(), firstErr.Load())
+		}
+		b.ReportMetric(float64(reqs.Load())/loadDuration.Seconds(), "req/s")
+		b.ReportMetric(float64(percentile(times, 0.5))/1e6, "p50-ms")
+		b.ReportMetric(float64(percentile(times, 0.99))/1e6, "p99-ms")
+		b.ReportMetric(float64(peakHeap.Load())/(1<<20), "peak-heap-MiB")
+		b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
+		b.ReportMetric(0, "errors")
+	}
+}
+
+// peakRSS is the process's peak resident set (VmHWM), or 0 off Linux.
+func peakRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			var kb uint64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
