@@ -30,9 +30,9 @@ type access struct {
 	patient string // NHS number, "" when the patient has none
 	bg      bool   // under break-glass
 
-	mu       sync.Mutex
-	withheld provenance.Withheld
-	optedOut map[string]bool
+	mu          sync.Mutex
+	withheld    provenance.Withheld
+	optedOut    map[string]bool
 	withheldAny bool
 }
 

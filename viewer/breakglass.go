@@ -82,11 +82,11 @@ func (s *Server) breakGlassEnd(q *request) {
 
 // entryView is one audit entry as the access pages show it.
 type entryView struct {
-	Seq                       uint64
-	Time, Action, User, Org   string
-	Role, Sources, Withheld   string
-	Outcome, Reason, Text     string
-	BreakGlass                bool
+	Seq                     uint64
+	Time, Action, User, Org string
+	Role, Sources, Withheld string
+	Outcome, Reason, Text   string
+	BreakGlass              bool
 }
 
 func (s *Server) entryView(ev audit.Event) entryView {

@@ -44,7 +44,7 @@ type serveConfig struct {
 	// Rules is a merge rules file (concepts, windows, units).
 	Rules string `json:"rules,omitempty"`
 	// Model is a trained match model file; default: the default model.
-	Model   string          `json:"model,omitempty"`
+	Model string `json:"model,omitempty"`
 	// Policy is the sharing policy file (see provenance.LoadPolicy).
 	Policy string `json:"policy"`
 	// AuditKeyFile holds the audit log's MAC key (at least 32 bytes,
@@ -53,8 +53,8 @@ type serveConfig struct {
 	// Launch lists the systems allowed to open a patient by launch token.
 	Launch  *viewer.LaunchConfig `json:"launch,omitempty"`
 	Sources []source.Config      `json:"sources"`
-	Orgs    []viewer.Org    `json:"orgs"`
-	Users   []viewer.User   `json:"users"`
+	Orgs    []viewer.Org         `json:"orgs"`
+	Users   []viewer.User        `json:"users"`
 }
 
 func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
