@@ -31,7 +31,12 @@
 // middle name), multi-part and hyphenated family names joined with their
 // parts kept for a "part" level; [CanonicalGivenName] applies the alias
 // table shipped as data (nicknames.txt). [ParseDate] reads the common date
-// formats and flags invalid dates instead of guessing. [NormalisePostcode]
+// formats and flags invalid dates instead of guessing. A [Preparer] reads
+// each source's ambiguous dates (01/02/2003) in the order that source's
+// unambiguous values show, treats birth dates outside
+// [PrepareOptions.BirthDates] (default 1880 to today) as missing, and
+// counts every value it sets aside; [Preparer.Report] says what, per field
+// and per source, and `carelens link` prints it. [NormalisePostcode]
 // knows UK outward/inward parts; [NormalisePhone], [NormaliseEmail] and
 // [ValidNHSNumber] (mod 11, repdigits rejected) complete the set. Other
 // identifiers compare as strings within their system.

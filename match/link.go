@@ -19,6 +19,10 @@ type LinkOptions struct {
 	Threshold float64
 	// Train configures training when Model is nil.
 	Train TrainOptions
+	// Prepare configures the preparation of the records (the plausible
+	// birth-date range, date orders per source); nil means the defaults.
+	// [LinkResult.Preparer] reports what preparation set aside.
+	Prepare *PrepareOptions
 	// MaxBlockSize is the largest block compared all-pairs; larger blocks
 	// are compared by sorted neighbourhood. Zero means DefaultMaxBlockSize.
 	MaxBlockSize int
@@ -138,7 +142,7 @@ func Link(ctx context.Context, recs []Record, o *LinkOptions) (*LinkResult, erro
 	if o != nil {
 		opts = *o
 	}
-	p := NewPreparer(nil)
+	p := NewPreparer(opts.Prepare)
 	t0 := time.Now()
 	if opts.Progress != nil {
 		opts.Progress("prepare")
@@ -213,6 +217,7 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 		if err != nil {
 			return nil, err
 		}
+		model.Training.Data = new(p.Report())
 		// Same comparisons and levels: patterns stay valid.
 		sc, err = model.Scorer(p)
 		if err != nil {

@@ -167,6 +167,10 @@ type TrainingSummary struct {
 	// Warnings are what training could not do as intended, in plain
 	// words: no PHI, only field names, counts and shares.
 	Warnings []string `json:"warnings,omitempty"`
+	// Data is what preparing the training records set aside (values
+	// treated as missing, per field) and how each source's ambiguous
+	// dates were read.
+	Data *DataReport `json:"data,omitempty"`
 }
 
 // Estimate says where a parameter came from.
@@ -363,6 +367,12 @@ func (m *Model) Clone() *Model {
 			t.Comparisons[i] = r
 		}
 		t.Warnings = append([]string(nil), m.Training.Warnings...)
+		if d := m.Training.Data; d != nil {
+			dc := *d
+			dc.Fields = append([]FieldReport(nil), d.Fields...)
+			dc.DateOrders = append([]SourceDateOrder(nil), d.DateOrders...)
+			t.Data = &dc
+		}
 		c.Training = &t
 	}
 	return &c

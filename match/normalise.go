@@ -276,6 +276,10 @@ const (
 	// DatePlaceholder means a default or sentinel date such as 1900-01-01;
 	// it carries no weight and is never a blocking key.
 	DatePlaceholder
+	// DateOutOfRange means a real date outside the plausible range of
+	// birth dates (see [PrepareOptions.BirthDates]); it is treated as
+	// missing, and a [Preparer] counts it.
+	DateOutOfRange
 )
 
 func daysIn(y, m int) int {
@@ -313,10 +317,47 @@ func atoiN(s string) (int, bool) {
 // or '.'; read as MM/DD/YYYY only when the first part cannot be a month's
 // day order otherwise, that is when the second part is above 12), and the
 // FHIR partial forms YYYY and YYYY-MM. A day that does not exist is
-// DateInvalid, not corrected. Sentinel defaults (1900-01-01, 1800-01-01,
-// 0001-01-01, 9999-12-31, any year before 1880 or after 2100) are
-// DatePlaceholder.
+// DateInvalid, not corrected. Sentinel defaults (1900-01-01, 1901-01-01,
+// 1800-01-01, 1899-12-31, 0001-01-01, 9999-12-31) are DatePlaceholder; a
+// year before 1880 or after 2100 is DateOutOfRange.
+//
+// ParseDate reads one value on its own. A [Preparer] reads a source's
+// ambiguous values (01/02/2003) in the order the source's unambiguous
+// values show, and checks the range set by [PrepareOptions.BirthDates].
 func ParseDate(s string) (Date, DateStatus) {
+	d, st := parseDate(s, false)
+	if st == DateOK && !(DateRange{From: Date{1880, 1, 1}, To: Date{2100, 12, 31}}).contains(d) {
+		return d, DateOutOfRange
+	}
+	return d, st
+}
+
+// splitDMY splits a date written with the year last (dd/mm/yyyy or
+// mm/dd/yyyy, with '/', '-' or '.'), returning its first two parts;
+// ok is false for any other form.
+func splitDMY(s string) (a, b, y int, ok bool) {
+	sep := strings.IndexAny(s, "-/.")
+	if sep != 1 && sep != 2 {
+		return 0, 0, 0, false
+	}
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '/' || r == '.' })
+	if len(parts) != 3 || len(parts[2]) != 4 || len(parts[1]) > 2 {
+		return 0, 0, 0, false
+	}
+	a, ok = atoiN(parts[0])
+	if ok {
+		b, ok = atoiN(parts[1])
+	}
+	if ok {
+		y, ok = atoiN(parts[2])
+	}
+	return a, b, y, ok
+}
+
+// parseDate is [ParseDate] without the range check. monthFirst says how
+// to read a year-last value whose first two parts could each be the month;
+// a value only one order can read is read that way whatever monthFirst.
+func parseDate(s string, monthFirst bool) (Date, DateStatus) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return Date{}, DateMissing
@@ -357,21 +398,16 @@ func ParseDate(s string) (Date, DateStatus) {
 			ok = false
 		}
 	case sep == 1 || sep == 2:
-		parts := strings.FieldsFunc(s, func(r rune) bool { return r == '-' || r == '/' || r == '.' })
-		if len(parts) != 3 || len(parts[2]) != 4 || len(parts[1]) > 2 {
+		var a, b int
+		a, b, y, ok = splitDMY(s)
+		if !ok {
 			return Date{}, DateInvalid
 		}
-		d, ok = atoiN(parts[0])
-		if ok {
-			m, ok = atoiN(parts[1])
+		d, m = a, b
+		if monthFirst && a <= 12 || b > 12 && a <= 12 {
+			d, m = b, a // month first: by the source's order, or because b cannot be a month
 		}
-		if ok {
-			y, ok = atoiN(parts[2])
-		}
-		if ok && m > 12 && d <= 12 {
-			d, m = m, d // US order, unambiguous because the month would be > 12
-		}
-		if ok && (d == 0 || m == 0) {
+		if d == 0 || m == 0 {
 			ok = false
 		}
 	}
@@ -382,10 +418,22 @@ func ParseDate(s string) (Date, DateStatus) {
 		return Date{}, DateInvalid
 	}
 	dt := Date{Year: y, Month: m, Day: d}
-	if y < 1880 || y > 2100 || (m == 1 && d == 1 && (y == 1900 || y == 1901 || y == 1800)) || (y == 1899 && m == 12 && d == 31) {
+	if isSentinelDate(dt) {
 		return dt, DatePlaceholder
 	}
 	return dt, DateOK
+}
+
+// isSentinelDate reports whether d is a default that systems write when
+// the birth date is unknown.
+func isSentinelDate(d Date) bool {
+	switch {
+	case d.Month == 1 && d.Day == 1:
+		return d.Year == 1900 || d.Year == 1901 || d.Year == 1800 || d.Year == 1
+	case d.Month == 12 && d.Day == 31:
+		return d.Year == 1899 || d.Year == 9999
+	}
+	return false
 }
 
 // NormalisePostcode returns a postcode in canonical form and its outward

@@ -32,12 +32,14 @@ func TestParseDate(t *testing.T) {
 		{name: "sentinel 1900", in: "1900-01-01", want: Date{1900, 1, 1}, status: DatePlaceholder},
 		{name: "sentinel 0001", in: "0001-01-01", want: Date{1, 1, 1}, status: DatePlaceholder},
 		{name: "far future", in: "9999-12-31", want: Date{9999, 12, 31}, status: DatePlaceholder},
+		{name: "before 1880", in: "1850-03-07", want: Date{1850, 3, 7}, status: DateOutOfRange, reason: "a real date, not a placeholder: reported as out of range"},
+		{name: "after 2100", in: "2101-03-07", want: Date{2101, 3, 7}, status: DateOutOfRange},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d, st := ParseDate(tc.in)
 			assert.Equal(t, tc.status, st, tc.reason)
-			if st == DateOK || st == DatePlaceholder {
+			if st == DateOK || st == DatePlaceholder || st == DateOutOfRange {
 				assert.Equal(t, tc.want, d, tc.reason)
 			}
 		})

@@ -64,6 +64,7 @@ const (
 	flagPlaceholderDate                   // birth date a sentinel default
 	flagBadNHS                            // NHS number present but invalid
 	flagEmailNameOnly                     // e-mail local part made only of the record's names
+	flagDateRange                         // birth date outside PrepareOptions.BirthDates
 )
 
 // Prepared is a record normalised once into the compact form the pair loop
@@ -95,6 +96,7 @@ func (p *Prepared) Flags() PreparedFlags {
 		InvalidDate:     p.flags&flagBadDate != 0,
 		PlaceholderDate: p.flags&flagPlaceholderDate != 0,
 		InvalidNHS:      p.flags&flagBadNHS != 0,
+		OutOfRangeDate:  p.flags&flagDateRange != 0,
 	}
 }
 
@@ -104,6 +106,7 @@ type PreparedFlags struct {
 	InvalidDate     bool // the birth date could not be read or does not exist
 	PlaceholderDate bool // the birth date is a default such as 1900-01-01
 	InvalidNHS      bool // an NHS number was given but failed validation
+	OutOfRangeDate  bool // the birth date is outside PrepareOptions.BirthDates
 }
 
 // vocab interns the distinct normalised values of one field group. ids
@@ -227,6 +230,17 @@ type PrepareOptions struct {
 	// (a care home's phone, a family e-mail) and carries no weight and
 	// makes no blocking key. Zero means DefaultSharedValueLimit.
 	SharedValueLimit int
+	// BirthDates is the plausible range of birth dates: a date outside it
+	// is treated as missing and counted in [Preparer.Report]. A zero From
+	// means DefaultEarliestBirthDate (1880-01-01), which suits living
+	// patients; a zero To means today. A historical file sets an earlier
+	// From.
+	BirthDates DateRange
+	// DateOrders fix, per source ([Record.Source]), how dates written with
+	// the year last and both first parts at most 12 (01/02/2003) are
+	// read. A source not listed, or listed as DateOrderAuto, is read in
+	// the order its own unambiguous values show (see [DateOrderAuto]).
+	DateOrders map[string]DateOrder
 }
 
 // DefaultSharedValueLimit is the default [PrepareOptions.SharedValueLimit].
@@ -245,6 +259,10 @@ type Preparer struct {
 	sysMu   sync.Mutex
 	systems []string // identifier system per slot
 	n       atomic.Uint64
+
+	dateMu sync.Mutex
+	dates  map[string]*sourceDates // per source: evidence of its date order
+	issues [numIssues]atomic.Int64 // values set aside, for Report
 }
 
 // NewPreparer returns an empty Preparer; o may be nil.
@@ -256,6 +274,8 @@ func NewPreparer(o *PrepareOptions) *Preparer {
 	if p.opts.SharedValueLimit <= 0 {
 		p.opts.SharedValueLimit = DefaultSharedValueLimit
 	}
+	p.opts.BirthDates = p.opts.BirthDates.withDefaults()
+	p.dates = map[string]*sourceDates{}
 	names := newVocab(true)
 	for f := range Field(numFields) {
 		switch f {
@@ -310,7 +330,7 @@ type normRecord struct {
 	out    string
 }
 
-func (p *Preparer) normalise(r *Record, nr *normRecord) {
+func (p *Preparer) normalise(r *Record, nr *normRecord, order DateOrder) {
 	given, family := r.Given, r.Family
 	if len(given) == 0 && family == "" && r.FullName != "" {
 		given, family = splitFullName(r.FullName)
@@ -351,7 +371,7 @@ func (p *Preparer) normalise(r *Record, nr *normRecord) {
 	case "iv":
 		nr.suffix = '4'
 	}
-	d, st := ParseDate(r.BirthDate)
+	d, st := p.parseBirthDate(r.BirthDate, order)
 	switch st {
 	case DateOK:
 		nr.dob = d.packed()
@@ -359,6 +379,8 @@ func (p *Preparer) normalise(r *Record, nr *normRecord) {
 		nr.flags |= flagBadDate
 	case DatePlaceholder:
 		nr.flags |= flagPlaceholderDate
+	case DateOutOfRange:
+		nr.flags |= flagDateRange
 	}
 	nr.sex = normSex(r.Sex)
 	nr.s[FieldStreetNumber], nr.s[FieldAddress] = normAddress(r.Address)
@@ -412,13 +434,16 @@ func (p *Preparer) internField(f Field, nr *normRecord, out *Prepared) {
 
 func (p *Preparer) copyScalars(nr *normRecord, out *Prepared) {
 	out.dob, out.nhs, out.sex, out.suffix, out.flags = nr.dob, nr.nhs, nr.sex, nr.suffix, nr.flags
+	p.count(nr.flags)
 }
 
 // Prepare normalises one record, adds its values to the vocabularies and
-// term-frequency tables, and returns its prepared form.
+// term-frequency tables, and returns its prepared form. Its birth date
+// counts towards its source's date order, which is decided from the
+// source's values seen so far.
 func (p *Preparer) Prepare(r *Record) Prepared {
 	var nr normRecord
-	p.normalise(r, &nr)
+	p.normalise(r, &nr, p.dateOrderOf(r))
 	var out Prepared
 	p.copyScalars(&nr, &out)
 	names := p.vocabs[FieldGiven]
@@ -444,7 +469,9 @@ func (p *Preparer) Prepare(r *Record) Prepared {
 }
 
 // PrepareAll prepares records in a batch using every core. The result is
-// the same as calling [Preparer.Prepare] on each record in order.
+// the same as calling [Preparer.Prepare] on each record in order, except
+// that each source's date order (see [DateOrderAuto]) is decided from the
+// whole batch (and earlier ones) before any of its dates is read.
 func (p *Preparer) PrepareAll(recs []Record) []Prepared {
 	// Assign identifier slots in record order first, so that concurrent
 	// normalisation cannot make slot order depend on scheduling.
@@ -457,6 +484,7 @@ func (p *Preparer) PrepareAll(recs []Record) []Prepared {
 			}
 		}
 	}
+	orders := p.learnDateOrders(recs)
 	nrs := make([]normRecord, len(recs))
 	workers := runtime.GOMAXPROCS(0)
 	var wg sync.WaitGroup
@@ -467,8 +495,12 @@ func (p *Preparer) PrepareAll(recs []Record) []Prepared {
 			break
 		}
 		wg.Go(func() {
+			last, order := "", DayFirst
 			for i := lo; i < hi; i++ {
-				p.normalise(&recs[i], &nrs[i])
+				if src := recs[i].Source; i == lo || src != last {
+					last, order = src, orders[src]
+				}
+				p.normalise(&recs[i], &nrs[i], order)
 			}
 		})
 	}

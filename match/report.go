@@ -44,6 +44,11 @@ func (m *Model) WriteTrainingReport(w io.Writer) error {
 	for _, wn := range t.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", wn)
 	}
+	if t.Data != nil {
+		for _, l := range t.Data.Lines() {
+			fmt.Fprintf(&b, "data: %s\n", l)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -35,6 +35,10 @@ type TrainOptions struct {
 	// matches with different given names, training warns instead of
 	// switching it off.
 	NoTwinGuard bool
+	// Prepare configures the preparation of the records for [Train] (the
+	// plausible birth-date range, date orders per source); nil means the
+	// defaults. [Link] uses [LinkOptions.Prepare] instead.
+	Prepare *PrepareOptions
 }
 
 // DefaultTrainingSessions are the default [TrainOptions.Sessions].
@@ -57,7 +61,11 @@ func Train(ctx context.Context, recs []Record, base *Model, o *TrainOptions) (*M
 	if len(recs) < 2 {
 		return nil, ErrNoRecords
 	}
-	p := NewPreparer(nil)
+	var po *PrepareOptions
+	if o != nil {
+		po = o.Prepare
+	}
+	p := NewPreparer(po)
 	prepared := p.PrepareAll(recs)
 	if base == nil {
 		base = DefaultModel(p.IdentifierSystems())

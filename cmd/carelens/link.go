@@ -25,13 +25,16 @@ func init() {
 	register(command{name: "link", summary: "link record files into clusters of the same person", run: runLink})
 }
 
-const linkSynopsis = "[--out FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2] [--report] [--no-twin-guard] INPUT..."
+const linkSynopsis = "[--out FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2] [--report] [--no-twin-guard] [--birth-dates FROM..TO] [--date-order SOURCE=dmy|mdy]... INPUT..."
 
-// inputFlags are the flags link and train share for reading input files.
+// inputFlags are the flags link and train share for reading and preparing
+// input files.
 type inputFlags struct {
-	id      *string
-	maps    multiFlag
-	skipBad *bool
+	id         *string
+	maps       multiFlag
+	skipBad    *bool
+	birthDates *string
+	dateOrders multiFlag
 }
 
 func addInputFlags(fs *flag.FlagSet) *inputFlags {
@@ -39,7 +42,66 @@ func addInputFlags(fs *flag.FlagSet) *inputFlags {
 	f.id = fs.String("id", "", "column holding the record id (default: automatic)")
 	fs.Var(&f.maps, "map", "map a field to columns, FIELD=COLUMN[+COLUMN...]; repeatable. FIELD is one of\n"+mapFieldsHelp())
 	f.skipBad = fs.Bool("skip-bad", false, "report bad rows on stderr and skip them instead of failing")
+	f.birthDates = fs.String("birth-dates", "", "plausible birth dates, FROM..TO (YYYY or YYYY-MM-DD, either may be empty);\n"+
+		"dates outside are treated as missing and counted (default 1880..today; a historical file sets e.g. 1500..)")
+	fs.Var(&f.dateOrders, "date-order", "read SOURCE's ambiguous dates (01/02/2003) day first or month first, SOURCE=dmy|mdy;\n"+
+		"repeatable; by default each source's order is decided from its unambiguous dates and reported")
 	return f
+}
+
+// prepareOptions returns the preparation options the flags ask for.
+func (f *inputFlags) prepareOptions() (*match.PrepareOptions, error) {
+	o := &match.PrepareOptions{}
+	if *f.birthDates != "" {
+		from, to, ok := strings.Cut(*f.birthDates, "..")
+		if !ok {
+			return nil, fmt.Errorf("%w: --birth-dates wants FROM..TO", errUsage)
+		}
+		for _, e := range []struct {
+			s string
+			d *match.Date
+		}{{from, &o.BirthDates.From}, {to, &o.BirthDates.To}} {
+			if e.s == "" {
+				continue
+			}
+			d, st := match.ParseDate(e.s)
+			if st != match.DateOK && st != match.DateOutOfRange || len(e.s) != 4 && len(e.s) != 10 {
+				return nil, fmt.Errorf("%w: --birth-dates: %q is not YYYY or YYYY-MM-DD", errUsage, e.s)
+			}
+			*e.d = d
+		}
+		if !o.BirthDates.To.IsZero() && o.BirthDates.To.Year < o.BirthDates.From.Year {
+			return nil, fmt.Errorf("%w: --birth-dates: FROM is after TO", errUsage)
+		}
+	}
+	for _, spec := range f.dateOrders {
+		src, ord, ok := strings.Cut(spec, "=")
+		var order match.DateOrder
+		switch strings.ToLower(ord) {
+		case "dmy":
+			order = match.DayFirst
+		case "mdy":
+			order = match.MonthFirst
+		default:
+			ok = false
+		}
+		if !ok || src == "" {
+			return nil, fmt.Errorf("%w: --date-order wants SOURCE=dmy or SOURCE=mdy", errUsage)
+		}
+		if o.DateOrders == nil {
+			o.DateOrders = map[string]match.DateOrder{}
+		}
+		o.DateOrders[src] = order
+	}
+	return o, nil
+}
+
+// reportData writes, one line each, what preparing the records set aside
+// and how each source's ambiguous dates were read: never silently.
+func reportData(w io.Writer, r match.DataReport) {
+	for _, l := range r.Lines() {
+		fmt.Fprintf(w, "carelens: data: %s\n", l)
+	}
 }
 
 // mapFieldsHelp lists the fields --map accepts with the column names the
@@ -183,11 +245,16 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		ex = [2]string{strings.TrimSpace(a), strings.TrimSpace(b)}
 	}
 	start := time.Now()
+	po, err := in.prepareOptions()
+	if err != nil {
+		return err
+	}
 	recs, err := in.read(fs.Args(), stderr)
 	if err != nil {
 		return err
 	}
-	opts := &match.LinkOptions{Threshold: *threshold, KeepPairs: *pairsPath != "", Train: match.TrainOptions{Seed: *seed, NoTwinGuard: *noTwin}}
+	opts := &match.LinkOptions{Threshold: *threshold, KeepPairs: *pairsPath != "", Prepare: po,
+		Train: match.TrainOptions{Seed: *seed, NoTwinGuard: *noTwin}}
 	if *modelPath != "" {
 		m, err := readModelFile(*modelPath)
 		if err != nil {
@@ -214,6 +281,9 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	if err := reportTraining(stderr, res.Model, *report); err != nil {
 		return err
+	}
+	if !*report || res.Model.Training == nil || res.Model.Training.Data == nil {
+		reportData(stderr, res.Preparer.Report())
 	}
 	if *explain != "" {
 		ia, err := findRecord(recs, ex[0])

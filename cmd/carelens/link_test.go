@@ -146,3 +146,51 @@ func TestLinkSkipBad(t *testing.T) {
 	assert.Contains(t, stderr.String(), "skipped 1 bad rows")
 	assert.NotContains(t, stderr.String(), "Secretname")
 }
+
+// TestLinkReportsDates checks that link says what it set aside and how it
+// read each source's ambiguous dates, and that --birth-dates and
+// --date-order change both.
+func TestLinkReportsDates(t *testing.T) {
+	dir := t.TempDir()
+	us := filepath.Join(dir, "us.csv")
+	require.NoError(t, os.WriteFile(us, []byte(`record_id,given,family,birth_date
+u1,Ada,Lovelace,12/10/1815
+u2,Charles,Babbage,12/26/1791
+u3,Mary,Brown,03/04/1950
+u4,John,Smith,1900-01-01
+`), 0o644))
+	tests := []struct {
+		name      string
+		args      []string
+		want, not []string
+	}{
+		{name: "defaults", want: []string{
+			"carelens: data: 2 records: birth date outside 1880-",
+			"carelens: data: 1 records: birth date a placeholder, treated as missing",
+			"carelens: data: source us: 2 ambiguous dates read month first (mm/dd/yyyy) (0 values only day first reads, 1 only month first reads)"}},
+		{name: "historical", args: []string{"--birth-dates", "1500..2000"},
+			not: []string{"outside"}},
+		{name: "order set", args: []string{"--date-order", "us=dmy"},
+			want: []string{"2 ambiguous dates read day first (dd/mm/yyyy) (chosen by option)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append(append([]string{"link"}, tc.args...), us)
+			require.NoError(t, run(t.Context(), args, nil, &stdout, &stderr), stderr.String())
+			for _, w := range tc.want {
+				assert.Contains(t, stderr.String(), w)
+			}
+			for _, w := range tc.not {
+				assert.NotContains(t, stderr.String(), w)
+			}
+			assert.NotContains(t, stderr.String(), "Lovelace", "no record values in logs")
+			assert.NotContains(t, stderr.String(), "1815", "no record values in logs")
+		})
+	}
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"link", "--birth-dates", "1500", us}, nil, &stdout, &stderr)
+	assert.ErrorIs(t, err, errUsage)
+	err = run(t.Context(), []string{"link", "--date-order", "us=ymd", us}, nil, &stdout, &stderr)
+	assert.ErrorIs(t, err, errUsage)
+}

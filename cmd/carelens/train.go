@@ -14,7 +14,7 @@ func init() {
 
 // runTrain trains a model on the input files and writes it as JSON.
 func runTrain(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlagSet("train", stderr, "[--out MODEL.json] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--seed S] [--threshold P] [--skip-bad] [--no-twin-guard] INPUT...")
+	fs := newFlagSet("train", stderr, "[--out MODEL.json] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--seed S] [--threshold P] [--skip-bad] [--no-twin-guard] [--birth-dates FROM..TO] [--date-order SOURCE=dmy|mdy]... INPUT...")
 	in := addInputFlags(fs)
 	out := fs.String("out", "", "write the model to FILE (default stdout)")
 	seed := fs.Uint64("seed", 0, "random seed (training is deterministic for a seed)")
@@ -27,11 +27,15 @@ func runTrain(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fs.Usage()
 		return fmt.Errorf("%w: train needs at least one input file", errUsage)
 	}
+	po, err := in.prepareOptions()
+	if err != nil {
+		return err
+	}
 	recs, err := in.read(fs.Args(), stderr)
 	if err != nil {
 		return err
 	}
-	m, err := match.Train(ctx, recs, nil, &match.TrainOptions{Seed: *seed, NoTwinGuard: *noTwin})
+	m, err := match.Train(ctx, recs, nil, &match.TrainOptions{Seed: *seed, NoTwinGuard: *noTwin, Prepare: po})
 	if err != nil {
 		return err
 	}
