@@ -148,3 +148,98 @@ func TestBrowser(t *testing.T) {
 		assert.Contains(t, flat, strings.Join(strings.Fields(it), " "), "an item on screen is in the PDF")
 	}
 }
+
+// TestBrowserAccess drives the sharing policy through the browser: a
+// hospital doctor sees the withheld-items notice and no GP consultation
+// text, sees nothing from a source the patient opted out at, breaks glass
+// on a restricted record, and the privacy officer sees the alert.
+func TestBrowserAccess(t *testing.T) {
+	exe := chromium(t)
+	e := startDemo(t, 3*time.Second)
+	var nhs string
+	var notes []string
+	for _, n := range e.d.Example(10) {
+		if notes = gpNotes(t, e, n); len(notes) > 0 {
+			nhs = n
+			break
+		}
+	}
+	require.NotEmpty(t, notes)
+	newBrowser := func() context.Context {
+		opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+			chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+			chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+			chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
+		actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+		t.Cleanup(cancel)
+		ctx, cancel := chromedp.NewContext(actx)
+		t.Cleanup(cancel)
+		ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	signIn := func(ctx context.Context, user, password string) {
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(e.srv.URL+"/signin"),
+			chromedp.WaitVisible(chromedp.ID("user")),
+			chromedp.SendKeys(chromedp.ID("user"), user),
+			chromedp.SendKeys(chromedp.ID("password"), password),
+			chromedp.Submit(chromedp.ID("password")),
+			chromedp.WaitVisible(chromedp.ID("nhs")),
+		))
+	}
+	text := func(ctx context.Context) string {
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		require.NoError(t, err)
+		return s
+	}
+	open := func(ctx context.Context, n string) string {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(e.srv.URL+"/patient/"+n), chromedp.WaitVisible(chromedp.ID("timeline-h"))))
+		return text(ctx)
+	}
+
+	ctx := newBrowser()
+	signIn(ctx, "hospital.doctor", "northfield-demo")
+	page := open(ctx, nhs)
+	assert.Regexp(t, `Riverside Surgery: \d+ items? withheld by the sharing policy for your organisation`, page)
+	for _, n := range notes {
+		assert.NotContains(t, page, strings.TrimSpace(n))
+	}
+	html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+	require.NoError(t, err)
+	for _, n := range notes {
+		assert.NotContains(t, html, n, "never sent to the browser")
+	}
+
+	page = open(ctx, e.d.OptedOut)
+	assert.Contains(t, page, "Northfield Community Services shares nothing for this patient.")
+	srcs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`Array.from(document.querySelectorAll("table.timeline tbody tr")).map(r => r.dataset.sources)`))
+	require.NoError(t, err)
+	assert.False(t, slicesHas(srcs, "community"))
+
+	page = open(ctx, e.d.Restricted)
+	assert.Contains(t, page, "withheld because this record is restricted")
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(`//summary[contains(., "Break glass")]`),
+		chromedp.Click(chromedp.ID("bg-emergency")),
+		chromedp.SendKeys(chromedp.ID("bg-text"), "Unconscious in resus, no history available"),
+		chromedp.Click(`//button[normalize-space()="Break glass"]`),
+		chromedp.WaitVisible(`//strong[contains(., "Break-glass is on")]`),
+	))
+	rowsAfter, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("table.timeline tbody tr").length`))
+	require.NoError(t, err)
+	assert.Positive(t, rowsAfter, "break-glass opens the restricted record")
+
+	po := newBrowser()
+	signIn(po, "privacy.officer", "privacy-demo")
+	require.NoError(t, chromedp.Do(po, chromedp.Navigate(e.srv.URL+"/alerts"), chromedp.WaitVisible(`//h1[contains(., "Break-glass alerts")]`)))
+	alerts := text(po)
+	assert.Contains(t, alerts, "hospital.doctor (clinician) broke glass")
+	assert.Contains(t, alerts, "Unconscious in resus, no history available")
+	require.NoError(t, os.MkdirAll(screenshotDir, 0o755))
+	png, err := chromedp.Run(po, chromedp.FullScreenshot(100))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(screenshotDir, "alerts.png"), png, 0o644))
+}
