@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,11 +63,12 @@ func TestRobustness(t *testing.T) {
 // logModel logs each comparison's level weights (debugging aid).
 func logModel(t *testing.T, m *match.Model) {
 	for _, c := range m.Comparisons {
-		s := c.Name + ":"
+		var s strings.Builder
+		s.WriteString(c.Name + ":")
 		for _, l := range c.Levels[1:] {
-			s += fmt.Sprintf(" %s=%.2f(m=%.3g,u=%.3g)", l.Label, math.Log2(l.M/l.U), l.M, l.U)
+			s.WriteString(fmt.Sprintf(" %s=%.2f(m=%.3g,u=%.3g)", l.Label, math.Log2(l.M/l.U), l.M, l.U))
 		}
-		t.Log(s)
+		t.Log(s.String())
 	}
 	t.Logf("prior %.3g noTwinGuard=%v", m.Prior, m.NoTwinGuard)
 }

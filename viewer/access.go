@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -181,13 +180,4 @@ func (s *Server) auditEvent(ctx context.Context, q *request, ev audit.Event) err
 func (s *Server) auditFailed(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
 	http.Error(w, "The access could not be recorded, so the record is not shown. Try again or contact your administrator.", http.StatusServiceUnavailable)
-}
-
-// sourceIDs lists ids.
-func sourceIDs(srcs []provenance.Source) []string {
-	out := make([]string, len(srcs))
-	for i, s := range srcs {
-		out[i] = s.ID
-	}
-	return slices.Clip(out)
 }

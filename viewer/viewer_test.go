@@ -150,9 +150,9 @@ func TestSignIn(t *testing.T) {
 	_, first := e.get(c, "/signin")
 	tok := csrfOf(t, first)
 
-	resp, body := e.post(c, "/signin", url.Values{"user": {"gp.doctor"}, "password": {"riverside-demo"}})
+	resp, _ := e.post(c, "/signin", url.Values{"user": {"gp.doctor"}, "password": {"riverside-demo"}})
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "no CSRF token")
-	resp, body = e.post(c, "/signin", url.Values{"csrf": {tok}, "user": {"gp.doctor"}, "password": {"riverside-demo"}})
+	resp, body := e.post(c, "/signin", url.Values{"csrf": {tok}, "user": {"gp.doctor"}, "password": {"riverside-demo"}})
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "a token already replaced by a newer form")
 
 	resp, body = e.post(c, "/signin", url.Values{"csrf": {csrfOf(t, body)}, "user": {"gp.doctor"}, "password": {"wrong"}})
@@ -244,7 +244,7 @@ func TestRecordPageShowsEverySourceMergedAndConflicts(t *testing.T) {
 	seen := map[string]bool{}
 	merged := 0
 	for _, s := range srcs {
-		for _, id := range strings.Fields(s) {
+		for id := range strings.FieldsSeq(s) {
 			seen[id] = true
 		}
 		if len(strings.Fields(s)) > 1 {

@@ -95,7 +95,7 @@ func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return fmt.Errorf("serve: listen on %s: %w", listen, err)
 		}
 		url := "http://" + ln.Addr().String()
-		fmt.Fprintf(stdout, "CareLens demo: %d generated people at 3 sources (%d records), ready in %.1fs; identity index in %s\n",
+		fmt.Fprintf(stdout, "CareLens demo: %d generated people at 3 sources (%d records), ready in %.1fs; identity index and audit log in %s\n",
 			d.Stats.People, len(d.Patients), time.Since(start).Seconds(), dir)
 		for _, c := range demo.Configs {
 			fmt.Fprintf(stdout, "  source %-10s %-32s %s\n", c.ID, c.Name, d.URLs[c.ID])

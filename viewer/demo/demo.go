@@ -227,7 +227,7 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: identity index: %w", err)
 	}
-	key, err := secretFile(filepath.Join(dataDir, "audit.key"), func() ([]byte, error) {
+	_, err = secretFile(filepath.Join(dataDir, "audit.key"), func() ([]byte, error) {
 		b := make([]byte, 32)
 		_, err := rand.Read(b)
 		return []byte(hex.EncodeToString(b) + "\n"), err
@@ -235,7 +235,8 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if key, err = audit.ReadKey(filepath.Join(dataDir, "audit.key")); err != nil {
+	key, err := audit.ReadKey(filepath.Join(dataDir, "audit.key"))
+	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	alog, err := audit.Open(filepath.Join(dataDir, "audit"), audit.Options{Key: key})
