@@ -36,7 +36,29 @@ type access struct {
 }
 
 func (s *Server) access(q *request, patient string) *access {
+	s.expireBreakGlass(q, patient)
 	return &access{s: s, v: q.viewer(), patient: patient, bg: q.session.breakGlassActive(patient, s.now()), optedOut: map[string]bool{}}
+}
+
+// expireBreakGlass ends, and audits the end of, a break-glass on patient
+// whose time limit has passed.
+func (s *Server) expireBreakGlass(q *request, patient string) {
+	if patient == "" {
+		return
+	}
+	q.session.mu.Lock()
+	bg, ok := q.session.breakGlass[patient]
+	expired := ok && !s.now().Before(bg.until)
+	if expired {
+		delete(q.session.breakGlass, patient)
+	}
+	q.session.mu.Unlock()
+	if expired {
+		if err := s.auditEvent(q.r.Context(), q, audit.Event{Action: audit.ActionBreakGlassEnd, Patient: patient, BreakGlass: true,
+			Note: "time limit reached"}); err != nil {
+			s.log.Error("audit append failed for break-glass expiry", "request", q.id, "err", err)
+		}
+	}
 }
 
 // shares reports whether the patient shares anything at src for this

@@ -56,11 +56,17 @@ type env struct {
 // startDemo runs the demo viewer (small cohort, short source timeouts)
 // behind an httptest server.
 func startDemo(t *testing.T, timeout time.Duration) *env {
+	return startDemoWith(t, timeout, nil)
+}
+
+// startDemoWith is startDemo with the viewer's configuration adjusted by
+// adjust (a test clock, say).
+func startDemoWith(t *testing.T, timeout time.Duration, adjust func(*viewer.Config)) *env {
 	t.Helper()
 	logs := &syncBuffer{}
 	dir := t.TempDir()
 	d, err := demo.Start(t.Context(), &demo.Options{People: 40, Seed: 7, DataDir: dir, Timeout: timeout,
-		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+		Logger: slog.New(slog.NewTextHandler(logs, nil)), Viewer: adjust})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, d.Close()) })
 	srv := httptest.NewServer(d.Handler)
