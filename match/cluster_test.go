@@ -68,3 +68,93 @@ func TestTrainDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterApartThroughThird checks that twins never share a cluster
+// through a third record whose given name is missing, whatever links it
+// has to each, and that a missing given name on its own does not keep a
+// person's records apart.
+func TestClusterApartThroughThird(t *testing.T) {
+	house := Record{Family: "Pemberton", BirthDate: "2019-06-17", Address: []string{"107 Harcourt Road"},
+		Postcode: "LS6 3AB", Phone: "07700 900777"}
+	mk := func(p *Preparer, given, sex, dob string) Prepared {
+		r := house
+		if given != "" {
+			r.Given = []string{given}
+		}
+		r.Sex = sex
+		if dob != "" {
+			r.BirthDate = dob
+		}
+		return p.Prepare(&r)
+	}
+	tests := []struct {
+		name      string
+		recs      func(p *Preparer) []Prepared
+		noTwin    bool
+		together  bool
+		wantApart int
+		reason    string
+	}{
+		{name: "twins through a nameless record", together: false, wantApart: 1,
+			recs: func(p *Preparer) []Prepared {
+				return []Prepared{mk(p, "Oliver", "M", ""), mk(p, "", "", ""), mk(p, "Harriet", "F", "")}
+			},
+			reason: "Oliver and Harriet share a birth date and household: twins"},
+		{name: "twins through a record with a birth-date typo", together: false, wantApart: 1,
+			recs: func(p *Preparer) []Prepared {
+				return []Prepared{mk(p, "Oliver", "M", ""), mk(p, "Oliver", "M", "2018-06-17"), mk(p, "Harriet", "F", "")}
+			},
+			reason: "the typo makes the bridge's own pair look like no twins; the cluster still holds both"},
+		{name: "guard off", noTwin: true, together: true,
+			recs: func(p *Preparer) []Prepared {
+				return []Prepared{mk(p, "Oliver", "M", ""), mk(p, "", "", ""), mk(p, "Harriet", "F", "")}
+			},
+			reason: "NoTwinGuard (FEBRL) lets the links stand"},
+		{name: "one person, one record without given name", together: true,
+			recs: func(p *Preparer) []Prepared {
+				return []Prepared{mk(p, "", "M", ""), mk(p, "Oliver", "M", ""), mk(p, "Oliver", "M", "")}
+			},
+			reason: "a missing given name proves nothing: it cannot veto the merge"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPreparer(nil)
+			recs := tc.recs(p)
+			m := DefaultModel(nil)
+			m.NoTwinGuard = tc.noTwin
+			sc, err := m.Scorer(p)
+			require.NoError(t, err)
+			edges := []edge{{0, 1, 50}, {1, 2, 40}} // as if both links scored high
+			cl := clusterEdges(sc, recs, edges, Weight(0.5), false)
+			assert.Equal(t, tc.together, cl.cluster[0] == cl.cluster[2], tc.reason)
+			assert.Equal(t, tc.wantApart, cl.apart)
+		})
+	}
+}
+
+// TestTwinsConstraintBirthDateTypo checks that a typo in one twin's birth
+// date (one digit, day and month transposed) does not lift the twins
+// guard, while birth dates years apart are left to the score.
+func TestTwinsConstraintBirthDateTypo(t *testing.T) {
+	p := NewPreparer(nil)
+	base := Record{Family: "Pemberton", Address: []string{"107 Harcourt Road"}, Postcode: "LS6 3AB", Phone: "07700 900777"}
+	a, b := base, base
+	a.Given, a.BirthDate = []string{"Oliver"}, "2019-06-03"
+	b.Given = []string{"Harriet"}
+	pa := p.Prepare(&a)
+	for _, tc := range []struct {
+		dob  string
+		want Constraint
+	}{
+		{"2019-06-03", ConstraintTwins},
+		{"2019-06-08", ConstraintTwins},
+		{"2019-03-06", ConstraintTwins},
+		{"1961-11-24", ConstraintNone},
+	} {
+		b.BirthDate = tc.dob
+		pb := p.Prepare(&b)
+		sc, err := DefaultModel(nil).Scorer(p)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, sc.Constraint(&pa, &pb), tc.dob)
+	}
+}

@@ -11,10 +11,15 @@ const (
 	// ConstraintNHS means the records hold two different valid NHS
 	// numbers: never the same person, never one cluster.
 	ConstraintNHS
-	// ConstraintTwins means the records share a birth date but their
-	// given names disagree outright (not a typo, nickname, initial or
-	// swap) and no identifier agrees: the pattern of twins and multiples,
-	// which may at most be a possible match for a person to review.
+	// ConstraintTwins means the records share a birth date (or dates one
+	// typo apart: one digit, day and month transposed, or one is missing)
+	// but their given names disagree outright (not a typo, nickname,
+	// initial or swap) or one is missing, and no identifier agrees: the
+	// pattern of twins, siblings and other household members, and
+	// multiples, which may at most be a possible match for a person to
+	// review. [Link] also never joins two clusters when any record of one
+	// and any of the other show this pattern with the given names (or,
+	// with one missing, the sexes) disagreeing.
 	ConstraintTwins
 	// ConstraintNameDOBOnly means nothing but name, birth date, sex and
 	// area (town, state) agrees: matching never auto-links on name and
@@ -59,6 +64,51 @@ func isDemographic(f Field) bool {
 // agreement there corroborates no one.
 func isArea(f Field) bool { return f == FieldTown || f == FieldState }
 
+// pairFacts is what a comparison pattern says about the fields the
+// constraints look at.
+type pairFacts struct {
+	dobNear      bool // birth dates agree, or differ by one typo (one digit, day and month transposed)
+	dobNull      bool // a birth date is missing
+	givenElse    bool // given names disagree outright
+	givenNull    bool // a given name is missing
+	sexElse      bool // sexes disagree
+	corroborated bool // a field beyond name, birth date, sex and area agrees
+	idAgrees     bool // a personal field (identifier, e-mail) agrees
+}
+
+func (s *Scorer) facts(pat uint64) pairFacts {
+	f := pairFacts{givenNull: true, dobNull: true}
+	for c := range s.comps {
+		cc := &s.comps[c]
+		l := int(pat >> (4 * c) & 15)
+		if l == 0 {
+			continue
+		}
+		lv := &cc.levels[l]
+		switch cc.field {
+		case FieldBirthDate:
+			// A typo in one twin's record leaves the birth dates one
+			// digit apart or transposed: still the same day.
+			f.dobNull = false
+			f.dobNear = lv.kind == LevelExact || lv.kind == LevelTransposed || lv.kind == LevelDistance && lv.thr <= 1
+		case FieldGiven:
+			f.givenElse, f.givenNull = lv.kind == LevelElse, false
+		case FieldSex:
+			f.sexElse = lv.kind == LevelElse
+		}
+		// An e-mail corroborates only at its exact level, which needs more
+		// than the names in the address (see emailNameOnly).
+		nameLike := cc.field == FieldEmail && lv.kind != LevelExact
+		if !isDemographic(cc.field) && !isArea(cc.field) && !nameLike && s.levelWeight(c, l, pat) > 0 {
+			f.corroborated = true
+			if cc.field == FieldNHSNumber || cc.field >= FieldIdentifier || cc.field == FieldEmail {
+				f.idAgrees = true // personal: twins do not share it
+			}
+		}
+	}
+	return f
+}
+
 func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 	if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs {
 		return ConstraintNHS
@@ -66,36 +116,37 @@ func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 	if a.suffix != 0 && b.suffix != 0 && a.suffix != b.suffix {
 		return ConstraintSuffix
 	}
-	dobExact, givenElse, givenNull, corroborated, idAgrees := false, false, true, false, false
-	for c := range s.comps {
-		cc := &s.comps[c]
-		l := int(pat >> (4 * c) & 15)
-		if l == 0 {
-			continue
-		}
-		switch cc.field {
-		case FieldBirthDate:
-			dobExact = cc.levels[l].kind == LevelExact
-		case FieldGiven:
-			givenElse, givenNull = cc.levels[l].kind == LevelElse, false
-		}
-		// An e-mail corroborates only at its exact level, which needs more
-		// than the names in the address (see emailNameOnly).
-		nameLike := cc.field == FieldEmail && cc.levels[l].kind != LevelExact
-		if !isDemographic(cc.field) && !isArea(cc.field) && !nameLike && s.levelWeight(c, l, pat) > 0 {
-			corroborated = true
-			if cc.field == FieldNHSNumber || cc.field >= FieldIdentifier || cc.field == FieldEmail {
-				idAgrees = true // personal: twins do not share it
-			}
-		}
-	}
+	f := s.facts(pat)
 	// A missing given name hides whether the pair are twins: the rest of
-	// a household's record (address, phone, family name) is shared.
-	if dobExact && (givenElse || givenNull) && !idAgrees && !s.model.NoTwinGuard {
+	// a household's record (address, phone, family name) is shared. So
+	// does a missing birth date: with the given names disagreeing or
+	// missing, nothing personal is left to agree.
+	if (f.dobNear || f.dobNull) && (f.givenElse || f.givenNull) && !f.idAgrees && !s.model.NoTwinGuard {
 		return ConstraintTwins
 	}
-	if !corroborated {
+	if !f.corroborated {
 		return ConstraintNameDOBOnly
 	}
 	return ConstraintNone
+}
+
+// apart reports whether the pattern is positive evidence that a and b are
+// different people, so that no cluster may hold both, whatever links
+// connect them through other records: different valid NHS numbers or
+// generational suffixes, or the twins pattern with the given names
+// disagreeing outright (or missing, with the sexes disagreeing).
+//
+// A missing given name alone is not such evidence: it forbids linking the
+// pair directly ([ConstraintTwins]) but not joining two clusters whose
+// other records carry the evidence. Unlike [ConstraintNameDOBOnly], which
+// says a pair alone proves too little, apart says the pair disproves.
+func (s *Scorer) apart(pat uint64, a, b *Prepared) bool {
+	if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs || a.suffix != 0 && b.suffix != 0 && a.suffix != b.suffix {
+		return true
+	}
+	if s.model.NoTwinGuard {
+		return false
+	}
+	f := s.facts(pat)
+	return f.dobNear && !f.idAgrees && (f.givenElse || f.givenNull && f.sexElse)
 }

@@ -86,6 +86,11 @@ type LinkStats struct {
 	// ChainGuardSplits counts merges refused because the clusters were
 	// joined only by a weak link.
 	ChainGuardSplits int `json:"chainGuardSplits"`
+	// ApartSplits counts merges refused because a record of one cluster
+	// and a record of the other are evidently different people (twins:
+	// same birth date, given names disagreeing outright; different
+	// generational suffixes), whatever linked the clusters.
+	ApartSplits int `json:"apartSplits"`
 	// TruePairs and PairCompleteness are reported when
 	// [LinkOptions.Truth] is given: the number of true pairs, and the share
 	// of them that blocking made candidates.
@@ -246,7 +251,7 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 	stage("cluster", t)
 	res.Cluster, res.Clusters = cl.cluster, cl.count
 	res.Stats.LinkedPairs = len(edges)
-	res.Stats.ConstraintSplits, res.Stats.ChainGuardSplits = cl.constraint, cl.guard
+	res.Stats.ConstraintSplits, res.Stats.ChainGuardSplits, res.Stats.ApartSplits = cl.constraint, cl.guard, cl.apart
 	if o.KeepPairs {
 		res.Pairs = make([]ScoredPair, len(edges))
 		for k, e := range edges {
@@ -317,18 +322,26 @@ type clusters struct {
 	count      int
 	constraint int
 	guard      int
+	apart      int
 }
 
 // chainGuardSlack is how far (in bits) below the threshold a cross pair
 // may score and still count as supporting a merge.
 const chainGuardSlack = 10
 
-// chainGuardSample bounds the cross pairs examined per merge.
+// chainGuardSample bounds the cross pairs examined per merge for support.
 const chainGuardSample = 64
+
+// apartBudget bounds the cross pairs examined per merge for evidence that
+// the two clusters hold different people (see Scorer.apart). Person-level
+// clusters are small: a merge of two clusters of 64 records each is the
+// first to be checked only in part.
+const apartBudget = 4096
 
 // clusterEdges builds connected components from the edges, strongest
 // first, refusing a merge that would put two different valid NHS numbers
-// in one cluster and, with guard, a merge of two multi-record clusters
+// in one cluster or two records that are evidently different people (see
+// Scorer.apart) and, with guard, a merge of two multi-record clusters
 // that most cross pairs do not support.
 func clusterEdges(sc *Scorer, recs []Prepared, edges []edge, thrW float64, guard bool) clusters {
 	n := len(recs)
@@ -356,9 +369,18 @@ func clusterEdges(sc *Scorer, recs []Prepared, edges []edge, thrW float64, guard
 			out.constraint++
 			continue
 		}
-		if guard && size[ri]+size[rj] > 2 && !supported(sc, recs, next, ri, rj, thrW) {
-			out.guard++
-			continue
+		if size[ri]+size[rj] > 2 {
+			// The edge itself passed the pair constraints; with more
+			// records, every cross pair must be compatible.
+			apart, support := crossPairs(sc, recs, next, ri, rj, thrW)
+			if apart {
+				out.apart++
+				continue
+			}
+			if guard && !support {
+				out.guard++
+				continue
+			}
 		}
 		if size[ri] < size[rj] || size[ri] == size[rj] && ri > rj {
 			ri, rj = rj, ri
@@ -385,38 +407,44 @@ func clusterEdges(sc *Scorer, recs []Prepared, edges []edge, thrW float64, guard
 	return out
 }
 
-// supported reports whether at least half of the (sampled) cross pairs
-// between the clusters rooted at a and b score within chainGuardSlack bits
-// of the threshold.
-func supported(sc *Scorer, recs []Prepared, next []int32, a, b int32, thrW float64) bool {
-	total, ok := 0, 0
+// crossPairs examines the cross pairs between the clusters rooted at a
+// and b: apart is true when any of the first apartBudget is evidently two
+// different people; support is true when at least half of the first
+// chainGuardSample score within chainGuardSlack bits of the threshold.
+func crossPairs(sc *Scorer, recs []Prepared, next []int32, a, b int32, thrW float64) (apart, support bool) {
+	total, ok, seen := 0, 0, 0
 	x := a
 	for {
 		y := b
 		for {
+			pat := sc.pattern(&recs[x], &recs[y])
+			if sc.apart(pat, &recs[x], &recs[y]) {
+				return true, false
+			}
 			if total < chainGuardSample {
 				total++
-				if sc.Score(&recs[x], &recs[y]) >= thrW-chainGuardSlack {
+				if sc.patternWeight(pat, &recs[x]) >= thrW-chainGuardSlack {
 					ok++
 				}
 			}
+			seen++
 			y = next[y]
-			if y == b {
+			if y == b || seen >= apartBudget {
 				break
 			}
 		}
 		x = next[x]
-		if x == a || total >= chainGuardSample {
+		if x == a || seen >= apartBudget {
 			break
 		}
 	}
-	return 2*ok >= total
+	return false, 2*ok >= total
 }
 
 // String summarises the stats on one line.
 func (s LinkStats) String() string {
-	return fmt.Sprintf("records=%d candidate_pairs=%d reduction_ratio=%.6f linked_pairs=%d constraint_splits=%d chain_guard_splits=%d guarded_pairs=%d",
-		s.Records, s.CandidatePairs, s.ReductionRatio, s.LinkedPairs, s.ConstraintSplits, s.ChainGuardSplits, s.GuardedPairs)
+	return fmt.Sprintf("records=%d candidate_pairs=%d reduction_ratio=%.6f linked_pairs=%d constraint_splits=%d chain_guard_splits=%d apart_splits=%d guarded_pairs=%d",
+		s.Records, s.CandidatePairs, s.ReductionRatio, s.LinkedPairs, s.ConstraintSplits, s.ChainGuardSplits, s.ApartSplits, s.GuardedPairs)
 }
 
 // pairCompleteness counts the true pairs given entity labels, and the

@@ -187,6 +187,10 @@ const (
 	// agreeing valid identifier (independent evidence of a match),
 	// shrunk towards the prior.
 	EstimateAnchored Estimate = "identifier-confirmed pairs"
+	// EstimateContact means m was counted on pairs confirmed, where no
+	// identifier does, by given name, family name and a phone number or
+	// e-mail address all agreeing exactly, shrunk towards the prior.
+	EstimateContact Estimate = "name+contact-confirmed pairs"
 	// EstimateEM means m came from expectation–maximisation over blocked
 	// pairs, shrunk towards the prior.
 	EstimateEM Estimate = "EM"

@@ -158,3 +158,24 @@ func FuzzNormalisers(f *testing.F) {
 			Email: s, NHSNumber: s, Address: []string{s}, Identifiers: []Identifier{{System: "x", Value: s}}})
 	})
 }
+
+func TestEmailNameOnly(t *testing.T) {
+	n := parseName([]string{"Isla"}, "Elliott")
+	tests := []struct {
+		email  string
+		year   int
+		want   bool
+		reason string
+	}{
+		{"isla.elliott@example.com", 1998, true, "names only"},
+		{"ielliott@example.com", 1998, true, "initial and family name"},
+		{"isla_elliott1998@example.com", 1998, true, "names and the birth year: namesakes born that year write the same"},
+		{"isla.elliott98@example.com", 1998, true, "two-digit birth year"},
+		{"isla.elliott39@example.com", 1998, false, "other digits are the person's own"},
+		{"isla.elliott1998@example.com", 0, false, "no birth date to derive the year from"},
+		{"bluebird7@example.com", 1998, false, "another word"},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, emailNameOnly(NormaliseEmail(tc.email), n, tc.year), "%s: %s", tc.email, tc.reason)
+	}
+}

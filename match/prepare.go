@@ -1,6 +1,7 @@
 package match
 
 import (
+	"fmt"
 	"hash/fnv"
 	"runtime"
 	"strconv"
@@ -389,7 +390,7 @@ func (p *Preparer) normalise(r *Record, nr *normRecord, order DateOrder) {
 	nr.s[FieldPostcode], nr.out = NormalisePostcode(r.Postcode)
 	nr.s[FieldPhone] = NormalisePhone(r.Phone)
 	nr.s[FieldEmail] = NormaliseEmail(r.Email)
-	if e := nr.s[FieldEmail]; e != "" && emailNameOnly(e, n) {
+	if e := nr.s[FieldEmail]; e != "" && emailNameOnly(e, n, int(nr.dob/10000)) {
 		nr.flags |= flagEmailNameOnly
 	}
 	if r.NHSNumber != "" {
@@ -545,11 +546,13 @@ func (p *Preparer) PrepareAll(recs []Record) []Prepared {
 
 // emailNameOnly reports whether the local part of a normalised e-mail
 // address is made only of the record's own names (whole, or the given
-// name's initial) and separators: isla.elliott@, ielliott@, elliott.isla@.
-// Two such addresses agree whenever the names do, so their agreement is
-// not evidence beyond the names; an address with anything else in it
-// (digits, a nickname, another word) is.
-func emailNameOnly(email string, n normName) bool {
+// name's initial), its birth year (four digits or the last two) and
+// separators: isla.elliott@, ielliott@, elliott.isla@, isla_elliott1998@.
+// Two such addresses agree whenever the names and birth year do (two
+// namesakes born the same year write the same one), so their agreement is
+// not evidence beyond the names and birth date; an address with anything
+// else in it (other digits, a nickname, another word) is.
+func emailNameOnly(email string, n normName, year int) bool {
 	at := strings.LastIndexByte(email, '@')
 	if at <= 0 {
 		return false
@@ -563,6 +566,9 @@ func emailNameOnly(email string, n normName) bool {
 	toks = append(toks, n.parts...)
 	if len(toks) == 0 {
 		return false
+	}
+	if year > 0 {
+		toks = append(toks, strconv.Itoa(year), fmt.Sprintf("%02d", year%100))
 	}
 	for rest != "" {
 		switch rest[0] {

@@ -443,6 +443,7 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 		}
 	}
 	anchorM, anchorN := anchoredM(sc, hist, levels, prior)
+	contactM, contactN := contactAnchoredM(sc, hist, levels, prior)
 	m := pooled.m
 	mFrom := make([]Estimate, nc)
 	evidence := make([]float64, nc)
@@ -451,6 +452,8 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 		switch {
 		case anchorN[c] >= minAnchorPairs:
 			m[c], mFrom[c], evidence[c] = anchorM[c], EstimateAnchored, anchorN[c]
+		case contactN[c] >= minAnchorPairs:
+			m[c], mFrom[c], evidence[c] = contactM[c], EstimateContact, contactN[c]
 		case cnt[c] > 0:
 			for l := 1; l < levels[c]; l++ {
 				m[c][l] = sum[c][l] / float64(cnt[c])
