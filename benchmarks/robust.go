@@ -392,3 +392,51 @@ func PairCounts(entity []string, cluster []int) (truePairs, predicted, both int6
 	}
 	return truePairs, predicted, both
 }
+
+// RecallCeiling returns the highest pair recall any linker can reach
+// without a false merge, computed from the truth: a record identical on
+// every field (case and date format aside) to a record of another person
+// cannot be told from it, so a true pair with such a record in it can
+// only be linked by also linking a pair of different people. The ceiling
+// is the share of true pairs whose two records are both told apart from
+// every other person's records. It is an upper bound: typos that make
+// two namesakes' records differ count as telling them apart.
+func RecallCeiling(recs []match.Record, entity []string) float64 {
+	key := func(r *match.Record) string {
+		d, st := match.ParseDate(r.BirthDate)
+		dob := ""
+		if st == match.DateOK {
+			dob = fmt.Sprint(d)
+		}
+		return strings.ToUpper(strings.Join([]string{strings.Join(r.Given, " "), r.Family, dob, r.Sex,
+			strings.Join(r.Address, " "), r.Town, r.Postcode, r.Phone, r.Email, r.NHSNumber}, "|"))
+	}
+	owners := map[string]map[string]bool{}
+	keys := make([]string, len(recs))
+	for i := range recs {
+		keys[i] = key(&recs[i])
+		if owners[keys[i]] == nil {
+			owners[keys[i]] = map[string]bool{}
+		}
+		owners[keys[i]][entity[i]] = true
+	}
+	byEnt := map[string][]int{}
+	for i, e := range entity {
+		byEnt[e] = append(byEnt[e], i)
+	}
+	var total, reachable int64
+	for _, idx := range byEnt {
+		for x := range idx {
+			for y := x + 1; y < len(idx); y++ {
+				total++
+				if len(owners[keys[idx[x]]]) == 1 && len(owners[keys[idx[y]]]) == 1 {
+					reachable++
+				}
+			}
+		}
+	}
+	if total == 0 {
+		return 1
+	}
+	return float64(reachable) / float64(total)
+}

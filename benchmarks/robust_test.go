@@ -17,15 +17,20 @@ import (
 
 var robustPeople = flag.Int("robust.people", 0, "people per robustness profile (default 5000, 2000 with -short)")
 
-// knownGaps are the profiles that do not meet the issue 13 targets yet,
-// with what is missing; they are reported, not asserted.
+// knownGaps are the profiles that do not meet the issue 13 targets with
+// the defaults, with what is missing; their F1 is reported, not asserted
+// (false merges always are).
 var knownGaps = map[string]string{
-	"names-dob-only": "never linking on name and birth date alone keeps recall at 0; the ceiling from the truth is not computed yet",
+	"names-dob-only": "by default a pair is never linked on name and birth date alone, so recall is 0; " +
+		"the run with LinkOptions.UniqueNameDOB below is the explicit option for such files",
 }
 
 // TestRobustness trains with defaults on every profile of the sweep and
 // reports F1 and the false-merge share (false-merge pairs over true
-// pairs) per profile.
+// pairs) per profile, beside the ceiling computed from the truth
+// ([RecallCeiling]: the best recall, and F1 at precision 1, any linker
+// can reach when different people are identical on every field present).
+// The names-dob-only profile is also run with LinkOptions.UniqueNameDOB.
 func TestRobustness(t *testing.T) {
 	n := *robustPeople
 	if n == 0 {
@@ -37,24 +42,43 @@ func TestRobustness(t *testing.T) {
 	for _, p := range RobustProfiles(n) {
 		t.Run(p.Name, func(t *testing.T) {
 			recs, ent := p.Generate()
-			start := time.Now()
-			res, err := match.Link(t.Context(), recs, nil)
-			require.NoError(t, err)
-			tp, pred, both := PairCounts(ent, res.Cluster)
-			prec, rec := ratio(both, pred), ratio(both, tp)
-			f1 := harmonic(prec, rec)
-			fm := float64(pred-both) / float64(max(tp, 1))
-			t.Logf("%-16s records=%d true_pairs=%d P=%.4f R=%.4f F1=%.4f false_merges=%d (%.3f%% of true pairs) %.1fs",
-				p.Name, len(recs), tp, prec, rec, f1, pred-both, 100*fm, time.Since(start).Seconds())
-			if os.Getenv("CARELENS_DEBUG_ROBUST") != "" {
-				logModel(t, res.Model)
-				logFalseMerges(t, recs, ent, res, 5)
+			ceil := RecallCeiling(recs, ent)
+			run := func(label string, o *match.LinkOptions) (f1, fm float64) {
+				start := time.Now()
+				res, err := match.Link(t.Context(), recs, o)
+				require.NoError(t, err)
+				tp, pred, both := PairCounts(ent, res.Cluster)
+				prec, rec := ratio(both, pred), ratio(both, tp)
+				f1 = harmonic(prec, rec)
+				fm = float64(pred-both) / float64(max(tp, 1))
+				t.Logf("%-16s records=%d true_pairs=%d P=%.4f R=%.4f F1=%.4f false_merges=%d (%.3f%% of true pairs) ceiling R=%.4f F1=%.4f %.1fs",
+					label, len(recs), tp, prec, rec, f1, pred-both, 100*fm, ceil, harmonic(1, ceil), time.Since(start).Seconds())
+				if os.Getenv("CARELENS_DEBUG_ROBUST") != "" {
+					logModel(t, res.Model)
+					logFalseMerges(t, recs, ent, res, 5)
+				}
+				return f1, fm
 			}
+			f1, fm := run(p.Name, nil)
+			assert.Less(t, fm, 0.001, "false-merge pairs must stay below 0.1%% of true pairs")
 			if gap, ok := knownGaps[p.Name]; ok {
 				t.Logf("known gap, not asserted: %s", gap)
-				return
+			} else {
+				assert.Greater(t, f1, harmonic(1, ceil)-0.05, "F1 far below the ceiling")
 			}
-			assert.Less(t, fm, 0.001, "false-merge pairs must stay below 0.1%% of true pairs")
+			if p.Name == "names-dob-only" {
+				// Only names, birth dates and sex: the explicit option,
+				// measured, not asserted. Its safety argument (see
+				// match.LinkOptions.UniqueNameDOB) bounds namesakes by
+				// chance; this profile plants 1% namesakes (same name,
+				// sex and birth date), far above chance, and the option
+				// then merges 0.09-0.39% of true pairs' worth of
+				// different people (2,000 to 20,000 people): above the
+				// 0.1% limit. That is why it is not the default and
+				// why the default keeps recall at 0 here.
+				_, fm := run(p.Name+"+unique", &match.LinkOptions{UniqueNameDOB: true})
+				t.Logf("UniqueNameDOB (explicit option, not a default): false merges %.3f%% of true pairs", 100*fm)
+			}
 		})
 	}
 }

@@ -25,7 +25,7 @@ func init() {
 	register(command{name: "link", summary: "link record files into clusters of the same person", run: runLink})
 }
 
-const linkSynopsis = "[--out FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2] [--report] [--no-twin-guard] [--birth-dates FROM..TO] [--date-order SOURCE=dmy|mdy]... INPUT..."
+const linkSynopsis = "[--out FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2] [--report] [--no-twin-guard] [--link-unique-name-dob] [--birth-dates FROM..TO] [--date-order SOURCE=dmy|mdy]... INPUT..."
 
 // inputFlags are the flags link and train share for reading and preparing
 // input files.
@@ -226,6 +226,8 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	seed := fs.Uint64("seed", 0, "random seed for training")
 	report := fs.Bool("report", false, "print the training report (levels, m, u, weights, how estimated, warnings) on stderr")
 	noTwin := fs.Bool("no-twin-guard", false, "train with the twins guard off: a shared birth date with different given names may link (reported)")
+	uniqueNameDOB := fs.Bool("link-unique-name-dob", false, "for files with only names and birth dates: link a pair on an exact name and birth date\n"+
+		"that no source holds twice and that is rare for the file's size (reported; merges namesakes two sources each hold once)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -253,7 +255,7 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	opts := &match.LinkOptions{Threshold: *threshold, KeepPairs: *pairsPath != "", Prepare: po,
+	opts := &match.LinkOptions{Threshold: *threshold, KeepPairs: *pairsPath != "", Prepare: po, UniqueNameDOB: *uniqueNameDOB,
 		Train: match.TrainOptions{Seed: *seed, NoTwinGuard: *noTwin}}
 	if *modelPath != "" {
 		m, err := readModelFile(*modelPath)
@@ -284,6 +286,9 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	if !*report || res.Model.Training == nil || res.Model.Training.Data == nil {
 		reportData(stderr, res.Preparer.Report())
+	}
+	if *uniqueNameDOB {
+		fmt.Fprintf(stderr, "carelens: --link-unique-name-dob: %d pairs linked on name and birth date alone\n", res.Stats.UniqueNameDOBLinks)
 	}
 	if *explain != "" {
 		ia, err := findRecord(recs, ex[0])
