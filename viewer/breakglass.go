@@ -86,6 +86,7 @@ type entryView struct {
 	Time, Action, User, Org string
 	Role, Sources, Withheld string
 	Outcome, Reason, Text   string
+	Patient, PatientDigits  string
 	BreakGlass              bool
 }
 
@@ -94,6 +95,9 @@ func (s *Server) entryView(ev audit.Event) entryView {
 		Org: ev.Org, Role: ev.Role, Outcome: string(ev.Outcome), Reason: ev.BreakGlassReason, Text: ev.BreakGlassText, BreakGlass: ev.BreakGlass}
 	if o, ok := s.orgs[ev.Org]; ok {
 		e.Org = o.Name
+	}
+	if match.ValidNHSNumber(ev.Patient) {
+		e.Patient, e.PatientDigits = formatNHS(ev.Patient), match.NormaliseNHSNumber(ev.Patient)
 	}
 	var names []string
 	for _, id := range ev.Answered {
