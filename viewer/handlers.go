@@ -413,6 +413,9 @@ func (s *Server) identity(q *request) {
 	}
 	refStr := q.r.PostFormValue("ref")
 	i := slices.IndexFunc(res.Pending, func(c federate.Candidate) bool { return c.Ref().String() == refStr })
+	if i >= 0 && !s.policy.SourceShares(q.viewer(), res.NHSNumber(), res.Pending[i].Source) {
+		i = -1 // never offered: the patient does not share there
+	}
 	if i < 0 {
 		http.Redirect(q.w, q.r, back, http.StatusSeeOther)
 		return
