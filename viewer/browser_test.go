@@ -203,6 +203,10 @@ func TestBrowserAccess(t *testing.T) {
 	signIn(ctx, "hospital.doctor", "northfield-demo")
 	page := open(ctx, nhs)
 	assert.Regexp(t, `Riverside Surgery: \d+ items? withheld by the sharing policy for your organisation`, page)
+	require.NoError(t, os.MkdirAll(screenshotDir, 0o755))
+	top, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(screenshotDir, "record-hospital-top.png"), top, 0o644))
 	for _, n := range notes {
 		assert.NotContains(t, page, strings.TrimSpace(n))
 	}
@@ -238,7 +242,6 @@ func TestBrowserAccess(t *testing.T) {
 	alerts := text(po)
 	assert.Contains(t, alerts, "hospital.doctor (clinician) broke glass")
 	assert.Contains(t, alerts, "Unconscious in resus, no history available")
-	require.NoError(t, os.MkdirAll(screenshotDir, 0o755))
 	png, err := chromedp.Run(po, chromedp.FullScreenshot(100))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(screenshotDir, "alerts.png"), png, 0o644))
