@@ -26,6 +26,10 @@
 //
 // # Non-goals
 //
-// This package does not decide who may see what (that is the viewer's
-// policy layer) and holds no clinical or demographic data itself.
+// [Policy] says, as data, who may see which categories from which sources,
+// which patients opted out of sharing where, and which records open only
+// by break-glass; the viewer enforces its decisions item by item. This
+// package holds no clinical or demographic data itself, and the policy has
+// deliberately no switch for the national data opt-out, which covers
+// research and planning, not direct care.
 package provenance
