@@ -116,8 +116,11 @@ type LinkStats struct {
 	GuardedPairs int `json:"guardedPairs"`
 	// UniqueNameDOBLinks counts pairs linked on a unique name and birth
 	// date alone ([LinkOptions.UniqueNameDOB]).
-	UniqueNameDOBLinks int                      `json:"uniqueNameDOBLinks,omitempty"`
-	Timings            map[string]time.Duration `json:"timings"`
+	UniqueNameDOBLinks int `json:"uniqueNameDOBLinks,omitempty"`
+	// Weights counts every scored candidate pair by match weight, before
+	// constraints and clustering.
+	Weights *WeightHistogram         `json:"weights,omitempty"`
+	Timings map[string]time.Duration `json:"timings"`
 }
 
 // candPair is a candidate pair with its comparison pattern.
@@ -249,6 +252,11 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 		if err != nil {
 			return nil, err
 		}
+		if trainOnly {
+			// Link counts the weights as it scores; Train alone scores the
+			// candidates once more for the report's histogram.
+			model.Training.Weights = weightHistogram(sc, prepared, pairs, workers)
+		}
 		stage("train", t)
 	}
 	res.Model, res.Scorer = model, sc
@@ -262,8 +270,11 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 		thr = model.EffectiveThreshold()
 	}
 	thrW := Weight(thr)
-	edges, guarded, unique := scoreEdges(sc, prepared, pairs, thrW, workers, o.uniqueNameDOB)
-	res.Stats.GuardedPairs, res.Stats.UniqueNameDOBLinks = guarded, unique
+	edges, hist, guarded, unique := scoreEdges(sc, prepared, pairs, thrW, workers, o.uniqueNameDOB)
+	res.Stats.GuardedPairs, res.Stats.UniqueNameDOBLinks, res.Stats.Weights = guarded, unique, hist
+	if train {
+		model.Training.Weights = hist
+	}
 	stage("score", t)
 	pairs = pairList{}
 	progress("cluster")
@@ -297,8 +308,9 @@ func (s *Scorer) weightOf(cp *candPair, recs []Prepared) float64 {
 	return s.patternWeight(cp.pat, &recs[cp.i])
 }
 
-func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, workers int, uniq []bool) ([]edge, int, int) {
+func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, workers int, uniq []bool) ([]edge, *WeightHistogram, int, int) {
 	parts := make([][]edge, workers)
+	bins := make([]weightBins, workers)
 	guarded := make([]int, workers)
 	unique := make([]int, workers)
 	done := make(chan struct{}, workers)
@@ -309,7 +321,9 @@ func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, worke
 				ch := pairs.chunks[ci]
 				for k := range ch {
 					cp := &ch[k]
-					if wt := sc.weightOf(cp, recs); wt >= thrW {
+					wt := sc.weightOf(cp, recs)
+					bins[w].add(wt)
+					if wt >= thrW {
 						c := sc.constraint(cp.pat, &recs[cp.i], &recs[cp.j])
 						if c == ConstraintNameDOBOnly && uniq != nil && uniq[cp.i] && uniq[cp.j] && sc.onlyNameDOB(cp.pat) {
 							unique[w]++
@@ -340,7 +354,7 @@ func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, worke
 	slices.SortFunc(edges, func(a, b edge) int {
 		return cmp.Or(cmp.Compare(b.w, a.w), cmp.Compare(a.i, b.i), cmp.Compare(a.j, b.j))
 	})
-	return edges, nGuarded, nUnique
+	return edges, histogram(bins), nGuarded, nUnique
 }
 
 // clusters is the outcome of clustering.

@@ -171,6 +171,9 @@ type TrainingSummary struct {
 	// treated as missing, per field) and how each source's ambiguous
 	// dates were read.
 	Data *DataReport `json:"data,omitempty"`
+	// Weights counts the training data's candidate pairs by their match
+	// weight under the trained model, for the report's histogram.
+	Weights *WeightHistogram `json:"weights,omitempty"`
 }
 
 // Estimate says where a parameter came from.

@@ -19,13 +19,14 @@ import (
 	"github.com/carelens/carelens/fhirutil"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/matchio"
+	"github.com/carelens/carelens/match/report"
 )
 
 func init() {
 	register(command{name: "link", summary: "link record files into clusters of the same person", run: runLink})
 }
 
-const linkSynopsis = "[--out FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2] [--report] [--no-twin-guard] [--link-unique-name-dob] [--birth-dates FROM..TO] [--date-order SOURCE=dmy|mdy]... INPUT..."
+const linkSynopsis = "[--out FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2]... [--report -|FILE.html] [--no-twin-guard] [--link-unique-name-dob] [--birth-dates FROM..TO] [--date-order SOURCE=dmy|mdy]... INPUT..."
 
 // inputFlags are the flags link and train share for reading and preparing
 // input files.
@@ -222,9 +223,12 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	saveModel := fs.String("save-model", "", "write the model used to FILE")
 	threshold := fs.Float64("threshold", 0, "match probability at or above which pairs link (default: the model's, 0.5)")
 	pairsPath := fs.String("pairs", "", "write linked pairs with weight and probability to FILE")
-	explain := fs.String("explain", "", "explain the score of two records, ID1,ID2 (record id or source/record_id)")
+	var explain multiFlag
+	fs.Var(&explain, "explain", "explain the score of two records, ID1,ID2 (record id or source/record_id); repeatable")
 	seed := fs.Uint64("seed", 0, "random seed for training")
-	report := fs.Bool("report", false, "print the training report (levels, m, u, weights, how estimated, warnings) on stderr")
+	reportFlag := fs.String("report", "", "the training report (levels, m, u, weights, how estimated, warnings): - prints it on stderr\n"+
+		"(what the boolean --report did before); FILE.html writes it as one self-contained page with\n"+
+		"SVG charts: weights per level, the scored pairs' weights with the threshold, a waterfall per --explain pair")
 	noTwin := fs.Bool("no-twin-guard", false, "train with the twins guard off: a shared birth date with different given names may link (reported)")
 	uniqueNameDOB := fs.Bool("link-unique-name-dob", false, "for files with only names and birth dates: link a pair on an exact name and birth date\n"+
 		"that no source holds twice and that is rare for the file's size (reported; merges namesakes two sources each hold once)")
@@ -238,14 +242,19 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if *threshold < 0 || *threshold >= 1 {
 		return fmt.Errorf("%w: --threshold must be in (0, 1)", errUsage)
 	}
-	var ex [2]string
-	if *explain != "" {
-		a, b, ok := strings.Cut(*explain, ",")
+	var ex [][2]string
+	for _, spec := range explain {
+		a, b, ok := strings.Cut(spec, ",")
 		if !ok || a == "" || b == "" {
 			return fmt.Errorf("%w: --explain wants ID1,ID2", errUsage)
 		}
-		ex = [2]string{strings.TrimSpace(a), strings.TrimSpace(b)}
+		ex = append(ex, [2]string{strings.TrimSpace(a), strings.TrimSpace(b)})
 	}
+	htmlReport, err := reportPath(*reportFlag, fs.Args())
+	if err != nil {
+		return err
+	}
+	textReport := *reportFlag == "-"
 	start := time.Now()
 	po, err := in.prepareOptions()
 	if err != nil {
@@ -281,30 +290,45 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 			return err
 		}
 	}
-	if err := reportTraining(stderr, res.Model, *report); err != nil {
+	if err := reportTraining(stderr, res.Model, textReport); err != nil {
 		return err
 	}
-	if !*report || res.Model.Training == nil || res.Model.Training.Data == nil {
+	if !textReport || res.Model.Training == nil || res.Model.Training.Data == nil {
 		reportData(stderr, res.Preparer.Report())
 	}
 	if *uniqueNameDOB {
 		fmt.Fprintf(stderr, "carelens: --link-unique-name-dob: %d pairs linked on name and birth date alone\n", res.Stats.UniqueNameDOBLinks)
 	}
-	if *explain != "" {
-		ia, err := findRecord(recs, ex[0])
+	var explained []report.Pair
+	for _, x := range ex {
+		ia, err := findRecord(recs, x[0])
 		if err != nil {
 			return err
 		}
-		ib, err := findRecord(recs, ex[1])
+		ib, err := findRecord(recs, x[1])
 		if err != nil {
 			return err
 		}
-		e := res.Scorer.Explain(&res.Prepared[ia], &res.Prepared[ib])
-		fmt.Fprintf(stdout, "%s vs %s (same cluster: %v)\n", recs[ia].Key(), recs[ib].Key(), res.Cluster[ia] == res.Cluster[ib])
-		fmt.Fprint(stdout, e.String())
-		if *out == "" {
-			return nil
+		explained = append(explained, report.Pair{Label: recs[ia].Key() + " vs " + recs[ib].Key(),
+			Explanation: res.Scorer.Explain(&res.Prepared[ia], &res.Prepared[ib]), SameCluster: res.Cluster[ia] == res.Cluster[ib]})
+	}
+	if htmlReport != "" {
+		note := fmt.Sprintf("Every candidate pair blocking made, %d, scored before constraints and clustering.", res.Stats.CandidatePairs)
+		err := writeFileWith(htmlReport, func(w io.Writer) error {
+			return report.WriteHTML(w, &report.Page{Title: "carelens link: " + strings.Join(sourceNames(fs.Args()), ", "), Model: res.Model,
+				Threshold: *threshold, Weights: res.Stats.Weights, WeightsNote: note, Pairs: explained})
+		})
+		if err != nil {
+			return err
 		}
+		fmt.Fprintf(stderr, "carelens link: report written to %s\n", htmlReport)
+	}
+	for _, p := range explained {
+		fmt.Fprintf(stdout, "%s (same cluster: %v)\n", p.Label, p.SameCluster)
+		fmt.Fprint(stdout, p.Explanation.String())
+	}
+	if len(explained) > 0 && *out == "" {
+		return nil
 	}
 	if *pairsPath != "" {
 		err := writeFileWith(*pairsPath, func(w io.Writer) error {
@@ -339,6 +363,34 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		len(recs), res.Clusters, res.Stats, t["prepare"].Seconds(), t["block"].Seconds(), t["train"].Seconds(),
 		t["score"].Seconds(), t["cluster"].Seconds(), time.Since(start).Seconds())
 	return nil
+}
+
+// reportPath checks a --report value: "" or "-" (the text report on
+// stderr) give "", an .html or .htm file its path. Anything else is refused,
+// so that a --report written before an input file (the boolean flag it
+// once was) cannot overwrite that file.
+func reportPath(v string, inputs []string) (string, error) {
+	if v == "" || v == "-" {
+		return "", nil
+	}
+	if ext := strings.ToLower(filepath.Ext(v)); ext != ".html" && ext != ".htm" {
+		return "", fmt.Errorf("%w: --report wants - (text on stderr) or FILE.html", errUsage)
+	}
+	for _, in := range inputs {
+		if filepath.Clean(in) == filepath.Clean(v) {
+			return "", fmt.Errorf("%w: --report %s is an input file", errUsage, v)
+		}
+	}
+	return v, nil
+}
+
+// sourceNames returns the source name of each input path.
+func sourceNames(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = matchio.SourceName(p)
+	}
+	return out
 }
 
 // reportTraining writes the full training report when asked, and
