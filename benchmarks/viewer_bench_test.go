@@ -1,7 +1,9 @@
 package benchmarks_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"runtime"
 	"slices"
@@ -26,23 +29,101 @@ import (
 
 var loadDuration = flag.Duration("viewer-load", 60*time.Second, "how long BenchmarkViewerLoad runs")
 
-// viewerDemo starts the demo viewer with every source answering after
-// latency, behind a loopback HTTP server.
-func viewerDemo(b *testing.B, people int, latency, timeout time.Duration) (*demo.Demo, *httptest.Server) {
+// viewerDemo starts the demo viewer behind a loopback HTTP server, with
+// its three sources in a separate process (as in a deployment, where the
+// sources are other organisations' systems: their data and their CPU are
+// not the viewer's), each answering after latency, and the hospital's
+// $everything hanging when hangHospital is set. It returns the NHS numbers
+// of up to 20 people every source holds.
+func viewerDemo(b *testing.B, people int, latency, timeout time.Duration, hangHospital bool) (*demo.Demo, *httptest.Server, []string) {
 	b.Helper()
-	d, err := demo.Start(context.Background(), &demo.Options{People: people, Seed: 11, Timeout: timeout})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestViewerSourcesProcess$")
+	cmd.Env = append(os.Environ(), "CARELENS_BENCH_SOURCES="+fmt.Sprintf("%d,%s,%v", people, latency, hangHospital))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+	var info sourcesInfo
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "SOURCES "); ok {
+			if err := json.Unmarshal([]byte(rest), &info); err != nil {
+				b.Fatal(err)
+			}
+			break
+		}
+	}
+	if len(info.URLs) == 0 {
+		b.Fatal("the sources process did not start")
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	d, err := demo.Start(context.Background(), &demo.Options{SourceURLs: info.URLs, Timeout: timeout})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = d.Close() })
-	for id, s := range d.Sources {
-		if err := s.SetFaults(fhirsource.Faults{Latency: latency}); err != nil {
-			b.Fatalf("source %s: %v", id, err)
-		}
-	}
 	srv := httptest.NewServer(d.Handler)
 	b.Cleanup(srv.Close)
-	return d, srv
+	return d, srv, info.Shared
+}
+
+type sourcesInfo struct {
+	URLs   map[string]string `json:"urls"`
+	Shared []string          `json:"shared"`
+}
+
+// TestViewerSourcesProcess is the viewer benchmarks' sources process: it
+// runs only when a benchmark starts it.
+func TestViewerSourcesProcess(t *testing.T) {
+	spec := os.Getenv("CARELENS_BENCH_SOURCES")
+	if spec == "" {
+		t.Skip("the sources process of the viewer benchmarks; run by them")
+	}
+	var people int
+	var latency time.Duration
+	var hang bool
+	parts := strings.Split(spec, ",")
+	fmt.Sscan(parts[0], &people)
+	latency, _ = time.ParseDuration(parts[1])
+	hang = parts[2] == "true"
+	set, err := demo.StartSources(context.Background(), &demo.Options{People: people, Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer set.Close()
+	for id, s := range set.Servers {
+		if err := s.SetFaults(fhirsource.Faults{Latency: latency}); err != nil {
+			t.Fatal(err)
+		}
+		if hang && id == "hospital" {
+			if err := s.SetEndpointFaults(fhirsource.EndpointEverything, fhirsource.Faults{Hang: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	count := map[string]int{}
+	var shared []string
+	for _, p := range set.Patients {
+		if p.NHSNumber == "" {
+			continue
+		}
+		if count[p.NHSNumber]++; count[p.NHSNumber] == len(demo.Configs) && len(shared) < 20 {
+			shared = append(shared, p.NHSNumber)
+		}
+	}
+	b, _ := json.Marshal(sourcesInfo{URLs: set.URLs, Shared: shared})
+	fmt.Printf("SOURCES %s\n", b)
+	_, _ = io.Copy(io.Discard, os.Stdin) // until the benchmark closes stdin
 }
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -103,9 +184,8 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // trip. Run with -benchtime 200x for the 200 requests of the target.
 func BenchmarkViewerPage(b *testing.B) {
 	const latency = 50 * time.Millisecond
-	d, srv := viewerDemo(b, 100, latency, 3*time.Second)
+	_, srv, all := viewerDemo(b, 100, latency, 3*time.Second, false)
 	c := clinician(b, srv.URL, "gp.doctor", "riverside-demo")
-	all := d.Example(20)
 	entries := regexp.MustCompile(`\((\d+) of (\d+) items\)`)
 	size := map[string]int{}
 	for _, n := range all {
@@ -156,15 +236,9 @@ func BenchmarkViewerPage(b *testing.B) {
 // banner naming it, built from the other sources.
 func BenchmarkViewerHangingSource(b *testing.B) {
 	const timeout = time.Second
-	d, srv := viewerDemo(b, 60, 50*time.Millisecond, timeout)
+	_, srv, shared := viewerDemo(b, 60, 50*time.Millisecond, timeout, true)
 	c := clinician(b, srv.URL, "gp.doctor", "riverside-demo")
-	n := d.Example(1)[0]
-	if st, _, _, err := page(c, srv.URL, "/patient/"+n); err != nil || st != http.StatusOK {
-		b.Fatalf("warm-up: %v %d", err, st)
-	}
-	if err := d.Sources["hospital"].SetEndpointFaults(fhirsource.EndpointEverything, fhirsource.Faults{Hang: true}); err != nil {
-		b.Fatal(err)
-	}
+	n := shared[0]
 	var times []time.Duration
 	for b.Loop() {
 		st, body, dt, err := page(c, srv.URL, "/patient/"+n)
@@ -190,9 +264,8 @@ func BenchmarkViewerHangingSource(b *testing.B) {
 //	go test ./benchmarks -run XXX -bench ViewerLoad -benchtime 1x
 func BenchmarkViewerLoad(b *testing.B) {
 	const clinicians = 50
-	d, srv := viewerDemo(b, 500, 50*time.Millisecond, 3*time.Second)
+	_, srv, patients := viewerDemo(b, 500, 50*time.Millisecond, 3*time.Second, false)
 	users := demo.Users
-	patients := d.Example(200)
 	sources := []string{"gp", "hospital", "community"}
 	for b.Loop() {
 		var mu sync.Mutex

@@ -61,6 +61,91 @@ type Options struct {
 	// Viewer, when set, adjusts the viewer's configuration before it is
 	// built (tests shorten timeouts, benchmarks raise limits).
 	Viewer func(*viewer.Config)
+	// SourceURLs, when set, are the base URLs of demo sources already
+	// running elsewhere (another process started with [StartSources]), by
+	// source id; Start then starts none itself and Demo.Patients is empty.
+	SourceURLs map[string]string
+}
+
+// SourceSet is the demo's sources, running on loopback ports.
+type SourceSet struct {
+	// Servers and URLs are the FHIR servers and their base URLs, by id.
+	Servers map[string]*fhirsource.Server
+	URLs    map[string]string
+	// Patients are the generated records (the truth).
+	Patients []benchmarks.FHIRPatient
+	// Stats describe the cohort; Stats.Rules merge its variants.
+	Stats   benchmarks.FHIRStats
+	closers []func() error
+}
+
+// Close stops the servers.
+func (s *SourceSet) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		if err := c(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sourceIDs() []string {
+	ids := make([]string, len(Configs))
+	for i, c := range Configs {
+		ids[i] = c.ID
+	}
+	return ids
+}
+
+// StartSources generates the cohort (o.People, o.Seed, o.Now) and starts
+// the three demo sources over it on loopback ports. The data lives only in
+// their memory, as in the organisations' own systems.
+func StartSources(ctx context.Context, o *Options) (*SourceSet, error) {
+	if o == nil {
+		o = &Options{}
+	}
+	people := o.People
+	if people <= 0 {
+		people = 200
+	}
+	now := o.Now
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
+	set := &SourceSet{Servers: map[string]*fhirsource.Server{}, URLs: map[string]string{}}
+	files := map[string][]source.File{}
+	st, err := benchmarks.SynthFHIR(ctx, benchmarks.FHIROptions{People: people, Sources: sourceIDs(), Seed: o.Seed, Now: now},
+		func(p benchmarks.FHIRPatient, bundle []byte) error {
+			files[p.Source] = append(files[p.Source], source.File{Name: p.PatientID + ".json", Data: slices.Clone(bundle)})
+			set.Patients = append(set.Patients, p)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("demo: generate: %w", err)
+	}
+	set.Stats = st
+	for _, c := range Configs {
+		store, err := source.NewStore(files[c.ID])
+		if err != nil {
+			_ = set.Close()
+			return nil, fmt.Errorf("demo: source %s: %w", c.ID, err)
+		}
+		srv, err := fhirsource.New(store, &fhirsource.Options{Name: c.Name})
+		if err != nil {
+			_ = set.Close()
+			return nil, fmt.Errorf("demo: source %s: %w", c.ID, err)
+		}
+		l, err := srv.Listen("127.0.0.1:0")
+		if err != nil {
+			_ = set.Close()
+			return nil, fmt.Errorf("demo: source %s: listen: %w", c.ID, err)
+		}
+		set.closers = append(set.closers, l.Close)
+		set.Servers[c.ID] = srv
+		set.URLs[c.ID] = l.URL
+	}
+	return set, nil
 }
 
 // User is a demo user with their password in clear, to print.
@@ -141,14 +226,6 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 	if o == nil {
 		o = &Options{}
 	}
-	people := o.People
-	if people <= 0 {
-		people = 200
-	}
-	now := o.Now
-	if now.IsZero() {
-		now = time.Now().UTC()
-	}
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = 3 * time.Second
@@ -161,40 +238,32 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 		}
 	}()
 
-	files := map[string][]source.File{}
-	ids := make([]string, len(Configs))
-	for i, c := range Configs {
-		ids[i] = c.ID
+	var rules *merge.Rules
+	if o.SourceURLs != nil {
+		// The sources run elsewhere (another process): ask them there.
+		for _, c := range Configs {
+			if o.SourceURLs[c.ID] == "" {
+				return nil, fmt.Errorf("demo: no URL for source %s", c.ID)
+			}
+			d.URLs[c.ID] = o.SourceURLs[c.ID]
+		}
+		r, err := benchmarks.FHIRRules(sourceIDs())
+		if err != nil {
+			return nil, err
+		}
+		rules = r
+	} else {
+		set, err := StartSources(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		d.closers = append(d.closers, set.Close)
+		d.Sources, d.URLs, d.Patients, d.Stats, rules = set.Servers, set.URLs, set.Patients, set.Stats, set.Stats.Rules
 	}
-	st, err := benchmarks.SynthFHIR(ctx, benchmarks.FHIROptions{People: people, Sources: ids, Seed: o.Seed, Now: now},
-		func(p benchmarks.FHIRPatient, bundle []byte) error {
-			files[p.Source] = append(files[p.Source], source.File{Name: p.PatientID + ".json", Data: slices.Clone(bundle)})
-			d.Patients = append(d.Patients, p)
-			return nil
-		})
-	if err != nil {
-		return nil, fmt.Errorf("demo: generate: %w", err)
-	}
-	d.Stats = st
 
 	var members []federate.Member
 	for _, c := range Configs {
-		store, err := source.NewStore(files[c.ID])
-		if err != nil {
-			return nil, fmt.Errorf("demo: source %s: %w", c.ID, err)
-		}
-		srv, err := fhirsource.New(store, &fhirsource.Options{Name: c.Name})
-		if err != nil {
-			return nil, fmt.Errorf("demo: source %s: %w", c.ID, err)
-		}
-		l, err := srv.Listen("127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("demo: source %s: listen: %w", c.ID, err)
-		}
-		d.closers = append(d.closers, l.Close)
-		d.Sources[c.ID] = srv
-		d.URLs[c.ID] = l.URL
-		c.BaseURL = l.URL
+		c.BaseURL = d.URLs[c.ID]
 		c.Timeout = source.Duration(timeout)
 		c.MaxAge = source.Duration(2 * 365 * 24 * time.Hour)
 		s, err := source.Open(c, nil)
@@ -203,7 +272,6 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 		}
 		members = append(members, federate.Member{Source: s, Config: c})
 	}
-	files = nil
 
 	dataDir := o.DataDir
 	if dataDir == "" {
@@ -283,7 +351,7 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 		return nil, fmt.Errorf("demo: policy: %w", err)
 	}
 	d.Policy = pol
-	fo := &federate.Options{Merge: &merge.Options{Rules: st.Rules, Priority: []string{"gp", "hospital", "community"}},
+	fo := &federate.Options{Merge: &merge.Options{Rules: rules, Priority: []string{"gp", "hospital", "community"}},
 		Decisions: federate.IndexDecisions{Index: ix}}
 	fed, err := federate.New(members, fo)
 	if err != nil {
