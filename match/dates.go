@@ -180,11 +180,28 @@ func (p *Preparer) dateOrderOf(r *Record) DateOrder {
 // parseBirthDate reads a birth date in its source's order and checks it
 // against the plausible range.
 func (p *Preparer) parseBirthDate(s string, order DateOrder) (Date, DateStatus) {
+	return readBirthDate(s, order, p.opts.BirthDates)
+}
+
+// readBirthDate reads a birth date written in order and checks it against
+// rng. It is the one birth-date reader: the Preparer, and through it the
+// identity index's scorers and safety evidence, use it.
+func readBirthDate(s string, order DateOrder, rng DateRange) (Date, DateStatus) {
 	d, st := parseDate(s, order == MonthFirst)
-	if st == DateOK && !p.opts.BirthDates.contains(d) {
+	if st == DateOK && !rng.contains(d) {
 		return d, DateOutOfRange
 	}
 	return d, st
+}
+
+// birthDateOf reads r's birth date as [Preparer.Prepare] does (its
+// source's order as learned so far, the plausible range) without counting
+// it as evidence of the order: for a record Prepare has already counted.
+func (p *Preparer) birthDateOf(r *Record) (Date, DateStatus) {
+	p.dateMu.Lock()
+	order := p.sourceDatesLocked(r.Source).order()
+	p.dateMu.Unlock()
+	return p.parseBirthDate(r.BirthDate, order)
 }
 
 // DataReport says what preparing the records set aside, per field, and

@@ -71,7 +71,10 @@ type IndexOptions struct {
 	// Records keep the blocking keys they were added with: after changing
 	// the blocking rules, reload the records.
 	Model *Model
-	// Prepare configures the preparation of records for the Model.
+	// Prepare configures the preparation of records: for the Model, and
+	// for every index how birth dates are read (each source's date order,
+	// the plausible range), by the built-in scorer and by the safety rules
+	// as by the Model's, so that the index reads dates as [Link] does.
 	Prepare *PrepareOptions
 
 	scorer indexScorer
@@ -108,9 +111,6 @@ func (o *IndexOptions) withDefaults() IndexOptions {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.scorer == nil {
-		c.scorer = basicScorer{}
-	}
 	return c
 }
 
@@ -138,6 +138,10 @@ type Index struct {
 	wv     *writeView // the writer's view of records, persons and decisions; guarded by mu
 
 	cache prepCache
+	// dates reads birth dates for the scorer and the safety evidence
+	// alike, by opt.Prepare: the model scorer's Preparer, or one of its
+	// own for the basic scorer.
+	dates *Preparer
 }
 
 // counters are the next free numbers; persisted in every write.
@@ -227,7 +231,10 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 		if err != nil {
 			return nil, fmt.Errorf("match: open index: %w", err)
 		}
-		ix.opt.scorer = ms
+		ix.opt.scorer, ix.dates = ms, ms.p
+	} else {
+		ix.dates = NewPreparer(ix.opt.Prepare)
+		ix.opt.scorer = basicScorer{dates: ix.dates}
 	}
 	ix.cache.init(ix.opt.CacheRecords)
 	if err := ix.loadBlocks(ctx); err != nil {
@@ -819,7 +826,7 @@ func (ix *Index) prepareBatch(batch []Record) {
 			continue
 		}
 		raw := appendRecord(nil, &batch[i])
-		ce := &cacheEntry{hash: hashBytes(raw), p: ix.opt.scorer.prepare(&batch[i]), ev: newEvidence(&batch[i])}
+		ce := &cacheEntry{hash: hashBytes(raw), p: ix.opt.scorer.prepare(&batch[i]), ev: newEvidence(&batch[i], ix.dates)}
 		ix.cache.put(ref, ce)
 		ents = append(ents, ce)
 	}
@@ -838,7 +845,7 @@ func (ix *Index) blockKeys(ce *cacheEntry) {
 
 // prepare prepares r for scoring and computes its evidence and blocks.
 func (ix *Index) prepare(r *Record, h uint64) *cacheEntry {
-	ce := &cacheEntry{hash: h, p: ix.opt.scorer.prepare(r), ev: newEvidence(r)}
+	ce := &cacheEntry{hash: h, p: ix.opt.scorer.prepare(r), ev: newEvidence(r, ix.dates)}
 	ix.blockKeys(ce)
 	return ce
 }

@@ -108,7 +108,11 @@ type evidence struct {
 	weakDOB  bool   // birth date missing, invalid, partial or a placeholder
 }
 
-func newEvidence(r *Record) evidence {
+// newEvidence computes r's safety evidence. Its birth date is read as p,
+// which has already prepared r, reads it (the source's date order, the
+// plausible range of p's [PrepareOptions]); a nil p reads it as a default
+// Preparer would, day first.
+func newEvidence(r *Record, p *Preparer) evidence {
 	var ev evidence
 	if ValidNHSNumber(r.NHSNumber) {
 		ev.nhs = NormaliseNHSNumber(r.NHSNumber)
@@ -134,7 +138,13 @@ func newEvidence(r *Record) evidence {
 	g, f := foldName(given), foldName(family)
 	ev.weakName = g == "" || f == "" || placeholderName(g) || placeholderName(f) ||
 		placeholderName(g+" "+f)
-	d, st := ParseDate(r.BirthDate)
+	var d Date
+	var st DateStatus
+	if p == nil {
+		d, st = readBirthDate(r.BirthDate, DayFirst, DateRange{}.withDefaults())
+	} else {
+		d, st = p.birthDateOf(r)
+	}
 	ev.weakDOB = st != DateOK || d.Day == 0 || (d.Month == 1 && d.Day == 1)
 	return ev
 }

@@ -28,7 +28,9 @@ type pairScorer interface {
 // chosen for demographic data with typing errors; its blocking keys are the
 // valid NHS number, birth date + family initial + sound, postcode + given
 // initial, and birth date + given name prefix (for family name changes).
-type basicScorer struct{}
+type basicScorer struct {
+	dates *Preparer // reads birth dates by the index's PrepareOptions; nil: defaults
+}
 
 // basicPrepared is basicScorer's prepared record.
 type basicPrepared struct {
@@ -42,7 +44,7 @@ type basicPrepared struct {
 	number                string // house number, the first token with a digit
 }
 
-func (basicScorer) prepare(r *Record) any {
+func (s basicScorer) prepare(r *Record) any {
 	p := &basicPrepared{}
 	given := r.Given
 	family := r.Family
@@ -65,7 +67,14 @@ func (basicScorer) prepare(r *Record) any {
 	if f := foldName(family); !placeholderName(f) {
 		p.family = f
 	}
-	if d, st := ParseDate(r.BirthDate); st == DateOK {
+	var d Date
+	var st DateStatus
+	if s.dates != nil {
+		d, st = s.dates.parseBirthDate(r.BirthDate, s.dates.dateOrderOf(r))
+	} else {
+		d, st = readBirthDate(r.BirthDate, DayFirst, DateRange{}.withDefaults())
+	}
+	if st == DateOK {
 		p.dob, p.dobOK = d, true
 	}
 	switch s := strings.ToLower(strings.TrimSpace(r.Sex)); {

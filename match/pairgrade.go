@@ -10,11 +10,15 @@ package match
 // birth date. Otherwise the grade is the explanation's own (which already
 // accounts for the scorer's hard constraints).
 //
+// Birth dates are read with the default [PrepareOptions] (day first,
+// 1880 to today); an index reads them with its own
+// [IndexOptions.Prepare].
+//
 // Consumers that find a patient across sources at view time (the viewer)
 // grade candidates with it, so that the index and the viewer cannot drift
 // apart on what may be used without a person's confirmation.
 func GradePair(e Explanation, a, b *Record) Grade {
-	ea, eb := newEvidence(a), newEvidence(b)
+	ea, eb := newEvidence(a, nil), newEvidence(b, nil)
 	switch {
 	case nhsConflict(&ea, &eb):
 		return GradeCertainlyNot
