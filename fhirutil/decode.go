@@ -185,6 +185,11 @@ type job struct {
 	raw      []byte
 	location string
 	fullURL  string
+	// offset is where raw starts in the input, and base how many objects
+	// and arrays enclose it there (3 for a Bundle's entries): errors give
+	// byte offsets in the input and MaxDepth counts from its top.
+	offset int64
+	base   int
 }
 
 type jobResult struct {
@@ -230,6 +235,7 @@ func putUnmarshaller(skipValidation bool, u *jsonformat.Unmarshaller) {
 // opened. It scans the input once (see scan.go); jsonformat then decodes
 // each resource once, on a worker.
 func split(data []byte) ([]job, int, error) {
+	lead := len(data) - len(bytes.TrimLeft(data, " \t\r\n"))
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
 		return nil, 0, ErrEmpty
@@ -240,37 +246,45 @@ func split(data []byte) ([]job, int, error) {
 	rt, entries, rest, err := scanTop(data)
 	switch {
 	case err != nil && bytes.Contains(data, []byte("\n{")):
-		return splitNDJSON(data) // NDJSON whose first line is bad
+		return splitNDJSON(data, int64(lead)) // NDJSON whose first line is bad
 	case err != nil:
 		return nil, 0, fmt.Errorf("%w: malformed", ErrInvalidJSON)
 	case len(bytes.TrimSpace(rest)) > 0:
-		return splitNDJSON(data)
+		return splitNDJSON(data, int64(lead))
 	}
-	jobs, n := documentJobs(data, rt, entries, "")
+	jobs, n := documentJobs(data, rt, entries, job{offset: int64(lead)})
 	return jobs, n, nil
 }
 
 // splitDocument splits one JSON object: a Bundle into its entries, any
 // other resource into one job. ok is false when data is not one object.
-func splitDocument(data []byte, location string) (jobs []job, bundles int, ok bool) {
+func splitDocument(data []byte, parent job) (jobs []job, bundles int, ok bool) {
 	rt, entries, rest, err := scanTop(data)
 	if err != nil || len(bytes.TrimSpace(rest)) > 0 {
 		return nil, 0, false
 	}
-	jobs, bundles = documentJobs(data, rt, entries, location)
+	jobs, bundles = documentJobs(data, rt, entries, parent)
 	return jobs, bundles, true
 }
 
-func documentJobs(data []byte, rt string, entries []scannedEntry, location string) ([]job, int) {
+// documentJobs makes the jobs of one document: the entries of a Bundle,
+// or the document itself. parent places the document in the input.
+func documentJobs(data []byte, rt string, entries []scannedEntry, parent job) ([]job, int) {
 	if rt != "Bundle" {
-		return []job{{raw: data, location: location}}, 0
+		return []job{{raw: data, location: parent.location, offset: parent.offset, base: parent.base}}, 0
 	}
 	jobs := make([]job, 0, len(entries))
 	for _, e := range entries {
 		if e.resource == nil {
 			continue // a request or response without a resource
 		}
-		jobs = append(jobs, job{raw: e.resource, location: joinLocation(location, "entry["+strconv.Itoa(e.index)+"]"), fullURL: e.fullURL})
+		jobs = append(jobs, job{
+			raw:      e.resource,
+			location: joinLocation(parent.location, "entry["+strconv.Itoa(e.index)+"]"),
+			fullURL:  e.fullURL,
+			offset:   parent.offset + int64(e.offset),
+			base:     parent.base + 3, // Bundle, entry, the entry
+		})
 	}
 	return jobs, 1
 }
@@ -284,18 +298,19 @@ func joinLocation(parent, child string) string {
 
 // splitNDJSON splits newline-delimited JSON. Blank lines are skipped; a
 // line that is not one JSON object is an issue, reported by decodeJob.
-func splitNDJSON(data []byte) ([]job, int, error) {
+func splitNDJSON(data []byte, offset int64) ([]job, int, error) {
 	var jobs []job
 	line := 0
 	for len(data) > 0 {
 		line++
 		var l []byte
 		l, data, _ = bytes.Cut(data, []byte("\n"))
-		l = bytes.TrimSpace(l)
-		if len(l) == 0 {
-			continue
+		lead := len(l) - len(bytes.TrimLeft(l, " \t\r"))
+		t := bytes.TrimSpace(l)
+		if len(t) > 0 {
+			jobs = append(jobs, job{raw: t, location: "line " + strconv.Itoa(line), offset: offset + int64(lead)})
 		}
-		jobs = append(jobs, job{raw: l, location: "line " + strconv.Itoa(line)})
+		offset += int64(len(l)) + 1
 	}
 	if len(jobs) == 0 {
 		return nil, 0, ErrEmpty
@@ -322,19 +337,72 @@ type resourceHead struct {
 	ID           string `json:"id"`
 }
 
+// readHead reads a resource's top-level resourceType and id without
+// decoding the rest (with the scanner, which does not recurse: the
+// resource may be nested too deep for anything that does). Whatever
+// cannot be read is left empty.
+func readHead(raw []byte) resourceHead {
+	var h resourceHead
+	s := &scanner{data: raw}
+	str := func(dst *string) error {
+		if s.peek() != '"' {
+			_, err := s.skip()
+			return err
+		}
+		start := s.pos
+		if _, err := s.str(); err != nil {
+			return err
+		}
+		return json.Unmarshal(raw[start:s.pos], dst)
+	}
+	_ = s.object(func(key []byte) error {
+		switch string(key) {
+		case "resourceType":
+			return str(&h.ResourceType)
+		case "id":
+			return str(&h.ID)
+		}
+		_, err := s.skip()
+		return err
+	})
+	return h
+}
+
 // decodeJob decodes one resource with u. A Bundle is flattened into its
 // entries; a rejected resource becomes issues (and, in lenient mode, is
 // repaired when it can be).
+//
+// The resource's bytes are first prescanned (scan.go): nesting past
+// MaxDepth or MaxNestedBytes is refused before jsonformat sees it, and
+// the whitespace between tokens is stripped.
 func decodeJob(u *jsonformat.Unmarshaller, j job, o *Options) jobResult {
 	var res jobResult
+	raw, sh := prescan(j.raw, j.base, make([]byte, 0, len(j.raw)))
+	if sh.tooDeep >= 0 || sh.nested > MaxNestedBytes {
+		head := readHead(j.raw)
+		// A nested Bundle is opened while its resources can be within the
+		// limit (this bounds the recursion too).
+		if head.ResourceType == "Bundle" && j.base+4 <= MaxDepth && res.openBundle(u, j, o) {
+			return res
+		}
+		e := &ResourceError{Location: j.location, ResourceType: head.ResourceType, ID: head.ID, Err: ErrTooDeep}
+		if sh.tooDeep >= 0 {
+			e.Path = joinPath(head.ResourceType, sh.under)
+			e.Detail = "objects and arrays nested more than " + strconv.Itoa(MaxDepth) + " deep at byte " + strconv.FormatInt(j.offset+int64(sh.tooDeep), 10)
+		} else {
+			e.Detail = "nested bytes over " + strconv.Itoa(MaxNestedBytes>>20) + " MiB (bytes times depth)"
+		}
+		res.issues = append(res.issues, e)
+		return res
+	}
 	if o.skim() {
-		if r, ok := skim(j.raw); ok {
+		if r, ok := skim(raw); ok {
 			r.Location, r.FullURL, r.lenient = j.location, j.fullURL, o.Lenient
 			res.resources = append(res.resources, r)
 			return res
 		}
 	}
-	msg, err := u.Unmarshal(compactJSON(j.raw))
+	msg, err := u.Unmarshal(raw)
 	if msg != nil {
 		cr := msg.(*bcrpb.ContainedResource)
 		res.addDecoded(cr, j, err, nil)
@@ -345,27 +413,17 @@ func decodeJob(u *jsonformat.Unmarshaller, j job, o *Options) jobResult {
 		res.issues = append(res.issues, &ResourceError{Location: j.location, Detail: "invalid JSON: " + syntaxOnly(jerr), Err: ErrInvalidJSON})
 		return res
 	}
-	if head.ResourceType == "Bundle" {
-		// A nested Bundle with a bad entry: open it and decode its
-		// entries one by one so the good ones survive.
-		jobs, n, ok := splitDocument(j.raw, j.location)
-		if ok && n == 1 {
-			res.bundles++
-			for _, sub := range jobs {
-				r := decodeJob(u, sub, o)
-				res.resources = append(res.resources, r.resources...)
-				res.issues = append(res.issues, r.issues...)
-				res.bundles += r.bundles
-			}
-			return res
-		}
+	// A nested Bundle with a bad entry: open it and decode its entries
+	// one by one so the good ones survive.
+	if head.ResourceType == "Bundle" && res.openBundle(u, j, o) {
+		return res
 	}
 	base := ResourceError{Location: j.location, ResourceType: head.ResourceType, ID: head.ID}
 	if !o.Lenient {
 		res.issues = append(res.issues, issuesOf(err, base, false, nil)...)
 		return res
 	}
-	repaired, repairs, stub := repair(u, j.raw, err, base)
+	repaired, repairs, stub := repair(u, raw, err, base)
 	switch {
 	case repaired != nil:
 		res.addDecoded(repaired.msg, j, repaired.err, repairs)
@@ -377,6 +435,23 @@ func decodeJob(u *jsonformat.Unmarshaller, j job, o *Options) jobResult {
 		res.issues = append(res.issues, issuesOf(err, base, false, nil)...)
 	}
 	return res
+}
+
+// openBundle decodes the entries of the Bundle in j one by one. It
+// reports false when j is not one JSON object.
+func (res *jobResult) openBundle(u *jsonformat.Unmarshaller, j job, o *Options) bool {
+	jobs, n, ok := splitDocument(j.raw, j)
+	if !ok || n != 1 {
+		return false
+	}
+	res.bundles++
+	for _, sub := range jobs {
+		r := decodeJob(u, sub, o)
+		res.resources = append(res.resources, r.resources...)
+		res.issues = append(res.issues, r.issues...)
+		res.bundles += r.bundles
+	}
+	return true
 }
 
 // addDecoded adds a decoded resource, or the entries of a decoded Bundle,

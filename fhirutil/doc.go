@@ -76,6 +76,19 @@
 // reported as a kept issue. A resource type R4 does not define is kept as
 // a stub with its type, id and meta.
 //
+// # Hostile input
+//
+// Every resource's bytes are prescanned before jsonformat sees them (one
+// pass, which also strips whitespace): objects and arrays nested deeper
+// than [MaxDepth] (64, counted from the top of the input), or nested
+// bytes over [MaxNestedBytes] (jsonformat holds a copy of an element's
+// bytes at each level it is nested in), skip the resource with an
+// [ErrTooDeep] issue giving its location, type, id, the top-level element
+// and the byte offset, in both modes. A Patient with extensions 4,900
+// deep used to take 2 GB to decode; it now takes 38 MB (peak RSS, with
+// the test binary) and is reported. A nested Bundle over the limits is
+// opened and its entries decoded one by one.
+//
 // A dateTime with a time of day but no offset ("2020-06-01T10:00:00") is
 // not valid R4. Strict mode rejects the resource with [ErrMissingOffset];
 // lenient mode reads the time as UTC (appending "Z", and ":00" when the

@@ -33,6 +33,10 @@ var (
 	// define (an R5-only resource, a typo). Lenient mode keeps a stub with
 	// the type, id and meta only.
 	ErrUnknownResourceType = errors.New("fhirutil: unknown resource type")
+	// ErrTooDeep reports a resource whose objects and arrays nest deeper
+	// than [MaxDepth], or whose nested bytes exceed [MaxNestedBytes]. It
+	// is skipped in both modes, before jsonformat reads it.
+	ErrTooDeep = errors.New("fhirutil: JSON nested too deep")
 	// ErrValidation reports a resource that parses but breaks an R4 rule
 	// checked by validation (a missing required element, a reference to
 	// the wrong resource type). The resource is kept in both modes.

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
+	"sync"
 )
 
 // This file holds the splitter's scanner: one pass over a Bundle that
@@ -196,6 +199,7 @@ func (s *scanner) array(elem func(i int) error) error {
 // scannedEntry is one Bundle entry found by scanBundle.
 type scannedEntry struct {
 	index    int
+	offset   int // where resource starts in the scanned bytes
 	fullURL  string
 	resource []byte // nil when the entry has none
 }
@@ -241,6 +245,8 @@ func scanTop(data []byte) (resourceType string, entries []scannedEntry, rest []b
 							return err
 						}
 					case "resource":
+						s.peek()
+						e.offset = s.pos
 						v, err := s.skip()
 						if !bytes.Equal(v, []byte("null")) {
 							e.resource = v
@@ -263,48 +269,273 @@ func scanTop(data []byte) (resourceType string, entries []scannedEntry, rest []b
 	return resourceType, entries, data[s.pos:], nil
 }
 
-// compactJSON returns src without the whitespace between JSON tokens.
-// Pretty-printed bundles (Synthea writes them) are more than half
-// indentation, and jsonformat re-reads a resource's bytes once per nesting
-// level, so handing it compact bytes saves it most of that reading.
-// Whitespace between two literal characters ("tr ue", "1 2") is kept, so
-// invalid JSON stays invalid. src is not modified; the result is a new
-// slice.
-func compactJSON(src []byte) []byte {
-	dst := make([]byte, 0, len(src))
-	inString := false
+// MaxDepth is how deeply objects and arrays may nest in an input, counted
+// from its outermost value: {"a":[{}]} is 3 deep, and the resources of a
+// Bundle start 4 deep (the Bundle, entry, the entry, the resource). R4
+// resources in practice nest less than 20 deep (the shared Synthea and
+// HL7 example files: at most 11, Bundle included). A resource nested
+// deeper is skipped, in lenient mode too, with an [ErrTooDeep] issue
+// naming its location, the element under which it nests and the byte
+// offset, before jsonformat sees it.
+//
+// The limit exists because jsonformat holds a copy of an element's bytes
+// at each level it is nested in: a 220 KB Patient with extensions 4,900
+// deep took 2 GB to decode. The cap also bounds the nesting of Bundles
+// in Bundles.
+const MaxDepth = 64
+
+// MaxNestedBytes bounds the memory jsonformat needs for one resource
+// within [MaxDepth]: the largest sum, over an object or array and every
+// object and array enclosing it, of their sizes in bytes (whitespace
+// stripped). jsonformat holds about this much at once (a 20 MB string 92
+// levels deep, 1.8 GB nested, took 1.96 GB). A flat resource counts
+// about its own size, a resource of size S whose bulk sits d levels deep
+// about d×S: 128 MiB admits a 25 MB attachment in a DocumentReference
+// (content[0].attachment.data is 5 deep). A resource over the limit is
+// skipped with [ErrTooDeep]; a nested Bundle over it is opened and its
+// entries decoded one by one.
+const MaxNestedBytes = 128 << 20
+
+// shape is what the prescan finds in one resource's bytes.
+type shape struct {
+	// tooDeep is the offset of the first bracket past MaxDepth, or -1;
+	// under is the path of the top-level element it sits in.
+	tooDeep int
+	under   string
+	// nested is the largest sum of the sizes of an object or array and
+	// of those enclosing it, in compacted bytes (see MaxNestedBytes).
+	nested int64
+	// dups are the first repeated keys found (at most maxDups), and
+	// ndups how many there are in all.
+	dups  []dupKey
+	ndups int
+}
+
+// dupKey is a key repeated in one object: the byte offset of the
+// repeat and its JSON path without the resource type ("name[0].given").
+type dupKey struct {
+	offset int
+	path   string
+}
+
+// maxDups bounds the repeated keys reported per resource.
+const maxDups = 8
+
+// frame is one open object or array during the prescan.
+type frame struct {
+	start int   // offset of the bracket in the compacted output
+	inner int64 // largest nested bytes of a child
+	obj   bool
+	key   []byte // the current key of an object (raw, escapes kept)
+	index int    // the current element of an array
+	k0    int    // first of the object's keys in prescanner.keys
+	set   map[string]struct{}
+}
+
+// prescanner checks a resource's shape before jsonformat decodes it. It
+// is reused through a pool: its stack and key slab keep their capacity.
+type prescanner struct {
+	frames []frame
+	keys   [][]byte
+}
+
+var prescanners = sync.Pool{New: func() any { return &prescanner{frames: make([]frame, 0, MaxDepth+1)} }}
+
+// linearKeys is how many keys an object's duplicate check compares one by
+// one before it switches to a set.
+const linearKeys = 16
+
+// prescan is the one pass over a resource's bytes before it is decoded:
+// it measures the nesting (MaxDepth counted from base, the depth of the
+// containers enclosing the resource in the input, and MaxNestedBytes),
+// finds repeated keys, and, when dst is not nil, appends the bytes
+// without the whitespace between tokens to dst (see compactJSON). It
+// stops at the first bracket past MaxDepth. Invalid JSON is not
+// reported here: jsonformat rejects it.
+func prescan(src []byte, base int, dst []byte) ([]byte, shape) {
+	p := prescanners.Get().(*prescanner)
+	defer func() {
+		clear(p.frames[:cap(p.frames)]) // drop references to src
+		clear(p.keys[:cap(p.keys)])
+		p.frames, p.keys = p.frames[:0], p.keys[:0]
+		prescanners.Put(p)
+	}()
+	sh := shape{tooDeep: -1}
+	out := 0 // length of the compacted output, whether or not it is kept
+	emit := func(c byte) {
+		if dst != nil {
+			dst = append(dst, c)
+		}
+		out++
+	}
+	var last byte // the last byte emitted
+	expectKey, inKey, keyEscaped := false, false, false
+	keyStart := 0
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		if inString {
-			dst = append(dst, c)
-			switch c {
-			case '\\':
-				if i+1 < len(src) {
-					i++
-					dst = append(dst, src[i])
-				}
-			case '"':
-				inString = false
-			}
-			continue
-		}
 		switch c {
 		case ' ', '\t', '\n', '\r':
 			j := i + 1
 			for j < len(src) && (src[j] == ' ' || src[j] == '\t' || src[j] == '\n' || src[j] == '\r') {
 				j++
 			}
-			if len(dst) > 0 && j < len(src) && literal(dst[len(dst)-1]) && literal(src[j]) {
-				dst = append(dst, ' ')
+			// Whitespace between two literal characters ("tr ue", "1 2")
+			// is kept, so invalid JSON stays invalid.
+			if out > 0 && j < len(src) && literal(last) && literal(src[j]) {
+				emit(' ')
+				last = ' '
 			}
 			i = j - 1
+			continue
 		case '"':
-			inString = true
-			dst = append(dst, c)
-		default:
-			dst = append(dst, c)
+			// A string: copy it to its closing quote.
+			start := i
+			inKey = expectKey && len(p.frames) > 0 && p.frames[len(p.frames)-1].obj
+			keyStart, keyEscaped = i+1, false
+			emit(c)
+			for i++; i < len(src); i++ {
+				c = src[i]
+				emit(c)
+				if c == '\\' {
+					keyEscaped = true
+					if i+1 < len(src) {
+						i++
+						emit(src[i])
+					}
+					continue
+				}
+				if c == '"' {
+					break
+				}
+			}
+			if inKey && i < len(src) {
+				p.key(src[keyStart:i], keyEscaped, start, &sh)
+			}
+			expectKey, inKey = false, false
+			last = '"'
+			continue
+		case '{', '[':
+			if base+len(p.frames)+1 > MaxDepth {
+				sh.tooDeep = i
+				if len(p.frames) > 0 && p.frames[0].obj {
+					sh.under = elementOrUnknown(p.frames[0].key)
+				}
+				return dst, sh
+			}
+			p.frames = append(p.frames, frame{start: out, obj: c == '{', k0: len(p.keys)})
+			expectKey = c == '{'
+		case '}', ']':
+			if n := len(p.frames); n > 0 {
+				f := &p.frames[n-1]
+				best := int64(out+1-f.start) + f.inner
+				p.keys = p.keys[:f.k0]
+				*f = frame{}
+				p.frames = p.frames[:n-1]
+				if n > 1 {
+					parent := &p.frames[n-2]
+					parent.inner = max(parent.inner, best)
+				} else {
+					sh.nested = max(sh.nested, best)
+				}
+			}
+			expectKey = false
+		case ',':
+			if n := len(p.frames); n > 0 {
+				if p.frames[n-1].obj {
+					expectKey = true
+				} else {
+					p.frames[n-1].index++
+				}
+			}
+		}
+		emit(c)
+		last = c
+	}
+	return dst, sh
+}
+
+// key records an object's key and notes it when the object already has
+// it. raw is the key as written; offset is its opening quote.
+func (p *prescanner) key(raw []byte, escaped bool, offset int, sh *shape) {
+	f := &p.frames[len(p.frames)-1]
+	f.key = raw
+	dup := false
+	switch {
+	case f.set == nil && !escaped && len(p.keys)-f.k0 < linearKeys:
+		for _, k := range p.keys[f.k0:] {
+			if string(k) == string(raw) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			p.keys = append(p.keys, raw)
+		}
+	default:
+		if f.set == nil {
+			// Many keys, or an escaped one: compare decoded keys in a set.
+			f.set = make(map[string]struct{}, 2*linearKeys)
+			for _, k := range p.keys[f.k0:] {
+				f.set[string(k)] = struct{}{}
+			}
+			p.keys = p.keys[:f.k0]
+		}
+		k := string(raw)
+		if escaped {
+			if err := json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &k); err != nil {
+				return // invalid escape: jsonformat rejects the resource
+			}
+		}
+		if _, dup = f.set[k]; !dup {
+			f.set[k] = struct{}{}
 		}
 	}
+	if !dup {
+		return
+	}
+	sh.ndups++
+	if len(sh.dups) < maxDups {
+		sh.dups = append(sh.dups, dupKey{offset: offset, path: p.path()})
+	}
+}
+
+// path renders the JSON path to the current key, as jsonformat writes
+// paths but without the resource type: "name[0].given". Keys that are
+// not element names are written "?": they could be input data.
+func (p *prescanner) path() string {
+	var b strings.Builder
+	for _, f := range p.frames {
+		if f.obj {
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(elementOrUnknown(f.key))
+		} else {
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(f.index))
+			b.WriteByte(']')
+		}
+	}
+	return b.String()
+}
+
+// elementOrUnknown returns key when it is an element name, else "?".
+func elementOrUnknown(key []byte) string {
+	if elementName.Match(key) {
+		return string(key)
+	}
+	return "?"
+}
+
+// compactJSON returns src without the whitespace between JSON tokens.
+// Pretty-printed bundles (Synthea writes them) are more than half
+// indentation, and jsonformat re-reads a resource's bytes once per nesting
+// level, so handing it compact bytes saves it most of that reading.
+// Whitespace between two literal characters ("tr ue", "1 2") is kept, so
+// invalid JSON stays invalid. src is not modified; the result is a new
+// slice. Nesting past MaxDepth is cut short: use prescan to check it.
+func compactJSON(src []byte) []byte {
+	dst, _ := prescan(src, 0, make([]byte, 0, len(src)))
 	return dst
 }
 

@@ -108,7 +108,7 @@ func statusCodes(f protoreflect.FieldDescriptor) (codes map[string]string, other
 }
 
 // skim reads a resource of a type Entries does not map without decoding
-// it. ok is false when the resource must go to jsonformat: its type is
+// it. A skimmed resource keeps raw: the caller must not modify it. ok is false when the resource must go to jsonformat: its type is
 // mapped or unknown, or one of the elements read is not what jsonformat
 // would accept without question.
 func skim(raw []byte) (r *Resource, ok bool) {
@@ -230,7 +230,7 @@ func skim(raw []byte) (r *Resource, ok bool) {
 		}
 		r.LastUpdated = t
 	}
-	r.raw = bytes.Clone(raw)
+	r.raw = raw
 	return r, true
 }
 
