@@ -8,6 +8,7 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -129,11 +130,12 @@ func Decode(data []byte, o *Options) (*Batch, error) {
 	if b.Retrieved.IsZero() {
 		b.Retrieved = time.Now().UTC()
 	}
-	jobs, bundles, err := split(data)
+	jobs, bundles, issues, err := split(data, o.Lenient)
 	if err != nil {
 		return b, err
 	}
 	b.Bundles = bundles
+	b.Issues = issues
 	results := make([]jobResult, len(jobs))
 	run := func(u *jsonformat.Unmarshaller, i int) {
 		results[i] = decodeJob(u, jobs[i], o)
@@ -190,6 +192,11 @@ type job struct {
 	// byte offsets in the input and MaxDepth counts from its top.
 	offset int64
 	base   int
+	// dup is a key the Bundle entry holding the resource repeats
+	// ("entry.resource": the last resource is the one in raw), at
+	// dupOffset; "" when none.
+	dup       string
+	dupOffset int64
 }
 
 type jobResult struct {
@@ -232,61 +239,83 @@ func putUnmarshaller(skipValidation bool, u *jsonformat.Unmarshaller) {
 
 // split turns the input into jobs: the entries of a top-level Bundle, the
 // lines of NDJSON, or the document itself. It returns how many Bundles it
-// opened. It scans the input once (see scan.go); jsonformat then decodes
-// each resource once, on a worker.
-func split(data []byte) ([]job, int, error) {
+// opened, and the Bundle's repeated keys as issues. It scans the input
+// once (see scan.go); jsonformat then decodes each resource once, on a
+// worker.
+func split(data []byte, lenient bool) ([]job, int, []*ResourceError, error) {
 	lead := len(data) - len(bytes.TrimLeft(data, " \t\r\n"))
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return nil, 0, ErrEmpty
+		return nil, 0, nil, ErrEmpty
 	}
 	if data[0] != '{' {
-		return nil, 0, fmt.Errorf("%w: input is not a JSON object", ErrInvalidJSON)
+		return nil, 0, nil, fmt.Errorf("%w: input is not a JSON object", ErrInvalidJSON)
 	}
-	rt, entries, rest, err := scanTop(data)
+	t, err := scanTop(data)
 	switch {
 	case err != nil && bytes.Contains(data, []byte("\n{")):
-		return splitNDJSON(data, int64(lead)) // NDJSON whose first line is bad
+		jobs, err := splitNDJSON(data, int64(lead)) // NDJSON whose first line is bad
+		return jobs, 0, nil, err
 	case err != nil:
-		return nil, 0, fmt.Errorf("%w: malformed", ErrInvalidJSON)
-	case len(bytes.TrimSpace(rest)) > 0:
-		return splitNDJSON(data, int64(lead))
+		if se, ok := errors.AsType[*scanError](err); ok {
+			se.offset += int64(lead)
+		}
+		return nil, 0, nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
+	case len(bytes.TrimSpace(t.rest)) > 0:
+		jobs, err := splitNDJSON(data, int64(lead))
+		return jobs, 0, nil, err
 	}
-	jobs, n := documentJobs(data, rt, entries, job{offset: int64(lead)})
-	return jobs, n, nil
+	jobs, n, issues := documentJobs(data, t, job{offset: int64(lead)}, lenient)
+	return jobs, n, issues, nil
 }
 
 // splitDocument splits one JSON object: a Bundle into its entries, any
 // other resource into one job. ok is false when data is not one object.
-func splitDocument(data []byte, parent job) (jobs []job, bundles int, ok bool) {
-	rt, entries, rest, err := scanTop(data)
-	if err != nil || len(bytes.TrimSpace(rest)) > 0 {
-		return nil, 0, false
+func splitDocument(data []byte, parent job, lenient bool) (jobs []job, bundles int, issues []*ResourceError, ok bool) {
+	t, err := scanTop(data)
+	if err != nil || len(bytes.TrimSpace(t.rest)) > 0 {
+		return nil, 0, nil, false
 	}
-	jobs, bundles = documentJobs(data, rt, entries, parent)
-	return jobs, bundles, true
+	jobs, bundles, issues = documentJobs(data, t, parent, lenient)
+	return jobs, bundles, issues, true
 }
 
 // documentJobs makes the jobs of one document: the entries of a Bundle,
-// or the document itself. parent places the document in the input.
-func documentJobs(data []byte, rt string, entries []scannedEntry, parent job) ([]job, int) {
-	if rt != "Bundle" {
-		return []job{{raw: data, location: parent.location, offset: parent.offset, base: parent.base}}, 0
+// or the document itself. parent places the document in the input. A
+// key the Bundle repeats is an issue, kept in lenient mode (the entries
+// of every "entry" array are decoded).
+func documentJobs(data []byte, t scannedTop, parent job, lenient bool) ([]job, int, []*ResourceError) {
+	if t.resourceType != "Bundle" {
+		return []job{{raw: data, location: parent.location, offset: parent.offset, base: parent.base}}, 0, nil
 	}
-	jobs := make([]job, 0, len(entries))
-	for _, e := range entries {
+	var issues []*ResourceError
+	for _, d := range t.dups {
+		issues = append(issues, &ResourceError{
+			Location: parent.location, ResourceType: "Bundle", ID: readHead(data).ID,
+			Path:   "Bundle." + d.path,
+			Detail: "duplicate key at byte " + strconv.FormatInt(parent.offset+int64(d.offset), 10),
+			Kept:   lenient, Err: ErrDuplicateKey,
+		})
+	}
+	jobs := make([]job, 0, len(t.entries))
+	for _, e := range t.entries {
 		if e.resource == nil {
 			continue // a request or response without a resource
 		}
-		jobs = append(jobs, job{
+		j := job{
 			raw:      e.resource,
 			location: joinLocation(parent.location, "entry["+strconv.Itoa(e.index)+"]"),
 			fullURL:  e.fullURL,
 			offset:   parent.offset + int64(e.offset),
 			base:     parent.base + 3, // Bundle, entry, the entry
-		})
+		}
+		if e.dup != "" {
+			j.dup = "entry." + e.dup
+			j.dupOffset = parent.offset + int64(e.dupOffset)
+		}
+		jobs = append(jobs, j)
 	}
-	return jobs, 1
+	return jobs, 1, issues
 }
 
 func joinLocation(parent, child string) string {
@@ -298,7 +327,7 @@ func joinLocation(parent, child string) string {
 
 // splitNDJSON splits newline-delimited JSON. Blank lines are skipped; a
 // line that is not one JSON object is an issue, reported by decodeJob.
-func splitNDJSON(data []byte, offset int64) ([]job, int, error) {
+func splitNDJSON(data []byte, offset int64) ([]job, error) {
 	var jobs []job
 	line := 0
 	for len(data) > 0 {
@@ -313,19 +342,24 @@ func splitNDJSON(data []byte, offset int64) ([]job, int, error) {
 		offset += int64(len(l)) + 1
 	}
 	if len(jobs) == 0 {
-		return nil, 0, ErrEmpty
+		return nil, ErrEmpty
 	}
-	return jobs, 0, nil
+	return jobs, nil
 }
 
 // syntaxOnly describes a JSON syntax error by offset only: encoding/json
-// messages can quote input bytes.
-func syntaxOnly(err error) string {
+// messages can quote input bytes. offset is where the n bytes decoded
+// start in the input.
+func syntaxOnly(err error, offset int64, n int) string {
 	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
-		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
+		if se.Offset >= int64(n) && strings.Contains(se.Error(), "unexpected end") {
+			return "unexpected end of input at byte " + strconv.FormatInt(offset+int64(n), 10)
+		}
+		// Offset counts the bytes read, the offending one included.
+		return "syntax error at byte " + strconv.FormatInt(offset+max(se.Offset-1, 0), 10)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return "unexpected end of input"
+		return "unexpected end of input at byte " + strconv.FormatInt(offset+int64(n), 10)
 	}
 	return "malformed"
 }
@@ -395,6 +429,18 @@ func decodeJob(u *jsonformat.Unmarshaller, j job, o *Options) jobResult {
 		res.issues = append(res.issues, e)
 		return res
 	}
+	if sh.ndups > 0 || j.dup != "" {
+		head := readHead(j.raw)
+		// A nested Bundle is opened: its entries' keys are checked
+		// one by one, and only the resources that repeat one are hit.
+		if head.ResourceType == "Bundle" && j.dup == "" && res.openBundle(u, j, o) {
+			return res
+		}
+		res.issues = append(res.issues, duplicateIssues(j, head, sh, o.Lenient)...)
+		if !o.Lenient {
+			return res
+		}
+	}
 	if o.skim() {
 		if r, ok := skim(raw); ok {
 			r.Location, r.FullURL, r.lenient = j.location, j.fullURL, o.Lenient
@@ -410,7 +456,7 @@ func decodeJob(u *jsonformat.Unmarshaller, j job, o *Options) jobResult {
 	}
 	var head resourceHead
 	if jerr := json.Unmarshal(j.raw, &head); jerr != nil {
-		res.issues = append(res.issues, &ResourceError{Location: j.location, Detail: "invalid JSON: " + syntaxOnly(jerr), Err: ErrInvalidJSON})
+		res.issues = append(res.issues, &ResourceError{Location: j.location, Detail: "invalid JSON: " + syntaxOnly(jerr, j.offset, len(j.raw)), Err: ErrInvalidJSON})
 		return res
 	}
 	// A nested Bundle with a bad entry: open it and decode its entries
@@ -437,14 +483,41 @@ func decodeJob(u *jsonformat.Unmarshaller, j job, o *Options) jobResult {
 	return res
 }
 
+// duplicateIssues reports the keys a resource repeats, and the key its
+// Bundle entry repeats: the resource is skipped in strict mode, and kept
+// in lenient mode with the last value of each key (what jsonformat and
+// encoding/json read).
+func duplicateIssues(j job, head resourceHead, sh shape, lenient bool) []*ResourceError {
+	var out []*ResourceError
+	add := func(path string, offset int64) {
+		out = append(out, &ResourceError{
+			Location: j.location, ResourceType: head.ResourceType, ID: head.ID,
+			Path:   path,
+			Detail: "duplicate key at byte " + strconv.FormatInt(offset, 10),
+			Kept:   lenient, Err: ErrDuplicateKey,
+		})
+	}
+	if j.dup != "" {
+		add(j.dup, j.dupOffset)
+	}
+	for _, d := range sh.dups {
+		add(joinPath(head.ResourceType, d.path), j.offset+int64(d.offset))
+	}
+	if more := sh.ndups - len(sh.dups); more > 0 {
+		out[len(out)-1].Detail += " (and " + strconv.Itoa(more) + " more)"
+	}
+	return out
+}
+
 // openBundle decodes the entries of the Bundle in j one by one. It
 // reports false when j is not one JSON object.
 func (res *jobResult) openBundle(u *jsonformat.Unmarshaller, j job, o *Options) bool {
-	jobs, n, ok := splitDocument(j.raw, j)
+	jobs, n, issues, ok := splitDocument(j.raw, j, o.Lenient)
 	if !ok || n != 1 {
 		return false
 	}
 	res.bundles++
+	res.issues = append(res.issues, issues...)
 	for _, sub := range jobs {
 		r := decodeJob(u, sub, o)
 		res.resources = append(res.resources, r.resources...)

@@ -37,6 +37,10 @@ var (
 	// than [MaxDepth], or whose nested bytes exceed [MaxNestedBytes]. It
 	// is skipped in both modes, before jsonformat reads it.
 	ErrTooDeep = errors.New("fhirutil: JSON nested too deep")
+	// ErrDuplicateKey reports a JSON object holding a key twice. Strict
+	// mode skips the resource; lenient mode keeps it with the last value
+	// (what a JSON decoder reads) and reports each repeat.
+	ErrDuplicateKey = errors.New("fhirutil: duplicate JSON key")
 	// ErrValidation reports a resource that parses but breaks an R4 rule
 	// checked by validation (a missing required element, a reference to
 	// the wrong resource type). The resource is kept in both modes.
@@ -108,6 +112,8 @@ func (e *ResourceError) Error() string {
 	switch {
 	case e.Kept && (e.Err == ErrUnknownElement || e.Err == ErrInvalidElement):
 		b.WriteString(" (dropped, resource kept)")
+	case e.Kept && e.Err == ErrDuplicateKey:
+		b.WriteString(" (last value kept, resource kept)")
 	case e.Kept && e.Err == ErrMissingOffset:
 		b.WriteString(" (read as UTC, resource kept)")
 	case e.Kept:

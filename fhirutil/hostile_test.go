@@ -406,3 +406,140 @@ func FuzzPrescan(f *testing.F) {
 		}
 	})
 }
+
+// nhsPatient has two identifier arrays: the first holds the NHS number.
+const nhsPatient = `{"resourceType":"Patient","id":"p",` +
+	`"identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}],` +
+	`"gender":"female",` +
+	`"identifier":[{"system":"urn:oid:1.2.3","value":"H12345"}]}`
+
+func TestDecodeDuplicateKeys(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		lenient bool
+		kept    int
+		want    []string
+		reason  string
+	}{
+		{
+			name: "strict: resource skipped", in: nhsPatient,
+			want:   []string{"fhirutil: Patient/p: Patient.identifier: duplicate key at byte 136 (resource skipped)"},
+			reason: "the last identifier would win silently and the NHS number be lost",
+		},
+		{
+			name: "lenient: reported, the last value kept", in: nhsPatient, lenient: true, kept: 1,
+			want: []string{"fhirutil: Patient/p: Patient.identifier: duplicate key at byte 136 (last value kept, resource kept)"},
+		},
+		{
+			name: "nested path", in: `{"resourceType":"Patient","id":"p","name":[{"family":"A"},{"given":["B"],"given":["C"]}]}`,
+			want: []string{"fhirutil: Patient/p: Patient.name[1].given: duplicate key at byte 73 (resource skipped)"},
+		},
+		{
+			name: "escaped repeat", in: `{"resourceType":"Patient","id":"p","gender":"male","\u0067ender":"female"}`,
+			want: []string{"fhirutil: Patient/p: Patient.?: duplicate key at byte 51 (resource skipped)"},
+		},
+		{
+			name: "same key in sibling objects is fine", in: `{"resourceType":"Patient","id":"p","name":[{"family":"A"},{"family":"B"}]}`,
+			kept: 1,
+		},
+		{
+			name: "in a Bundle: only that entry", in: bundleOf(`{"resourceType":"Patient","id":"a"}`, nhsPatient),
+			kept: 1,
+			want: []string{"fhirutil: entry[1] Patient/p: Patient.identifier: duplicate key at byte 297 (resource skipped)"},
+		},
+		{
+			name: "skimmed type", in: `{"resourceType":"Claim","id":"c","status":"active","use":"claim","use":"claim"}`,
+			want:   []string{"fhirutil: Claim/c: Claim.use: duplicate key at byte 65 (resource skipped)"},
+			reason: "the skim does not read use, the prescan does",
+		},
+		{
+			name: "entry with two resources",
+			in:   `{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"a"},"resource":{"resourceType":"Patient","id":"b"}}]}`,
+			want: []string{"fhirutil: entry[0] Patient/b: entry.resource: duplicate key at byte 113 (resource skipped)"},
+		},
+		{
+			name: "Bundle with two entry arrays: both read", lenient: true,
+			in:   `{"resourceType":"Bundle","id":"x","entry":[{"resource":{"resourceType":"Patient","id":"a"}}],"entry":[{"resource":{"resourceType":"Patient","id":"b"}}]}`,
+			kept: 2,
+			want: []string{"fhirutil: Bundle/x: Bundle.entry: duplicate key at byte 101 (last value kept, resource kept)"},
+		},
+		{
+			name: "nested Bundle: its entries checked one by one",
+			in:   bundleOf(bundleOf(`{"resourceType":"Patient","id":"a"}`, nhsPatient)),
+			kept: 1,
+			want: []string{"fhirutil: entry[0].resource.entry[1] Patient/p: Patient.identifier: duplicate key at byte 386 (resource skipped)"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := Decode([]byte(tc.in), &Options{Lenient: tc.lenient, SkimUnmapped: true})
+			require.NoError(t, err)
+			assert.Len(t, b.Resources, tc.kept, tc.reason)
+			var got []string
+			for _, is := range b.Issues {
+				got = append(got, is.Error())
+				assert.ErrorIs(t, is, ErrDuplicateKey)
+				if is.Path != "Bundle.entry" && is.Path != "entry.resource" {
+					// The offset points at the repeated key's quote.
+					var off int
+					_, err := fmt.Sscanf(is.Detail, "duplicate key at byte %d", &off)
+					require.NoError(t, err)
+					assert.Equal(t, `"`, tc.in[off:off+1])
+				}
+			}
+			assert.Equal(t, tc.want, got, tc.reason)
+			assertNoPHI(t, b.Issues)
+		})
+	}
+}
+
+func TestDecodeDuplicateKeysCapped(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"resourceType":"Patient","id":"p"`)
+	for range 1000 {
+		b.WriteString(`,"gender":"male"`)
+	}
+	b.WriteString(`}`)
+	got, err := Decode([]byte(b.String()), &Options{Lenient: true})
+	require.NoError(t, err)
+	require.Len(t, got.Issues, maxDups)
+	assert.Contains(t, got.Issues[maxDups-1].Error(), "(and 991 more)")
+}
+
+func TestDecodeTruncatedLocated(t *testing.T) {
+	full := bundleOf(`{"resourceType":"Patient","id":"a"}`, `{"resourceType":"Patient","id":"b","gender":"male"}`)
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"Bundle cut in its second entry", full[:len(full)-20], "fhirutil: invalid JSON: unexpected end of input at byte 195 in entry[1]"},
+		{"Bundle cut after its entries", full[:len(full)-1], "fhirutil: invalid JSON: unexpected end of input at byte 214"},
+		{"syntax error between entries", strings.Replace(full, `},{"fullUrl"`, `} {"fullUrl"`, 1), "fhirutil: invalid JSON: syntax error at byte 126 after entry[0]"},
+		{"resource cut", `{"resourceType":"Patient","id":"a","gender":"fem`, "fhirutil: invalid JSON: unexpected end of input at byte 48"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Decode([]byte(tc.in), nil)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidJSON)
+			assert.Equal(t, tc.want, err.Error())
+		})
+	}
+	// A syntax error inside a resource: that entry is an issue.
+	bad := strings.Replace(full, `"id":"b",`, `"id":"b" `, 1)
+	b, err := Decode([]byte(bad), nil)
+	require.NoError(t, err)
+	require.Len(t, b.Issues, 1)
+	assert.Equal(t, "fhirutil: entry[1] resource: invalid JSON: syntax error at byte 196 (resource skipped)", b.Issues[0].Error())
+	assert.Equal(t, `"`, bad[196:197], "the offset is the unexpected token's")
+	assert.Len(t, b.Resources, 1)
+	// An NDJSON line cut short: that line is an issue with its offset.
+	nd := "{\"resourceType\":\"Patient\",\"id\":\"a\"}\n{\"resourceType\":\"Patient\",\"id\":\"b\",\"gen"
+	b, err = Decode([]byte(nd), nil)
+	require.NoError(t, err)
+	require.Len(t, b.Issues, 1)
+	assert.Equal(t, "fhirutil: line 2 resource: invalid JSON: unexpected end of input at byte 75 (resource skipped)", b.Issues[0].Error())
+	assert.Len(t, b.Resources, 1)
+}

@@ -548,7 +548,7 @@ func ParseMatchRequest(data []byte) (MatchRequest, error) {
 		} `json:"parameter"`
 	}
 	if err := json.Unmarshal(data, &env); err != nil {
-		return req, fmt.Errorf("%w: %w: %s", ErrInvalidMatchRequest, ErrInvalidJSON, syntaxOnly(err))
+		return req, fmt.Errorf("%w: %w: %s", ErrInvalidMatchRequest, ErrInvalidJSON, syntaxOnly(err, 0, len(data)))
 	}
 	patient := data
 	switch env.ResourceType {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,20 +197,84 @@ func (s *scanner) array(elem func(i int) error) error {
 	}
 }
 
-// scannedEntry is one Bundle entry found by scanBundle.
+// scannedEntry is one Bundle entry found by scanTop.
 type scannedEntry struct {
 	index    int
 	offset   int // where resource starts in the scanned bytes
 	fullURL  string
 	resource []byte // nil when the entry has none
+	// dup is the first key the entry repeats ("resource"), with its
+	// offset; "" when none.
+	dup       string
+	dupOffset int
+}
+
+// scannedTop is what scanTop reads of a document.
+type scannedTop struct {
+	resourceType string
+	entries      []scannedEntry
+	// dups are the keys the top-level object repeats.
+	dups []dupKey
+	// rest is what follows the object (non-empty for NDJSON).
+	rest []byte
+}
+
+// scanError locates a syntax error found by scanTop.
+type scanError struct {
+	offset int64
+	entry  int  // the entry being read or last read, or -1
+	after  bool // entry was read whole
+	eof    bool
+}
+
+func (e *scanError) Error() string {
+	var b strings.Builder
+	if e.eof {
+		b.WriteString("unexpected end of input at byte ")
+	} else {
+		b.WriteString("syntax error at byte ")
+	}
+	b.WriteString(strconv.FormatInt(e.offset, 10))
+	if e.entry >= 0 {
+		if e.after {
+			b.WriteString(" after entry[")
+		} else {
+			b.WriteString(" in entry[")
+		}
+		b.WriteString(strconv.Itoa(e.entry))
+		b.WriteByte(']')
+	}
+	return b.String()
 }
 
 // scanTop reads the top-level object of data: its resourceType, and for a
-// Bundle its entries. rest is what follows the object (non-empty for
-// NDJSON).
-func scanTop(data []byte) (resourceType string, entries []scannedEntry, rest []byte, err error) {
+// Bundle its entries.
+func scanTop(data []byte) (scannedTop, error) {
+	var t scannedTop
 	s := &scanner{data: data}
-	err = s.object(func(key []byte) error {
+	err := s.top(&t, func(e scannedEntry) error {
+		t.entries = append(t.entries, e)
+		return nil
+	})
+	t.rest = data[s.pos:]
+	return t, err
+}
+
+// top reads the top-level object: its resourceType and repeated keys
+// into t, and each entry, as it is read, to entry. Entries are numbered
+// in input order across "entry" arrays (a repeated key). A syntax error
+// is a *scanError.
+func (s *scanner) top(t *scannedTop, entry func(scannedEntry) error) error {
+	n, cur, done := 0, -1, false
+	var keys []string
+	err := s.object(func(key []byte) error {
+		if k := string(key); slices.Contains(keys, k) {
+			if len(t.dups) < maxDups {
+				t.dups = append(t.dups, dupKey{offset: s.pos, path: elementOrUnknown(key)})
+			}
+		} else if len(keys) < linearKeys {
+			keys = append(keys, k)
+		}
 		switch string(key) {
 		case "resourceType":
 			if s.peek() != '"' {
@@ -217,22 +282,32 @@ func scanTop(data []byte) (resourceType string, entries []scannedEntry, rest []b
 				return err
 			}
 			v, err := s.str()
-			resourceType = string(v)
+			t.resourceType = string(v)
 			return err
 		case "entry":
 			if s.peek() != '[' {
 				_, err := s.skip()
 				return err
 			}
-			return s.array(func(i int) error {
-				e := scannedEntry{index: i}
+			err := s.array(func(int) error {
+				cur, done = n, false
+				e := scannedEntry{index: n}
+				n++
 				if s.peek() != '{' {
 					_, err := s.skip()
 					return err
 				}
+				var seen uint8
+				once := func(bit uint8, name string) {
+					if seen&bit != 0 && e.dup == "" {
+						e.dup, e.dupOffset = name, s.pos
+					}
+					seen |= bit
+				}
 				err := s.object(func(key []byte) error {
 					switch string(key) {
 					case "fullUrl":
+						once(1, "fullUrl")
 						if s.peek() == '"' {
 							start := s.pos
 							v, err := s.str()
@@ -245,6 +320,7 @@ func scanTop(data []byte) (resourceType string, entries []scannedEntry, rest []b
 							return err
 						}
 					case "resource":
+						once(2, "resource")
 						s.peek()
 						e.offset = s.pos
 						v, err := s.skip()
@@ -256,17 +332,29 @@ func scanTop(data []byte) (resourceType string, entries []scannedEntry, rest []b
 					_, err := s.skip()
 					return err
 				})
-				entries = append(entries, e)
-				return err
+				if err != nil {
+					return err
+				}
+				done = true
+				return entry(e)
 			})
+			if err == nil {
+				cur = -1
+			}
+			return err
 		}
 		_, err := s.skip()
 		return err
 	})
 	if err != nil {
-		return "", nil, nil, err
+		if _, ok := errors.AsType[*scanError](err); ok {
+			return err
+		}
+		if errors.Is(err, errScan) {
+			return &scanError{offset: int64(s.pos), entry: cur, after: done, eof: s.pos >= len(s.data)}
+		}
 	}
-	return resourceType, entries, data[s.pos:], nil
+	return err
 }
 
 // MaxDepth is how deeply objects and arrays may nest in an input, counted

@@ -32,6 +32,12 @@ func TestFHIRCheckFails(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.ndjson")
 	require.NoError(t, os.WriteFile(bad, []byte(`{"resourceType":"Patient","id":"a","birthDate":"1961-13-01","name":[{"family":"Zebedee"}]}`+"\n"+`{"resourceType":"Patient","id":"b"}`+"\n"), 0o644))
+	dup := filepath.Join(dir, "dup.json")
+	require.NoError(t, os.WriteFile(dup, []byte(`{"resourceType":"Patient","id":"d",`+
+		`"identifier":[{"system":"https://fhir.nhs.uk/Id/nhs-number","value":"9434765919"}],`+
+		`"identifier":[{"system":"urn:oid:1.2.3","value":"H12345"}]}`), 0o644))
+	cut := filepath.Join(dir, "cut.json")
+	require.NoError(t, os.WriteFile(cut, []byte(`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"a"}},{"resource":{"resourceType":"Pat`), 0o644))
 	notJSON := filepath.Join(dir, "x.json")
 	require.NoError(t, os.WriteFile(notJSON, []byte("hello"), 0o644))
 
@@ -46,6 +52,9 @@ func TestFHIRCheckFails(t *testing.T) {
 		{"mixed", []string{ok, stu3}, true, []string{"Patient-example.json: ok:", "stu3-synthea.bundle.json: FAIL:"}, nil},
 		{"bad element, no PHI", []string{bad}, true, []string{"line 1 Patient/a: Patient.birthDate: expected date (resource skipped)"}, []string{"1961", "Zebedee"}},
 		{"lenient keeps it", []string{"-lenient", bad}, false, []string{"bad.ndjson: ok: 2 resources", "(dropped, resource kept)"}, []string{"1961"}},
+		{"duplicate key", []string{dup}, true, []string{"dup.json: FAIL:", "Patient/d: Patient.identifier: duplicate key at byte 118 (resource skipped)"}, []string{"9434765919"}},
+		{"duplicate key, lenient", []string{"-lenient", dup}, false, []string{"dup.json: ok: 1 resources", "duplicate key at byte 118 (last value kept, resource kept)"}, []string{"9434765919"}},
+		{"truncated", []string{cut}, true, []string{"cut.json: FAIL: fhirutil: invalid JSON: unexpected end of input at byte 135 in entry[1]"}, nil},
 		{"not JSON", []string{notJSON}, true, []string{"x.json: FAIL: fhirutil: invalid JSON"}, nil},
 		{"missing file", []string{filepath.Join(dir, "nope.json")}, true, []string{"nope.json: FAIL:"}, nil},
 	}
