@@ -89,6 +89,14 @@
 // the test binary) and is reported. A nested Bundle over the limits is
 // opened and its entries decoded one by one.
 //
+// The same pass finds keys an object repeats (which JSON decoders,
+// jsonformat included, resolve silently by keeping the last: a Patient's
+// first identifier array, with its NHS number, was dropped). Strict mode
+// skips such a resource with an [ErrDuplicateKey] issue naming the JSON
+// path and byte offset; lenient mode keeps the last value and reports
+// each repeat. A syntax error that makes the whole input unreadable
+// (a truncated Bundle) gives its byte offset and the entry it is in.
+//
 // A dateTime with a time of day but no offset ("2020-06-01T10:00:00") is
 // not valid R4. Strict mode rejects the resource with [ErrMissingOffset];
 // lenient mode reads the time as UTC (appending "Z", and ":00" when the
