@@ -136,6 +136,22 @@ func Decode(data []byte, o *Options) (*Batch, error) {
 	}
 	b.Bundles = bundles
 	b.Issues = issues
+	b.add(decodeJobs(jobs, o))
+	return b, nil
+}
+
+// add appends the results of jobs to b.
+func (b *Batch) add(results []jobResult) {
+	for _, r := range results {
+		b.Resources = append(b.Resources, r.resources...)
+		b.Issues = append(b.Issues, r.issues...)
+		b.Bundles += r.bundles
+	}
+}
+
+// decodeJobs decodes jobs on o.Workers goroutines, each reusing its
+// unmarshaller; the results are in the jobs' order.
+func decodeJobs(jobs []job, o *Options) []jobResult {
 	results := make([]jobResult, len(jobs))
 	run := func(u *jsonformat.Unmarshaller, i int) {
 		results[i] = decodeJob(u, jobs[i], o)
@@ -147,30 +163,25 @@ func Decode(data []byte, o *Options) (*Batch, error) {
 			run(u, i)
 		}
 		putUnmarshaller(!o.Validate, u)
-	} else {
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range n {
-			wg.Go(func() {
-				u := getUnmarshaller(!o.Validate)
-				defer putUnmarshaller(!o.Validate, u)
-				for {
-					i := int(next.Add(1)) - 1
-					if i >= len(jobs) {
-						return
-					}
-					run(u, i)
+		return results
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			u := getUnmarshaller(!o.Validate)
+			defer putUnmarshaller(!o.Validate, u)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(jobs) {
+					return
 				}
-			})
-		}
-		wg.Wait()
+				run(u, i)
+			}
+		})
 	}
-	for _, r := range results {
-		b.Resources = append(b.Resources, r.resources...)
-		b.Issues = append(b.Issues, r.issues...)
-		b.Bundles += r.bundles
-	}
-	return b, nil
+	wg.Wait()
+	return results
 }
 
 // Read reads all of r and decodes it as [Decode] does.
@@ -288,34 +299,48 @@ func documentJobs(data []byte, t scannedTop, parent job, lenient bool) ([]job, i
 	if t.resourceType != "Bundle" {
 		return []job{{raw: data, location: parent.location, offset: parent.offset, base: parent.base}}, 0, nil
 	}
+	issues := bundleDupIssues(t.dups, t.id, parent, lenient)
+	jobs := make([]job, 0, len(t.entries))
+	for _, e := range t.entries {
+		if j, ok := entryJob(e, parent); ok {
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs, 1, issues
+}
+
+// bundleDupIssues reports the keys a Bundle repeats.
+func bundleDupIssues(dups []dupKey, id string, parent job, lenient bool) []*ResourceError {
 	var issues []*ResourceError
-	for _, d := range t.dups {
+	for _, d := range dups {
 		issues = append(issues, &ResourceError{
-			Location: parent.location, ResourceType: "Bundle", ID: readHead(data).ID,
+			Location: parent.location, ResourceType: "Bundle", ID: id,
 			Path:   "Bundle." + d.path,
 			Detail: "duplicate key at byte " + strconv.FormatInt(parent.offset+int64(d.offset), 10),
 			Kept:   lenient, Err: ErrDuplicateKey,
 		})
 	}
-	jobs := make([]job, 0, len(t.entries))
-	for _, e := range t.entries {
-		if e.resource == nil {
-			continue // a request or response without a resource
-		}
-		j := job{
-			raw:      e.resource,
-			location: joinLocation(parent.location, "entry["+strconv.Itoa(e.index)+"]"),
-			fullURL:  e.fullURL,
-			offset:   parent.offset + int64(e.offset),
-			base:     parent.base + 3, // Bundle, entry, the entry
-		}
-		if e.dup != "" {
-			j.dup = "entry." + e.dup
-			j.dupOffset = parent.offset + int64(e.dupOffset)
-		}
-		jobs = append(jobs, j)
+	return issues
+}
+
+// entryJob makes the job of a Bundle entry; ok is false when the entry
+// has no resource (a request or response).
+func entryJob(e scannedEntry, parent job) (job, bool) {
+	if e.resource == nil {
+		return job{}, false
 	}
-	return jobs, 1, issues
+	j := job{
+		raw:      e.resource,
+		location: joinLocation(parent.location, "entry["+strconv.Itoa(e.index)+"]"),
+		fullURL:  e.fullURL,
+		offset:   parent.offset + int64(e.offset),
+		base:     parent.base + 3, // Bundle, entry, the entry
+	}
+	if e.dup != "" {
+		j.dup = "entry." + e.dup
+		j.dupOffset = parent.offset + int64(e.dupOffset)
+	}
+	return j, true
 }
 
 func joinLocation(parent, child string) string {
@@ -328,8 +353,12 @@ func joinLocation(parent, child string) string {
 // splitNDJSON splits newline-delimited JSON. Blank lines are skipped; a
 // line that is not one JSON object is an issue, reported by decodeJob.
 func splitNDJSON(data []byte, offset int64) ([]job, error) {
+	return splitLines(data, offset, 0)
+}
+
+// splitLines is splitNDJSON for input whose first line is line+1.
+func splitLines(data []byte, offset int64, line int) ([]job, error) {
 	var jobs []job
-	line := 0
 	for len(data) > 0 {
 		line++
 		var l []byte

@@ -235,9 +235,14 @@ func TestPeakRSSChild(t *testing.T) {
 	resources := 0
 	switch mode {
 	case "read":
-		b, err := Read(f, &Options{Lenient: true})
+		b, err := Read(f, &Options{Lenient: true, Validate: true})
 		require.NoError(t, err)
 		resources = len(b.Resources)
+	case "stream": // as carelens fhir check does
+		for b, err := range Stream(f, &Options{Lenient: true, Validate: true}) {
+			require.NoError(t, err)
+			resources += len(b.Resources)
+		}
 	default:
 		t.Fatalf("unknown mode %q", mode)
 	}

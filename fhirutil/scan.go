@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,14 +21,48 @@ import (
 
 var errScan = errors.New("malformed JSON")
 
-// scanner walks data; pos is the next byte to read.
+// scanner walks data; pos is the next byte to read. With r set (see
+// [Stream]), data is a window on r: the scanner reads more when it needs
+// it (fill), and its user drops what it is done with (discard).
 type scanner struct {
-	data []byte
-	pos  int
+	data  []byte
+	pos   int
+	r     io.Reader
+	off   int64 // offset in the input of data[0]
+	lines int   // newlines before data[0]
+	rerr  error // the error that ended r (io.EOF at its end)
+}
+
+// fill reads more of r into data and reports whether data grew. Slices of
+// data stay valid: fill only appends (moving data when it grows).
+func (s *scanner) fill() bool {
+	for s.r != nil && s.rerr == nil {
+		if len(s.data) == cap(s.data) {
+			s.data = slices.Grow(s.data, max(len(s.data), 256<<10))
+		}
+		n, err := s.r.Read(s.data[len(s.data):cap(s.data)])
+		s.data = s.data[:len(s.data)+n]
+		if err != nil {
+			s.rerr = err
+		}
+		if n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// discard drops the bytes before pos. Slices of them must no longer be
+// in use: the window is reused.
+func (s *scanner) discard() {
+	s.lines += bytes.Count(s.data[:s.pos], []byte{'\n'})
+	n := copy(s.data, s.data[s.pos:])
+	s.off += int64(s.pos)
+	s.data, s.pos = s.data[:n], 0
 }
 
 func (s *scanner) ws() {
-	for s.pos < len(s.data) {
+	for s.pos < len(s.data) || s.fill() {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\n', '\r':
 			s.pos++
@@ -66,6 +101,9 @@ func (s *scanner) str() ([]byte, error) {
 		i := bytes.IndexByte(s.data[s.pos:], '"')
 		if i < 0 {
 			s.pos = len(s.data)
+			if s.fill() {
+				continue
+			}
 			return nil, errScan
 		}
 		s.pos += i + 1
@@ -89,7 +127,7 @@ func (s *scanner) skip() ([]byte, error) {
 		return s.data[start:s.pos], err
 	case '{', '[':
 		depth := 0
-		for s.pos < len(s.data) {
+		for s.pos < len(s.data) || s.fill() {
 			switch s.data[s.pos] {
 			case '"':
 				if _, err := s.str(); err != nil {
@@ -111,7 +149,7 @@ func (s *scanner) skip() ([]byte, error) {
 	case 0, '}', ']', ',', ':':
 		return nil, errScan
 	default: // number, true, false, null
-		for s.pos < len(s.data) {
+		for s.pos < len(s.data) || s.fill() {
 			switch s.data[s.pos] {
 			case ',', '}', ']', ' ', '\t', '\n', '\r':
 				return s.data[start:s.pos], nil
@@ -212,6 +250,7 @@ type scannedEntry struct {
 // scannedTop is what scanTop reads of a document.
 type scannedTop struct {
 	resourceType string
+	id           string // the top-level id, when a plain string
 	entries      []scannedEntry
 	// dups are the keys the top-level object repeats.
 	dups []dupKey
@@ -270,7 +309,7 @@ func (s *scanner) top(t *scannedTop, entry func(scannedEntry) error) error {
 	err := s.object(func(key []byte) error {
 		if k := string(key); slices.Contains(keys, k) {
 			if len(t.dups) < maxDups {
-				t.dups = append(t.dups, dupKey{offset: s.pos, path: elementOrUnknown(key)})
+				t.dups = append(t.dups, dupKey{offset: int(s.off) + s.pos, path: elementOrUnknown(key)})
 			}
 		} else if len(keys) < linearKeys {
 			keys = append(keys, k)
@@ -283,6 +322,16 @@ func (s *scanner) top(t *scannedTop, entry func(scannedEntry) error) error {
 			}
 			v, err := s.str()
 			t.resourceType = string(v)
+			return err
+		case "id":
+			if s.peek() != '"' {
+				_, err := s.skip()
+				return err
+			}
+			v, err := s.str()
+			if bytes.IndexByte(v, '\\') < 0 {
+				t.id = string(v)
+			}
 			return err
 		case "entry":
 			if s.peek() != '[' {
@@ -300,7 +349,7 @@ func (s *scanner) top(t *scannedTop, entry func(scannedEntry) error) error {
 				var seen uint8
 				once := func(bit uint8, name string) {
 					if seen&bit != 0 && e.dup == "" {
-						e.dup, e.dupOffset = name, s.pos
+						e.dup, e.dupOffset = name, int(s.off)+s.pos
 					}
 					seen |= bit
 				}
@@ -322,7 +371,7 @@ func (s *scanner) top(t *scannedTop, entry func(scannedEntry) error) error {
 					case "resource":
 						once(2, "resource")
 						s.peek()
-						e.offset = s.pos
+						e.offset = int(s.off) + s.pos
 						v, err := s.skip()
 						if !bytes.Equal(v, []byte("null")) {
 							e.resource = v
@@ -351,7 +400,7 @@ func (s *scanner) top(t *scannedTop, entry func(scannedEntry) error) error {
 			return err
 		}
 		if errors.Is(err, errScan) {
-			return &scanError{offset: int64(s.pos), entry: cur, after: done, eof: s.pos >= len(s.data)}
+			return &scanError{offset: s.off + int64(s.pos), entry: cur, after: done, eof: s.pos >= len(s.data)}
 		}
 	}
 	return err

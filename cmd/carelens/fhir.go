@@ -60,7 +60,9 @@ func runFHIRCheck(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	return nil
 }
 
-// checkFile reports on one file and says whether it passed.
+// checkFile reports on one file and says whether it passed. The file is
+// streamed (fhirutil.Stream): a Bundle's resources are decoded a chunk at
+// a time and only counted, so memory does not grow with the file.
 func checkFile(name string, stdin io.Reader, w io.Writer, o *fhirutil.Options, maxIssues int) bool {
 	var r io.Reader = stdin
 	if name != "-" {
@@ -72,46 +74,48 @@ func checkFile(name string, stdin io.Reader, w io.Writer, o *fhirutil.Options, m
 		defer f.Close()
 		r = f
 	}
-	b, err := fhirutil.Read(r, o)
-	if err != nil {
-		fmt.Fprintf(w, "%s: FAIL: %v\n", name, err)
-		return false
-	}
-	skipped, kept := 0, 0
-	for _, is := range b.Issues {
-		if is.Kept {
-			kept++
-		} else {
-			skipped++
+	var (
+		resources, bundles, kept, issues int
+		counts                           = map[string]int{}
+		skipped                          = map[string]bool{} // locations of skipped resources
+		shown                            []*fhirutil.ResourceError
+	)
+	for b, err := range fhirutil.Stream(r, o) {
+		if err != nil {
+			fmt.Fprintf(w, "%s: FAIL: %v\n", name, err)
+			return false
+		}
+		resources += len(b.Resources)
+		bundles += b.Bundles
+		for t, n := range b.CountByType() {
+			counts[t] += n
+		}
+		for _, is := range b.Issues {
+			if is.Kept {
+				kept++
+			} else {
+				skipped[is.Location] = true
+			}
+			if maxIssues <= 0 || issues < maxIssues {
+				shown = append(shown, is)
+			}
+			issues++
 		}
 	}
 	status := "ok"
-	if skipped > 0 {
+	if issues-kept > 0 {
 		status = "FAIL"
 	}
 	fmt.Fprintf(w, "%s: %s: %d resources, %d bundles, %d skipped, %d issues on kept resources\n",
-		name, status, len(b.Resources), b.Bundles, skippedResources(b), kept)
-	counts := b.CountByType()
+		name, status, resources, bundles, len(skipped), kept)
 	for _, t := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Fprintf(w, "  %-24s %d\n", t, counts[t])
 	}
-	for i, is := range b.Issues {
-		if maxIssues > 0 && i == maxIssues {
-			fmt.Fprintf(w, "  ... %d more issues\n", len(b.Issues)-i)
-			break
-		}
+	for _, is := range shown {
 		fmt.Fprintf(w, "  %v\n", is)
 	}
-	return skipped == 0
-}
-
-// skippedResources counts the distinct resources that were skipped.
-func skippedResources(b *fhirutil.Batch) int {
-	seen := map[string]bool{}
-	for _, is := range b.Issues {
-		if !is.Kept {
-			seen[is.Location] = true
-		}
+	if len(shown) < issues {
+		fmt.Fprintf(w, "  ... %d more issues\n", issues-len(shown))
 	}
-	return len(seen)
+	return issues == kept
 }
