@@ -150,7 +150,7 @@
 // and the provenance policies); it does not talk HTTP; it reads R4 only (STU3
 // and R5 payloads are rejected, R5-only elements survive in lenient mode
 // only by being dropped). [Decode] and [Read] hold the whole input in
-memory; [Stream] decodes a Bundle from a reader a chunk of entries at a
-time (`carelens fhir check` checks a 200 MB Bundle in 134 MB of RSS,
-where Read took 2 GB).
+// memory; [Stream] decodes a Bundle from a reader a chunk of entries at a
+// time (`carelens fhir check` checks a 200 MB Bundle in 134 MB of RSS,
+// where Read took 2 GB).
 package fhirutil
