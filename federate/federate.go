@@ -158,6 +158,10 @@ type SourceStatus struct {
 	Records int
 	// Entries is how many clinical entries the source returned.
 	Entries int
+	// Unreadable is how many of the source's resources could not be read
+	// (invalid, nested too deep, repeated keys) and so are not shown; a
+	// viewer announces them rather than hiding them.
+	Unreadable int
 	// LastUpdated is the newest time the source says it recorded any of
 	// the returned data (meta.lastUpdated); zero when unknown.
 	LastUpdated time.Time

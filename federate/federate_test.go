@@ -42,6 +42,7 @@ type testObs struct {
 	value                   float64
 	when                    string
 	category                string // "laboratory" or a Condition when "problem"
+	status                  string // the Observation's status; "" means final
 }
 
 func (s *testSource) Info() provenance.Source { return s.info }
@@ -118,7 +119,11 @@ func bundle(p testPatient) []byte {
 				"code":           map[string]any{"coding": []any{map[string]any{"system": "http://snomed.info/sct", "code": o.code, "display": o.display}}},
 				"subject":        map[string]any{"reference": "Patient/" + p.rec.ID}, "recordedDate": o.when}
 		} else {
-			r = map[string]any{"resourceType": "Observation", "id": o.id, "status": "final",
+			status := o.status
+			if status == "" {
+				status = "final"
+			}
+			r = map[string]any{"resourceType": "Observation", "id": o.id, "status": status,
 				"category": []any{map[string]any{"coding": []any{map[string]any{"system": fhirutil.ObservationCategorySystem, "code": "laboratory"}}}},
 				"code":     map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": o.code, "display": o.display}}},
 				"subject":  map[string]any{"reference": "Patient/" + p.rec.ID}, "effectiveDateTime": o.when,
@@ -368,4 +373,22 @@ func TestNewRejectsDuplicateSources(t *testing.T) {
 	require.ErrorIs(t, err, ErrConfig)
 	_, err = New([]Member{{}}, nil)
 	require.True(t, errors.Is(err, ErrConfig))
+}
+
+// TestFetchCountsUnreadableResources: a resource a source sends that
+// cannot be read is counted, so the viewer can say so, and the rest of the
+// source's record is shown.
+func TestFetchCountsUnreadableResources(t *testing.T) {
+	gp, hosp, comm := cohort()
+	hosp.patients[0].obs = append(hosp.patients[0].obs, testObs{id: "bad", code: "2345-7", display: "Glucose",
+		unit: "mmol/L", value: 5, when: "2025-01-01T00:00:00Z", status: "not-a-status"})
+	f := federation(t, nil, gp, hosp, comm)
+	res, err := f.Resolve(t.Context(), Anchor{NHSNumber: nhsA}, nil)
+	require.NoError(t, err)
+	v, err := f.Fetch(t.Context(), res, nil)
+	require.NoError(t, err)
+	assert.Equal(t, StateOK, v.Sources[1].State)
+	assert.Equal(t, 1, v.Sources[1].Unreadable)
+	assert.Equal(t, 2, v.Sources[1].Entries, "the readable entries are kept")
+	assert.Zero(t, v.Sources[0].Unreadable)
 }

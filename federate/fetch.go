@@ -130,6 +130,11 @@ func (f *Federation) fetch(ctx context.Context, m Member, st SourceStatus, recs 
 		if !fresh {
 			demo = append(demo, Demographic(rec, b.Retrieved))
 		}
+		for _, is := range b.Issues {
+			if !is.Kept {
+				st.Unreadable++
+			}
+		}
 		for _, r := range b.Resources {
 			if r.LastUpdated.After(st.LastUpdated) {
 				st.LastUpdated = r.LastUpdated

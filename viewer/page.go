@@ -376,6 +376,11 @@ func (s *Server) fillSources(q *request, d *recordData, v *federate.View, res *f
 			b.Note = "not available"
 			d.Banners = append(d.Banners, banner{Level: "error", Text: st.Message()})
 		}
+		if st.Unreadable > 0 {
+			d.Banners = append(d.Banners, banner{Level: "warning", Text: fmt.Sprintf(
+				"%s sent %s that could not be read; they are not shown. Check that source's record if something seems missing.",
+				b.Name, plural(st.Unreadable, "item"))})
+		}
 		if st.Stale {
 			d.Banners = append(d.Banners, banner{Level: "warning", Text: fmt.Sprintf(
 				"%s's data was last updated %s, more than %s ago; it may be out of date.", b.Name, b.Updated, humanDuration(st.MaxAge))})
