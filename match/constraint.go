@@ -60,18 +60,6 @@ func isDemographic(f Field) bool {
 	return f == FieldGiven || f == FieldMiddle || f == FieldFamily || f == FieldBirthDate || f == FieldSex
 }
 
-// minCorroboration is the least weight, in bits, at which a field beyond
-// name, birth date, sex and area corroborates a pair (see
-// [ConstraintNameDOBOnly]): the level must at least double the odds. A
-// weight below one bit is within the error of its own estimate (m counted
-// on 100 confirmed pairs is known within 45%, about half a bit, and u
-// likewise), so it cannot tell a person from a namesake. With any
-// positive weight counting, a house number one edit apart under a
-// different postcode (+0.06 bits once m is estimated given the postcode)
-// let namesakes with different addresses link: 3 false-merge pairs at
-// 5,000 people of the robustness baseline, 11 of nhs-0.
-const minCorroboration = 1
-
 // isArea reports whether f names an area many people share (town, state):
 // agreement there corroborates no one.
 func isArea(f Field) bool { return f == FieldTown || f == FieldState }
@@ -111,7 +99,7 @@ func (s *Scorer) facts(pat uint64) pairFacts {
 		// An e-mail corroborates only at its exact level, which needs more
 		// than the names in the address (see emailNameOnly).
 		nameLike := cc.field == FieldEmail && lv.kind != LevelExact
-		if !isDemographic(cc.field) && !isArea(cc.field) && !nameLike && s.levelWeight(c, l, pat) >= minCorroboration {
+		if !isDemographic(cc.field) && !isArea(cc.field) && !nameLike && s.levelWeight(c, l, pat) > 0 {
 			f.corroborated = true
 			if cc.field == FieldNHSNumber || cc.field >= FieldIdentifier || cc.field == FieldEmail {
 				f.idAgrees = true // personal: twins do not share it

@@ -24,11 +24,9 @@ type compiledComparison struct {
 	weight []float64 // log2(m/u) per level; 0 for null
 	// cond are the indexes of the comparisons this one depends on (-1
 	// for none); when they are all at an exact level, weightGiven
-	// (log2(mGiven/uGiven)) replaces weight, and when they are all
-	// compared but not all exact, weightNot (log2(mNot/u)) does.
+	// (log2(m/uGiven)) replaces weight.
 	cond        [2]int
 	weightGiven []float64
-	weightNot   []float64
 	tf          bool
 	uExact      float64
 	shared      bool    // values shared by too many records count as null
@@ -85,22 +83,15 @@ func (m *Model) Scorer(p *Preparer) (*Scorer, error) {
 		cc := compiledComparison{field: f, tf: c.TermFrequency, mi: mi, cond: [2]int{-1, -1},
 			shared: f == FieldPhone || f == FieldEmail || f >= FieldIdentifier}
 		for li, l := range c.Levels {
-			wg, wn := 0.0, 0.0
+			wg := 0.0
 			if li > 0 {
-				mg, ug, mn := l.MGiven, l.UGiven, l.MNot
-				if mg <= 0 {
-					mg = l.M
-				}
+				ug := l.UGiven
 				if ug <= 0 {
 					ug = l.U
 				}
-				if mn <= 0 {
-					mn = l.M
-				}
-				wg, wn = math.Log2(mg/ug), math.Log2(mn/l.U)
+				wg = math.Log2(l.M / ug)
 			}
 			cc.weightGiven = append(cc.weightGiven, wg)
-			cc.weightNot = append(cc.weightNot, wn)
 			cl := compiledLevel{kind: l.Kind, thr: l.Threshold}
 			if l.Kind == LevelSimilarity {
 				cl.cmp, cl.cmpName = comparators[l.Comparator], l.Comparator
@@ -171,52 +162,32 @@ func (s *Scorer) Score(a, b *Prepared) float64 {
 }
 
 // levelWeight returns comparison c's weight at level l within pattern
-// pat: log2(m/u); log2(mGiven/uGiven) when the comparisons c depends on
-// are at an exact level; log2(mNot/u) when they are compared and not all
-// exact.
+// pat: log2(m/u), or log2(m/uGiven) when the comparison c depends on is
+// at an exact level.
 func (s *Scorer) levelWeight(c int, l int, pat uint64) float64 {
 	cc := &s.comps[c]
-	switch s.condState(cc, pat) {
-	case condExact:
+	if s.condHolds(cc, pat) {
 		return cc.weightGiven[l]
-	case condDiffers:
-		return cc.weightNot[l]
 	}
 	return cc.weight[l]
-}
-
-// States of the comparisons a dependent comparison depends on.
-const (
-	condNone    = iota // no dependence, or one of them is null
-	condExact          // all at their exact level
-	condDiffers        // all compared, not all exact
-)
-
-// condState returns the state in pat of the comparisons cc depends on.
-func (s *Scorer) condState(cc *compiledComparison, pat uint64) int {
-	if cc.cond[0] < 0 {
-		return condNone
-	}
-	st := condExact
-	for _, k := range cc.cond {
-		if k < 0 {
-			break
-		}
-		lk := int(pat >> (4 * k) & 15)
-		if lk == 0 {
-			return condNone
-		}
-		if s.comps[k].levels[lk].kind != LevelExact {
-			st = condDiffers
-		}
-	}
-	return st
 }
 
 // condHolds reports whether every comparison cc depends on is at an exact
 // level in pat (false when cc depends on none).
 func (s *Scorer) condHolds(cc *compiledComparison, pat uint64) bool {
-	return s.condState(cc, pat) == condExact
+	if cc.cond[0] < 0 {
+		return false
+	}
+	for _, k := range cc.cond {
+		if k < 0 {
+			break
+		}
+		lk := int(pat >> (4 * k) & 15)
+		if lk == 0 || s.comps[k].levels[lk].kind != LevelExact {
+			return false
+		}
+	}
+	return true
 }
 
 // patternWeight returns the match weight of a pair with comparison
