@@ -119,7 +119,13 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	read := time.Since(start)
-	opts := &match.IndexOptions{LoadBatch: *batch}
+	prep, err := in.prepareOptions()
+	if err != nil {
+		return err
+	}
+	// The index reads birth dates as the flags say (range and per-source
+	// order), when it trains and when it scores: one preparation.
+	opts := &match.IndexOptions{LoadBatch: *batch, Prepare: prep}
 	if *modelPath != "" {
 		if opts.Model, err = readModelFile(*modelPath); err != nil {
 			return err
@@ -140,7 +146,7 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		t0 := time.Now()
-		m, err := match.Train(ctx, recs, nil, &match.TrainOptions{Seed: *seed})
+		m, err := match.Train(ctx, recs, nil, &match.TrainOptions{Seed: *seed, Prepare: prep})
 		if err != nil {
 			return err
 		}

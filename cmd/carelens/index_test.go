@@ -159,3 +159,18 @@ func TestIndexCommandErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestIndexLoadReadsDateFlags: index load reads birth dates as --birth-dates
+// and --date-order say, like link and train; before, it accepted them and
+// ignored them.
+func TestIndexLoadReadsDateFlags(t *testing.T) {
+	gp, hosp := indexFixture(t)
+	db := filepath.Join(t.TempDir(), "ix")
+	_, err := carelens(t, "index", "load", "--db", db, "--birth-dates", "2000..1900", gp, hosp)
+	require.ErrorIs(t, err, errUsage)
+	_, err = carelens(t, "index", "load", "--db", db, "--date-order", "hospital=ydm", gp, hosp)
+	require.ErrorIs(t, err, errUsage)
+	out, err := carelens(t, "index", "load", "--db", db, "--birth-dates", "1500..", "--date-order", "hospital=mdy", gp, hosp)
+	require.NoError(t, err)
+	assert.Contains(t, out, "loaded 7 records")
+}
