@@ -31,6 +31,45 @@ func (d IndexDecisions) Decided(ctx context.Context, a, b match.RecordRef) (matc
 	return kind, found, nil
 }
 
+// Linked returns the records a person linked to ref (by their latest
+// decision), as the index holds them: a record found once, confirmed, and
+// not found again by a later search (another family name, say) still
+// belongs to the patient.
+func (d IndexDecisions) Linked(ctx context.Context, ref match.RecordRef) ([]match.Record, error) {
+	decs, err := d.Index.Decisions(ctx, ref)
+	if errors.Is(err, match.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	latest := map[match.RecordRef]match.Decision{}
+	for _, dc := range decs {
+		other := dc.B
+		if other == ref {
+			other = dc.A
+		}
+		if prev, ok := latest[other]; !ok || dc.Event >= prev.Event {
+			latest[other] = dc
+		}
+	}
+	var out []match.Record
+	for other, dc := range latest {
+		if dc.Kind != match.DecisionLink {
+			continue
+		}
+		r, err := d.Index.Record(ctx, other)
+		if errors.Is(err, match.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // Confirm records in the index that a person judged records a and b to
 // be the same patient (link) or not (never link). Both records are added
 // to the index first (identity data only) if they are not there.

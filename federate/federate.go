@@ -57,6 +57,14 @@ type Decisions interface {
 	Decided(ctx context.Context, a, b match.RecordRef) (match.DecisionKind, bool, error)
 }
 
+// Linker is an optional capability of [Decisions]: the records a person
+// linked to ref. Resolve adds them to what the sources' searches find, so a
+// confirmed record stays with the patient even when a later search would
+// not find it.
+type Linker interface {
+	Linked(ctx context.Context, ref match.RecordRef) ([]match.Record, error)
+}
+
 // Federation asks a fixed set of sources for one patient at a time. It is
 // safe for concurrent use.
 type Federation struct {
@@ -412,6 +420,19 @@ func (f *Federation) Resolve(ctx context.Context, a Anchor, ask func(provenance.
 		res.Primary = &Candidate{Source: f.info(primary.Source), Record: primary, Grade: match.GradeCertain}
 	}
 	res.Sources = sts
+	if l, ok := f.dec.(Linker); ok {
+		linked, err := l.Linked(ctx, res.Primary.Ref())
+		if err != nil {
+			return nil, fmt.Errorf("federate: linked records of %s: %w", res.Primary.Ref(), err)
+		}
+		for _, r := range linked {
+			src, known := f.Source(r.Source)
+			if known && (ask == nil || ask(src)) {
+				recs = append(recs, r)
+			}
+		}
+		recs = dedupe(recs)
+	}
 	if err := f.grade(ctx, res, recs); err != nil {
 		return nil, err
 	}

@@ -392,3 +392,47 @@ func TestFetchCountsUnreadableResources(t *testing.T) {
 	assert.Equal(t, 2, v.Sources[1].Entries, "the readable entries are kept")
 	assert.Zero(t, v.Sources[0].Unreadable)
 }
+
+// linkedDecisions are decisions that also list the records a person linked.
+type linkedDecisions struct {
+	decisions
+	linked map[string][]match.Record
+}
+
+func (d linkedDecisions) Linked(_ context.Context, ref match.RecordRef) ([]match.Record, error) {
+	return d.linked[ref.String()], nil
+}
+
+// TestConfirmedRecordStaysWithThePatient: a record a person linked is used
+// even when the sources' searches no longer find it (another family name).
+func TestConfirmedRecordStaysWithThePatient(t *testing.T) {
+	gp, hosp, comm := cohort()
+	married := alice("community", "c9", "")
+	married.Family, married.Postcode = "Okonkwo", "S1 2HE"
+	comm.patients = append(comm.patients, testPatient{rec: married,
+		obs: []testObs{{id: "w5", code: "29463-7", display: "Body weight", unit: "kg", value: 61, when: "2025-08-01T10:00:00Z"}}})
+	dec := linkedDecisions{
+		decisions: decisions{{"gp/g1", "community/c9"}: match.DecisionLink},
+		linked:    map[string][]match.Record{"gp/g1": {married}},
+	}
+	f := federation(t, &Options{Decisions: dec}, gp, hosp, comm)
+	res, err := f.Resolve(t.Context(), Anchor{NHSNumber: nhsA}, nil)
+	require.NoError(t, err)
+	assert.Contains(t, refs(res.Used), "community/c9")
+	v, err := f.Fetch(t.Context(), res, nil)
+	require.NoError(t, err)
+	var found bool
+	for _, e := range v.Timeline.All() {
+		if e.Value != nil && e.Value.Value == 61 {
+			found = true
+		}
+	}
+	assert.True(t, found, "the confirmed record's data is on the timeline")
+
+	// Without the decision the record is not found at all.
+	f = federation(t, nil, gp, hosp, comm)
+	res, err = f.Resolve(t.Context(), Anchor{NHSNumber: nhsA}, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, refs(res.Used), "community/c9")
+	assert.NotContains(t, refs(res.Pending), "community/c9")
+}
