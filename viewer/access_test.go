@@ -266,11 +266,31 @@ func TestLaunchToken(t *testing.T) {
 }
 
 // TestRecordURLGuessing: a source record can be opened only from the
-// user's own search results, not by guessing its id.
+// user's own search results, not by guessing its id; the attempt, and any
+// request for a record without a session, is audited as denied.
 func TestRecordURLGuessing(t *testing.T) {
 	e := startDemo(t, 3*time.Second)
 	c := e.gp()
 	p := e.d.Patients[0]
 	resp, _ := e.get(c, "/record/"+p.Source+"/"+p.PatientID)
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, _ = e.get(e.client(), "/api/patient/"+e.shared())
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	resp, _ = e.get(e.client(), "/patient/"+e.shared())
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	var guessed, noSession int
+	for ev, err := range e.d.Audit.Events(t.Context(), audit.Filter{}) {
+		require.NoError(t, err)
+		if ev.Action != audit.ActionDenied || ev.Outcome != audit.OutcomeDenied {
+			continue
+		}
+		switch {
+		case ev.User == "gp.doctor" && strings.Contains(ev.Note, "/record/"):
+			guessed++
+		case ev.User == "" && strings.HasPrefix(ev.Note, "no session"):
+			noSession++
+		}
+	}
+	assert.Equal(t, 1, guessed)
+	assert.Equal(t, 2, noSession)
 }

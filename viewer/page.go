@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/federate"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/merge"
@@ -235,6 +236,12 @@ type categoryBox struct {
 func (s *Server) recordPage(q *request) (*recordData, int, error) {
 	a, path, err := s.anchor(q)
 	if err != nil {
+		// An NHS number that fails its check, or a record not in the
+		// user's own search results (a guessed URL): denied and audited.
+		if aerr := s.auditEvent(q.r.Context(), q, audit.Event{Action: audit.ActionDenied, Outcome: audit.OutcomeDenied,
+			Note: "record not found or not from the user's search: " + logPath(q.r)}); aerr != nil {
+			return nil, http.StatusServiceUnavailable, errors.New("the access could not be recorded")
+		}
 		return nil, http.StatusNotFound, err
 	}
 	srcs := s.fed.Sources()

@@ -308,6 +308,16 @@ func (s *Server) authorise(h func(*request)) http.Handler {
 		api := strings.HasPrefix(r.URL.Path, "/api/")
 		id := w.Header().Get("X-Request-Id")
 		deny := func() {
+			// A request for a patient's record without a session is a
+			// denied access: audited (who cannot be known; where from and
+			// which route can), bounded like every request by MaxConcurrent.
+			if api || strings.HasPrefix(r.URL.Path, "/patient/") || strings.HasPrefix(r.URL.Path, "/record/") {
+				if err := s.auditEvent(r.Context(), &request{id: id, r: r}, audit.Event{Action: audit.ActionDenied,
+					Outcome: audit.OutcomeDenied, Note: "no session: " + logPath(r)}); err != nil {
+					s.auditFailed(w)
+					return
+				}
+			}
 			if api {
 				w.Header().Set("WWW-Authenticate", `Cookie realm="carelens"`)
 				http.Error(w, "sign in first", http.StatusUnauthorized)
