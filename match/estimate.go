@@ -229,12 +229,7 @@ func (s *Scorer) likelySame(pat uint64) bool {
 // field. It returns the shrunk estimates and the pairs behind each.
 func anchoredM(sc *Scorer, hist map[uint64]int64, levels []int, prior [][]float64) ([][]float64, []float64) {
 	nc := len(levels)
-	counts := make([][]float64, nc)
-	for c := range counts {
-		counts[c] = make([]float64, levels[c])
-	}
-	n := make([]float64, nc)
-	for pat, k := range hist {
+	return countConfirmed(sc, hist, levels, prior, func(pat uint64) func(c int) bool {
 		exact, conflict := -1, false
 		for c := range sc.comps {
 			cc := &sc.comps[c]
@@ -255,25 +250,10 @@ func anchoredM(sc *Scorer, hist map[uint64]int64, levels []int, prior [][]float6
 			}
 		}
 		if exact < 0 || conflict {
-			continue
+			return nil
 		}
-		for c := range sc.comps {
-			l := int(pat >> (4 * c) & 15)
-			if c == exact || l == 0 {
-				continue
-			}
-			counts[c][l] += float64(k)
-			n[c] += float64(k)
-		}
-	}
-	m := make([][]float64, nc)
-	for c := range m {
-		m[c] = make([]float64, levels[c])
-		for l := 1; l < levels[c]; l++ {
-			m[c][l] = (counts[c][l] + priorStrength*prior[c][l]) / (n[c] + priorStrength)
-		}
-	}
-	return m, n
+		return func(c int) bool { return c == exact }
+	})
 }
 
 // contactAnchoredM counts m, like anchoredM, on the candidate pairs that
@@ -289,13 +269,7 @@ func anchoredM(sc *Scorer, hist map[uint64]int64, levels []int, prior [][]float6
 // put the birth date's else weight at the -2 bound and namesakes linked).
 // A comparison is not anchored on a field that confirmed the pair.
 func contactAnchoredM(sc *Scorer, hist map[uint64]int64, levels []int, prior [][]float64) ([][]float64, []float64) {
-	nc := len(levels)
-	counts := make([][]float64, nc)
-	for c := range counts {
-		counts[c] = make([]float64, levels[c])
-	}
-	n := make([]float64, nc)
-	for pat, k := range hist {
+	return countConfirmed(sc, hist, levels, prior, func(pat uint64) func(c int) bool {
 		names, conflict := 0, false
 		var contacts []int
 		for c := range sc.comps {
@@ -316,13 +290,38 @@ func contactAnchoredM(sc *Scorer, hist map[uint64]int64, levels []int, prior [][
 			}
 		}
 		if names < 2 || len(contacts) == 0 || conflict {
+			return nil
+		}
+		return func(c int) bool {
+			f := sc.comps[c].field
+			// two agreeing contacts confirm each other
+			return f == FieldGiven || f == FieldFamily || len(contacts) == 1 && c == contacts[0]
+		}
+	})
+}
+
+// countConfirmed counts, over the pattern histogram, the levels of the
+// pairs that confirm accepts, and shrinks the counts towards prior (worth
+// priorStrength pairs). confirm returns nil for a pattern that is not
+// confirmed, else which comparisons confirmed it (and so are not counted
+// on it). It returns the estimates and the pairs behind each comparison.
+func countConfirmed(sc *Scorer, hist map[uint64]int64, levels []int, prior [][]float64,
+	confirm func(pat uint64) (confirming func(c int) bool)) ([][]float64, []float64) {
+	nc := len(levels)
+	counts := make([][]float64, nc)
+	for c := range counts {
+		counts[c] = make([]float64, levels[c])
+	}
+	n := make([]float64, nc)
+	for pat, k := range hist {
+		confirming := confirm(pat)
+		if confirming == nil {
 			continue
 		}
 		for c := range sc.comps {
 			l := int(pat >> (4 * c) & 15)
-			f := sc.comps[c].field
-			if l == 0 || f == FieldGiven || f == FieldFamily || len(contacts) == 1 && c == contacts[0] {
-				continue // two agreeing contacts confirm each other
+			if l == 0 || confirming(c) {
+				continue
 			}
 			counts[c][l] += float64(k)
 			n[c] += float64(k)
