@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -27,33 +26,12 @@ var auditSynopsis = map[string]string{
 
 // auditCommands are the subcommands of carelens audit. Both only read:
 // they open the store read-only and never create a missing one.
-var auditCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
+var auditCommands = map[string]subcommand{
 	"verify": auditVerify, "export": auditExport,
 }
 
 func runAudit(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range auditCommands {
-			if !yield(n) {
-				return
-			}
-		}
-	})
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: carelens audit <subcommand> [flags]")
-		for _, n := range names {
-			fmt.Fprintf(stderr, "  carelens audit %s %s\n", n, auditSynopsis[n])
-		}
-		if len(args) == 0 {
-			return fmt.Errorf("%w: audit needs a subcommand", errUsage)
-		}
-		return nil
-	}
-	c, ok := auditCommands[args[0]]
-	if !ok {
-		return fmt.Errorf("%w: unknown audit subcommand %q (have %s)", errUsage, args[0], strings.Join(names, ", "))
-	}
-	return c(ctx, args[1:], stdout, stderr)
+	return dispatch(ctx, "audit", auditCommands, auditSynopsis, args, stdout, stderr)
 }
 
 // openAuditLog opens the store in dir read-only, with the key from

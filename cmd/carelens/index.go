@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,34 +35,13 @@ var indexSynopsis = map[string]string{
 }
 
 // indexCommands are the subcommands of carelens index.
-var indexCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
+var indexCommands = map[string]subcommand{
 	"load": indexLoad, "query": indexQuery, "link": indexLink, "unlink": indexUnlink,
 	"show": indexShow, "export": indexExport, "events": indexEvents, "revert": indexRevert,
 }
 
 func runIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	names := slices.Sorted(func(yield func(string) bool) {
-		for n := range indexCommands {
-			if !yield(n) {
-				return
-			}
-		}
-	})
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: carelens index <subcommand> [flags]")
-		for _, n := range names {
-			fmt.Fprintf(stderr, "  carelens index %s %s\n", n, indexSynopsis[n])
-		}
-		if len(args) == 0 {
-			return fmt.Errorf("%w: index needs a subcommand", errUsage)
-		}
-		return nil
-	}
-	c, ok := indexCommands[args[0]]
-	if !ok {
-		return fmt.Errorf("%w: unknown index subcommand %q (have %s)", errUsage, args[0], strings.Join(names, ", "))
-	}
-	return c(ctx, args[1:], stdout, stderr)
+	return dispatch(ctx, "index", indexCommands, indexSynopsis, args, stdout, stderr)
 }
 
 // indexFlags are the flags every index subcommand has.
