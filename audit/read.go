@@ -42,17 +42,12 @@ func (f *Filter) match(ev *Event) bool {
 // than once; each iteration reads one consistent snapshot.
 func (l *Log) Events(ctx context.Context, f Filter) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		if !l.rw.TryRLock() {
-			yield(Event{}, ErrClosed)
+		txn, release, err := l.snapshot()
+		if err != nil {
+			yield(Event{}, err)
 			return
 		}
-		defer l.rw.RUnlock()
-		if l.isClosed() {
-			yield(Event{}, ErrClosed)
-			return
-		}
-		txn := l.db.NewTransaction(false)
-		defer txn.Discard()
+		defer release()
 		var prefix []byte
 		switch {
 		case f.Patient != "":
@@ -126,17 +121,12 @@ func (l *Log) read(txn *badger.Txn, seq uint64) (Event, error) {
 // yielded as by [Log.Events].
 func (l *Log) Alerts(ctx context.Context, org string) iter.Seq2[Event, error] {
 	return func(yield func(Event, error) bool) {
-		if !l.rw.TryRLock() {
-			yield(Event{}, ErrClosed)
+		txn, release, err := l.snapshot()
+		if err != nil {
+			yield(Event{}, err)
 			return
 		}
-		defer l.rw.RUnlock()
-		if l.isClosed() {
-			yield(Event{}, ErrClosed)
-			return
-		}
-		txn := l.db.NewTransaction(false)
-		defer txn.Discard()
+		defer release()
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefAlert})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -180,4 +170,18 @@ func (l *Log) ResolveAlert(ctx context.Context, seq uint64, by Event) (uint64, e
 	}
 	by.Action, by.Resolves = ActionAlertResolved, seq
 	return l.append(ctx, by)
+}
+
+// snapshot opens a read-only transaction on the log, holding the log open
+// until release is called; a closed log is ErrClosed.
+func (l *Log) snapshot() (txn *badger.Txn, release func(), err error) {
+	if !l.rw.TryRLock() {
+		return nil, nil, ErrClosed
+	}
+	if l.isClosed() {
+		l.rw.RUnlock()
+		return nil, nil, ErrClosed
+	}
+	txn = l.db.NewTransaction(false)
+	return txn, func() { txn.Discard(); l.rw.RUnlock() }, nil
 }

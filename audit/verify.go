@@ -45,15 +45,11 @@ func (l *Log) Verify(ctx context.Context) error {
 	if l.key == nil {
 		return ErrNoKey
 	}
-	if !l.rw.TryRLock() {
-		return ErrClosed
+	txn, release, err := l.snapshot()
+	if err != nil {
+		return err
 	}
-	defer l.rw.RUnlock()
-	if l.isClosed() {
-		return ErrClosed
-	}
-	txn := l.db.NewTransaction(false)
-	defer txn.Discard()
+	defer release()
 
 	// Entries, in order.
 	var prev [macLen]byte
