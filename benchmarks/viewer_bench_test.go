@@ -111,17 +111,7 @@ func TestViewerSourcesProcess(t *testing.T) {
 			}
 		}
 	}
-	count := map[string]int{}
-	var shared []string
-	for _, p := range set.Patients {
-		if p.NHSNumber == "" {
-			continue
-		}
-		if count[p.NHSNumber]++; count[p.NHSNumber] == len(demo.Configs) && len(shared) < 20 {
-			shared = append(shared, p.NHSNumber)
-		}
-	}
-	b, _ := json.Marshal(sourcesInfo{URLs: set.URLs, Shared: shared})
+	b, _ := json.Marshal(sourcesInfo{URLs: set.URLs, Shared: demo.SharedPatients(set.Patients, 20)})
 	fmt.Printf("SOURCES %s\n", b)
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the benchmark closes stdin
 }

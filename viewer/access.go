@@ -29,10 +29,9 @@ type access struct {
 	patient string // NHS number, "" when the patient has none
 	bg      bool   // under break-glass
 
-	mu          sync.Mutex
-	withheld    provenance.Withheld
-	optedOut    map[string]bool
-	withheldAny bool
+	mu       sync.Mutex
+	withheld provenance.Withheld
+	optedOut map[string]bool
 }
 
 func (s *Server) access(q *request, patient string) *access {
@@ -85,7 +84,6 @@ func (a *access) keep(src provenance.Source, e *merge.Entry) bool {
 	}
 	a.mu.Lock()
 	a.withheld.Add(src, string(e.Category), d, 1)
-	a.withheldAny = true
 	a.mu.Unlock()
 	return false
 }

@@ -57,7 +57,7 @@ func goldenRecord(g merge.Golden) match.Record {
 		r.BirthDate = g.BirthDate.Value.Format("2006-01-02")
 	}
 	for _, id := range g.Identifiers {
-		if id.Value.System == nhsSystem {
+		if id.Value.System == fhirutil.NHSNumberSystem {
 			r.NHSNumber = id.Value.Value
 			r.ID = id.Value.Value
 		} else {

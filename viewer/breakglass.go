@@ -42,13 +42,12 @@ func (s *Server) breakGlassStart(q *request) {
 			Message: "Say in your own words why you need this record (10 to 1000 characters)."})
 		return
 	}
+	// The policy's limit, one hour when it sets none, never over four.
 	limit := time.Duration(s.policy.BreakGlass.MaxDuration)
-	if limit <= 0 || limit > 4*time.Hour {
-		limit = min(max(limit, 0), 4*time.Hour)
-		if limit == 0 {
-			limit = time.Hour
-		}
+	if limit <= 0 {
+		limit = time.Hour
 	}
+	limit = min(limit, 4*time.Hour)
 	seq, err := s.audit.Append(q.r.Context(), audit.Event{RequestID: q.id, Action: audit.ActionBreakGlassStart, User: q.user.ID,
 		Org: q.org.Code, Role: string(q.user.Role), Purpose: "ETREAT", Patient: nhs, Client: clientAddr(q.r),
 		BreakGlass: true, BreakGlassReason: reason.Code, BreakGlassText: text})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/federate"
+	"github.com/carelens/carelens/fhirutil"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/merge"
 	"github.com/carelens/carelens/provenance"
@@ -342,7 +343,7 @@ func (s *Server) fillHeader(d *recordData, v *federate.View) {
 	d.Patient.Sex = titleCase(g.Sex.Value)
 	add("Gender", d.Patient.Sex, g.Sex.Lineage)
 	for _, id := range g.Identifiers {
-		if id.Value.System == nhsSystem {
+		if id.Value.System == fhirutil.NHSNumberSystem {
 			d.Patient.NHS = formatNHS(id.Value.Value)
 			add("NHS number", d.Patient.NHS, id.Lineage)
 		}
@@ -355,8 +356,6 @@ func (s *Server) fillHeader(d *recordData, v *federate.View) {
 	add("Phone", g.Phone.Value, g.Phone.Lineage)
 	add("Email", g.Email.Value, g.Email.Lineage)
 }
-
-const nhsSystem = "https://fhir.nhs.uk/Id/nhs-number"
 
 func (s *Server) fillSources(q *request, d *recordData, v *federate.View, res *federate.Resolution, f filters) {
 	for i, st := range v.Sources {

@@ -432,13 +432,16 @@ func (d *Demo) Close() error {
 	return d.err
 }
 
-// Example returns the NHS numbers of up to n people held by every source
-// under their true NHS number, in generation order: good patients to open
-// first.
-func (d *Demo) Example(n int) []string {
+// Example returns the NHS numbers of up to n people whom every source
+// holds, in generation order: good patients to open first.
+func (d *Demo) Example(n int) []string { return SharedPatients(d.Patients, n) }
+
+// SharedPatients returns the NHS numbers of up to n people whom every demo
+// source holds, in generation order.
+func SharedPatients(patients []benchmarks.FHIRPatient, n int) []string {
 	count := map[string]int{}
 	var order []string
-	for _, p := range d.Patients {
+	for _, p := range patients {
 		if p.NHSNumber == "" {
 			continue
 		}
