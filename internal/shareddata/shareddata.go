@@ -1,7 +1,8 @@
-// Package shareddata locates the shared data sets (FEBRL, OpenCR, FHIR
-// examples) that tests and benchmarks read. They live in ../shared/data
-// relative to the repository root and are not part of the module; a test
-// that needs them skips cleanly when they are absent.
+// Package shareddata locates the public data sets (FEBRL, OpenCR, FHIR
+// examples, Synthea bundles) that tests and benchmarks read. They are
+// copied into the repository's testdata directory (see testdata/README.md
+// for their sources and licences); ../shared/data beside the repository is
+// the fallback. A test that needs a file that is absent skips, naming it.
 package shareddata
 
 import (
@@ -10,8 +11,9 @@ import (
 	"testing"
 )
 
-// Root returns the directory holding the shared data sets, or "" when it
-// cannot be found. CARELENS_DATA overrides the search.
+// Root returns the directory holding the data sets, or "" when it cannot be
+// found: CARELENS_DATA when set, else the repository's testdata directory,
+// else ../shared/data beside the repository.
 func Root() string {
 	if d := os.Getenv("CARELENS_DATA"); d != "" {
 		return d
@@ -22,9 +24,10 @@ func Root() string {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			d := filepath.Join(dir, "..", "shared", "data")
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				return d
+			for _, d := range []string{filepath.Join(dir, "testdata"), filepath.Join(dir, "..", "shared", "data")} {
+				if fi, err := os.Stat(filepath.Join(d, "linkage")); err == nil && fi.IsDir() {
+					return d
+				}
 			}
 			return ""
 		}
@@ -42,11 +45,11 @@ func Path(tb testing.TB, elem ...string) string {
 	tb.Helper()
 	root := Root()
 	if root == "" {
-		tb.Skip("shared data directory ../shared/data not found")
+		tb.Skip("public data directory not found: want testdata/linkage in the repository, ../shared/data beside it, or CARELENS_DATA")
 	}
 	p := filepath.Join(append([]string{root}, elem...)...)
 	if _, err := os.Stat(p); err != nil {
-		tb.Skipf("shared data %s not found", filepath.Join(elem...))
+		tb.Skipf("data file %s not found under %s", filepath.Join(elem...), root)
 	}
 	return p
 }
