@@ -78,7 +78,7 @@ func TestClinicalDedupAccuracy(t *testing.T) {
 		{name: "default", opts: ClinicalOptions{Seed: 1, Entries: 40000}},
 		{name: "more conflicts, priority", opts: ClinicalOptions{Seed: 2, Entries: 40000, ConflictRate: 0.1}, priorit: []string{"src-3", "src-0"}},
 		{name: "few sources, heavy duplication", opts: ClinicalOptions{Seed: 3, Entries: 30000, Sources: 3, DupRate: 0.4}},
-		{name: "the heavy patient of BenchmarkHeavyPatient", opts: ClinicalOptions{Seed: 42, Entries: 200_000}, priorit: []string{"src-0", "src-1"}},
+		{name: "the extreme patient of BenchmarkMergeSizes (200,000 entries)", opts: ClinicalOptions{Seed: 42, Entries: 200_000}, priorit: []string{"src-0", "src-1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,7 +87,9 @@ func TestClinicalDedupAccuracy(t *testing.T) {
 			}
 			set, err := GenerateClinical(tc.opts)
 			require.NoError(t, err)
-			tl, err := merge.MergeSlices(set.Sources, &merge.Options{Rules: set.Rules, Priority: tc.priorit})
+			eng, err := merge.Compile(&merge.Options{Rules: set.Rules, Priority: tc.priorit})
+			require.NoError(t, err)
+			tl, err := eng.MergeSlices(set.Sources)
 			require.NoError(t, err)
 			sc := scoreDedup(t, set, tl)
 			t.Logf("entries=%d merged=%d truePairs=%d predicted=%d tp=%d precision=%.4f recall=%.4f conflicts=%d flagged=%d/%d",

@@ -165,12 +165,14 @@ func checkMerge(t *testing.T, bundles []fhirBundle, batches []*fhirutil.Batch, s
 				}
 			}
 		}
+		eng, err := merge.Compile(opts)
+		require.NoError(t, err)
 		var srcs [][]merge.Entry
 		for _, s := range sources {
-			merge.Sort(streams[s], opts)
+			eng.Sort(streams[s])
 			srcs = append(srcs, streams[s])
 		}
-		tl, err := merge.MergeSlices(srcs, opts)
+		tl, err := eng.MergeSlices(srcs)
 		require.NoError(t, err)
 		persons++
 

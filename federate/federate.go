@@ -72,6 +72,7 @@ type Federation struct {
 	byID    map[string]int
 	model   *match.Model
 	merge   *merge.Options
+	engine  *merge.Engine
 	dec     Decisions
 	now     func() time.Time
 }
@@ -93,6 +94,11 @@ func New(members []Member, o *Options) (*Federation, error) {
 	if f.merge == nil {
 		f.merge = &merge.Options{}
 	}
+	eng, err := merge.Compile(f.merge)
+	if err != nil {
+		return nil, fmt.Errorf("%w: merge: %w", ErrConfig, err)
+	}
+	f.engine = eng
 	if f.now == nil {
 		f.now = time.Now
 	}

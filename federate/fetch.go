@@ -95,7 +95,7 @@ func (f *Federation) Fetch(ctx context.Context, res *Resolution, o *FetchOptions
 		}
 		demo = append(demo, r.demo...)
 	}
-	tl, err := merge.MergeSlices(streams, f.merge)
+	tl, err := f.engine.MergeSlices(streams)
 	if err != nil {
 		return nil, fmt.Errorf("federate: merge: %w", err)
 	}
@@ -153,7 +153,7 @@ func (f *Federation) fetch(ctx context.Context, m Member, st SourceStatus, recs 
 	if st.MaxAge > 0 && !st.LastUpdated.IsZero() && f.now().Sub(st.LastUpdated) > st.MaxAge {
 		st.Stale = true
 	}
-	merge.Sort(entries, f.merge)
+	f.engine.Sort(entries)
 	return entries, demo, st
 }
 

@@ -38,7 +38,7 @@ var noteTypes = map[string]bool{"11506-3": true, "34109-9": true, "34746-8": tru
 // b's retrieval time. Patients are identity, not clinical items, and are
 // left out (see [Batch.Patients]); every other resource yields one entry,
 // resource types CareLens does not map becoming [merge.CategoryOther].
-// Before merging, put each source's entries in order with [merge.Sort],
+// Before merging, put each source's entries in order with [merge.Engine.Sort],
 // which also packs what they point to for the merge.
 func (b *Batch) Entries() []merge.Entry {
 	out := make([]merge.Entry, 0, len(b.Resources))

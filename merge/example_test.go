@@ -2,6 +2,8 @@ package merge_test
 
 import (
 	"fmt"
+	"iter"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,11 +30,15 @@ func Example() {
 			Lineage: provenance.Of(provenance.Tag{Source: src, ResourceType: "Observation", ResourceID: "1"}),
 		}}
 	}
-	tl, err := merge.MergeSlices([][]merge.Entry{
+	eng, err := merge.Compile(&merge.Options{Rules: rules, Priority: []string{"hospital"}})
+	if err != nil {
+		panic(err)
+	}
+	tl, err := eng.MergeSlices([][]merge.Entry{
 		hb("hospital", "http://loinc.org", "718-7", at, merge.PrecisionMinute, 135, "g/L"),
 		hb("gp", "https://gp.example/codes", "HB", at.Truncate(24*time.Hour).AddDate(0, 0, 1), merge.PrecisionDay, 13.5, "g/dL"),
 		hb("ooh", "http://loinc.org", "718-7", at.Add(time.Hour), merge.PrecisionMinute, 128, "g/L"),
-	}, &merge.Options{Rules: rules, Priority: []string{"hospital"}})
+	})
 	if err != nil {
 		panic(err)
 	}
@@ -52,7 +58,7 @@ func Example() {
 
 // Streams from two sources, each sorted, become one stream in timeline
 // order; ties in time go to the more trusted source.
-func ExampleInterleaveSlices() {
+func ExampleEngine_Interleave() {
 	at := time.Date(2024, 3, 4, 9, 0, 0, 0, time.UTC)
 	e := func(src, id string, t time.Time) merge.Entry {
 		return merge.Entry{Category: merge.CategoryEncounter, Time: t, Precision: merge.PrecisionMinute,
@@ -60,7 +66,11 @@ func ExampleInterleaveSlices() {
 	}
 	gp := []merge.Entry{e("gp", "1", at), e("gp", "2", at.Add(2*time.Hour))}
 	hosp := []merge.Entry{e("hospital", "7", at), e("hospital", "8", at.Add(time.Hour))}
-	for e, err := range merge.InterleaveSlices([][]merge.Entry{gp, hosp}, &merge.Options{Priority: []string{"hospital"}}) {
+	eng, err := merge.Compile(&merge.Options{Priority: []string{"hospital"}})
+	if err != nil {
+		panic(err)
+	}
+	for e, err := range eng.Interleave([]iter.Seq[merge.Entry]{slices.Values(gp), slices.Values(hosp)}) {
 		if err != nil {
 			fmt.Println(err)
 			return

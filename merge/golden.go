@@ -219,11 +219,9 @@ func pick[T any](recs []Demographic, o *Options, f Field, get func(*Demographic)
 			rule = r
 		}
 	}
-	trust := &Options{}
-	if rule.Trust != nil {
-		trust.Priority = rule.Trust
-	} else if o != nil {
-		trust.Priority = o.Priority
+	trust := rule.Trust
+	if trust == nil && o != nil {
+		trust = o.Priority
 	}
 	var cands []candidate
 	vals := make([]T, len(recs))
@@ -238,7 +236,7 @@ func pick[T any](recs []Demographic, o *Options, f Field, get func(*Demographic)
 		if upd.IsZero() {
 			upd = d.Tag.Asserted
 		}
-		r := trust.rank(d.Tag.Source)
+		r := rank(trust, d.Tag.Source)
 		j := slices.IndexFunc(cands, func(c candidate) bool { return c.key == k })
 		if j < 0 {
 			cands = append(cands, candidate{key: k, first: i, rank: r, updated: upd, complete: c})

@@ -109,12 +109,12 @@ func TestScenarios(t *testing.T) {
 				case strings.HasPrefix(f.name, "source/"):
 					var es []Entry
 					require.NoError(t, json.Unmarshal([]byte(f.data), &es), f.name)
-					Sort(es, nil)
+					sortEntries(es, nil)
 					srcs = append(srcs, es)
 				}
 			}
 			o := &Options{Priority: opts.Priority, Rules: opts.Rules}
-			tl, err := MergeSlices(srcs, o)
+			tl, err := mergeSlices(srcs, o)
 			require.NoError(t, err)
 			got := map[string]string{"timeline": render(tl)}
 			if len(opts.Drop) > 0 {

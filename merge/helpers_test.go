@@ -1,7 +1,9 @@
 package merge
 
 import (
+	"iter"
 	"math/rand/v2"
+	"testing"
 	"time"
 
 	"github.com/carelens/carelens/provenance"
@@ -70,3 +72,58 @@ func sourcesOf(es []Entry) [][]string {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
+
+// engine compiles o, failing the test on error.
+func engine(t testing.TB, o *Options) *Engine {
+	t.Helper()
+	e, err := Compile(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// mergeSlices compiles o and merges srcs.
+func mergeSlices(srcs [][]Entry, o *Options) (*Timeline, error) {
+	e, err := Compile(o)
+	if err != nil {
+		return nil, err
+	}
+	return e.MergeSlices(srcs)
+}
+
+// sortEntries sorts es by the order of o.
+func sortEntries(es []Entry, o *Options) {
+	e, err := Compile(o)
+	if err != nil {
+		panic(err)
+	}
+	e.Sort(es)
+}
+
+// combine compiles o and combines ts.
+func combine(o *Options, ts ...*Timeline) (*Timeline, error) {
+	e, err := Compile(o)
+	if err != nil {
+		return nil, err
+	}
+	return e.Combine(ts...)
+}
+
+// interleave compiles o and interleaves srcs.
+func interleave(srcs []iter.Seq[Entry], o *Options) iter.Seq2[Entry, error] {
+	e, err := Compile(o)
+	if err != nil {
+		panic(err)
+	}
+	return e.Interleave(srcs)
+}
+
+// compareBy returns the timeline order of o as a comparison of values.
+func compareBy(o *Options) func(a, b Entry) int {
+	e, err := Compile(&Options{Priority: o.Priority})
+	if err != nil {
+		panic(err)
+	}
+	return func(a, b Entry) int { return e.Compare(&a, &b) }
+}

@@ -16,11 +16,12 @@ import (
 	"github.com/carelens/carelens/provenance"
 )
 
-// batchStarts returns the positions at which Interleave's read-ahead starts
-// a new batch, below n: the batch sizes double from firstBatch to maxBatch.
+// batchStarts returns positions below n at which a reader that pulls in
+// doubling batches (32 up to 512) would start a new batch: boundaries at
+// which an out-of-order entry is easy to miss.
 func batchStarts(n int) []int {
 	var out []int
-	for p, size := 0, firstBatch; p < n; p, size = p+size, min(2*size, maxBatch) {
+	for p, size := 0, 32; p < n; p, size = p+size, min(2*size, 512) {
 		if p > 0 {
 			out = append(out, p)
 		}
@@ -78,7 +79,7 @@ func TestInterleaveSeqMatchesSlices(t *testing.T) {
 				for range 1 + rng.IntN(5) {
 					srcs[s][rng.IntN(len(srcs[s]))].Time = extremes[rng.IntN(len(extremes))]
 				}
-				Sort(srcs[s], nil)
+				sortEntries(srcs[s], nil)
 			}
 		}
 		if k > 0 && rng.IntN(3) == 0 {
@@ -100,8 +101,8 @@ func TestInterleaveSeqMatchesSlices(t *testing.T) {
 		if rng.IntN(3) == 0 {
 			opts = nil
 		}
-		want, wantErr := collect(t, InterleaveSlices(srcs, opts))
-		got, gotErr := collect(t, Interleave(seqs(srcs), opts))
+		want, wantErr := collect(t, interleave(seqs(srcs), opts))
+		got, gotErr := collect(t, interleave(seqs(srcs), opts))
 		require.Equal(t, len(want), len(got), "iteration %d (%d streams): entries", it, k)
 		for i := range want {
 			require.Equal(t, want[i], got[i], "iteration %d (%d streams): entry %d", it, k, i)
@@ -126,7 +127,7 @@ func TestInterleaveSeqUnsortedAtBatchStart(t *testing.T) {
 			}
 			long[p].Time = long[p-1].Time.Add(-time.Second)
 			srcs = append(srcs, long)
-			_, err := collect(t, Interleave(seqs(srcs), nil))
+			_, err := collect(t, interleave(seqs(srcs), nil))
 			require.ErrorIs(t, err, ErrUnsorted)
 			assert.Equal(t, fmt.Sprintf("%v: stream %d, position %d", ErrUnsorted, k, p), err.Error())
 		}
@@ -188,7 +189,7 @@ func TestInterleaveSeqStopsEarly(t *testing.T) {
 			before := runtime.NumGoroutine()
 			cs, ss := countedStreams(k, 100000)
 			n := 0
-			for e, err := range Interleave(ss, nil) {
+			for e, err := range interleave(ss, nil) {
 				require.NoError(t, err)
 				require.Equal(t, t0.Add(time.Duration(n/k)*time.Second), e.Time)
 				if n++; n == 7 {
@@ -216,7 +217,7 @@ func TestInterleaveSeqErrorStopsStreams(t *testing.T) {
 			ent("bad", "2", CategoryResult, t0, PrecisionMinute, hb(loinc)),
 		}
 		ss = append(ss, slices.Values(bad))
-		es, err := collect(t, Interleave(ss, nil))
+		es, err := collect(t, interleave(ss, nil))
 		require.ErrorIs(t, err, ErrUnsorted)
 		assert.Equal(t, fmt.Sprintf("%v: stream %d, position 1", ErrUnsorted, k-1), err.Error())
 		assert.Equal(t, 3600*(k-1)+1, len(es), "entries up to the out-of-order one's predecessor")
@@ -236,7 +237,7 @@ func TestInterleaveSeqPanics(t *testing.T) {
 			cs[k-1].panicAt, cs[k-1].panicVal = 1234, "source broke"
 			n := 0
 			assert.PanicsWithValue(t, "source broke", func() {
-				for _, err := range Interleave(ss, nil) {
+				for _, err := range interleave(ss, nil) {
 					require.NoError(t, err)
 					n++
 				}
@@ -260,7 +261,7 @@ func TestInterleaveSeqPanicNil(t *testing.T) {
 		var pe *runtime.PanicNilError
 		assert.ErrorAs(t, v.(error), &pe)
 	}()
-	for range Interleave(ss, nil) {
+	for range interleave(ss, nil) {
 	}
 	t.Fatal("no panic")
 }
@@ -269,7 +270,7 @@ func TestInterleaveSeqBodyPanics(t *testing.T) {
 	before := runtime.NumGoroutine()
 	cs, ss := countedStreams(4, 100000)
 	assert.PanicsWithValue(t, "body broke", func() {
-		for range Interleave(ss, nil) {
+		for range interleave(ss, nil) {
 			panic("body broke")
 		}
 	})
@@ -287,7 +288,7 @@ func TestInterleaveSeqPanicNotReached(t *testing.T) {
 		cs[k-1].panicAt, cs[k-1].panicVal = 1234, "source broke"
 		n := 0
 		assert.NotPanics(t, func() {
-			for range Interleave(ss, nil) {
+			for range interleave(ss, nil) {
 				if n++; n == 1100*k {
 					break
 				}
@@ -309,7 +310,7 @@ func TestInterleaveSeqPanicOnStop(t *testing.T) {
 		}
 	})
 	assert.PanicsWithValue(t, "stopped", func() {
-		for range Interleave(ss, nil) {
+		for range interleave(ss, nil) {
 			break
 		}
 	})

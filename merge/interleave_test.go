@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"cmp"
 	"fmt"
 	"iter"
 	"slices"
@@ -85,9 +86,9 @@ func TestInterleave(t *testing.T) {
 		for _, form := range []string{"slices", "seqs"} {
 			t.Run(tc.name+"/"+form, func(t *testing.T) {
 				o := &Options{Priority: tc.priority}
-				seq := InterleaveSlices(tc.srcs, o)
+				seq := interleave(seqs(tc.srcs), o)
 				if form == "seqs" {
-					seq = Interleave(seqs(tc.srcs), o)
+					seq = interleave(seqs(tc.srcs), o)
 				}
 				got, err := ids(seq)
 				assert.ErrorIs(t, err, tc.wantErr)
@@ -100,7 +101,7 @@ func TestInterleave(t *testing.T) {
 func TestInterleaveStopsEarly(t *testing.T) {
 	srcs := randomStreams(newRand(1), 4, 30)
 	n := 0
-	for range InterleaveSlices(srcs, nil) {
+	for range interleave(seqs(srcs), nil) {
 		n++
 		if n == 3 {
 			break
@@ -108,7 +109,7 @@ func TestInterleaveStopsEarly(t *testing.T) {
 	}
 	assert.Equal(t, 3, n)
 	n = 0
-	for range Interleave(seqs(srcs), nil) {
+	for range interleave(seqs(srcs), nil) {
 		n++
 		if n == 3 {
 			break
@@ -126,15 +127,15 @@ func TestInterleaveMatchesSort(t *testing.T) {
 		for _, s := range srcs {
 			want = append(want, s...)
 		}
-		slices.SortStableFunc(want, o.Compare)
+		slices.SortStableFunc(want, compareBy(o))
 		var got []Entry
-		for e, err := range InterleaveSlices(srcs, o) {
+		for e, err := range interleave(seqs(srcs), o) {
 			require.NoError(t, err)
 			got = append(got, e)
 		}
 		assert.Equal(t, want, got)
 		got = got[:0]
-		for e, err := range Interleave(seqs(srcs), o) {
+		for e, err := range interleave(seqs(srcs), o) {
 			require.NoError(t, err)
 			got = append(got, e)
 		}
@@ -142,15 +143,31 @@ func TestInterleaveMatchesSort(t *testing.T) {
 	}
 }
 
-func TestCursorNoAllocs(t *testing.T) {
-	srcs := randomStreams(newRand(3), 8, 50)
-	var c cursor
-	allocs := testing.AllocsPerRun(20, func() {
-		c.reset(nil, srcs)
-		for c.Next() {
+func TestKMergeNoAllocsPerItem(t *testing.T) {
+	// The k-way merge allocates its heap once per merge, nothing per item.
+	streams := make([][]int, 8)
+	for s := range streams {
+		for i := range 500 {
+			streams[s] = append(streams[s], i*8+s%3)
 		}
+	}
+	next := make([]func() (int, bool), len(streams))
+	allocs := testing.AllocsPerRun(20, func() {
+		for s := range streams {
+			i := 0
+			next[s] = func() (int, bool) {
+				if i == len(streams[s]) {
+					return 0, false
+				}
+				i++
+				return streams[s][i-1], true
+			}
+		}
+		n := 0
+		require.NoError(t, kmerge(next, cmp.Compare[int], func(int) bool { n++; return true }))
+		require.Equal(t, 4000, n)
 	})
-	assert.LessOrEqual(t, allocs, 1.0, "at most the tournament's scratch per merge, nothing per entry")
+	assert.LessOrEqual(t, allocs, 20.0, "the heap and the streams' closures, nothing per item")
 }
 
 func BenchmarkInterleave(b *testing.B) {
@@ -160,12 +177,14 @@ func BenchmarkInterleave(b *testing.B) {
 		for _, s := range srcs {
 			n += len(s)
 		}
+		e := engine(b, nil)
 		b.Run(fmt.Sprintf("k=%d", k), func(b *testing.B) {
-			var c cursor
 			b.ReportAllocs()
 			for b.Loop() {
-				c.reset(nil, srcs)
-				for c.Next() {
+				for _, err := range e.Interleave(seqs(srcs)) {
+					if err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")

@@ -55,7 +55,7 @@ func randomStreams(rng *rand.Rand, k, n int) [][]Entry {
 			}
 			srcs[s] = append(srcs[s], e)
 		}
-		Sort(srcs[s], nil)
+		sortEntries(srcs[s], nil)
 	}
 	return srcs
 }
@@ -75,11 +75,11 @@ func TestMergeProperties(t *testing.T) {
 	opts := &Options{Rules: testRules(), Priority: []string{"s2"}}
 	for iter := range 300 {
 		srcs := randomStreams(rng, 2+rng.IntN(3), 12)
-		tl, err := MergeSlices(srcs, opts)
+		tl, err := mergeSlices(srcs, opts)
 		require.NoError(t, err)
 
 		// Sorted.
-		assert.True(t, slices.IsSortedFunc(tl.Entries(), opts.Compare), "iteration %d: output sorted", iter)
+		assert.True(t, slices.IsSortedFunc(tl.Entries(), compareBy(opts)), "iteration %d: output sorted", iter)
 
 		// No tag lost, none invented, every entry a member once.
 		var out provenance.Lineage
@@ -118,16 +118,16 @@ func TestMergeProperties(t *testing.T) {
 		// Associative in outcome, and the same whatever the stream order.
 		if len(srcs) >= 3 {
 			a, b, c := srcs[:1], srcs[1:2], srcs[2:]
-			ta, _ := MergeSlices(a, opts)
-			tb, _ := MergeSlices(b, opts)
-			tc, _ := MergeSlices(c, opts)
-			ab, err := Combine(opts, ta, tb)
+			ta, _ := mergeSlices(a, opts)
+			tb, _ := mergeSlices(b, opts)
+			tc, _ := mergeSlices(c, opts)
+			ab, err := combine(opts, ta, tb)
 			require.NoError(t, err)
-			left, err := Combine(opts, ab, tc)
+			left, err := combine(opts, ab, tc)
 			require.NoError(t, err)
-			bc, err := Combine(opts, tb, tc)
+			bc, err := combine(opts, tb, tc)
 			require.NoError(t, err)
-			right, err := Combine(opts, ta, bc)
+			right, err := combine(opts, ta, bc)
 			require.NoError(t, err)
 			assert.Equal(t, tl.Entries(), left.Entries(), "iteration %d: (A+B)+C = A+B+C", iter)
 			assert.Equal(t, tl.Entries(), right.Entries(), "iteration %d: A+(B+C) = A+B+C", iter)
@@ -136,7 +136,7 @@ func TestMergeProperties(t *testing.T) {
 		}
 		rev := slices.Clone(srcs)
 		slices.Reverse(rev)
-		tr, err := MergeSlices(rev, opts)
+		tr, err := mergeSlices(rev, opts)
 		require.NoError(t, err)
 		assert.Equal(t, tl.Entries(), tr.Entries(), "iteration %d: stream order does not matter", iter)
 
@@ -151,7 +151,7 @@ func TestMergeProperties(t *testing.T) {
 			}
 			rest = append(rest, s)
 		}
-		fresh, err := MergeSlices(rest, opts)
+		fresh, err := mergeSlices(rest, opts)
 		require.NoError(t, err)
 		assert.Equal(t, fresh.Entries(), f.Entries(), "iteration %d: without %s", iter, drop)
 		assert.Equal(t, fresh.Conflicts, f.Conflicts)
@@ -187,9 +187,9 @@ func FuzzMerge(f *testing.F) {
 			srcs[s] = append(srcs[s], e)
 		}
 		for _, s := range srcs {
-			Sort(s, nil)
+			sortEntries(s, nil)
 		}
-		tl, err := MergeSlices(srcs, &Options{Rules: testRules()})
+		tl, err := mergeSlices(srcs, &Options{Rules: testRules()})
 		require.NoError(t, err)
 		require.True(t, slices.IsSortedFunc(tl.Entries(), Compare))
 		var out provenance.Lineage
@@ -199,12 +199,12 @@ func FuzzMerge(f *testing.F) {
 			for m := range tl.Members(i) {
 				ms = append(ms, m)
 			}
-			m, _ := NewMerger(&Options{Rules: testRules()})
+			m := engine(t, &Options{Rules: testRules()})
 			for a := range ms {
 				for b := a + 1; b < len(ms); b++ {
 					if ms[a].Value != nil && ms[b].Value != nil && ms[a].Category != CategoryMedication {
 						c := m.rules.concept[codeKey{ms[a].Codes[0].System, ms[a].Codes[0].Code}]
-						ok, _ := m.sameQty(ms[a].Value, ms[b].Value, c)
+						ok, _ := m.rules.sameQty(ms[a].Value, ms[b].Value, c)
 						require.True(t, ok || identical(&ms[a], &ms[b]), "members with disagreeing values")
 					}
 				}

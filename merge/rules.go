@@ -190,15 +190,15 @@ type unitInfo struct {
 	offset float64
 }
 
-// compiled is the lookup form of Rules built once per Merger.
+// compiled is the lookup form of Rules, built once per Engine.
 type compiled struct {
 	concept map[codeKey]int32 // code → concept index
 	// byCode indexes concept by the code alone (one short string to hash);
 	// the system is then checked among the few codes sharing that string.
 	byCode    map[string][]sysConcept
 	molar     []float64 // concept index → molar mass or 0
+	ids       []string  // concept index → the concept's ID
 	window    [numCategories]int64
-	maxWindow int64
 	units     map[string]unitInfo
 	relTol    float64
 	maxRound  float64
@@ -215,6 +215,7 @@ func compileRules(rs *Rules) (*compiled, error) {
 			return nil, fmt.Errorf("merge: rules: concept %q: %w: listed twice", con.ID, ErrInvalidRules)
 		}
 		ids[con.ID] = int32(i)
+		c.ids = append(c.ids, con.ID)
 		for _, cd := range con.Codes {
 			k := codeKey{cd.System, cd.Code}
 			if prev, ok := c.concept[k]; ok && prev != int32(i) {
@@ -242,9 +243,6 @@ func compileRules(rs *Rules) (*compiled, error) {
 			return nil, fmt.Errorf("merge: rules: window %q: %w: negative tolerance", w.Category, ErrInvalidRules)
 		}
 		c.window[categoryIndex(w.Category)] = int64(time.Duration(w.Tolerance) / time.Second)
-	}
-	for _, w := range c.window {
-		c.maxWindow = max(c.maxWindow, w)
 	}
 	units := rs.Units
 	if units == nil {
@@ -278,9 +276,8 @@ func compileRules(rs *Rules) (*compiled, error) {
 // numCategories is the number of known categories plus one for CategoryOther,
 // whose index otherIndex every unknown category shares.
 const (
-	numCategories   = 13
-	otherIndex      = 12
-	medicationIndex = 3 // categoryIndex(CategoryMedication)
+	numCategories = 13
+	otherIndex    = 12
 )
 
 // categoryIndex maps a category to a small index; unknown ones share

@@ -52,8 +52,7 @@ func TestLoadRules(t *testing.T) {
 }
 
 func TestSameQty(t *testing.T) {
-	m, err := NewMerger(&Options{Rules: testRules()})
-	require.NoError(t, err)
+	m := engine(t, &Options{Rules: testRules()})
 	glucose, _ := m.rules.lookup(loinc, "2345-7")
 	tests := []struct {
 		name     string
@@ -77,10 +76,10 @@ func TestSameQty(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			same, unit := m.sameQty(&tc.a, &tc.b, tc.concept)
+			same, unit := m.rules.sameQty(&tc.a, &tc.b, tc.concept)
 			assert.Equal(t, tc.same, same)
 			assert.Equal(t, tc.unitDiff, unit)
-			same2, _ := m.sameQty(&tc.b, &tc.a, tc.concept)
+			same2, _ := m.rules.sameQty(&tc.b, &tc.a, tc.concept)
 			assert.Equal(t, same, same2, "symmetric")
 		})
 	}

@@ -144,7 +144,7 @@ func TestMergeDedup(t *testing.T) {
 			if rs == nil {
 				rs = testRules()
 			}
-			tl, err := MergeSlices(tc.srcs, &Options{Rules: rs})
+			tl, err := mergeSlices(tc.srcs, &Options{Rules: rs})
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, sourcesOf(tl.Entries()), tc.reason)
 			var reasons []Reason
@@ -184,7 +184,7 @@ func TestMergeRepresentative(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tl, err := MergeSlices([][]Entry{{hosp}, {gp}}, &Options{Rules: testRules(), Priority: tc.priority})
+			tl, err := mergeSlices([][]Entry{{hosp}, {gp}}, &Options{Rules: testRules(), Priority: tc.priority})
 			require.NoError(t, err)
 			require.Len(t, tl.Entries(), 1)
 			e := tl.At(0)
@@ -211,7 +211,7 @@ func TestMergeErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := MergeSlices(tc.srcs, nil)
+			_, err := mergeSlices(tc.srcs, nil)
 			require.ErrorIs(t, err, tc.want)
 			assert.NotContains(t, err.Error(), "718-7", "errors carry positions, not clinical content")
 		})
@@ -227,7 +227,7 @@ func TestTimelineFilter(t *testing.T) {
 			ent("gp", "2", CategoryResult, t0.Add(201*h), PrecisionMinute, hb(local), val(120, "g/L"))},
 		{ent("ooh", "1", CategoryResult, t0.Add(400*h), PrecisionMinute, hb(snomed), val(100, "g/L"))},
 	}
-	tl, err := MergeSlices(srcs, &Options{Rules: testRules()})
+	tl, err := mergeSlices(srcs, &Options{Rules: testRules()})
 	require.NoError(t, err)
 	require.Equal(t, [][]string{{"gp", "hosp"}, {"hosp"}, {"gp"}, {"ooh"}}, sourcesOf(tl.Entries()))
 	require.Len(t, tl.Conflicts, 1)
@@ -243,29 +243,36 @@ func TestTimelineFilter(t *testing.T) {
 	}
 	assert.Equal(t, []string{"gp", "ooh"}, f.Sources())
 
-	fresh, err := MergeSlices([][]Entry{srcs[1], srcs[2]}, &Options{Rules: testRules()})
+	fresh, err := mergeSlices([][]Entry{srcs[1], srcs[2]}, &Options{Rules: testRules()})
 	require.NoError(t, err)
 	assert.Equal(t, fresh.Entries(), f.Entries(), "filtering equals merging without the source")
 }
 
-func TestMergerReuse(t *testing.T) {
+func TestEngineReuse(t *testing.T) {
 	srcs := [][]Entry{
 		{ent("a", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))},
 		{ent("b", "1", CategoryResult, t0, PrecisionMinute, hb(local), val(135, "g/L"))},
 	}
-	m, err := NewMerger(&Options{Rules: testRules()})
-	require.NoError(t, err)
-	first, err := m.MergeSlices(nil, srcs)
+	m := engine(t, &Options{Rules: testRules()})
+	first, err := m.MergeSlices(srcs)
 	require.NoError(t, err)
 	want := first.At(0).Lineage
-	again, err := m.MergeSlices(nil, srcs[:1])
+	again, err := m.MergeSlices(srcs[:1])
 	require.NoError(t, err)
 	assert.Len(t, again.Entries(), 1)
 	assert.True(t, first.At(0).Lineage.Equal(want), "a fresh result does not disturb an earlier one")
-	reused, err := m.MergeSlices(first, srcs)
-	require.NoError(t, err)
-	assert.Same(t, first, reused)
-	assert.True(t, reused.At(0).Lineage.Equal(want))
+	// One engine merges on many goroutines at once.
+	done := make(chan *Timeline)
+	for range 4 {
+		go func() {
+			tl, err := m.MergeSlices(srcs)
+			assert.NoError(t, err)
+			done <- tl
+		}()
+	}
+	for range 4 {
+		assert.Equal(t, first.Entries(), (<-done).Entries())
+	}
 }
 
 func TestMergeManySources(t *testing.T) {
@@ -278,7 +285,7 @@ func TestMergeManySources(t *testing.T) {
 		e2 := ent(id, "2", CategoryResult, t0.Add(time.Minute), PrecisionMinute, hb(loinc), val(135, "g/L"))
 		srcs = append(srcs, []Entry{e, e2})
 	}
-	tl, err := MergeSlices(srcs, &Options{Rules: testRules()})
+	tl, err := mergeSlices(srcs, &Options{Rules: testRules()})
 	require.NoError(t, err)
 	require.Len(t, tl.Entries(), 2, "each source's two results are two facts, each reported by all 70")
 	for _, e := range tl.Entries() {
@@ -294,7 +301,7 @@ func TestFilterMultiSourceInput(t *testing.T) {
 	both := ent("a", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))
 	both.Lineage = both.Lineage.Union(provenance.Of(provenance.Tag{Source: "z", ResourceType: "Observation", ResourceID: "9"}))
 	other := ent("c", "1", CategoryResult, t0, PrecisionMinute, Code{System: local, Code: "OTHER"})
-	tl, err := MergeSlices([][]Entry{{both, other}}, nil)
+	tl, err := mergeSlices([][]Entry{{both, other}}, nil)
 	require.NoError(t, err)
 	require.Equal(t, [][]string{{"a", "z"}, {"c"}}, sourcesOf(tl.Entries()))
 	f, err := tl.Without("a")
@@ -317,7 +324,7 @@ func TestTimelineShowsUnchangedEntriesInPlace(t *testing.T) {
 	// conflict id; a new merge must not show it.
 	hosp = append(hosp, ent("hosp", "3", CategoryNote, t0.Add(72*time.Hour), PrecisionMinute, Code{System: local, Code: "N"}))
 	hosp[2].Conflict = 7
-	tl, err := MergeSlices([][]Entry{gp, hosp}, &Options{Rules: testRules()})
+	tl, err := mergeSlices([][]Entry{gp, hosp}, &Options{Rules: testRules()})
 	require.NoError(t, err)
 	require.Equal(t, 5, tl.Len())
 

@@ -5,53 +5,39 @@ import (
 	"strings"
 )
 
-// sameValue reports whether two entries of one concept, from different
-// sources and close in time, agree on their values; if not, why. A value one
-// side did not report is no disagreement, but a number against a text-only
-// value is. It reads the copies of the values in Merger.vals, not the
-// entries.
-func (m *Merger) sameValue(a, b *atom, concept int32) (bool, Reason) {
-	va, vb := &m.vals[a.ki], &m.vals[b.ki]
-	if a.cat == medicationIndex {
-		// For medications the copied quantity is the dose.
-		if ok, unit := m.sameQty(va.qtyPtr(), vb.qtyPtr(), concept); !ok {
-			if unit {
-				return false, ReasonUnit
-			}
-			return false, ReasonDose
-		}
-		return true, ""
+// sameValue is the rules' verdict on two entries of one concept, from
+// different sources and close in time: the same fact when their values
+// agree, else a conflict saying why. A value one side did not report is no
+// disagreement, but a number against a text-only value is. For medications
+// the structured doses are compared, not the values.
+func (c *compiled) sameValue(a, b *Entry, concept int32) Verdict {
+	qa, qb, differ := a.Value, b.Value, ReasonValue
+	if a.Category == CategoryMedication {
+		qa, qb, differ = a.Dose, b.Dose, ReasonDose
 	}
-	if ok, unit := m.sameQty(va.qtyPtr(), vb.qtyPtr(), concept); !ok {
+	if ok, unit := c.sameQty(qa, qb, concept); !ok {
 		if unit {
-			return false, ReasonUnit
+			return Verdict{Conflict: ReasonUnit}
 		}
-		return false, ReasonValue
+		return Verdict{Conflict: differ}
+	}
+	if differ == ReasonDose {
+		return Verdict{Same: true}
 	}
 	switch {
-	case va.vtext != "" && vb.vtext != "":
-		if !strings.EqualFold(strings.TrimSpace(va.vtext), strings.TrimSpace(vb.vtext)) {
-			return false, ReasonValue
+	case a.ValueText != "" && b.ValueText != "":
+		if !strings.EqualFold(strings.TrimSpace(a.ValueText), strings.TrimSpace(b.ValueText)) {
+			return Verdict{Conflict: ReasonValue}
 		}
-	case va.hasQty && !vb.hasQty && vb.vtext != "",
-		vb.hasQty && !va.hasQty && va.vtext != "":
-		return false, ReasonValue
+	case qa != nil && qb == nil && b.ValueText != "", qb != nil && qa == nil && a.ValueText != "":
+		return Verdict{Conflict: ReasonValue}
 	}
-	return true, ""
-}
-
-// qtyPtr returns the copy of the quantity (the dose of a medication, else
-// the value), or nil.
-func (v *atomVal) qtyPtr() *Quantity {
-	if !v.hasQty {
-		return nil
-	}
-	return &v.qty
+	return Verdict{Same: true}
 }
 
 // sameQty compares two quantities after unit conversion. unit is true when
 // they differ because their units do not convert.
-func (m *Merger) sameQty(x, y *Quantity, concept int32) (same, unit bool) {
+func (c *compiled) sameQty(x, y *Quantity, concept int32) (same, unit bool) {
 	if x == nil || y == nil {
 		return true, false
 	}
@@ -63,10 +49,10 @@ func (m *Merger) sameQty(x, y *Quantity, concept int32) (same, unit bool) {
 	// when they differ by no more than that rounding (plus RelTolerance).
 	hx, hy := halfULP(x.Value), halfULP(y.Value)
 	if x.Unit == y.Unit {
-		return m.closeTo(vx, vy, max(hx, hy)), false
+		return c.closeTo(vx, vy, max(hx, hy)), false
 	}
-	ux, okx := m.rules.units[x.Unit]
-	uy, oky := m.rules.units[y.Unit]
+	ux, okx := c.units[x.Unit]
+	uy, oky := c.units[y.Unit]
 	if !okx || !oky {
 		return false, true
 	}
@@ -74,8 +60,8 @@ func (m *Merger) sameQty(x, y *Quantity, concept int32) (same, unit bool) {
 	hx, hy = hx*ux.factor, hy*uy.factor
 	if ux.dim != uy.dim {
 		var mm float64
-		if concept >= 0 && int(concept) < len(m.rules.molar) {
-			mm = m.rules.molar[concept]
+		if concept >= 0 && int(concept) < len(c.molar) {
+			mm = c.molar[concept]
 		}
 		switch {
 		case mm == 0:
@@ -88,16 +74,16 @@ func (m *Merger) sameQty(x, y *Quantity, concept int32) (same, unit bool) {
 			return false, true
 		}
 	}
-	return m.closeTo(vx, vy, hx+hy), false
+	return c.closeTo(vx, vy, hx+hy), false
 }
 
 // closeTo reports whether a and b differ by at most the rounding allowance
 // (capped at MaxRounding of the larger magnitude, because a float does not
 // keep trailing zeros: 2.0 mmol/L arrives as 2) plus RelTolerance.
-func (m *Merger) closeTo(a, b, rounding float64) bool {
+func (c *compiled) closeTo(a, b, rounding float64) bool {
 	d := math.Abs(a - b)
 	mag := max(math.Abs(a), math.Abs(b))
-	return d <= min(rounding, m.rules.maxRound*mag)+m.rules.relTol*mag+1e-12
+	return d <= min(rounding, c.maxRound*mag)+c.relTol*mag+1e-12
 }
 
 // halfULP is half a unit in the last decimal place v is written with (its

@@ -1,15 +1,14 @@
 package merge
 
+import "slices"
+
 // Vocabulary answers questions about entries from compiled [Rules]: which
 // concept an entry's codes name, and what a quantity is in another unit. It
 // reads the same compiled form the merge uses, so a summary that groups
 // repeated results (a trend chart) groups exactly the codes the merge
 // treats as one test. A Vocabulary is immutable and safe for concurrent
 // use.
-type Vocabulary struct {
-	rules *Rules
-	c     *compiled
-}
+type Vocabulary struct{ c *compiled }
 
 // NewVocabulary compiles rs (nil means the zero Rules).
 func NewVocabulary(rs *Rules) (*Vocabulary, error) {
@@ -20,7 +19,7 @@ func NewVocabulary(rs *Rules) (*Vocabulary, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Vocabulary{rules: rs, c: c}, nil
+	return &Vocabulary{c: c}, nil
 }
 
 // Concept returns the id of the rules' concept that one of codes names
@@ -28,7 +27,7 @@ func NewVocabulary(rs *Rules) (*Vocabulary, error) {
 func (v *Vocabulary) Concept(codes []Code) string {
 	for _, cd := range codes {
 		if i, ok := v.c.lookup(cd.System, cd.Code); ok {
-			return v.rules.Concepts[i].ID
+			return v.c.ids[i]
 		}
 	}
 	return ""
@@ -50,10 +49,8 @@ func (v *Vocabulary) Convert(q Quantity, unit, concept string) (value float64, o
 	base := q.Value*from.factor + from.offset
 	if from.dim != to.dim {
 		var mm float64
-		for i, con := range v.rules.Concepts {
-			if con.ID == concept && concept != "" {
-				mm = v.c.molar[i]
-			}
+		if i := slices.Index(v.c.ids, concept); i >= 0 && concept != "" {
+			mm = v.c.molar[i]
 		}
 		switch {
 		case mm == 0:

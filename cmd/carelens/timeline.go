@@ -76,6 +76,10 @@ func runTimeline(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		opts.Rules = rs
 	}
 
+	eng, err := merge.Compile(opts)
+	if err != nil {
+		return fmt.Errorf("timeline: rules: %w", err)
+	}
 	streams := make([][]merge.Entry, 0, len(srcs))
 	for _, s := range srcs {
 		if err := ctx.Err(); err != nil {
@@ -84,10 +88,10 @@ func runTimeline(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		if err := s.read(*lenient, stderr); err != nil {
 			return err
 		}
-		merge.Sort(s.entries, opts)
+		eng.Sort(s.entries)
 		streams = append(streams, s.entries)
 	}
-	tl, err := merge.MergeSlices(streams, opts)
+	tl, err := eng.MergeSlices(streams)
 	if err != nil {
 		return fmt.Errorf("timeline: merge: %w", err)
 	}

@@ -1,0 +1,228 @@
+package merge
+
+import (
+	"cmp"
+	"errors"
+	"slices"
+	"sync"
+
+	"github.com/carelens/carelens/provenance"
+)
+
+// Errors returned by this package. Messages carry stream indexes, positions
+// and source ids, never clinical or personal data.
+var (
+	// ErrUnsorted is returned when a source stream is not in
+	// [Engine.Compare] order; the merge stops rather than produce a
+	// mis-ordered timeline.
+	ErrUnsorted = errors.New("merge: source stream not sorted")
+	// ErrUntagged is returned for an entry whose lineage is empty: every
+	// entry must say where it came from.
+	ErrUntagged = errors.New("merge: entry has no provenance tag")
+	// ErrInvalidRules is returned for rules that cannot be compiled.
+	ErrInvalidRules = errors.New("merge: invalid rules")
+)
+
+// Options configure an [Engine]. The zero value (or nil) works: no source
+// is preferred, the [Rules] are the zero Rules, and the rules alone decide.
+type Options struct {
+	// Priority lists source ids, most trusted first. It breaks ties in the
+	// timeline order, picks which source's wording represents a merged entry,
+	// and is the default trust order of golden demographics. Sources not
+	// listed rank after those listed, by id.
+	Priority []string
+	// Rules decide which entries are the same fact; nil means the zero Rules.
+	Rules *Rules
+	// Survivorship overrides the golden-demographic rule of some fields;
+	// fields not listed use [DefaultSurvivorship].
+	Survivorship map[Field]Survivorship
+	// Resolve, when set, has the last word on every pair of entries the
+	// rules consider: it receives the rules' [Verdict] and returns its own,
+	// so a site can add a rule without forking the package. Nil keeps the
+	// rules' verdict.
+	Resolve Resolver
+}
+
+// Verdict is what two entries of one concept, close in time, are: one fact
+// (Same), a disagreement between sources (Conflict names why), or, when
+// neither is set, two separate items.
+type Verdict struct {
+	Same     bool
+	Conflict Reason
+}
+
+// Resolver decides what entry b, arriving in timeline order, is to entry a,
+// an earlier member of a merged entry; byRules is the verdict of the rules.
+// It must be deterministic and must not modify the entries. A merged entry
+// takes b only when every member's verdict is Same.
+type Resolver func(a, b *Entry, byRules Verdict) Verdict
+
+// Engine merges timelines by compiled rules. Compile it once and reuse it:
+// every merge, filter and combine of its timelines uses the same compiled
+// form. An Engine is immutable and safe for concurrent use.
+type Engine struct {
+	o       Options
+	rules   *compiled
+	scratch sync.Pool // *sweep, the memory of one merge
+}
+
+// Compile checks and compiles o's rules into an Engine; o may be nil. It
+// fails with [ErrInvalidRules] when the rules do not compile.
+func Compile(o *Options) (*Engine, error) {
+	e := &Engine{}
+	if o != nil {
+		e.o = *o
+	}
+	rs := e.o.Rules
+	if rs == nil {
+		rs = &Rules{}
+	}
+	c, err := compileRules(rs)
+	if err != nil {
+		return nil, err
+	}
+	e.rules = c
+	return e, nil
+}
+
+// Options returns a copy of the options the engine was compiled from.
+func (e *Engine) Options() Options { return e.o }
+
+// Vocabulary returns the engine's compiled rules as a [Vocabulary].
+func (e *Engine) Vocabulary() *Vocabulary { return &Vocabulary{c: e.rules} }
+
+// rank returns the position of source in priority, or len(priority).
+func rank(priority []string, source string) int32 {
+	if i := slices.Index(priority, source); i >= 0 {
+		return int32(i)
+	}
+	return int32(len(priority))
+}
+
+var noTag provenance.Tag
+
+// lead returns the first tag of e's lineage (the smallest by
+// [provenance.CompareTag]), or the zero tag. It does not copy the tag.
+func lead(e *Entry) *provenance.Tag {
+	if ts := e.Lineage.Tags(); len(ts) > 0 {
+		return &ts[0]
+	}
+	return &noTag
+}
+
+// key is what the timeline order reads of an entry.
+type key struct {
+	sec  int64 // effective time: Unix seconds and nanoseconds
+	nsec int32
+	rank int32           // priority of the lead tag's source
+	lead *provenance.Tag // the lead tag
+}
+
+func keyOf(e *Entry, rank int32) key {
+	return key{sec: e.Time.Unix(), nsec: int32(e.Time.Nanosecond()), rank: rank, lead: lead(e)}
+}
+
+// order is the timeline order, the one total order of this package: by
+// effective time, then by the priority of the lead source, then by the lead
+// tag's source id, resource type, resource id and version. The k-way merge,
+// the sweep, the sort and the output all use it.
+func order(a, b *key) int {
+	if a.sec != b.sec {
+		return cmp.Compare(a.sec, b.sec)
+	}
+	if a.nsec != b.nsec {
+		return cmp.Compare(a.nsec, b.nsec)
+	}
+	if a.rank != b.rank {
+		return cmp.Compare(a.rank, b.rank)
+	}
+	x, y := a.lead, b.lead
+	if c := cmp.Compare(x.Source, y.Source); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.ResourceType, y.ResourceType); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(x.ResourceID, y.ResourceID); c != 0 {
+		return c
+	}
+	return cmp.Compare(x.Version, y.Version)
+}
+
+// Compare orders entries on a timeline (see order): effective time, the
+// priority of the entry's lead source (its first tag by
+// [provenance.CompareTag]), then that tag's source id, resource type,
+// resource id and version. Per-source streams given to the merge must be
+// sorted by it.
+func (e *Engine) Compare(a, b *Entry) int {
+	ka, kb := keyOf(a, rank(e.o.Priority, lead(a).Source)), keyOf(b, rank(e.o.Priority, lead(b).Source))
+	return order(&ka, &kb)
+}
+
+// Compare is [Engine.Compare] with no source priority.
+func Compare(a, b Entry) int {
+	ka, kb := keyOf(&a, 0), keyOf(&b, 0)
+	return order(&ka, &kb)
+}
+
+// Sort sorts one source's entries into the order the merge requires,
+// keeping the input order of entries that compare equal.
+func (e *Engine) Sort(entries []Entry) {
+	type sk struct {
+		k key
+		i int
+	}
+	keys := make([]sk, len(entries))
+	r := ranker{priority: e.o.Priority}
+	for i := range entries {
+		keys[i] = sk{keyOf(&entries[i], r.rank(lead(&entries[i]).Source)), i}
+	}
+	slices.SortFunc(keys, func(a, b sk) int {
+		if c := order(&a.k, &b.k); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.i, b.i)
+	})
+	sorted := make([]Entry, len(entries))
+	for j, k := range keys {
+		sorted[j] = entries[k.i]
+	}
+	copy(entries, sorted)
+}
+
+// ranker is rank with the last source remembered: a stream is mostly one
+// source's.
+type ranker struct {
+	priority []string
+	last     string
+	r        int32
+	ok       bool
+}
+
+func (r *ranker) rank(source string) int32 {
+	if !r.ok || source != r.last {
+		r.last, r.r, r.ok = source, rank(r.priority, source), true
+	}
+	return r.r
+}
+
+// interval returns the span of time an entry may mean, in Unix seconds: a
+// day-precision entry stands for its whole day, a year-precision one for
+// its year. An entry without a time has no interval (ok false).
+func interval(e *Entry) (start, end int64, ok bool) {
+	t := e.Time
+	s := t.Unix()
+	switch e.Precision {
+	case PrecisionUnknown:
+		return 0, 0, false
+	case PrecisionYear:
+		return s, t.AddDate(1, 0, 0).Unix() - 1, true
+	case PrecisionMonth:
+		return s, t.AddDate(0, 1, 0).Unix() - 1, true
+	case PrecisionDay:
+		return s, s + 86399, true
+	case PrecisionMinute:
+		return s, s + 59, true
+	}
+	return s, s, true
+}
