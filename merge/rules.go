@@ -195,13 +195,13 @@ type compiled struct {
 	concept map[codeKey]int32 // code → concept index
 	// byCode indexes concept by the code alone (one short string to hash);
 	// the system is then checked among the few codes sharing that string.
-	byCode    map[string][]sysConcept
-	molar     []float64 // concept index → molar mass or 0
-	ids       []string  // concept index → the concept's ID
-	window    [numCategories]int64
-	units     map[string]unitInfo
-	relTol    float64
-	maxRound  float64
+	byCode   map[string][]sysConcept
+	molar    []float64 // concept index → molar mass or 0
+	ids      []string  // concept index → the concept's ID
+	window   [numCategories]int64
+	units    map[string]unitInfo
+	relTol   float64
+	maxRound float64
 }
 
 func compileRules(rs *Rules) (*compiled, error) {
