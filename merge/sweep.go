@@ -29,6 +29,7 @@ type cluster struct {
 	mask             uint64 // union of the members' masks
 	lead             *provenance.Tag
 	leadRank         int32 // priority of the lead tag's source
+	key                    // the output order: the representative's time, the lead
 }
 
 // pending is a disagreement between two clusters found by the sweep.
@@ -50,6 +51,7 @@ type sweep struct {
 	codes    map[codeKey]int32 // concept tokens of unmapped codes
 	texts    map[string]int32  // and of folded texts and resource identities
 	parent   []int32           // union-find over the tokens
+	perm     []int32           // build's: the clusters in output order
 	buf      []byte
 }
 

@@ -203,27 +203,54 @@ func (s *sweep) build(t *Timeline) {
 	cls := s.clusters
 	// The output order: each entry's representative's time and its lead
 	// tag, then the order the clusters were opened in.
-	perm := make([]int32, len(cls))
-	keys := make([]key, len(cls))
+	s.perm = slices.Grow(s.perm[:0], len(cls))[:len(cls)]
+	perm := s.perm
 	for i := range cls {
 		perm[i] = int32(i)
 		rep := &s.items[cls[i].rep]
-		keys[i] = key{sec: rep.sec, nsec: rep.nsec, rank: cls[i].leadRank, lead: cls[i].lead}
+		cls[i].key = key{sec: rep.sec, nsec: rep.nsec, rank: cls[i].leadRank, lead: cls[i].lead}
 	}
-	slices.SortFunc(perm, func(a, b int32) int {
-		if c := order(&keys[a], &keys[b]); c != 0 {
-			return c
+	less := func(a, b int32) bool {
+		c := order(&cls[a].key, &cls[b].key)
+		return c < 0 || c == 0 && a < b
+	}
+	// Clusters were opened in timeline order of their first member and take
+	// their representative's time, which is close: the permutation is
+	// nearly sorted, and insertion sort costs little. A sort of many
+	// moves (a long window, a late trusted member) is left to SortFunc.
+	moves := 0
+	for i := 1; i < len(perm) && moves <= 4*len(perm); i++ {
+		for j := i; j > 0 && less(perm[j], perm[j-1]); j-- {
+			perm[j], perm[j-1] = perm[j-1], perm[j]
+			moves++
 		}
-		return int(a - b)
-	})
+	}
+	if moves > 4*len(perm) {
+		slices.SortFunc(perm, func(a, b int32) int {
+			if less(a, b) {
+				return -1
+			}
+			return 1
+		})
+	}
 	group, reasons := s.groupConflicts()
-	nOwn := 0
+	nOwn, nTags, nCodes := 0, 0, 0
 	for ci := range cls {
 		if cls[ci].n > 1 || group[ci] >= 0 || s.items[cls[ci].first].e.Conflict != 0 {
 			nOwn++
 		}
+		if cls[ci].n > 1 {
+			for j := cls[ci].first; j >= 0; j = s.items[j].next {
+				nTags += s.items[j].e.Lineage.Len()
+				nCodes += len(s.items[j].e.Codes)
+			}
+			nCodes += len(s.items[cls[ci].rep].e.Codes)
+		}
 	}
+	// The merged lineages and code lists are parts of two arenas.
 	own := make([]Entry, 0, nOwn)
+	tagArena := make([]provenance.Tag, 0, nTags)
+	codeArena := make([]Code, 0, nCodes)
 	t.items = make([]*Entry, len(cls))
 	t.mstart = make([]int32, len(cls)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
@@ -240,23 +267,30 @@ func (s *sweep) build(t *Timeline) {
 		out := &own[len(own)-1]
 		out.Conflict = 0
 		t.items[i] = out
-		var tags []provenance.Tag
-		codes := out.Codes
+		t0, c0 := len(tagArena), len(codeArena)
+		if cl.n > 1 {
+			codeArena = append(codeArena, out.Codes...) // the representative's first
+		}
 		for j := cl.first; j >= 0; j = s.items[j].next {
 			m := s.items[j].e
 			t.mrefs = append(t.mrefs, s.items[j].r)
 			if cl.n == 1 {
 				break
 			}
-			tags = append(tags, m.Lineage.Tags()...)
+			tagArena = append(tagArena, m.Lineage.Tags()...)
 			for _, cd := range m.Codes {
-				if !slices.ContainsFunc(codes, func(x Code) bool { return x.System == cd.System && x.Code == cd.Code }) {
-					codes = append(slices.Clip(codes), cd)
+				if !slices.ContainsFunc(codeArena[c0:], func(x Code) bool { return x.System == cd.System && x.Code == cd.Code }) {
+					codeArena = append(codeArena, cd)
 				}
 			}
 		}
 		if cl.n > 1 {
-			out.Lineage, out.Codes = provenance.Of(tags...), codes
+			tags := tagArena[t0:]
+			slices.SortFunc(tags, provenance.CompareTag)
+			tags = slices.CompactFunc(tags, func(a, b provenance.Tag) bool { return provenance.CompareTag(a, b) == 0 })
+			tagArena = tagArena[:t0+len(tags)]
+			out.Lineage = provenance.OfSorted(slices.Clip(tags))
+			out.Codes = slices.Clip(codeArena[c0:])
 		}
 	}
 	t.mstart[len(cls)] = int32(len(t.mrefs))
