@@ -2,6 +2,7 @@ package match
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -87,7 +88,65 @@ const (
 	DayFirst
 	// MonthFirst reads 01/02/2003 as 2 January 2003.
 	MonthFirst
+	// YearFirst says the source writes the year first (2003-02-01,
+	// 2003/02/01, 20030201): a value with the year last does not follow
+	// the source's convention and is read as invalid, not guessed.
+	YearFirst
 )
+
+// ParseDateOrder reads a date order as a flag or query gives it: dmy
+// ([DayFirst]), mdy ([MonthFirst]), ymd ([YearFirst]), or auto or ""
+// ([DateOrderAuto]); case and surrounding spaces do not matter.
+func ParseDateOrder(s string) (DateOrder, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return DateOrderAuto, nil
+	case "dmy":
+		return DayFirst, nil
+	case "mdy":
+		return MonthFirst, nil
+	case "ymd":
+		return YearFirst, nil
+	}
+	return DateOrderAuto, fmt.Errorf("match: date order %q: want dmy, mdy, ymd or auto", s)
+}
+
+// ParseDateIn reads one date written in order, as [ParseDate] does
+// (formats, placeholders, the 1880-2100 range): [MonthFirst] reads
+// 04/05/1988 as 5 April, [DayFirst] and [DateOrderAuto] as 4 May, and
+// [YearFirst] refuses it as [DateInvalid]. A value only one order can read
+// (25/12/1990, 12/25/1990) is read that way unless the order is
+// YearFirst. It is the reader for a date a person types in a query, whose
+// order the person states; [Date.ISO] writes the result for storage.
+func ParseDateIn(s string, order DateOrder) (Date, DateStatus) {
+	return readBirthDate(s, order, DateRange{From: Date{1880, 1, 1}, To: Date{2100, 12, 31}})
+}
+
+// ISO writes the date as YYYY-MM-DD, or YYYY-MM or YYYY when partial, and
+// "" when zero.
+func (d Date) ISO() string {
+	switch {
+	case d.IsZero():
+		return ""
+	case d.Month == 0:
+		return fmt.Sprintf("%04d", d.Year)
+	case d.Day == 0:
+		return fmt.Sprintf("%04d-%02d", d.Year, d.Month)
+	}
+	return fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day)
+}
+
+// InferDateOrder decides the order of a source's dates from its values as
+// [DateOrderAuto] describes: [MonthFirst] when more values only month
+// first reads than only day first reads, [DayFirst] otherwise (and when no
+// value shows the order). It returns the counts it decided from.
+func InferDateOrder(values iter.Seq[string]) (order DateOrder, dayFirst, monthFirst, ambiguous int) {
+	var s sourceDates
+	for v := range values {
+		s.add(v)
+	}
+	return s.order(), s.dayFirst, s.monthFirst, s.ambiguous
+}
 
 // String names the order as the report writes it.
 func (o DateOrder) String() string {
@@ -96,6 +155,8 @@ func (o DateOrder) String() string {
 		return "day first (dd/mm/yyyy)"
 	case MonthFirst:
 		return "month first (mm/dd/yyyy)"
+	case YearFirst:
+		return "year first (yyyy-mm-dd)"
 	}
 	return "auto"
 }
@@ -187,6 +248,11 @@ func (p *Preparer) parseBirthDate(s string, order DateOrder) (Date, DateStatus) 
 // rng. It is the one birth-date reader: the Preparer, and through it the
 // identity index's scorers and safety evidence, use it.
 func readBirthDate(s string, order DateOrder, rng DateRange) (Date, DateStatus) {
+	if order == YearFirst {
+		if _, _, _, yearLast := splitDMY(strings.TrimSpace(s)); yearLast {
+			return Date{}, DateInvalid
+		}
+	}
 	d, st := parseDate(s, order == MonthFirst)
 	if st == DateOK && !rng.contains(d) {
 		return d, DateOutOfRange

@@ -3,6 +3,7 @@ package match
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -217,4 +218,66 @@ func TestDateRangeContains(t *testing.T) {
 	for _, tc := range tests {
 		assert.Equal(t, tc.want, r.contains(tc.d), "%v", tc.d)
 	}
+}
+
+func TestParseDateOrder(t *testing.T) {
+	for in, want := range map[string]DateOrder{"": DateOrderAuto, "auto": DateOrderAuto, "dmy": DayFirst,
+		" MDY ": MonthFirst, "ymd": YearFirst} {
+		got, err := ParseDateOrder(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"dym", "us", "d/m/y"} {
+		_, err := ParseDateOrder(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+// TestParseDateIn reads random dates written in each order back in that
+// order: the written date is the oracle, ambiguous values included.
+func TestParseDateIn(t *testing.T) {
+	ds := datedRecords(11, 300, 1900, 2020, map[string]string{"a": "dmy", "b": "mdy", "c": "iso", "d": "mdy-dash"})
+	orders := map[string]DateOrder{"a": DayFirst, "b": MonthFirst, "c": YearFirst, "d": MonthFirst}
+	for _, d := range ds {
+		got, st := ParseDateIn(d.rec.BirthDate, orders[d.rec.Source])
+		require.Equal(t, DateOK, st, d.rec.BirthDate)
+		require.Equal(t, d.true, got, "%s read %s", d.rec.BirthDate, orders[d.rec.Source])
+		require.Equal(t, fmt.Sprintf("%04d-%02d-%02d", d.true.Year, d.true.Month, d.true.Day), got.ISO())
+	}
+	// Issue 16's query: 04/05/1988 from a US source is 5 April 1988.
+	got, st := ParseDateIn("04/05/1988", MonthFirst)
+	require.Equal(t, DateOK, st)
+	assert.Equal(t, "1988-04-05", got.ISO())
+	got, _ = ParseDateIn("04/05/1988", DateOrderAuto)
+	assert.Equal(t, "1988-05-04", got.ISO(), "auto keeps the day-first default for one ambiguous value")
+	_, st = ParseDateIn("04/05/1988", YearFirst)
+	assert.Equal(t, DateInvalid, st, "a year-last value in a year-first source is not guessed")
+	got, _ = ParseDateIn("1988-04", YearFirst)
+	assert.Equal(t, "1988-04", got.ISO())
+	_, st = ParseDateIn("31/02/1988", MonthFirst)
+	assert.Equal(t, DateInvalid, st)
+}
+
+func TestInferDateOrder(t *testing.T) {
+	us := []string{"04/05/1988", "12/25/1990", "01/02/2003", "1975-06-07", ""}
+	order, df, mf, amb := InferDateOrder(slices.Values(us))
+	assert.Equal(t, MonthFirst, order)
+	assert.Equal(t, []int{0, 1, 2}, []int{df, mf, amb})
+	order, _, _, _ = InferDateOrder(slices.Values([]string{"04/05/1988"}))
+	assert.Equal(t, DayFirst, order, "no evidence: the day-first default")
+}
+
+// TestYearFirstSourceFlagsYearLastDates: a source set to ymd reads its
+// year-first dates and counts a year-last one as invalid.
+func TestYearFirstSourceFlagsYearLastDates(t *testing.T) {
+	p := NewPreparer(&PrepareOptions{DateOrders: map[string]DateOrder{"s": YearFirst}})
+	recs := []Record{{Source: "s", ID: "1", Family: "Lee", BirthDate: "1988-04-05"},
+		{Source: "s", ID: "2", Family: "Lee", BirthDate: "04/05/1988"}}
+	prep := p.PrepareAll(recs)
+	assert.Equal(t, Date{1988, 4, 5}.packed(), prep[0].dob)
+	assert.Zero(t, prep[1].dob)
+	rep := p.Report()
+	lines := strings.Join(rep.Lines(), "\n")
+	assert.Contains(t, lines, "1 records: birth date invalid")
+	assert.Contains(t, lines, "year first (yyyy-mm-dd)")
 }
