@@ -38,17 +38,22 @@ var noteTypes = map[string]bool{"11506-3": true, "34109-9": true, "34746-8": tru
 // b's retrieval time. Patients are identity, not clinical items, and are
 // left out (see [Batch.Patients]); every other resource yields one entry,
 // resource types CareLens does not map becoming [merge.CategoryOther].
-// Before merging, put each source's entries in order with [merge.Engine.Sort],
-// which also packs what they point to for the merge.
+// Before merging, put each source's entries in order with [merge.Engine.Sort].
+// A DetectedIssue in [ConflictSystem] is no entry of its own: the entries
+// it implicates carry its conflict id.
 func (b *Batch) Entries() []merge.Entry {
 	out := make([]merge.Entry, 0, len(b.Resources))
 	meds := b.medicationIndex()
 	provs := b.provenanceIndex()
+	conflicts := b.conflictIndex()
 	for _, r := range b.Resources {
-		if r.Type == "Patient" {
+		if r.Type == "Patient" || r.isConflictIssue() {
 			continue
 		}
 		e := r.entry(b.Source.ID, b.Retrieved, meds)
+		if m, ok := r.conflictOf(conflicts); ok {
+			e.Conflict = m.id
+		}
 		if provs != nil {
 			var tags []provenance.Tag
 			if r.FullURL != "" {

@@ -113,6 +113,10 @@ type TimelineOptions struct {
 	Patient *match.Record
 	// Recorded is Provenance.recorded; zero means now.
 	Recorded time.Time
+	// Conflicts are the timeline's conflicts ([merge.Timeline.Conflicts]),
+	// for the reason each DetectedIssue names; a conflict not listed is
+	// still written, with the code "disagree".
+	Conflicts []merge.Conflict
 }
 
 // TimelineBundle renders a merged timeline as an R4 collection Bundle. Each
@@ -128,7 +132,11 @@ type TimelineOptions struct {
 // dose, value text, text and (where R4 allows it for the type) status, and
 // [Batch.Entries] reads the Provenance back into each entry's lineage:
 // source, resource type, id and version of every tag (the tags' times are
-// not written).
+// not written). Entries that share a conflict (a non-zero
+// [merge.Entry.Conflict]) are implicated by one DetectedIssue in
+// [ConflictSystem] (its identifier the conflict's id, its code the reason,
+// its text "CONFLICT #1 (value)"), which [Batch.Entries] reads back into
+// each entry's Conflict and [Batch.Conflicts] into the conflicts.
 func TimelineBundle(entries []merge.Entry, o *TimelineOptions) ([]byte, error) {
 	if o == nil {
 		o = &TimelineOptions{}
@@ -152,8 +160,10 @@ func TimelineBundle(entries []merge.Entry, o *TimelineOptions) ([]byte, error) {
 		b.Entry = append(b.Entry, &bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: url}, Resource: cr})
 		subject = map[string]any{"reference": url}
 	}
+	urls := make([]string, len(entries))
 	for i, e := range entries {
 		url := urnFor("entry:" + strconv.Itoa(i) + ":" + e.Lineage.String())
+		urls[i] = url
 		cr, err := buildResource(entryResource(e, subject))
 		if err != nil {
 			return nil, fmt.Errorf("fhirutil: timeline entry %d: %w", i, err)
@@ -165,6 +175,14 @@ func TimelineBundle(entries []merge.Entry, o *TimelineOptions) ([]byte, error) {
 		b.Entry = append(b.Entry,
 			&bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: url}, Resource: cr},
 			&bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: urnFor("provenance:" + url)}, Resource: pr})
+	}
+	for _, is := range conflictIssues(entries, urls, o.Conflicts, subject) {
+		cr, err := buildResource(is)
+		if err != nil {
+			return nil, fmt.Errorf("fhirutil: timeline conflict: %w", err)
+		}
+		id := is["identifier"].([]any)[0].(map[string]any)["value"].(string)
+		b.Entry = append(b.Entry, &bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: urnFor("conflict:" + id)}, Resource: cr})
 	}
 	return marshal(&bcrpb.ContainedResource{OneofResource: &bcrpb.ContainedResource_Bundle{Bundle: b}})
 }

@@ -37,7 +37,7 @@ func (s *Server) apiPatient(q *request) {
 		srcs = append(srcs, st.Source)
 	}
 	pat := goldenRecord(d.view.Golden)
-	b, err := fhirutil.TimelineBundle(entries, &fhirutil.TimelineOptions{Sources: srcs, Patient: &pat, Recorded: d.Generated})
+	b, err := fhirutil.TimelineBundle(entries, &fhirutil.TimelineOptions{Sources: srcs, Patient: &pat, Recorded: d.Generated, Conflicts: d.view.Timeline.Conflicts})
 	if err != nil {
 		s.log.Error("api: bundle", "err", err)
 		writeOutcome(q.w, http.StatusInternalServerError, "the record could not be written as FHIR")

@@ -111,7 +111,7 @@ func runTimeline(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		for i, s := range srcs {
 			sources[i] = s.src
 		}
-		data, err := fhirutil.TimelineBundle(tl.Entries(), &fhirutil.TimelineOptions{Sources: sources})
+		data, err := fhirutil.TimelineBundle(tl.Entries(), &fhirutil.TimelineOptions{Sources: sources, Conflicts: tl.Conflicts})
 		if err != nil {
 			return fmt.Errorf("timeline: -fhir: %w", err)
 		}

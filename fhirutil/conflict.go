@@ -1,0 +1,156 @@
+package fhirutil
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/carelens/carelens/merge"
+)
+
+// ConflictSystem is the code and identifier system of the DetectedIssue
+// resources with which [TimelineBundle] carries a timeline's conflicts: the
+// code is the [merge.Reason], the identifier the [merge.ConflictID].
+const ConflictSystem = "https://carelens.example/fhir/timeline-conflict"
+
+// conflictIssues returns one DetectedIssue for each conflict among entries
+// (entries sharing a non-zero Conflict), implicating the resources written
+// for them at urls, so that the flag the text output shows ("CONFLICT #1
+// (value)") reaches any system that reads the FHIR. A reason comes from
+// conflicts; one not listed there is written as "disagree".
+func conflictIssues(entries []merge.Entry, urls []string, conflicts []merge.Conflict, subject map[string]any) []map[string]any {
+	implicated := map[merge.ConflictID][]any{}
+	var ids []merge.ConflictID
+	for i, e := range entries {
+		if e.Conflict == 0 {
+			continue
+		}
+		if _, ok := implicated[e.Conflict]; !ok {
+			ids = append(ids, e.Conflict)
+		}
+		implicated[e.Conflict] = append(implicated[e.Conflict], map[string]any{"reference": urls[i]})
+	}
+	var out []map[string]any
+	for _, id := range ids {
+		reason := merge.Reason("disagree")
+		if i := slices.IndexFunc(conflicts, func(c merge.Conflict) bool { return c.ID == id }); i >= 0 {
+			reason = conflicts[i].Reason
+		}
+		is := map[string]any{
+			"resourceType": "DetectedIssue",
+			"status":       "final",
+			"identifier":   []any{map[string]any{"system": ConflictSystem, "value": strconv.FormatUint(uint64(id), 10)}},
+			"code": map[string]any{
+				"coding": []any{map[string]any{"system": ConflictSystem, "code": string(reason)}},
+				"text":   fmt.Sprintf("CONFLICT #%d (%s)", id, reason),
+			},
+			"severity":   "moderate",
+			"implicated": implicated[id],
+			"detail":     "Sources report the same item at the same time and disagree; every side is kept.",
+		}
+		if _, ok := subject["reference"]; ok {
+			is["patient"] = subject
+		}
+		out = append(out, is)
+	}
+	return out
+}
+
+// conflictMark is what a DetectedIssue of [ConflictSystem] says of one
+// implicated resource.
+type conflictMark struct {
+	id     merge.ConflictID
+	reason merge.Reason
+}
+
+// conflictIndex reads the DetectedIssue resources of b that carry
+// [ConflictSystem]: for each implicated reference (a fullUrl or "Type/id"),
+// its conflict. Nil when there are none.
+func (b *Batch) conflictIndex() map[string]conflictMark {
+	var idx map[string]conflictMark
+	for _, r := range b.Resources {
+		di := r.cr.GetDetectedIssue()
+		if di == nil {
+			continue
+		}
+		var m conflictMark
+		for _, id := range di.GetIdentifier() {
+			if id.GetSystem().GetValue() == ConflictSystem {
+				n, err := strconv.ParseUint(id.GetValue().GetValue(), 10, 32)
+				if err == nil {
+					m.id = merge.ConflictID(n)
+				}
+			}
+		}
+		for _, c := range di.GetCode().GetCoding() {
+			if c.GetSystem().GetValue() == ConflictSystem {
+				m.reason = merge.Reason(c.GetCode().GetValue())
+			}
+		}
+		if m.id == 0 {
+			continue
+		}
+		for _, ref := range di.GetImplicated() {
+			if s := referenceString(ref); s != "" {
+				if idx == nil {
+					idx = map[string]conflictMark{}
+				}
+				s, _, _ = strings.Cut(s, "/_history/")
+				idx[s] = m
+			}
+		}
+	}
+	return idx
+}
+
+// isConflictIssue reports whether r is a DetectedIssue of [ConflictSystem]:
+// not an entry of its own, but the conflict of the entries it implicates.
+func (r *Resource) isConflictIssue() bool {
+	for _, id := range r.cr.GetDetectedIssue().GetIdentifier() {
+		if id.GetSystem().GetValue() == ConflictSystem {
+			return true
+		}
+	}
+	return false
+}
+
+// conflictOf returns the conflict the index gives r, by fullUrl or
+// "Type/id".
+func (r *Resource) conflictOf(idx map[string]conflictMark) (conflictMark, bool) {
+	if m, ok := idx[r.FullURL]; ok && r.FullURL != "" {
+		return m, true
+	}
+	m, ok := idx[r.Type+"/"+r.ID]
+	return m, ok && r.ID != ""
+}
+
+// Conflicts returns the conflicts that b's DetectedIssue resources of
+// [ConflictSystem] declare (as [TimelineBundle] writes them), by id, each
+// with its reason and its entries' positions in [Batch.Entries]; the
+// entries themselves carry the conflict's id.
+func (b *Batch) Conflicts() []merge.Conflict {
+	var out []merge.Conflict
+	for i, e := range b.Entries() {
+		if e.Conflict == 0 {
+			continue
+		}
+		j := slices.IndexFunc(out, func(c merge.Conflict) bool { return c.ID == e.Conflict })
+		if j < 0 {
+			out = append(out, merge.Conflict{ID: e.Conflict})
+			j = len(out) - 1
+		}
+		out[j].Entries = append(out[j].Entries, i)
+	}
+	idx := b.conflictIndex()
+	for k := range out {
+		for _, m := range idx {
+			if m.id == out[k].ID {
+				out[k].Reason = m.reason
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b merge.Conflict) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
