@@ -148,14 +148,24 @@ func JaroWinkler(a, b string) float64 {
 }
 
 // dlMax is the longest string (in bytes) the allocation-free
-// Damerau-Levenshtein handles; longer or non-ASCII strings use matchr.
+// Damerau-Levenshtein handles; longer or non-ASCII strings take the banded
+// path.
 const dlMax = 48
 
+// DLMaxEdits is the largest distance [DamerauLevenshtein] reports exactly.
+// Pairs further apart are reported as the length of the longer string (as
+// if they shared nothing), so that time and memory stay linear in the
+// input length: O((|a|+|b|)·DLMaxEdits) steps and O(DLMaxEdits²) memory,
+// however long the strings. No string of up to DLMaxEdits characters is
+// affected, and no comparison level needs more than a few edits.
+const DLMaxEdits = 256
+
 // DamerauLevenshtein returns the (unrestricted) Damerau-Levenshtein
-// distance between a and b: insertions, deletions, substitutions and
-// transpositions of adjacent characters, with substrings editable after a
-// transposition. It does not allocate for ASCII strings up to 48 bytes and
-// agrees with matchr.DamerauLevenshtein, the reference.
+// distance between a and b, counted in characters: insertions, deletions,
+// substitutions and transpositions of adjacent characters, with substrings
+// editable after a transposition. Distances above [DLMaxEdits] are reported
+// as the longer string's length. It does not allocate for ASCII strings up
+// to 48 bytes.
 func DamerauLevenshtein(a, b string) int {
 	if a == b {
 		return 0
@@ -167,15 +177,130 @@ func DamerauLevenshtein(a, b string) int {
 	if lb == 0 {
 		return utf8.RuneCountInString(a)
 	}
-	if la > dlMax || lb > dlMax || !isASCII(a) || !isASCII(b) {
-		return matchr.DamerauLevenshtein(a, b)
+	if isASCII(a) && isASCII(b) {
+		if la <= 14 && lb <= 14 {
+			var d [16 * 16]int16
+			return dlTable(d[:], 16, a, b)
+		}
+		if la <= dlMax && lb <= dlMax {
+			var d [(dlMax + 2) * (dlMax + 2)]int16
+			return dlTable(d[:], dlMax+2, a, b)
+		}
+		return dlDoubling([]byte(a), []byte(b), 128)
 	}
-	if la <= 14 && lb <= 14 {
-		var d [16 * 16]int16
-		return dlTable(d[:], 16, a, b)
+	x, y, n := runeSymbols(a, b)
+	return dlDoubling(x, y, n)
+}
+
+// dlDoubling finds the distance of x and y with bands of doubling width
+// (Ukkonen's cut-off), so the work is proportional to the distance found,
+// and gives up past DLMaxEdits.
+func dlDoubling[E byte | int32](x, y []E, alphabet int) int {
+	longer := max(len(x), len(y))
+	gap := abs(len(x) - len(y))
+	if gap > DLMaxEdits {
+		return longer
 	}
-	var d [(dlMax + 2) * (dlMax + 2)]int16
-	return dlTable(d[:], dlMax+2, a, b)
+	k := max(gap, 8)
+	for {
+		k = min(k, longer, DLMaxEdits)
+		if d := dlBounded(x, y, k, alphabet); d <= k {
+			return d
+		}
+		if k == DLMaxEdits {
+			return longer
+		}
+		k *= 2
+	}
+}
+
+// runeSymbols returns a and b as dense symbol numbers (one per distinct
+// rune, from 0) and the number of distinct runes.
+func runeSymbols(a, b string) (x, y []int32, n int) {
+	ids := map[rune]int32{}
+	conv := func(s string) []int32 {
+		out := make([]int32, 0, len(s))
+		for _, r := range s {
+			id, ok := ids[r]
+			if !ok {
+				id = int32(len(ids))
+				ids[r] = id
+			}
+			out = append(out, id)
+		}
+		return out
+	}
+	x, y = conv(a), conv(b)
+	return x, y, len(ids)
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// dlBounded returns the Damerau-Levenshtein distance of x and y when it
+// is at most k, and k+1 otherwise. Symbols are below alphabet.
+//
+// It runs the Lowrance–Wagner recurrence only over the band of cells
+// within k of the diagonal: a cell (i, j) outside it is at least |i-j| > k
+// away. A transposition from cell (i1-1, j1-1) costs at least
+// (i-i1-1)+(j-j1-1)+1, so only the last k+3 rows are kept (a ring) and
+// the last matching column is looked for no further back than 2k+2
+// columns. Values are capped at k+1, which keeps every value up to k
+// exact, since each step only adds.
+func dlBounded[E byte | int32](x, y []E, k int, alphabet int) int {
+	lx, ly := len(x), len(y)
+	if abs(lx-ly) > k {
+		return k + 1
+	}
+	over := int32(k + 1)
+	w := 2*k + 1
+	rows := k + 3
+	ring := make([]int32, rows*w)
+	da := make([]int32, alphabet) // last row of x holding each symbol
+	get := func(i, j int) int32 {
+		if j < 0 || j > ly || j < i-k || j > i+k {
+			return over
+		}
+		return ring[(i%rows)*w+j-i+k]
+	}
+	set := func(i, j int, v int32) { ring[(i%rows)*w+j-i+k] = min(v, over) }
+	for j := 0; j <= min(ly, k); j++ {
+		set(0, j, int32(j))
+	}
+	for i := 1; i <= lx; i++ {
+		lo, hi := max(0, i-k), min(ly, i+k)
+		if lo == 0 {
+			set(i, 0, int32(i))
+		}
+		c := x[i-1]
+		db := 0 // last column before j whose symbol is c
+		for j := max(1, i-2*k-2); j <= hi; j++ {
+			j1 := db
+			same := y[j-1] == c
+			if same {
+				db = j
+			}
+			if j < lo {
+				continue
+			}
+			cost := int32(1)
+			if same {
+				cost = 0
+			}
+			v := get(i-1, j-1) + cost
+			v = min(v, get(i, j-1)+1, get(i-1, j)+1)
+			if i1 := int(da[y[j-1]]); i1 > 0 && j1 > 0 && i-i1-1 <= k {
+				v = min(v, get(i1-1, j1-1)+int32(i-i1-1)+1+int32(j-j1-1))
+			}
+			set(i, j, v)
+		}
+		da[c] = int32(i)
+	}
+	return int(get(lx, ly))
 }
 
 // dlTable runs the Lowrance–Wagner recurrence over d, a table of width w
@@ -217,24 +342,22 @@ func dlTable(d []int16, w int, a, b string) int {
 
 // dlWithin reports whether the Damerau-Levenshtein distance of a and b is
 // at most k, skipping the computation when the lengths alone rule it out.
+// It takes O((|a|+|b|)·k) steps whatever the lengths.
 func dlWithin(a, b string, k int) bool {
 	if a == b {
 		return true
 	}
-	d := len(a) - len(b)
-	if d < 0 {
-		d = -d
-	}
 	if !isASCII(a) || !isASCII(b) {
-		return DamerauLevenshtein(a, b) <= k
+		x, y, n := runeSymbols(a, b)
+		return dlBounded(x, y, k, n) <= k
 	}
-	if d > k {
+	if abs(len(a)-len(b)) > k {
 		return false
 	}
 	// Each edit changes the character multiset by at most two (counting
 	// characters in 32 buckets only merges differences, keeping this a
 	// lower bound on the distance).
-	var cnt [32]int16
+	var cnt [32]int
 	for i := 0; i < len(a); i++ {
 		cnt[a[i]&31]++
 	}
@@ -243,12 +366,15 @@ func dlWithin(a, b string, k int) bool {
 	}
 	diff := 0
 	for _, c := range cnt {
-		diff += int(max(c, -c))
+		diff += max(c, -c)
 	}
 	if diff > 2*k {
 		return false
 	}
-	return DamerauLevenshtein(a, b) <= k
+	if len(a) <= dlMax && len(b) <= dlMax {
+		return DamerauLevenshtein(a, b) <= k
+	}
+	return dlBounded([]byte(a), []byte(b), k, 128) <= k
 }
 
 func isASCII(s string) bool {
