@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"testing"
+
+	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/match/badgerstore"
+	"github.com/carelens/carelens/match/pgstore"
+	"github.com/carelens/carelens/match/pgstore/pgtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestStoreFlag(t *testing.T) {
+	fs := flag.NewFlagSet("index load", flag.ContinueOnError)
+	db := fs.String("db", "", "")
+	addStoreFlag(fs, db)
+	require.NoError(t, fs.Parse([]string{"--store", "postgres://h/db"}))
+	assert.Equal(t, "postgres://h/db", *db, "--store sets what --db sets")
+}
+
+func TestOpenIndexStoreSelects(t *testing.T) {
+	s, err := openIndexStore(t.Context(), t.TempDir(), true)
+	require.NoError(t, err)
+	_, isBadger := s.(*badgerstore.Store)
+	assert.True(t, isBadger, "a directory is a Badger store")
+	require.NoError(t, s.Close())
+
+	_, err = openIndexStore(t.Context(), "postgres://u:s3cret@[::1", false)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cret")
+
+	srv, err := pgtest.Start(context.Background(), &pgtest.Options{NoFsync: true})
+	if err != nil {
+		t.Skipf("PostgreSQL: %v", err)
+	}
+	defer srv.Stop()
+	s, err = openIndexStore(t.Context(), srv.URL("postgres")+"?schema=chosen&sslmode=disable", false)
+	require.NoError(t, err)
+	defer s.Close()
+	ps, isPG := s.(*pgstore.Store)
+	require.True(t, isPG, "a postgres:// URL is a PostgreSQL store")
+	ix, err := match.OpenIndex(t.Context(), ps, nil)
+	require.NoError(t, err)
+	_, err = ix.Add(t.Context(), match.Record{Source: "gp", ID: "1", Family: "Smith", Given: []string{"Ann"}, BirthDate: "1970-01-02"})
+	require.NoError(t, err)
+	// The schema parameter chose the schema.
+	again, err := pgstore.Open(t.Context(), srv.URL("postgres"), &pgstore.Options{Schema: "chosen"})
+	require.NoError(t, err)
+	defer again.Close()
+	ix2, err := match.OpenIndex(t.Context(), again, nil)
+	require.NoError(t, err)
+	st, err := ix2.Stats(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, st.Records)
+}
