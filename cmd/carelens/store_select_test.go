@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"os"
 	"testing"
 
 	"github.com/carelens/carelens/match"
@@ -34,6 +35,9 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 
 	srv, err := pgtest.Start(context.Background(), &pgtest.Options{NoFsync: true})
 	if err != nil {
+		if os.Getenv("CARELENS_REQUIRE_POSTGRES") != "" {
+			t.Fatalf("PostgreSQL is required here (CARELENS_REQUIRE_POSTGRES): %v", err)
+		}
 		t.Skipf("PostgreSQL: %v", err)
 	}
 	defer srv.Stop()
