@@ -121,7 +121,11 @@ func interleave(srcs []iter.Seq[Entry], o *Options) iter.Seq2[Entry, error] {
 
 // compareBy returns the timeline order of o as a comparison of values.
 func compareBy(o *Options) func(a, b Entry) int {
-	e, err := Compile(&Options{Priority: o.Priority})
+	var p []string
+	if o != nil {
+		p = o.Priority
+	}
+	e, err := Compile(&Options{Priority: p})
 	if err != nil {
 		panic(err)
 	}
