@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/provenance"
 )
 
@@ -147,12 +147,15 @@ func Survive(recs []Demographic, o *Options) Golden {
 	var g Golden
 	g.Name = pick(recs, o, FieldName, func(d *Demographic) (Name, string, int) {
 		n := d.Name
-		k := strings.Join(append(slices.Clone(n.Given), "|", n.Family), " ")
+		k := match.NormaliseName(strings.Join(n.Given, " ")) + "|" + match.NormaliseName(n.Family)
 		c := len(n.Given)
 		if n.Family != "" {
 			c++
 		}
-		return n, fold(k), c
+		if k == "|" {
+			k = ""
+		}
+		return n, k, c
 	})
 	g.BirthDate = pick(recs, o, FieldBirthDate, func(d *Demographic) (time.Time, string, int) {
 		if d.BirthDate.IsZero() {
@@ -161,7 +164,7 @@ func Survive(recs []Demographic, o *Options) Golden {
 		return d.BirthDate, d.BirthDate.UTC().Format(time.DateOnly), 1
 	})
 	g.Sex = pick(recs, o, FieldSex, func(d *Demographic) (string, string, int) {
-		k := fold(d.Sex)
+		k := match.NormaliseName(d.Sex)
 		if k == "unknown" {
 			return d.Sex, "", 0 // "unknown" is no value
 		}
@@ -175,17 +178,19 @@ func Survive(recs []Demographic, o *Options) Golden {
 				c++
 			}
 		}
-		k := fold(strings.Join(a.Lines, " ") + "|" + a.City + "|" + a.Postcode)
+		pc, _ := match.NormalisePostcode(a.Postcode)
+		k := match.NormaliseName(strings.Join(a.Lines, " ")) + "|" + match.NormaliseName(a.City) + "|" + cmp.Or(pc, match.NormaliseName(a.Postcode))
 		if c == 0 {
 			k = ""
 		}
 		return a, k, c
 	})
 	g.Phone = pick(recs, o, FieldPhone, func(d *Demographic) (string, string, int) {
-		return d.Phone, digits(d.Phone), len(digits(d.Phone))
+		k := match.NormalisePhone(d.Phone)
+		return d.Phone, k, len(k)
 	})
 	g.Email = pick(recs, o, FieldEmail, func(d *Demographic) (string, string, int) {
-		return d.Email, strings.ToLower(strings.TrimSpace(d.Email)), 1
+		return d.Email, match.NormaliseEmail(d.Email), 1
 	})
 
 	systems := map[string]bool{}
@@ -198,7 +203,7 @@ func Survive(recs []Demographic, o *Options) Golden {
 		v := pick(recs, o, FieldIdentifiers, func(d *Demographic) (Identifier, string, int) {
 			for _, id := range d.Identifiers {
 				if id.System == sys && id.Value != "" {
-					return id, fold(id.Value), 1
+					return id, match.NormaliseIdentifier(id.Value), 1
 				}
 			}
 			return Identifier{}, "", 0
@@ -280,33 +285,4 @@ func pick[T any](recs []Demographic, o *Options, f Field, get func(*Demographic)
 		return cmp.Compare(a.key, b.key)
 	})
 	return provenance.Tagged[T]{Value: vals[best.first], Lineage: provenance.Of(best.tags...)}
-}
-
-// fold lower-cases s and keeps letters and digits, single-spaced.
-func fold(s string) string {
-	var b strings.Builder
-	space := false
-	for _, r := range s {
-		switch {
-		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '|':
-			if space && b.Len() > 0 {
-				b.WriteByte(' ')
-			}
-			space = false
-			b.WriteRune(unicode.ToLower(r))
-		default:
-			space = true
-		}
-	}
-	return b.String()
-}
-
-func digits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

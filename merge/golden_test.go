@@ -91,8 +91,24 @@ func TestSurviveEmptyAndDeterministic(t *testing.T) {
 	assert.Zero(t, g.Name.Lineage.Len())
 	assert.Empty(t, g.Identifiers)
 
-	a := Demographic{Tag: provenance.Tag{Source: "a"}, Phone: "01"}
-	b := Demographic{Tag: provenance.Tag{Source: "b"}, Phone: "02"}
+	a := Demographic{Tag: provenance.Tag{Source: "a"}, Phone: "0113 496 0010"}
+	b := Demographic{Tag: provenance.Tag{Source: "b"}, Phone: "0113 496 0020"}
 	assert.Equal(t, Survive([]Demographic{a, b}, nil), Survive([]Demographic{b, a}, nil),
 		"a full tie is broken by value, not by input order")
+	assert.NotZero(t, Survive([]Demographic{a, b}, nil).Phone.Lineage.Len())
+}
+
+// TestSurviveNormalisesAsMatch: golden demographics compare phones,
+// e-mails, identifiers and names with match's normalisers, so values equal
+// to matching are one value here.
+func TestSurviveNormalisesAsMatch(t *testing.T) {
+	a := Demographic{Tag: provenance.Tag{Source: "a"}, Phone: "+44 113 496 0000", Email: " Ada@Example.org ",
+		Name: Name{Given: []string{"Zoë"}, Family: "O'Neill"}, Identifiers: []Identifier{{System: "nhs", Value: "943 476 5919"}}}
+	b := Demographic{Tag: provenance.Tag{Source: "b"}, Phone: "0113 4960000", Email: "ada@example.org",
+		Name: Name{Given: []string{"ZOE"}, Family: "ONEILL"}, Identifiers: []Identifier{{System: "nhs", Value: "943-476-5919"}}}
+	placeholder := Demographic{Tag: provenance.Tag{Source: "c"}, Phone: "00000000000", Email: "none@example.org"}
+	g := Survive([]Demographic{a, b, placeholder}, nil)
+	for field, l := range map[string]provenance.Lineage{"phone": g.Phone.Lineage, "email": g.Email.Lineage, "name": g.Name.Lineage, "identifier": g.Identifiers[0].Lineage} {
+		assert.Equal(t, []string{"a", "b"}, l.Sources(), "%s: one value held by both, the placeholder none", field)
+	}
 }
