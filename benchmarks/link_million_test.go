@@ -82,7 +82,7 @@ func TestLinkSynthCohort(t *testing.T) {
 	m, res, _ := linkCohort(t, dir, sources)
 	t.Logf("P=%.4f R=%.4f F1=%.4f false merges=%d of %d true pairs; pair completeness %.4f; %v", m.Precision, m.Recall, m.F1,
 		m.FalseMerges, m.TruePairs, res.Stats.PairCompleteness, res.Stats)
-	assert.GreaterOrEqual(t, m.F1, 0.99)
+	assert.GreaterOrEqual(t, m.F1, 0.985, "see minCorroborationSimilarity: recall traded for half the false merges at 1,000,000 records")
 	assert.Less(t, float64(m.FalseMerges), 0.001*float64(m.TruePairs))
 }
 

@@ -60,6 +60,27 @@ func isDemographic(f Field) bool {
 	return f == FieldGiven || f == FieldMiddle || f == FieldFamily || f == FieldBirthDate || f == FieldSex
 }
 
+// minCorroboration is the least weight, in bits, at which a field beyond
+// name, birth date, sex and area corroborates a pair (see
+// [ConstraintNameDOBOnly]): the level must at least double the odds. A
+// weight below one bit is within the error of its own estimate (m counted
+// on 100 confirmed pairs is known within 45%, about half a bit, and u
+// likewise), so it cannot tell a person from a namesake. With any
+// positive weight counting, a house number one edit apart under a
+// different postcode (+0.06 bits once m is estimated given the postcode)
+// let namesakes with different addresses link: 3 false-merge pairs at
+// 5,000 people of the robustness baseline, 11 of nhs-0.
+const minCorroboration = 1
+
+// minCorroborationSimilarity is the least string similarity at which a
+// level corroborates a pair against [ConstraintNameDOBOnly]. On the
+// 1,000,000-record cohort (BenchmarkLinkMillion's), 35 of 89 false-merge
+// pairs were namesakes (same given name, birth date and sex, different
+// family name and postcode) whose only corroboration was an address at
+// Jaro-Winkler >= 0.75 (+2.6 bits given a different postcode); an address
+// mistyped in one record stays at 0.90 or above.
+const minCorroborationSimilarity = 0.9
+
 // isArea reports whether f names an area many people share (town, state):
 // agreement there corroborates no one.
 func isArea(f Field) bool { return f == FieldTown || f == FieldState }
@@ -99,7 +120,11 @@ func (s *Scorer) facts(pat uint64) pairFacts {
 		// An e-mail corroborates only at its exact level, which needs more
 		// than the names in the address (see emailNameOnly).
 		nameLike := cc.field == FieldEmail && lv.kind != LevelExact
-		if !isDemographic(cc.field) && !isArea(cc.field) && !nameLike && s.levelWeight(c, l, pat) > 0 {
+		// A loose similarity (below minCorroborationSimilarity) is what
+		// two different streets of one style share ("74 Church Avenue"
+		// and "77 Beech Avenue" are Jaro-Winkler 0.75 apart).
+		loose := lv.kind == LevelSimilarity && lv.thr < minCorroborationSimilarity
+		if !isDemographic(cc.field) && !isArea(cc.field) && !nameLike && !loose && s.levelWeight(c, l, pat) >= minCorroboration {
 			f.corroborated = true
 			if cc.field == FieldNHSNumber || cc.field >= FieldIdentifier || cc.field == FieldEmail {
 				f.idAgrees = true // personal: twins do not share it

@@ -53,6 +53,14 @@ func TestFailureModes(t *testing.T) {
 				r.Postcode = ""
 			}),
 			wantLinked: false, wantGrades: []Grade{GradePossible, GradeCertainlyNot}, reason: "the date carries no weight"},
+		{name: "namesakes on streets of one style", a: base, b: with(func(r *Record) {
+			r.Family = "Thwaite"
+			r.Address = []string{"17 Hartley Road"}
+			r.Postcode = "BS15 2GS"
+			r.Phone = ""
+		}),
+			wantLinked: false, wantGrades: []Grade{GradePossible, GradeCertainlyNot},
+			reason: "given name, birth date and sex agree; a street resembling the other by style alone corroborates nothing"},
 		{name: "day and month transposed", a: base, b: with(func(r *Record) { r.BirthDate = "1984-07-03" }),
 			wantLinked: true, wantGrades: []Grade{GradeCertain, GradeProbable}, reason: "a dedicated level, not a disagreement"},
 		{name: "name order swapped", a: base, b: with(func(r *Record) { r.Given = []string{"Pemberton"}; r.Family = "Oliver" }),

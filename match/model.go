@@ -91,6 +91,16 @@ type Level struct {
 	// e-mail made of the name agrees more often between namesakes). Zero
 	// means U.
 	UGiven float64 `json:"uGiven,omitempty"`
+	// MGiven is P(level | match, the Given comparison agrees exactly), the
+	// m that goes with UGiven: a true pair that shares the postcode almost
+	// always shares the town too. Zero means M.
+	MGiven float64 `json:"mGiven,omitempty"`
+	// MNot is P(level | match, the Given comparison compared and not at
+	// its exact level), scored against U: a person who moved keeps little
+	// of the old address, so a different town counts for less against a
+	// match, and a shared house number under another postcode for less in
+	// favour of one, than the plain M says. Zero means M.
+	MNot float64 `json:"mNot,omitempty"`
 }
 
 // Comparison compares one field of two records through an ordered list of
@@ -223,9 +233,15 @@ type LevelReport struct {
 	Weight float64  `json:"weight"`
 	MFrom  Estimate `json:"mFrom"`
 	UFrom  Estimate `json:"uFrom"`
-	// UGiven and WeightGiven apply when the comparison's Given field agrees.
+	// MGiven, UGiven and WeightGiven apply when the comparison's Given
+	// field agrees.
+	MGiven      float64 `json:"mGiven,omitempty"`
 	UGiven      float64 `json:"uGiven,omitempty"`
 	WeightGiven float64 `json:"weightGiven,omitempty"`
+	// MNot and WeightNot (log2(MNot/U)) apply when the Given field is
+	// compared and differs; zero when m was not estimated apart.
+	MNot      float64 `json:"mNot,omitempty"`
+	WeightNot float64 `json:"weightNot,omitempty"`
 }
 
 // DefaultThreshold is the default match probability for linking.
@@ -301,6 +317,9 @@ func (m *Model) Validate() error {
 			}
 			if l.UGiven < 0 || l.UGiven > 1 || math.IsNaN(l.UGiven) {
 				return fmt.Errorf("%w: comparison %s level %d: uGiven outside (0, 1]", ErrInvalidModel, c.Name, li)
+			}
+			if l.MGiven < 0 || l.MGiven > 1 || math.IsNaN(l.MGiven) || l.MNot < 0 || l.MNot > 1 || math.IsNaN(l.MNot) {
+				return fmt.Errorf("%w: comparison %s level %d: mGiven or mNot outside (0, 1]", ErrInvalidModel, c.Name, li)
 			}
 		}
 		if c.Given != "" {

@@ -1,6 +1,7 @@
 package match
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -442,18 +443,30 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 			}
 		}
 	}
-	anchorM, anchorN := anchoredM(sc, hist, levels, prior)
-	contactM, contactN := contactAnchoredM(sc, hist, levels, prior)
+	anchor := anchoredM(sc, hist, levels, prior)
+	contact := contactAnchoredM(sc, hist, levels, prior)
 	m := pooled.m
 	mFrom := make([]Estimate, nc)
 	evidence := make([]float64, nc)
+	// mCond[c][st] is comparison c's m given the state st of the
+	// comparisons it depends on, where the confirmed pairs it was counted
+	// on show enough of that state.
+	mCond := make([][3][]float64, nc)
 	for c := range sc.comps {
+		uExact := ut.given[c]
+		if uExact == nil {
+			uExact = u[c]
+		}
 		mFrom[c], evidence[c] = EstimateEM, pooled.n[c]
 		switch {
-		case anchorN[c] >= minAnchorPairs:
-			m[c], mFrom[c], evidence[c] = anchorM[c], EstimateAnchored, anchorN[c]
-		case contactN[c] >= minAnchorPairs:
-			m[c], mFrom[c], evidence[c] = contactM[c], EstimateContact, contactN[c]
+		case anchor.n[c] >= minAnchorPairs:
+			m[c], mFrom[c], evidence[c] = anchor.m[c], EstimateAnchored, anchor.n[c]
+			mCond[c][condExact] = anchor.conditionalM(c, condExact, uExact)
+			mCond[c][condDiffers] = anchor.conditionalM(c, condDiffers, u[c])
+		case contact.n[c] >= minAnchorPairs:
+			m[c], mFrom[c], evidence[c] = contact.m[c], EstimateContact, contact.n[c]
+			mCond[c][condExact] = contact.conditionalM(c, condExact, uExact)
+			mCond[c][condDiffers] = contact.conditionalM(c, condDiffers, u[c])
 		case cnt[c] > 0:
 			for l := 1; l < levels[c]; l++ {
 				m[c][l] = sum[c][l] / float64(cnt[c])
@@ -492,20 +505,26 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 			for l := 1; l < levels[c]; l++ {
 				u[c][l] = mc.Levels[l].U
 			}
-			m[c] = prior[c]
+			m[c], mCond[c] = prior[c], [3][]float64{}
 		} else if evidence[c] < minEvidence {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("only %.0f matching pairs: m kept at the default", evidence[c]))
 			from = EstimatePrior
-			m[c] = prior[c]
+			m[c], mCond[c] = prior[c], [3][]float64{}
 		}
 		mFromL := make([]Estimate, levels[c])
 		uFromL := make([]Estimate, levels[c])
 		for l := 1; l < levels[c]; l++ {
 			mc.Levels[l].M = m[c][l]
 			mc.Levels[l].U = u[c][l]
-			mc.Levels[l].UGiven = 0
+			mc.Levels[l].UGiven, mc.Levels[l].MGiven, mc.Levels[l].MNot = 0, 0, 0
 			if ut.given[c] != nil {
 				mc.Levels[l].UGiven = ut.given[c][l]
+			}
+			if mg := mCond[c][condExact]; mg != nil {
+				mc.Levels[l].MGiven = mg[l]
+			}
+			if mn := mCond[c][condDiffers]; mn != nil {
+				mc.Levels[l].MNot = mn[l]
 			}
 			mFromL[l], uFromL[l] = from, EstimateRandom
 			if !observed[c] {
@@ -519,8 +538,12 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 		for l := 1; l < levels[c]; l++ {
 			lv := mc.Levels[l]
 			lr := LevelReport{Label: lv.Label, M: lv.M, U: lv.U, Weight: math.Log2(lv.M / lv.U), MFrom: mFromL[l], UFrom: uFromL[l]}
-			if lv.UGiven > 0 {
-				lr.UGiven, lr.WeightGiven = lv.UGiven, math.Log2(lv.M/lv.UGiven)
+			if lv.UGiven > 0 || lv.MGiven > 0 {
+				lr.MGiven, lr.UGiven = cmp.Or(lv.MGiven, lv.M), cmp.Or(lv.UGiven, lv.U)
+				lr.WeightGiven = math.Log2(lr.MGiven / lr.UGiven)
+			}
+			if lv.MNot > 0 {
+				lr.MNot, lr.WeightNot = lv.MNot, math.Log2(lv.MNot/lv.U)
 			}
 			rep.Levels = append(rep.Levels, lr)
 		}
