@@ -85,9 +85,6 @@ func Compile(o *Options) (*Engine, error) {
 	return e, nil
 }
 
-// Options returns a copy of the options the engine was compiled from.
-func (e *Engine) Options() Options { return e.o }
-
 // Vocabulary returns the engine's compiled rules as a [Vocabulary].
 func (e *Engine) Vocabulary() *Vocabulary { return &Vocabulary{c: e.rules} }
 
@@ -173,9 +170,8 @@ func (e *Engine) Sort(entries []Entry) {
 		i int
 	}
 	keys := make([]sk, len(entries))
-	r := ranker{priority: e.o.Priority}
 	for i := range entries {
-		keys[i] = sk{keyOf(&entries[i], r.rank(lead(&entries[i]).Source)), i}
+		keys[i] = sk{keyOf(&entries[i], rank(e.o.Priority, lead(&entries[i]).Source)), i}
 	}
 	slices.SortFunc(keys, func(a, b sk) int {
 		if c := order(&a.k, &b.k); c != 0 {
@@ -188,22 +184,6 @@ func (e *Engine) Sort(entries []Entry) {
 		sorted[j] = entries[k.i]
 	}
 	copy(entries, sorted)
-}
-
-// ranker is rank with the last source remembered: a stream is mostly one
-// source's.
-type ranker struct {
-	priority []string
-	last     string
-	r        int32
-	ok       bool
-}
-
-func (r *ranker) rank(source string) int32 {
-	if !r.ok || source != r.last {
-		r.last, r.r, r.ok = source, rank(r.priority, source), true
-	}
-	return r.r
 }
 
 // interval returns the span of time an entry may mean, in Unix seconds: a

@@ -203,7 +203,7 @@ func FuzzMerge(f *testing.F) {
 			for a := range ms {
 				for b := a + 1; b < len(ms); b++ {
 					if ms[a].Value != nil && ms[b].Value != nil && ms[a].Category != CategoryMedication {
-						c := m.rules.concept[codeKey{ms[a].Codes[0].System, ms[a].Codes[0].Code}]
+						c, _ := m.rules.lookup(ms[a].Codes[0].System, ms[a].Codes[0].Code)
 						ok, _ := m.rules.sameQty(ms[a].Value, ms[b].Value, c)
 						require.True(t, ok || identical(&ms[a], &ms[b]), "members with disagreeing values")
 					}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -181,7 +182,7 @@ func (c *compiled) lookup(system, code string) (int32, bool) {
 	return 0, false
 }
 
-// codeKey indexes a concept by system and code.
+// codeKey is a coding by system and code.
 type codeKey struct{ system, code string }
 
 type unitInfo struct {
@@ -192,9 +193,8 @@ type unitInfo struct {
 
 // compiled is the lookup form of Rules, built once per Engine.
 type compiled struct {
-	concept map[codeKey]int32 // code → concept index
-	// byCode indexes concept by the code alone (one short string to hash);
-	// the system is then checked among the few codes sharing that string.
+	// byCode indexes concepts by the code alone (one short string to
+	// hash); the system is then checked among the few codes sharing it.
 	byCode   map[string][]sysConcept
 	molar    []float64 // concept index → molar mass or 0
 	ids      []string  // concept index → the concept's ID
@@ -205,7 +205,7 @@ type compiled struct {
 }
 
 func compileRules(rs *Rules) (*compiled, error) {
-	c := &compiled{concept: make(map[codeKey]int32), byCode: make(map[string][]sysConcept), units: make(map[string]unitInfo)}
+	c := &compiled{byCode: make(map[string][]sysConcept), units: make(map[string]unitInfo)}
 	ids := make(map[string]int32, len(rs.Concepts))
 	for i, con := range rs.Concepts {
 		if con.ID == "" {
@@ -217,14 +217,11 @@ func compileRules(rs *Rules) (*compiled, error) {
 		ids[con.ID] = int32(i)
 		c.ids = append(c.ids, con.ID)
 		for _, cd := range con.Codes {
-			k := codeKey{cd.System, cd.Code}
-			if prev, ok := c.concept[k]; ok && prev != int32(i) {
+			if prev, ok := c.lookup(cd.System, cd.Code); ok && prev != int32(i) {
 				return nil, fmt.Errorf("merge: rules: code %s|%s: %w: in two concepts", cd.System, cd.Code, ErrInvalidRules)
-			}
-			if _, ok := c.concept[k]; !ok {
+			} else if !ok {
 				c.byCode[cd.Code] = append(c.byCode[cd.Code], sysConcept{cd.System, int32(i)})
 			}
-			c.concept[k] = int32(i)
 		}
 	}
 	c.molar = make([]float64, len(rs.Concepts))
@@ -273,41 +270,19 @@ func compileRules(rs *Rules) (*compiled, error) {
 	return c, nil
 }
 
-// numCategories is the number of known categories plus one for CategoryOther,
-// whose index otherIndex every unknown category shares.
-const (
-	numCategories = 13
-	otherIndex    = 12
-)
+// categories are the known categories in index order; CategoryOther,
+// last, is shared by every category not listed.
+var categories = [...]Category{CategoryResult, CategoryObservation, CategoryReport, CategoryMedication,
+	CategoryAllergy, CategoryProblem, CategoryProcedure, CategoryImmunisation, CategoryEncounter,
+	CategoryReferral, CategoryDocument, CategoryNote, CategoryOther}
+
+const numCategories = len(categories)
 
 // categoryIndex maps a category to a small index; unknown ones share
 // CategoryOther's.
 func categoryIndex(c Category) int {
-	switch c {
-	case CategoryResult:
-		return 0
-	case CategoryObservation:
-		return 1
-	case CategoryReport:
-		return 2
-	case CategoryMedication:
-		return 3
-	case CategoryAllergy:
-		return 4
-	case CategoryProblem:
-		return 5
-	case CategoryProcedure:
-		return 6
-	case CategoryImmunisation:
-		return 7
-	case CategoryEncounter:
-		return 8
-	case CategoryReferral:
-		return 9
-	case CategoryDocument:
-		return 10
-	case CategoryNote:
-		return 11
+	if i := slices.Index(categories[:], c); i >= 0 {
+		return i
 	}
-	return otherIndex
+	return numCategories - 1
 }

@@ -72,9 +72,8 @@ func (e *Engine) getSweep() *sweep {
 func (s *sweep) run(srcs [][]Entry) error {
 	base := make([]int32, len(srcs)+1)
 	for si, src := range srcs {
-		r := ranker{priority: s.eng.o.Priority}
 		for i := range src {
-			if err := s.read(&src[i], ref{int32(si), int32(i)}, &r); err != nil {
+			if err := s.read(&src[i], ref{int32(si), int32(i)}); err != nil {
 				return err
 			}
 		}
@@ -109,12 +108,12 @@ func (s *sweep) run(srcs [][]Entry) error {
 }
 
 // read appends the item of entry e.
-func (s *sweep) read(e *Entry, r ref, rk *ranker) error {
+func (s *sweep) read(e *Entry, r ref) error {
 	tags := e.Lineage.Tags()
 	if len(tags) == 0 {
 		return fmt.Errorf("%w: stream %d, position %d", ErrUntagged, r.s, r.i)
 	}
-	it := item{key: keyOf(e, rk.rank(tags[0].Source)), e: e, r: r, cat: uint8(categoryIndex(e.Category)), next: -1}
+	it := item{key: keyOf(e, rank(s.eng.o.Priority, tags[0].Source)), e: e, r: r, cat: uint8(categoryIndex(e.Category)), next: -1}
 	it.start, it.end, it.timed = interval(e)
 	for _, tg := range tags {
 		id, ok := s.srcIDs[tg.Source]

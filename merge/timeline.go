@@ -1,6 +1,7 @@
 package merge
 
 import (
+	"cmp"
 	"iter"
 	"slices"
 
@@ -210,29 +211,10 @@ func (s *sweep) build(t *Timeline) {
 		rep := &s.items[cls[i].rep]
 		cls[i].key = key{sec: rep.sec, nsec: rep.nsec, rank: cls[i].leadRank, lead: cls[i].lead}
 	}
-	less := func(a, b int32) bool {
-		c := order(&cls[a].key, &cls[b].key)
-		return c < 0 || c == 0 && a < b
-	}
-	// Clusters were opened in timeline order of their first member and take
-	// their representative's time, which is close: the permutation is
-	// nearly sorted, and insertion sort costs little. A sort of many
-	// moves (a long window, a late trusted member) is left to SortFunc.
-	moves := 0
-	for i := 1; i < len(perm) && moves <= 4*len(perm); i++ {
-		for j := i; j > 0 && less(perm[j], perm[j-1]); j-- {
-			perm[j], perm[j-1] = perm[j-1], perm[j]
-			moves++
-		}
-	}
-	if moves > 4*len(perm) {
-		slices.SortFunc(perm, func(a, b int32) int {
-			if less(a, b) {
-				return -1
-			}
-			return 1
-		})
-	}
+	// Ties go to the cluster opened first. Clusters were opened in timeline
+	// order and take their representative's time, which is close, so the
+	// permutation is nearly sorted (which pdqsort detects).
+	slices.SortFunc(perm, func(a, b int32) int { return cmp.Or(order(&cls[a].key, &cls[b].key), cmp.Compare(a, b)) })
 	group, reasons := s.groupConflicts()
 	nOwn, nTags, nCodes := 0, 0, 0
 	for ci := range cls {
