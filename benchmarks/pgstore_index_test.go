@@ -196,4 +196,3 @@ func measureStore(t *testing.T, name string, open func() match.Store, model *mat
 func fmtQPS(m map[string]float64) string {
 	return fmt.Sprintf("1: %.0f, 4: %.0f, 16: %.0f", m["1"], m["4"], m["16"])
 }
-
