@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,8 +28,10 @@ type storeRun struct {
 	OpenSeconds          float64 // reopening the index over the loaded store
 	DiskBytes            int64
 	Persons              int
-	QueryP50, QueryP99   time.Duration
+	QueryP50, QueryP99   time.Duration      // first pass after reopening: the prepared-record cache is cold
 	QueryThroughput      map[string]float64 // clients → queries/s
+	WarmP50, WarmP99     time.Duration      // the same queries again, after the throughput runs
+	LoadAvg              string             // /proc/loadavg before the load: the machine is shared
 	AddP50, AddP99       time.Duration
 }
 
@@ -130,6 +133,9 @@ func measureStore(t *testing.T, name string, open func() match.Store, model *mat
 	s := open()
 	ix, err := match.OpenIndex(ctx, s, &match.IndexOptions{Model: model})
 	require.NoError(t, err)
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		res.LoadAvg = strings.TrimSpace(string(b))
+	}
 	t0, cpu0, last := time.Now(), indexCPUSeconds(), time.Now()
 	n, err := ix.Load(ctx, func(yield func(match.Record, error) bool) {
 		for _, r := range recs {
@@ -179,7 +185,15 @@ func measureStore(t *testing.T, name string, open func() match.Store, model *mat
 		qps := queryThroughput(ctx, t, ix, queries, clients, 5*time.Second)
 		res.QueryThroughput[strconv.Itoa(clients)] = qps
 	}
-	t.Logf("%s: query p50 %v p99 %v; throughput %v queries/s by clients", name, res.QueryP50, res.QueryP99, fmtQPS(res.QueryThroughput))
+	for i, q := range queries {
+		q0 := time.Now()
+		_, err := ix.Query(ctx, q, 10)
+		lat[i] = time.Since(q0)
+		require.NoError(t, err)
+	}
+	res.WarmP50, res.WarmP99 = percentile(lat, 0.50), percentile(lat, 0.99)
+	t.Logf("%s: query p50 %v p99 %v (warm: p50 %v p99 %v); throughput %v queries/s by clients",
+		name, res.QueryP50, res.QueryP99, res.WarmP50, res.WarmP99, fmtQPS(res.QueryThroughput))
 
 	addLat := make([]time.Duration, len(adds))
 	for i, r := range adds {
