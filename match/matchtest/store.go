@@ -53,6 +53,7 @@ var storeCases = []struct {
 	{"ViewIsReadOnly", testViewReadOnly},
 	{"CallerOwnsBuffers", testBuffers},
 	{"SnapshotRead", testSnapshot},
+	{"LargeTransaction", testLargeTransaction},
 	{"ConcurrentCounters", testConcurrentCounters},
 	{"CancelledContext", testCancelled},
 	{"Closed", testClosed},
@@ -273,6 +274,80 @@ func testSnapshot(t *testing.T, s match.Store) {
 	v, err := get(t, s, "snap")
 	require.NoError(t, err)
 	assert.Equal(t, "after", v)
+}
+
+// testLargeTransaction writes thousands of keys in one transaction, over
+// keys committed before, deleting some: a bulk load's transaction. Scans
+// inside it and after it see the same merged, ordered result.
+func testLargeTransaction(t *testing.T, s match.Store) {
+	const n = 6000
+	key := func(i int) []byte { return fmt.Appendf(nil, "big/%05d", i) }
+	// Every third key exists before.
+	require.NoError(t, s.Update(t.Context(), func(tx match.Txn) error {
+		for i := 0; i < n; i += 3 {
+			if err := tx.Set(key(i), []byte("old")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	// want is the state after the big transaction: every key but those
+	// divisible by 5 (deleted, or never written), all "new" or "kept".
+	want := func(i int) (string, bool) {
+		switch {
+		case i%5 == 0:
+			return "", false
+		case i%3 == 0 && i%2 == 1:
+			return "old", true // existing, untouched
+		default:
+			return "new", true
+		}
+	}
+	check := func(tx match.Txn, from int) {
+		t.Helper()
+		i := from
+		next := func() {
+			for i < n {
+				if _, ok := want(i); ok {
+					return
+				}
+				i++
+			}
+		}
+		next()
+		for kv, err := range tx.Scan([]byte("big/"), key(from)) {
+			require.NoError(t, err)
+			require.Less(t, i, n, "scan yields keys past the last")
+			v, _ := want(i)
+			require.Equal(t, string(key(i)), string(kv.Key), "scan order")
+			require.Equal(t, v, string(kv.Value), "value of %s", kv.Key)
+			i++
+			next()
+		}
+		require.Equal(t, n, i, "scan ends at the last key")
+	}
+	require.NoError(t, s.Update(t.Context(), func(tx match.Txn) error {
+		for i := range n {
+			_, keep := want(i)
+			switch {
+			case !keep:
+				if err := tx.Delete(key(i)); err != nil {
+					return err
+				}
+			case i%3 != 0 || i%2 == 0:
+				if err := tx.Set(key(i), []byte("new")); err != nil {
+					return err
+				}
+			}
+		}
+		check(tx, 0)
+		check(tx, n/2+1)
+		return nil
+	}))
+	require.NoError(t, s.View(t.Context(), func(tx match.Txn) error {
+		check(tx, 0)
+		return nil
+	}))
 }
 
 func testConcurrentCounters(t *testing.T, s match.Store) {
