@@ -180,17 +180,27 @@ type Assignment struct {
 
 // OpenIndex opens the index held in s, initialising an empty store. A store
 // holding other data, or an index of another format version, is refused
-// with an error wrapping [ErrForeignStore]. o may be nil. The caller keeps
-// ownership of s and closes it after its last use of the index.
+// with an error wrapping [ErrForeignStore]. A [ReadOnlyStore] is opened
+// without writing: one holding no index is refused with an error wrapping
+// [ErrNotFound], and o.Model, if given, is used without being saved. o may
+// be nil. The caller keeps ownership of s and closes it after its last use
+// of the index.
 func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 	var opt IndexOptions
 	if o != nil {
 		opt = *o
 	}
 	ix := &Index{store: s}
-	err := s.Update(ctx, func(tx Txn) error {
+	readOnly := storeReadOnly(s)
+	open := s.Update
+	if readOnly {
+		open = s.View
+	}
+	err := open(ctx, func(tx Txn) error {
 		v, err := tx.Get(keyFormat)
 		switch {
+		case errors.Is(err, ErrNotFound) && readOnly:
+			return fmt.Errorf("match: open index: %w: the store holds no index", ErrNotFound)
 		case errors.Is(err, ErrNotFound):
 			for _, err := range tx.Scan(nil, nil) {
 				if err != nil {
@@ -219,7 +229,11 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 		if err := ix.ctr.decode(c); err != nil {
 			return err
 		}
-		opt.Model, err = loadModel(tx, opt.Model)
+		if readOnly {
+			opt.Model, err = readModel(tx, opt.Model)
+		} else {
+			opt.Model, err = loadModel(tx, opt.Model)
+		}
 		return err
 	})
 	if err != nil {

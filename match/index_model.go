@@ -130,3 +130,15 @@ func loadModel(tx Txn, given *Model) (*Model, error) {
 	}
 	return m, nil
 }
+
+// readModel is loadModel for a read-only store: the model given, else the
+// stored one, with nothing saved.
+func readModel(tx Txn, given *Model) (*Model, error) {
+	if given != nil {
+		if err := given.Validate(); err != nil {
+			return nil, fmt.Errorf("match: index model: %w", err)
+		}
+		return given, nil
+	}
+	return loadModel(tx, nil)
+}

@@ -100,3 +100,19 @@ type SizeReporter interface {
 	// DiskSize returns the bytes the store occupies on disk.
 	DiskSize() (int64, error)
 }
+
+// ReadOnlyStore is an optional capability of a [Store] opened for reading
+// only (how is the store's own option, such as badgerstore's
+// Options.ReadOnly). [OpenIndex] opens such a store without writing to it
+// and refuses one that holds no index; the index's writes then fail with
+// [ErrReadOnly], as the store's Update does.
+type ReadOnlyStore interface {
+	// ReadOnly reports whether the store refuses writes.
+	ReadOnly() bool
+}
+
+// storeReadOnly reports whether s declares itself read-only.
+func storeReadOnly(s Store) bool {
+	ro, ok := s.(ReadOnlyStore)
+	return ok && ro.ReadOnly()
+}
