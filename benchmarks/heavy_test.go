@@ -29,7 +29,11 @@ var mergeSizes = []struct {
 
 // BenchmarkMergeSizes measures, for each patient of mergeSizes:
 //
-//   - merge: merge + de-duplicate + build with one compiled [merge.Engine];
+//   - merge: merge + de-duplicate + build with one compiled [merge.Engine],
+//     of the streams as a source's response leaves them after
+//     [merge.Engine.Sort] (as federate and carelens timeline do);
+//   - merge/unsorted-layout: the same of the generator's streams, in order
+//     but with their codes and tags where the generator allocated them;
 //   - filter: [merge.Timeline.Without] one source (the viewer's source
 //     checkbox unticked), a re-merge with the same engine;
 //   - timeline: the k-way merge alone over iter.Seq streams
@@ -47,19 +51,29 @@ func BenchmarkMergeSizes(b *testing.B) {
 		n := countEntries(set)
 		eng, err := merge.Compile(&merge.Options{Rules: set.Rules, Priority: []string{"src-0", "src-1"}})
 		require.NoError(b, err)
-		b.Run(sz.name+"/merge", func(b *testing.B) {
-			var tl *merge.Timeline
-			ms := start(b)
-			for b.Loop() {
-				if tl, err = eng.MergeSlices(set.Sources); err != nil {
-					b.Fatal(err)
+		sorted := make([][]merge.Entry, len(set.Sources))
+		for i, s := range set.Sources {
+			sorted[i] = slices.Clone(s)
+			eng.Sort(sorted[i])
+		}
+		for _, layout := range []struct {
+			name string
+			srcs [][]merge.Entry
+		}{{"merge", sorted}, {"merge/unsorted-layout", set.Sources}} {
+			b.Run(sz.name+"/"+layout.name, func(b *testing.B) {
+				var tl *merge.Timeline
+				ms := start(b)
+				for b.Loop() {
+					if tl, err = eng.MergeSlices(layout.srcs); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			ms.report(b, n)
-			b.ReportMetric(float64(tl.Len()), "out-entries")
-		})
+				ms.report(b, n)
+				b.ReportMetric(float64(tl.Len()), "out-entries")
+			})
+		}
 		b.Run(sz.name+"/filter", func(b *testing.B) {
-			tl, err := eng.MergeSlices(set.Sources)
+			tl, err := eng.MergeSlices(sorted)
 			require.NoError(b, err)
 			drop := fmt.Sprintf("src-%d", sz.opts.Sources-1)
 			ms := start(b)

@@ -163,7 +163,13 @@ func Compare(a, b Entry) int {
 }
 
 // Sort sorts one source's entries into the order the merge requires,
-// keeping the input order of entries that compare equal.
+// keeping the input order of entries that compare equal, and copies their
+// codes and tags into one block of each, in that order: a parser allocates
+// them entry by entry, so in time order they lie scattered and the merge,
+// which reads every entry's codes and tags, would miss the cache on nearly
+// each one. The memory the entries pointed to is not written. On the heavy
+// patient of BenchmarkMergeSizes (20,000 entries) this layout makes the
+// merge about a third faster (see the benchmark's merge/unsorted).
 func (e *Engine) Sort(entries []Entry) {
 	type sk struct {
 		k key
@@ -180,8 +186,20 @@ func (e *Engine) Sort(entries []Entry) {
 		return cmp.Compare(a.i, b.i)
 	})
 	sorted := make([]Entry, len(entries))
+	nc, nt := 0, 0
 	for j, k := range keys {
 		sorted[j] = entries[k.i]
+		nc, nt = nc+len(sorted[j].Codes), nt+sorted[j].Lineage.Len()
+	}
+	codes, tags := make([]Code, 0, nc), make([]provenance.Tag, 0, nt)
+	for j := range sorted {
+		x := &sorted[j]
+		c0, t0 := len(codes), len(tags)
+		codes, tags = append(codes, x.Codes...), append(tags, x.Lineage.Tags()...)
+		if len(x.Codes) > 0 {
+			x.Codes = codes[c0:len(codes):len(codes)]
+		}
+		x.Lineage = provenance.OfSorted(tags[t0:len(tags):len(tags)])
 	}
 	copy(entries, sorted)
 }

@@ -47,6 +47,8 @@ type sweep struct {
 	pend     []pending // place's scratch
 	pairs    []pending // conflicting cluster pairs
 	srcIDs   map[string]int32
+	lastSrc  string // the source numbered last looked up, and its number
+	lastID   int32
 	srcNames []string
 	codes    map[codeKey]int32 // concept tokens of unmapped codes
 	texts    map[string]int32  // and of folded texts and resource identities
@@ -62,6 +64,7 @@ func (e *Engine) getSweep() *sweep {
 	}
 	s.items, s.clusters, s.pairs, s.parent, s.srcNames = s.items[:0], s.clusters[:0], s.pairs[:0], s.parent[:0], s.srcNames[:0]
 	clear(s.srcIDs)
+	s.lastID = -1
 	clear(s.codes)
 	clear(s.texts)
 	return s
@@ -116,11 +119,14 @@ func (s *sweep) read(e *Entry, r ref) error {
 	it := item{key: keyOf(e, rank(s.eng.o.Priority, tags[0].Source)), e: e, r: r, cat: uint8(categoryIndex(e.Category)), next: -1}
 	it.start, it.end, it.timed = interval(e)
 	for _, tg := range tags {
-		id, ok := s.srcIDs[tg.Source]
+		id, ok := s.lastID, s.lastSrc == tg.Source && s.lastID >= 0
 		if !ok {
-			id = int32(len(s.srcNames))
-			s.srcIDs[tg.Source] = id
-			s.srcNames = append(s.srcNames, tg.Source)
+			if id, ok = s.srcIDs[tg.Source]; !ok {
+				id = int32(len(s.srcNames))
+				s.srcIDs[tg.Source] = id
+				s.srcNames = append(s.srcNames, tg.Source)
+			}
+			s.lastSrc, s.lastID = tg.Source, id
 		}
 		if id < 64 {
 			it.mask |= 1 << id
@@ -232,8 +238,8 @@ func (s *sweep) place(ii int32) {
 		}
 		list[w] = ci
 		w++
-		if anc.e.Category != a.e.Category {
-			continue
+		if anc.cat != a.cat || int(a.cat) == numCategories-1 && anc.e.Category != a.e.Category {
+			continue // unknown categories share CategoryOther's index
 		}
 		var gap, dist int64
 		if anc.timed && a.timed {
