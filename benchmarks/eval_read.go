@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/carelens/carelens/match/matchio"
 )
 
 // TruthFormat names the layout a truth file was read from.
@@ -69,7 +71,7 @@ type csvFile struct {
 func openCSV(path string) (*csvFile, []string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("benchmarks: %w", err)
+		return nil, nil, err // *fs.PathError names the file
 	}
 	r := csv.NewReader(bufio.NewReaderSize(f, 1<<16))
 	r.TrimLeadingSpace = true
@@ -80,7 +82,7 @@ func openCSV(path string) (*csvFile, []string, error) {
 	if err != nil {
 		f.Close()
 		if errors.Is(err, io.EOF) {
-			return nil, nil, fmt.Errorf("benchmarks: %s:1: empty file, want a header: %w", path, ErrMalformed)
+			return nil, nil, malformed("%s:1: empty file, want a header", path)
 		}
 		return nil, nil, c.wrap(err)
 	}
@@ -94,9 +96,12 @@ func openCSV(path string) (*csvFile, []string, error) {
 // wrap turns a csv parse error into one naming file and line.
 func (c *csvFile) wrap(err error) error {
 	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
-		return fmt.Errorf("benchmarks: %s:%d: %v: %w", c.name, pe.Line, pe.Err, ErrMalformed)
+		if pe.Err == csv.ErrQuote && pe.Line > pe.StartLine {
+			return malformed("%s:%d: a quote opened on this line is not closed (lines %d-%d)", c.name, pe.StartLine, pe.StartLine, pe.Line)
+		}
+		return malformed("%s:%d: %v", c.name, pe.StartLine, pe.Err)
 	}
-	return fmt.Errorf("benchmarks: %s: %w", c.name, err)
+	return fmt.Errorf("%s: %w", c.name, err)
 }
 
 func (c *csvFile) line() int {
@@ -121,9 +126,14 @@ func (c *csvFile) rows(want int, atLeast bool, each func(line int, f []string) e
 			continue
 		}
 		if len(rec) < want || !atLeast && len(rec) != want {
-			return fmt.Errorf("benchmarks: %s:%d: %d fields, want %d: %w", c.name, line, len(rec), want, ErrMalformed)
+			return malformed("%s:%d: %d fields, want %d", c.name, line, len(rec), want)
 		}
 		for i := range rec {
+			if n := strings.Count(rec[i], "\n"); n > 0 {
+				// No id or label holds a line end: a quote was left open
+				// and swallowed the lines after it.
+				return malformed("%s:%d: a quote opened on this line runs on to line %d", c.name, line, line+n)
+			}
 			rec[i] = strings.TrimSpace(rec[i])
 		}
 		if err := each(line, rec); err != nil {
@@ -134,7 +144,20 @@ func (c *csvFile) rows(want int, atLeast bool, each func(line int, f []string) e
 
 // fieldError names file, line and column; values never appear.
 func fieldError(file string, line int, column, problem string) error {
-	return fmt.Errorf("benchmarks: %s:%d: column %s: %s: %w", file, line, column, problem, ErrMalformed)
+	return malformed("%s:%d: column %s: %s", file, line, column, problem)
+}
+
+// malformedError is an [ErrMalformed] whose message starts with the file
+// and line and does not repeat the sentinel's text.
+type malformedError struct{ msg string }
+
+func (e *malformedError) Error() string { return e.msg }
+func (e *malformedError) Unwrap() error { return ErrMalformed }
+
+// malformed returns a [malformedError]; the format should start with
+// "FILE:LINE: ".
+func malformed(format string, args ...any) error {
+	return &malformedError{msg: fmt.Sprintf(format, args...)}
 }
 
 // isRecordColumn reports whether a header names a record id column.
@@ -218,7 +241,7 @@ func ReadTruth(paths ...string) (*Truth, error) {
 			})
 		default:
 			c.f.Close()
-			return nil, fmt.Errorf("benchmarks: %s:1: unrecognised truth header (want source,record_id,person_id; record_id,entity_id; a FEBRL rec_id file; or a true-pairs file): %w", p, ErrMalformed)
+			return nil, malformed("%s:1: unrecognised truth header (want source,record_id,person_id; record_id,entity_id; a FEBRL rec_id file; or a true-pairs file)", p)
 		}
 		if err != nil {
 			return nil, err
@@ -254,7 +277,10 @@ func febrlEntity(id string) (string, bool) {
 
 // ReadClusters reads a clusters file: "source,record_id,cluster_id" (the
 // first column must be named source) or any two columns "record_id,
-// cluster_id". Errors name the file and line.
+// cluster_id". Sources and record ids are unescaped with
+// [matchio.UnescapeCSVField], undoing the escaping `carelens link` applies
+// to values a spreadsheet would read as formulas. Errors name the file and
+// line.
 func ReadClusters(path string) (*Clusters, error) {
 	c, head, err := openCSV(path)
 	if err != nil {
@@ -267,7 +293,7 @@ func ReadClusters(path string) (*Clusters, error) {
 			if f[0] == "" || f[1] == "" || f[2] == "" {
 				return fieldError(path, line, "source, record or cluster", "empty value")
 			}
-			cl.Records = append(cl.Records, LabelledRecord{Source: f[0], ID: f[1], Label: f[2]})
+			cl.Records = append(cl.Records, LabelledRecord{Source: matchio.UnescapeCSVField(f[0]), ID: matchio.UnescapeCSVField(f[1]), Label: f[2]})
 			return nil
 		})
 	case len(head) == 2:
@@ -275,12 +301,12 @@ func ReadClusters(path string) (*Clusters, error) {
 			if f[0] == "" || f[1] == "" {
 				return fieldError(path, line, "record or cluster", "empty value")
 			}
-			cl.Records = append(cl.Records, LabelledRecord{ID: f[0], Label: f[1]})
+			cl.Records = append(cl.Records, LabelledRecord{ID: matchio.UnescapeCSVField(f[0]), Label: f[1]})
 			return nil
 		})
 	default:
 		c.f.Close()
-		return nil, fmt.Errorf("benchmarks: %s:1: unrecognised clusters header (want source,record_id,cluster_id or record_id,cluster_id): %w", path, ErrMalformed)
+		return nil, malformed("%s:1: unrecognised clusters header (want source,record_id,cluster_id or record_id,cluster_id)", path)
 	}
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -21,6 +22,10 @@ var errCheckFailed = errors.New("fhir check failed")
 
 // runFHIR dispatches the fhir subcommands; there is one, check.
 func runFHIR(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(stderr, "usage: carelens fhir check [flags] FILE...")
+		return flag.ErrHelp // asked for: exit status 0
+	}
 	if len(args) == 0 || args[0] != "check" {
 		fmt.Fprintln(stderr, "usage: carelens fhir check [flags] FILE...")
 		return fmt.Errorf("%w: fhir needs the subcommand check", errUsage)

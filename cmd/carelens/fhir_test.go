@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,6 +83,14 @@ func TestFHIRUsage(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		err := run(t.Context(), args, nil, &stdout, &stderr)
 		assert.ErrorIs(t, err, errUsage, "%v", args)
+	}
+	// Asking for help is not a usage error: main exits 0 on flag.ErrHelp.
+	for _, args := range [][]string{{"fhir", "-h"}, {"fhir", "--help"}, {"fhir", "help"}, {"fhir", "check", "-h"}} {
+		var stdout, stderr bytes.Buffer
+		err := run(t.Context(), args, nil, &stdout, &stderr)
+		assert.ErrorIs(t, err, flag.ErrHelp, "%v", args)
+		assert.NotErrorIs(t, err, errUsage, "%v", args)
+		assert.Contains(t, stderr.String(), "usage: carelens fhir check", "%v", args)
 	}
 }
 

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,28 +28,146 @@ func init() {
 	register(command{name: "link", summary: "link record files into clusters of the same person", run: runLink})
 }
 
-const linkSynopsis = "[--out FILE] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2]... [--report -|FILE.html] [--no-twin-guard] [--link-unique-name-dob] [--birth-dates FROM..TO] [--date-order SOURCE=dmy|mdy]... INPUT..."
+const linkSynopsis = "[--out FILE] [--source NAME=FILE]... [--id [SOURCE:]COLUMN]... [--map [SOURCE:]FIELD=COLUMN[+COLUMN...]]... [--delimiter D] [--encoding E] [--date-order [SOURCE=]dmy|mdy|ymd]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2]... [--report -|FILE.html] [--no-twin-guard] [--link-unique-name-dob] [--birth-dates FROM..TO] INPUT..."
 
-// inputFlags are the flags link and train share for reading and preparing
-// input files.
+// inputFlags are the flags link, train and index load share for reading
+// and preparing input files.
 type inputFlags struct {
-	id         *string
+	fs         *flag.FlagSet
+	ids        multiFlag
 	maps       multiFlag
+	sources    multiFlag
+	delimiter  *string
+	encoding   *string
 	skipBad    *bool
 	birthDates *string
 	dateOrders multiFlag
 }
 
 func addInputFlags(fs *flag.FlagSet) *inputFlags {
-	f := &inputFlags{}
-	f.id = fs.String("id", "", "column holding the record id (default: automatic)")
-	fs.Var(&f.maps, "map", "map a field to columns, FIELD=COLUMN[+COLUMN...]; repeatable. FIELD is one of\n"+mapFieldsHelp())
-	f.skipBad = fs.Bool("skip-bad", false, "report bad rows on stderr and skip them instead of failing")
+	f := &inputFlags{fs: fs}
+	fs.Var(&f.sources, "source", "read FILE as the source NAME, NAME=FILE (default: each input's source is its file name without extension); repeatable")
+	fs.Var(&f.ids, "id", "column holding the record id, [SOURCE:]COLUMN; with SOURCE: for that source only; repeatable (default: automatic)")
+	fs.Var(&f.maps, "map", "map a field to columns, [SOURCE:]FIELD=COLUMN[+COLUMN...]; with SOURCE: for that source only,\n"+
+		"otherwise for every source without its own; repeatable. FIELD is one of\n"+mapFieldsHelp())
+	f.delimiter = fs.String("delimiter", "auto", "CSV field separator: auto (sniffed from the header line), comma, semicolon, tab or pipe")
+	f.encoding = fs.String("encoding", "auto", "CSV character encoding: auto (UTF-8, or Latin-1 when not valid UTF-8, reported), utf-8 or latin-1")
+	f.skipBad = fs.Bool("skip-bad", false, "report bad rows on stderr and skip them instead of failing (rows and the lines they took are counted)")
 	f.birthDates = fs.String("birth-dates", "", "plausible birth dates, FROM..TO (YYYY or YYYY-MM-DD, either may be empty);\n"+
 		"dates outside are treated as missing and counted (default 1880..today; a historical file sets e.g. 1500..)")
-	fs.Var(&f.dateOrders, "date-order", "read SOURCE's ambiguous dates (01/02/2003) day first or month first, SOURCE=dmy|mdy;\n"+
-		"repeatable; by default each source's order is decided from its unambiguous dates and reported")
+	fs.Var(&f.dateOrders, "date-order", "how sources write dates: dmy (01/02/2003 is 1 February), mdy (2 January) or ymd (year first;\n"+
+		"a year-last value is invalid); SOURCE=ORDER for one source, ORDER for every source without its own; repeatable.\n"+
+		"By default each source's order is inferred from its unambiguous dates (a 13-31 in either place) and reported")
 	return f
+}
+
+// input is one input file and the source name its records get.
+type input struct {
+	source, path string
+}
+
+// inputs returns the --source inputs, then the positional ones, each with
+// its source name.
+func (f *inputFlags) inputs() ([]input, error) {
+	var out []input
+	for _, spec := range f.sources {
+		name, path, ok := strings.Cut(spec, "=")
+		if !ok || strings.TrimSpace(name) == "" || path == "" {
+			return nil, fmt.Errorf("%w: --source wants NAME=FILE", errUsage)
+		}
+		out = append(out, input{source: strings.TrimSpace(name), path: path})
+	}
+	for _, p := range f.fs.Args() {
+		out = append(out, input{source: matchio.SourceName(p), path: p})
+	}
+	seen := map[string]string{}
+	for _, in := range out {
+		if prev, dup := seen[in.source]; dup {
+			return nil, fmt.Errorf("%w: %s and %s both have the source name %s; name one with --source NAME=FILE",
+				errUsage, matchio.Printable(prev), matchio.Printable(in.path), matchio.Printable(in.source))
+		}
+		seen[in.source] = in.path
+	}
+	return out, nil
+}
+
+// cutSource splits "SOURCE:REST" when SOURCE is one of the input sources,
+// and returns "" and spec whole otherwise.
+func cutSource(spec string, sources map[string]bool) (string, string) {
+	if src, rest, ok := strings.Cut(spec, ":"); ok && sources[src] {
+		return src, rest
+	}
+	return "", spec
+}
+
+// readOptions returns the reading options for each source: the global
+// --id and --map, replaced field by field by the source's own.
+func (f *inputFlags) readOptions(ins []input) (map[string]matchio.Options, error) {
+	sources := map[string]bool{}
+	for _, in := range ins {
+		sources[in.source] = true
+	}
+	delim, err := matchio.ParseDelimiter(*f.delimiter)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --delimiter: %v", errUsage, strings.TrimPrefix(err.Error(), "matchio: "))
+	}
+	enc, err := matchio.ParseEncoding(*f.encoding)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --encoding: %v", errUsage, strings.TrimPrefix(err.Error(), "matchio: "))
+	}
+	var global map[matchio.Field][]string
+	perMap := map[string]map[matchio.Field][]string{}
+	for _, spec := range f.maps {
+		src, rest := "", spec
+		if lhs, _, ok := strings.Cut(spec, "="); ok && strings.Contains(lhs, ":") {
+			// A field name never holds a colon: SOURCE:FIELD=COLUMN.
+			src, rest, _ = strings.Cut(spec, ":")
+			if !sources[src] {
+				return nil, fmt.Errorf("%w: --map %s: no input has the source name %s", errUsage, matchio.Printable(spec), matchio.Printable(src))
+			}
+		}
+		m := global
+		if src != "" {
+			m = perMap[src]
+		}
+		m, err := matchio.ParseMap(m, rest)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --map: %v", errUsage, strings.TrimPrefix(err.Error(), "matchio: "))
+		}
+		if src != "" {
+			perMap[src] = m
+		} else {
+			global = m
+		}
+	}
+	globalID, perID := "", map[string]string{}
+	for _, spec := range f.ids {
+		src, col := cutSource(spec, sources)
+		if col == "" {
+			return nil, fmt.Errorf("%w: --id wants [SOURCE:]COLUMN", errUsage)
+		}
+		if src == "" {
+			globalID = col
+		} else {
+			perID[src] = col
+		}
+	}
+	out := make(map[string]matchio.Options, len(ins))
+	for _, in := range ins {
+		m := maps.Clone(global)
+		for field, cols := range perMap[in.source] {
+			if m == nil {
+				m = map[matchio.Field][]string{}
+			}
+			m[field] = cols
+		}
+		id := globalID
+		if c, ok := perID[in.source]; ok {
+			id = c
+		}
+		out[in.source] = matchio.Options{Source: in.source, ID: id, Map: m, Delimiter: delim, Encoding: enc, SkipBad: *f.skipBad}
+	}
+	return out, nil
 }
 
 // prepareOptions returns the preparation options the flags ask for.
@@ -75,24 +195,41 @@ func (f *inputFlags) prepareOptions() (*match.PrepareOptions, error) {
 			return nil, fmt.Errorf("%w: --birth-dates: FROM is after TO", errUsage)
 		}
 	}
+	ins, err := f.inputs()
+	if err != nil {
+		return nil, err
+	}
+	all := match.DateOrderAuto
 	for _, spec := range f.dateOrders {
-		src, ord, ok := strings.Cut(spec, "=")
-		var order match.DateOrder
-		switch strings.ToLower(ord) {
-		case "dmy":
-			order = match.DayFirst
-		case "mdy":
-			order = match.MonthFirst
-		default:
-			ok = false
+		src, ord, perSource := strings.Cut(spec, "=")
+		if !perSource {
+			src, ord = "", spec
 		}
-		if !ok || src == "" {
-			return nil, fmt.Errorf("%w: --date-order wants SOURCE=dmy or SOURCE=mdy", errUsage)
+		order, err := match.ParseDateOrder(ord)
+		if err != nil || order == match.DateOrderAuto && strings.TrimSpace(ord) == "" || perSource && src == "" {
+			return nil, fmt.Errorf("%w: --date-order wants [SOURCE=]dmy, mdy or ymd", errUsage)
+		}
+		if !perSource {
+			all = order
+			continue
+		}
+		if !slices.ContainsFunc(ins, func(in input) bool { return in.source == src }) {
+			return nil, fmt.Errorf("%w: --date-order %s: no input has the source name %s", errUsage, matchio.Printable(spec), matchio.Printable(src))
 		}
 		if o.DateOrders == nil {
 			o.DateOrders = map[string]match.DateOrder{}
 		}
 		o.DateOrders[src] = order
+	}
+	if all != match.DateOrderAuto {
+		for _, in := range ins {
+			if _, ok := o.DateOrders[in.source]; !ok {
+				if o.DateOrders == nil {
+					o.DateOrders = map[string]match.DateOrder{}
+				}
+				o.DateOrders[in.source] = all
+			}
+		}
 	}
 	return o, nil
 }
@@ -101,7 +238,7 @@ func (f *inputFlags) prepareOptions() (*match.PrepareOptions, error) {
 // and how each source's ambiguous dates were read: never silently.
 func reportData(w io.Writer, r match.DataReport) {
 	for _, l := range r.Lines() {
-		fmt.Fprintf(w, "carelens: data: %s\n", l)
+		fmt.Fprintf(w, "carelens: data: %s\n", matchio.Printable(l))
 	}
 }
 
@@ -121,38 +258,65 @@ func mapFieldsHelp() string {
 	return b.String()
 }
 
-// read reads every input file; each file is one source named after it.
+// read reads every input file, the positional paths given and the
+// --source ones (paths is the flag set's arguments, kept for the callers'
+// signature). Each file is one source. For each CSV file it writes on
+// stderr how it was read: delimiter, encoding, and each column with the
+// field it maps to or "ignored", then any warning (an ignored column whose
+// name suggests a field, a Latin-1 fallback, skipped rows).
 func (f *inputFlags) read(paths []string, stderr io.Writer) ([]match.Record, error) {
-	var m map[matchio.Field][]string
-	for _, spec := range f.maps {
-		var err error
-		if m, err = matchio.ParseMap(m, spec); err != nil {
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
-		}
+	_ = paths // the same as f.fs.Args()
+	ins, err := f.inputs()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := f.readOptions(ins)
+	if err != nil {
+		return nil, err
 	}
 	// Files are read concurrently (each file is one source); records keep
-	// the order of the files on the command line.
-	parts := make([][]match.Record, len(paths))
-	errs := make([]error, len(paths))
-	var mu sync.Mutex
-	skipped := 0
+	// the order of the inputs, and so do the lines written about them.
+	parts := make([][]match.Record, len(ins))
+	errs := make([]error, len(ins))
+	notes := make([]bytes.Buffer, len(ins))
 	var wg sync.WaitGroup
-	for k, p := range paths {
+	for k, in := range ins {
 		wg.Go(func() {
-			if isFHIRFile(p) {
-				parts[k], errs[k] = readFHIRPatients(p, stderr, &mu)
+			w := &notes[k]
+			if isFHIRFile(in.path) {
+				parts[k], errs[k] = readFHIRPatients(in.path, in.source, w)
+				if errs[k] == nil && len(parts[k]) == 0 {
+					errs[k] = fmt.Errorf("%s: no Patient resources", matchio.Printable(in.path))
+				}
 				return
 			}
-			parts[k], errs[k] = matchio.ReadFile(p, matchio.Options{ID: *f.id, Map: m, SkipBad: *f.skipBad,
-				OnBad: func(e *matchio.RowError) {
-					mu.Lock()
-					defer mu.Unlock()
-					skipped++
-					fmt.Fprintln(stderr, "carelens: skipped:", e)
-				}})
+			o := opts[in.source]
+			o.OnBad = func(e *matchio.RowError) { fmt.Fprintf(w, "carelens: skipped: %v\n", e) }
+			var rep *matchio.Report
+			parts[k], rep, errs[k] = matchio.ReadFileReport(in.path, o)
+			if rep != nil {
+				for _, l := range rep.Lines() {
+					fmt.Fprintf(w, "carelens: %s\n", l)
+				}
+				warned := false
+				for _, l := range rep.Warnings() {
+					fmt.Fprintf(w, "carelens: warning: %s\n", l)
+					warned = true
+				}
+				if warned && slices.ContainsFunc(rep.Columns, func(c matchio.Column) bool { return c.Suggests != "" && c.Field == matchio.FieldIgnore }) {
+					fmt.Fprintf(w, "carelens: map such a column with --map %s:FIELD=COLUMN, or silence this with --map %s:ignore=COLUMN\n",
+						matchio.Printable(in.source), matchio.Printable(in.source))
+				}
+			}
+			if errors.Is(errs[k], matchio.ErrTruthLike) {
+				errs[k] = fmt.Errorf("%w; score clusters against it with carelens eval --truth", errs[k])
+			}
 		})
 	}
 	wg.Wait()
+	for k := range notes {
+		stderr.Write(notes[k].Bytes())
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -163,9 +327,6 @@ func (f *inputFlags) read(paths []string, stderr io.Writer) ([]match.Record, err
 	recs := make([]match.Record, 0, n)
 	for _, p := range parts {
 		recs = append(recs, p...)
-	}
-	if skipped > 0 {
-		fmt.Fprintf(stderr, "carelens: skipped %d bad rows\n", skipped)
 	}
 	return recs, nil
 }
@@ -181,24 +342,23 @@ func isFHIRFile(path string) bool {
 }
 
 // readFHIRPatients reads the Patients of a FHIR file (one resource, a
-// Bundle of any type, or NDJSON) as one source named after the file.
-// Problems fhirutil repaired or skipped are reported on stderr; they name
-// resources and JSON paths, never patient data.
-func readFHIRPatients(path string, stderr io.Writer, mu *sync.Mutex) ([]match.Record, error) {
+// Bundle of any type, or NDJSON) as one source. Problems fhirutil repaired
+// or skipped are written to w; they name resources and JSON paths, never
+// patient data.
+func readFHIRPatients(path, source string, w io.Writer) ([]match.Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	recs, issues, err := fhirutil.ReadPatients(f, matchio.SourceName(path))
+	recs, issues, err := fhirutil.ReadPatients(f, source)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", matchio.Printable(path), err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	for _, is := range issues {
-		fmt.Fprintf(stderr, "carelens: %s: %v\n", path, is)
+		fmt.Fprintf(w, "carelens: %s: %v\n", matchio.Printable(path), is)
 	}
+	fmt.Fprintf(w, "carelens: %s: source %s: %d FHIR Patients\n", matchio.Printable(path), matchio.Printable(source), len(recs))
 	return recs, nil
 }
 
@@ -235,9 +395,17 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	ins, err := in.inputs()
+	if err != nil {
+		return err
+	}
+	if len(ins) == 0 {
 		fs.Usage()
 		return fmt.Errorf("%w: link needs at least one input file", errUsage)
+	}
+	inPaths := make([]string, len(ins))
+	for i, x := range ins {
+		inPaths[i] = x.path
 	}
 	if *threshold < 0 || *threshold >= 1 {
 		return fmt.Errorf("%w: --threshold must be in (0, 1)", errUsage)
@@ -250,7 +418,7 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		}
 		ex = append(ex, [2]string{strings.TrimSpace(a), strings.TrimSpace(b)})
 	}
-	htmlReport, err := reportPath(*reportFlag, fs.Args())
+	htmlReport, err := reportPath(*reportFlag, inPaths)
 	if err != nil {
 		return err
 	}
@@ -259,6 +427,11 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	po, err := in.prepareOptions()
 	if err != nil {
 		return err
+	}
+	for _, o := range []string{*out, *pairsPath, *saveModel} {
+		if o != "" && slices.ContainsFunc(inPaths, func(p string) bool { return filepath.Clean(p) == filepath.Clean(o) }) {
+			return fmt.Errorf("%w: output %s is an input file", errUsage, matchio.Printable(o))
+		}
 	}
 	recs, err := in.read(fs.Args(), stderr)
 	if err != nil {
@@ -315,16 +488,16 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if htmlReport != "" {
 		note := fmt.Sprintf("Every candidate pair blocking made, %d, scored before constraints and clustering.", res.Stats.CandidatePairs)
 		err := writeFileWith(htmlReport, func(w io.Writer) error {
-			return report.WriteHTML(w, &report.Page{Title: "carelens link: " + strings.Join(sourceNames(fs.Args()), ", "), Model: res.Model,
+			return report.WriteHTML(w, &report.Page{Title: "carelens link: " + strings.Join(sourceNamesOf(ins), ", "), Model: res.Model,
 				Threshold: *threshold, Weights: res.Stats.Weights, WeightsNote: note, Pairs: explained})
 		})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "carelens link: report written to %s\n", htmlReport)
+		fmt.Fprintf(stderr, "carelens link: report written to %s\n", matchio.Printable(htmlReport))
 	}
 	for _, p := range explained {
-		fmt.Fprintf(stdout, "%s (same cluster: %v)\n", p.Label, p.SameCluster)
+		fmt.Fprintf(stdout, "%s (same cluster: %v)\n", matchio.Printable(p.Label), p.SameCluster)
 		fmt.Fprint(stdout, p.Explanation.String())
 	}
 	if len(explained) > 0 && *out == "" {
@@ -336,7 +509,7 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 			cw.Write([]string{"source_a", "record_id_a", "source_b", "record_id_b", "weight", "probability"})
 			for _, p := range res.Pairs {
 				a, b := &recs[p.A], &recs[p.B]
-				cw.Write([]string{a.Source, a.ID, b.Source, b.ID, strconv.FormatFloat(p.Weight, 'f', 3, 64),
+				cw.Write([]string{cell(a.Source, false), cell(a.ID, false), cell(b.Source, false), cell(b.ID, false), strconv.FormatFloat(p.Weight, 'f', 3, 64),
 					strconv.FormatFloat(match.Probability(p.Weight), 'f', 6, 64)})
 			}
 			cw.Flush()
@@ -346,11 +519,12 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 			return err
 		}
 	}
+	tty := *out == "" && isTerminal(stdout)
 	write := func(w io.Writer) error {
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"source", "record_id", "cluster_id"})
 		for i := range recs {
-			cw.Write([]string{recs[i].Source, recs[i].ID, strconv.Itoa(res.Cluster[i] + 1)})
+			cw.Write([]string{cell(recs[i].Source, tty), cell(recs[i].ID, tty), strconv.Itoa(res.Cluster[i] + 1)})
 		}
 		cw.Flush()
 		return cw.Error()
@@ -382,6 +556,27 @@ func reportPath(v string, inputs []string) (string, error) {
 		}
 	}
 	return v, nil
+}
+
+// cell escapes a source or record id for a CSV file (a value a
+// spreadsheet would run as a formula gets a leading apostrophe, which
+// carelens eval removes) and, when the CSV goes to a terminal, also for the
+// terminal (control characters as escapes).
+func cell(s string, terminal bool) string {
+	s = matchio.EscapeCSVField(s)
+	if terminal {
+		s = matchio.Printable(s)
+	}
+	return s
+}
+
+// sourceNamesOf returns the source name of each input.
+func sourceNamesOf(ins []input) []string {
+	out := make([]string, len(ins))
+	for i, in := range ins {
+		out[i] = in.source
+	}
+	return out
 }
 
 // sourceNames returns the source name of each input path.
@@ -423,13 +618,13 @@ func findRecord(recs []match.Record, key string) (int, error) {
 		}
 		if recs[i].ID == key {
 			if found >= 0 {
-				return 0, fmt.Errorf("%w: record id %s is in several sources; use source/id", errUsage, key)
+				return 0, fmt.Errorf("%w: record id %s is in several sources; use source/id", errUsage, matchio.Printable(key))
 			}
 			found = i
 		}
 	}
 	if found < 0 {
-		return 0, fmt.Errorf("link: record %s not found", key)
+		return 0, fmt.Errorf("--explain: record %s not found", matchio.Printable(key))
 	}
 	return found, nil
 }
@@ -460,9 +655,59 @@ func writeOutput(path string, stdout io.Writer, fn func(io.Writer) error) error 
 	return bw.Flush()
 }
 
-// writeFileWith creates path and writes it with fn through a buffer.
+// writeFileWith writes path with fn through a buffer, atomically: into a
+// temporary file beside it, synced, then renamed over path, so that a
+// crash, a full disk or an error in fn leaves the old file (or none), never
+// a part of the new one. A path that exists and is not a regular file
+// (/dev/stdout, a named pipe) is written directly.
 func writeFileWith(path string, fn func(io.Writer) error) (err error) {
-	f, err := os.Create(path)
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return writeDirect(path, fn)
+		}
+		mode = fi.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriter(f)
+	if err := fn(bw); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync() // the rename's durability; not every file system supports it
+		d.Close()
+	}
+	return nil
+}
+
+// writeDirect writes an existing non-regular file (a device or pipe).
+func writeDirect(path string, fn func(io.Writer) error) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -473,7 +718,7 @@ func writeFileWith(path string, fn func(io.Writer) error) (err error) {
 	}()
 	bw := bufio.NewWriter(f)
 	if err := fn(bw); err != nil {
-		return errors.Join(fmt.Errorf("write %s", path), err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return bw.Flush()
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strings"
 )
@@ -33,6 +34,65 @@ func register(c command) {
 		panic("carelens: duplicate command " + c.name)
 	}
 	commands[c.name] = c
+}
+
+func init() {
+	register(command{name: "version", summary: "print the CareLens version, commit and Go version", run: runVersion})
+}
+
+// runVersion prints the module version and the commit the binary was built
+// from, as the Go toolchain recorded them.
+func runVersion(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlagSet("version", stderr, "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: version takes no arguments", errUsage)
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		fmt.Fprintln(stdout, "carelens (no build information)")
+		return nil
+	}
+	fmt.Fprintln(stdout, versionLine(bi))
+	return nil
+}
+
+// versionLine writes "carelens VERSION (commit REV[, modified], DATE) GO".
+func versionLine(bi *debug.BuildInfo) string {
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, when string
+	modified := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	var parts []string
+	if rev != "" {
+		parts = append(parts, "commit "+rev[:min(len(rev), 12)])
+	}
+	if modified {
+		parts = append(parts, "modified")
+	}
+	if when != "" {
+		parts = append(parts, when)
+	}
+	out := "carelens " + v
+	if len(parts) > 0 {
+		out += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return out + " " + bi.GoVersion
 }
 
 // errUsage marks an error whose message is usage help; it exits with status 2.
@@ -56,6 +116,9 @@ func main() {
 
 // run dispatches args[0] to its subcommand.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(stderr)
 		if len(args) == 0 {

@@ -24,6 +24,10 @@ var (
 	// ErrNoFields is returned for a file none of whose columns maps to a
 	// field that can link records (names, dates, addresses, identifiers).
 	ErrNoFields = errors.New("matchio: no usable column")
+	// ErrTruthLike is returned for a file whose columns are only record,
+	// entity or cluster ids and sources: a truth or clusters file given as
+	// records. It wraps [ErrNoFields].
+	ErrTruthLike = fmt.Errorf("%w: a truth or clusters file", ErrNoFields)
 	// ErrNoRecords is returned for an empty or header-only file, or one
 	// whose every row was bad.
 	ErrNoRecords = errors.New("matchio: no records")
@@ -403,7 +407,7 @@ func read(r io.Reader, name string, opts Options, hint int) ([]match.Record, *Re
 	})
 	switch {
 	case !usable && truthLike(cols):
-		return nil, rep, fileErr(1, ErrNoFields, "looks like a truth or clusters file (only ids: %s), not records to link", columnNames(cols))
+		return nil, rep, fileErr(1, ErrTruthLike, "looks like a truth or clusters file (only ids: %s), not records to link", columnNames(cols))
 	case idCol < 0:
 		return nil, rep, fileErr(1, ErrNoIDColumn, "no record id column among %d columns (use --id COLUMN)", len(cols))
 	case !usable:

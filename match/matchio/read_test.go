@@ -113,9 +113,9 @@ func TestReadRefusesFilesWithoutRecords(t *testing.T) {
 		{name: "header only with BOM and CRLF", data: "\ufeffid,surname\r\n", want: matchio.ErrNoRecords},
 		{name: "no usable column", data: "PatientID,Colour\nP1,red\n", want: matchio.ErrNoFields},
 		{name: "all headers unknown", data: "a,b,c\n1,2,3\n", want: matchio.ErrNoIDColumn},
-		{name: "truth file", data: "source,record_id,person_id\nclinic,A1,p1\n", want: matchio.ErrNoFields},
-		{name: "true pairs file", data: "rec_id_l,rec_id_r\nrec-1-org,rec-1-dup-0\n", want: matchio.ErrNoFields},
-		{name: "clusters file", data: "source,record_id,cluster_id\nclinic,A1,1\n", want: matchio.ErrNoFields},
+		{name: "truth file", data: "source,record_id,person_id\nclinic,A1,p1\n", want: matchio.ErrTruthLike},
+		{name: "true pairs file", data: "rec_id_l,rec_id_r\nrec-1-org,rec-1-dup-0\n", want: matchio.ErrTruthLike},
+		{name: "clusters file", data: "source,record_id,cluster_id\nclinic,A1,1\n", want: matchio.ErrTruthLike},
 		{name: "every row bad", data: "id,surname\n,a\n,b\n", want: matchio.ErrNoRecords},
 	}
 	for _, tc := range tests {
