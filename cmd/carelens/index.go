@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -19,25 +21,28 @@ import (
 )
 
 func init() {
-	register(command{name: "index", summary: "the persistent identity index: load, query, link, unlink, show, export", run: runIndex})
+	register(command{name: "index", summary: "the persistent identity index: load, query, link, unlink, show, export, check", run: runIndex})
 }
 
 // indexSynopsis gives each index subcommand's flags and arguments.
 var indexSynopsis = map[string]string{
-	"load":   "--db DIR [--model FILE | --builtin-scorer] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--skip-bad] [--batch N] [--no-sync] INPUT.csv...",
-	"query":  "--db DIR --given G --family F --birth-date D [--postcode P] [--nhs N] [--sex S] [--limit N] [--json]",
-	"link":   "--db DIR --by WHO [--reason TEXT] SOURCE/ID SOURCE/ID",
-	"unlink": "--db DIR --by WHO [--reason TEXT] SOURCE/ID SOURCE/ID",
-	"show":   "--db DIR SOURCE/ID | PERSON_ID",
-	"export": "--db DIR [--out FILE]",
-	"events": "--db DIR [--since SEQ]",
-	"revert": "--db DIR --by WHO [--reason TEXT] EVENT_SEQ",
+	"load":    "--db DIR [--model FILE | --builtin-scorer] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--skip-bad] [--batch N] [--progress DURATION] [--no-sync] INPUT.csv...",
+	"query":   "--db DIR --given G --family F --birth-date D [--date-order dmy|mdy|ymd] [--postcode P] [--nhs N] [--sex S] [--limit N] [--json]",
+	"check":   "--db DIR",
+	"recover": "--db DIR",
+	"link":    "--db DIR --by WHO [--reason TEXT] SOURCE/ID SOURCE/ID",
+	"unlink":  "--db DIR --by WHO [--reason TEXT] SOURCE/ID SOURCE/ID",
+	"show":    "--db DIR SOURCE/ID | PERSON_ID",
+	"export":  "--db DIR [--out FILE]",
+	"events":  "--db DIR [--since SEQ]",
+	"revert":  "--db DIR --by WHO [--reason TEXT] EVENT_SEQ",
 }
 
 // indexCommands are the subcommands of carelens index.
 var indexCommands = map[string]subcommand{
 	"load": indexLoad, "query": indexQuery, "link": indexLink, "unlink": indexUnlink,
 	"show": indexShow, "export": indexExport, "events": indexEvents, "revert": indexRevert,
+	"check": indexCheck, "recover": indexRecover,
 }
 
 func runIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -53,28 +58,66 @@ type indexFlags struct {
 func newIndexFlagSet(name string, stderr io.Writer) (*flag.FlagSet, *indexFlags) {
 	fs := newFlagSet("index "+name, stderr, indexSynopsis[name])
 	f := &indexFlags{
-		db:     fs.String("db", "", "index directory (created by load when missing)"),
+		db:     fs.String("db", "", "index directory (created by load when missing; read commands never create one)"),
 		noSync: fs.Bool("no-sync", false, "do not sync each write to disk (faster; a crash may lose acknowledged writes)"),
 	}
+	addStoreFlag(fs, f.db)
 	return fs, f
 }
 
-// open opens the store and index in --db.
-func (f *indexFlags) open(ctx context.Context, o *match.IndexOptions) (*match.Index, func() error, error) {
+// Read commands open the index read-only; the others for writing.
+const (
+	forReading = true
+	forWriting = false
+)
+
+// openStore opens the store named by --db: for reading only, a Badger
+// directory is opened read-only (nothing in it is created or changed, and
+// a missing or empty directory is an error naming it).
+func (f *indexFlags) openStore(ctx context.Context, readOnly bool) (match.Store, error) {
 	if *f.db == "" {
-		return nil, nil, fmt.Errorf("%w: --db is required", errUsage)
+		return nil, fmt.Errorf("%w: --db is required", errUsage)
 	}
-	s, err := badgerstore.Open(*f.db, &badgerstore.Options{NoSync: *f.noSync})
+	if isPostgresURL(*f.db) {
+		return openIndexStore(ctx, *f.db, *f.noSync)
+	}
+	s, err := badgerstore.Open(*f.db, &badgerstore.Options{NoSync: *f.noSync, ReadOnly: readOnly})
+	if errors.Is(err, badgerstore.ErrNeedsRecovery) {
+		return nil, fmt.Errorf("%w (carelens index recover --db %s does that)", err, *f.db)
+	}
+	return s, err
+}
+
+// open opens the store and index in --db.
+func (f *indexFlags) open(ctx context.Context, o *match.IndexOptions, readOnly bool) (*match.Index, func() error, error) {
+	s, err := f.openStore(ctx, readOnly)
 	if err != nil {
 		return nil, nil, err
 	}
 	ix, err := match.OpenIndex(ctx, s, o)
 	if err != nil {
 		s.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("index %s: %w", *f.db, err)
 	}
-	return ix, s.Close, nil
+	return ix, closeOnce(s), nil
 }
+
+// closeOnce closes s on its first call and does nothing after, so that a
+// deferred close after an explicit one is harmless.
+func closeOnce(s match.Store) func() error {
+	var done bool
+	return func() error {
+		if done {
+			return nil
+		}
+		done = true
+		return s.Close()
+	}
+}
+
+// afterTraining, when set (by tests), runs after index load has trained a
+// model and before it loads: the directory lock is still held.
+var afterTraining func()
 
 // indexLoad adds the records of the input files, record by record.
 func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -84,6 +127,7 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	builtin := fs.Bool("builtin-scorer", false, "for a new index, use the built-in fixed-weight scorer instead of training a model on the input")
 	batch := fs.Int("batch", 0, fmt.Sprintf("records committed per transaction (default %d)", match.DefaultLoadBatch))
 	seed := fs.Uint64("seed", 0, "random seed for training")
+	every := fs.Duration("progress", 10*time.Second, "when stderr is not a terminal, report the records durably acknowledged this often (0: after every batch)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -109,45 +153,46 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	ix, closeStore, err := f.open(ctx, opts)
+	// The store stays open, and its directory locked, from here to the end
+	// of the load, training included: a second load meanwhile fails.
+	s, err := f.openStore(ctx, forWriting)
 	if err != nil {
 		return err
 	}
+	closeStore := closeOnce(s)
 	defer closeStore()
+	ix, err := match.OpenIndex(ctx, s, opts)
+	if err != nil {
+		return fmt.Errorf("index %s: %w", *f.db, err)
+	}
 	var trained time.Duration
 	empty, err := ix.Empty(ctx)
 	if err != nil {
 		return err
 	}
 	if empty && !ix.HasModel() && !*builtin {
-		if err := closeStore(); err != nil {
-			return err
-		}
 		t0 := time.Now()
 		m, err := match.Train(ctx, recs, nil, &match.TrainOptions{Seed: *seed, Prepare: prep})
 		if err != nil {
 			return err
 		}
 		trained = time.Since(t0)
+		if afterTraining != nil {
+			afterTraining()
+		}
 		opts.Model = m
-		if ix, closeStore, err = f.open(ctx, opts); err != nil {
-			return err
+		if ix, err = match.OpenIndex(ctx, s, opts); err != nil {
+			return fmt.Errorf("index %s: %w", *f.db, err)
 		}
 	}
 	t0 := time.Now()
-	var progress func(int)
-	if isTerminal(stderr) {
-		progress = func(n int) {
-			el := time.Since(t0).Seconds()
-			fmt.Fprintf(stderr, "\rcarelens index load: %d/%d records, %.0f/s", n, len(recs), float64(n)/el)
-		}
-	}
+	progress := loadProgress(stderr, len(recs), *every, t0)
 	n, err := ix.Load(ctx, slicesSeq2(recs), progress)
-	if progress != nil {
+	if isTerminal(stderr) {
 		fmt.Fprintln(stderr)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (%d records were durably acknowledged before it)", err, n)
 	}
 	loadTime := time.Since(t0)
 	st, err := ix.Stats(ctx)
@@ -157,6 +202,28 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "loaded %d records in %.1fs (%.0f records/s; read %.1fs, train %.1fs); index holds %d records, %d persons, %d events\n",
 		n, loadTime.Seconds(), float64(n)/loadTime.Seconds(), read.Seconds(), trained.Seconds(), st.Records, st.Persons, st.Events)
 	return closeStore()
+}
+
+// loadProgress returns the progress function of index load: a line
+// rewritten in place on a terminal; otherwise a line at most every
+// interval, so that a scripted load's log says how far it durably got
+// (and where to resume).
+func loadProgress(stderr io.Writer, total int, every time.Duration, start time.Time) func(int) {
+	if isTerminal(stderr) {
+		return func(n int) {
+			el := time.Since(start).Seconds()
+			fmt.Fprintf(stderr, "\rcarelens index load: %d/%d records durably acknowledged, %.0f/s", n, total, float64(n)/el)
+		}
+	}
+	var last time.Time
+	return func(n int) {
+		now := time.Now()
+		if n < total && now.Sub(last) < every {
+			return
+		}
+		last = now
+		fmt.Fprintf(stderr, "carelens index load: %d of %d records durably acknowledged (%.0fs)\n", n, total, now.Sub(start).Seconds())
+	}
 }
 
 func slicesSeq2(recs []match.Record) iter.Seq2[match.Record, error] {
@@ -175,6 +242,7 @@ func indexQuery(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	given := fs.String("given", "", "given name(s)")
 	family := fs.String("family", "", "family name")
 	dob := fs.String("birth-date", "", "date of birth")
+	dateOrder := fs.String("date-order", "", "how --birth-date is written when ambiguous (01/02/2003): dmy, mdy or ymd (default: as the index reads unmarked dates, day first)")
 	postcode := fs.String("postcode", "", "postcode")
 	nhs := fs.String("nhs", "", "NHS number")
 	sex := fs.String("sex", "", "sex")
@@ -188,12 +256,16 @@ func indexQuery(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Usage()
 		return fmt.Errorf("%w: index query needs --family (or --nhs) and takes no arguments", errUsage)
 	}
-	q := match.Record{Source: "query", ID: "query", Family: *family, BirthDate: *dob, Postcode: *postcode,
+	birthDate, err := queryBirthDate(*dob, *dateOrder)
+	if err != nil {
+		return err
+	}
+	q := match.Record{Source: "query", ID: "query", Family: *family, BirthDate: birthDate, Postcode: *postcode,
 		NHSNumber: *nhs, Sex: *sex, Phone: *phone}
 	if *given != "" {
 		q.Given = strings.Fields(*given)
 	}
-	ix, closeStore, err := f.open(ctx, nil)
+	ix, closeStore, err := f.open(ctx, nil, forReading)
 	if err != nil {
 		return err
 	}
@@ -222,6 +294,30 @@ func indexQuery(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stderr, "carelens index query: %d candidates in %v\n", len(cands), took.Round(time.Microsecond))
 	return closeStore()
+}
+
+// queryBirthDate reads the query's birth date in the order given and
+// writes it as ISO, which the index reads the same whatever its sources'
+// orders. The value typed is not repeated in errors.
+func queryBirthDate(value, order string) (string, error) {
+	o, err := match.ParseDateOrder(order)
+	if err != nil {
+		return "", fmt.Errorf("%w: --date-order: want dmy, mdy or ymd", errUsage)
+	}
+	if value == "" {
+		return "", nil
+	}
+	d, st := match.ParseDateIn(value, o)
+	switch st {
+	case match.DateOK, match.DatePlaceholder:
+		return d.ISO(), nil
+	case match.DateOutOfRange:
+		return "", fmt.Errorf("%w: --birth-date is outside 1880-2100", errUsage)
+	}
+	if o != match.DateOrderAuto {
+		return "", fmt.Errorf("%w: --birth-date is not a date written %s", errUsage, o)
+	}
+	return "", fmt.Errorf("%w: --birth-date is not a date", errUsage)
 }
 
 // parseRef parses SOURCE/ID (the id may itself contain slashes).
@@ -253,7 +349,7 @@ func indexDecide(ctx context.Context, name string, args []string, stdout, stderr
 	if err != nil {
 		return err
 	}
-	ix, closeStore, err := f.open(ctx, nil)
+	ix, closeStore, err := f.open(ctx, nil, forWriting)
 	if err != nil {
 		return err
 	}
@@ -296,7 +392,7 @@ func indexShow(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Usage()
 		return fmt.Errorf("%w: index show needs one record (SOURCE/ID) or person id", errUsage)
 	}
-	ix, closeStore, err := f.open(ctx, nil)
+	ix, closeStore, err := f.open(ctx, nil, forReading)
 	if err != nil {
 		return err
 	}
@@ -348,7 +444,7 @@ func indexExport(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return fmt.Errorf("%w: index export takes no arguments", errUsage)
 	}
-	ix, closeStore, err := f.open(ctx, nil)
+	ix, closeStore, err := f.open(ctx, nil, forReading)
 	if err != nil {
 		return err
 	}
@@ -378,7 +474,7 @@ func indexEvents(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ix, closeStore, err := f.open(ctx, nil)
+	ix, closeStore, err := f.open(ctx, nil, forReading)
 	if err != nil {
 		return err
 	}
@@ -415,7 +511,7 @@ func indexRevert(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("%w: event number %q", errUsage, fs.Arg(0))
 	}
-	ix, closeStore, err := f.open(ctx, nil)
+	ix, closeStore, err := f.open(ctx, nil, forWriting)
 	if err != nil {
 		return err
 	}
@@ -428,4 +524,69 @@ func indexRevert(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintf(stdout, "reverted event %d\n", seq)
 	return closeStore()
+}
+
+// indexCheck reports damage to the index's files without changing
+// anything: the store's MANIFEST and tables (checksums included), every
+// key, and then the index's own records, persons and events.
+func indexCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f := newIndexFlagSet("check", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *f.db == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: index check needs --db and takes no arguments", errUsage)
+	}
+	if isPostgresURL(*f.db) {
+		return fmt.Errorf("%w: index check reads a Badger directory; PostgreSQL checks its own pages", errUsage)
+	}
+	rep, err := badgerstore.Check(*f.db)
+	if err != nil {
+		return err
+	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(stdout, "damaged: %s\n", p)
+	}
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("index check %s: %w: %d problems; nothing was changed", *f.db, match.ErrCorrupt, len(rep.Problems))
+	}
+	ix, closeStore, err := f.open(ctx, nil, forReading)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	st, err := ix.Stats(ctx)
+	if err != nil {
+		return fmt.Errorf("index check %s: %w", *f.db, err)
+	}
+	fmt.Fprintf(stdout, "%s: no damage found: %d tables, %d keys; %d records, %d persons, %d events\n",
+		*f.db, rep.Tables, rep.Keys, st.Records, st.Persons, st.Events)
+	return closeStore()
+}
+
+// indexRecover opens an index its last writer did not close (a crash) for
+// writing once, which replays its write-ahead log, so that read commands
+// can open it again.
+func indexRecover(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, f := newIndexFlagSet("recover", stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *f.db == "" {
+		fs.Usage()
+		return fmt.Errorf("%w: index recover needs --db and takes no arguments", errUsage)
+	}
+	if _, err := os.Stat(filepath.Join(*f.db, "MANIFEST")); err != nil {
+		return fmt.Errorf("index recover %s: %w", *f.db, badgerstore.ErrNoStore)
+	}
+	_, closeStore, err := f.open(ctx, nil, forWriting)
+	if err != nil {
+		return err
+	}
+	if err := closeStore(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: log replayed; the index can be read again\n", *f.db)
+	return nil
 }

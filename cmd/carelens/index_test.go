@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/match/badgerstore"
 )
 
 // indexFixture writes two small source files: the same three people in
@@ -173,4 +177,187 @@ func TestIndexLoadReadsDateFlags(t *testing.T) {
 	out, err := carelens(t, "index", "load", "--db", db, "--birth-dates", "1500..", "--date-order", "hospital=mdy", gp, hosp)
 	require.NoError(t, err)
 	assert.Contains(t, out, "loaded 7 records")
+}
+
+// hashFiles is the SHA-256 of every file in dir, by name.
+func hashFiles(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		require.NoError(t, err)
+		out[e.Name()] = fmt.Sprintf("%x", sha256.Sum256(b))
+	}
+	return out
+}
+
+// loadedIndex loads the fixture into a new index and returns its
+// directory.
+func loadedIndex(t *testing.T) string {
+	t.Helper()
+	gp, hosp := indexFixture(t)
+	db := filepath.Join(t.TempDir(), "db")
+	_, err := carelens(t, "index", "load", "--db", db, "--builtin-scorer", gp, hosp)
+	require.NoError(t, err)
+	return db
+}
+
+// TestIndexReadCommandsNeverCreate: query, show, export and events on a
+// missing (typo'd) --db, an empty directory or a store holding no index
+// are errors naming the path; nothing is created (before, each created an
+// empty index and answered "no candidates" or nothing, exit 0).
+func TestIndexReadCommandsNeverCreate(t *testing.T) {
+	reads := [][]string{
+		{"query", "--family", "Hartley"},
+		{"show", "gp/G1"},
+		{"export"},
+		{"events"},
+	}
+	for _, r := range reads {
+		t.Run(r[0], func(t *testing.T) {
+			typo := filepath.Join(t.TempDir(), "tpyo")
+			_, err := carelens(t, append([]string{"index", r[0], "--db", typo}, r[1:]...)...)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, badgerstore.ErrNoStore)
+			assert.Contains(t, err.Error(), typo)
+			_, statErr := os.Stat(typo)
+			assert.ErrorIs(t, statErr, fs.ErrNotExist, "not created")
+
+			empty := t.TempDir()
+			_, err = carelens(t, append([]string{"index", r[0], "--db", empty}, r[1:]...)...)
+			assert.ErrorIs(t, err, badgerstore.ErrNoStore)
+			entries, _ := os.ReadDir(empty)
+			assert.Empty(t, entries, "nothing created")
+		})
+	}
+}
+
+// TestIndexReadCommandsOnDamagedStore: with the MANIFEST truncated (the
+// store then deleted all its tables and export printed 0 rows, exit 0) or
+// random bytes in a table (a panic), export fails naming the damage, check
+// reports it, and no file changes.
+func TestIndexReadCommandsOnDamagedStore(t *testing.T) {
+	damages := map[string]func(t *testing.T, db string){
+		"truncated MANIFEST": func(t *testing.T, db string) {
+			require.NoError(t, os.Truncate(filepath.Join(db, "MANIFEST"), 8))
+		},
+		"random bytes in a table": func(t *testing.T, db string) {
+			ts, err := filepath.Glob(filepath.Join(db, "*.sst"))
+			require.NoError(t, err)
+			require.NotEmpty(t, ts)
+			f, err := os.OpenFile(ts[0], os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteAt(bytes.Repeat([]byte{0xA5, 0x13, 0x77}, 1365), 100)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		},
+	}
+	for name, damage := range damages {
+		t.Run(name, func(t *testing.T) {
+			db := loadedIndex(t)
+			out, err := carelens(t, "index", "check", "--db", db)
+			require.NoError(t, err)
+			assert.Contains(t, out, "no damage found")
+			assert.Contains(t, out, "7 records")
+
+			damage(t, db)
+			before := hashFiles(t, db)
+			out, err = carelens(t, "index", "export", "--db", db)
+			require.Error(t, err, "export printed %q", out)
+			assert.ErrorIs(t, err, match.ErrCorrupt)
+			assert.Contains(t, err.Error(), ".sst")
+			assert.Equal(t, before, hashFiles(t, db), "export changed nothing")
+
+			out, err = carelens(t, "index", "check", "--db", db)
+			assert.ErrorIs(t, err, match.ErrCorrupt)
+			assert.Contains(t, out, "damaged: ")
+			assert.Equal(t, before, hashFiles(t, db), "check changed nothing")
+
+			_, err = carelens(t, "index", "link", "--db", db, "--by", "x", "gp/G1", "hospital/H4")
+			assert.ErrorIs(t, err, match.ErrCorrupt, "a write command refuses too")
+			assert.Equal(t, before, hashFiles(t, db), "and changes nothing")
+		})
+	}
+}
+
+// TestIndexReadCommandWritesNothing: export of a sound index leaves every
+// file as it was.
+func TestIndexReadCommandWritesNothing(t *testing.T) {
+	db := loadedIndex(t)
+	before := hashFiles(t, db)
+	for _, args := range [][]string{{"export"}, {"events"}, {"show", "gp/G1"}, {"query", "--family", "Hartley"}, {"check"}} {
+		_, err := carelens(t, append([]string{"index", args[0], "--db", db}, args[1:]...)...)
+		require.NoError(t, err, args[0])
+		assert.Equal(t, before, hashFiles(t, db), "%s wrote", args[0])
+	}
+}
+
+// TestIndexLoadHoldsLockWhileTraining: a second load, or a reader, started
+// while the first trains its model fails with ErrLocked (before, the lock
+// was released during training and the second load wrote into the index).
+func TestIndexLoadHoldsLockWhileTraining(t *testing.T) {
+	gp, hosp := indexFixture(t)
+	db := filepath.Join(t.TempDir(), "db")
+	var second, reader error
+	ran := false
+	afterTraining = func() {
+		ran = true
+		_, second = carelens(t, "index", "load", "--db", db, "--builtin-scorer", gp)
+		_, reader = carelens(t, "index", "export", "--db", db)
+	}
+	t.Cleanup(func() { afterTraining = nil })
+	out, err := carelens(t, "index", "load", "--db", db, gp, hosp)
+	require.NoError(t, err)
+	require.True(t, ran, "the load trained")
+	assert.Contains(t, out, "loaded 7 records")
+	assert.ErrorIs(t, second, badgerstore.ErrLocked)
+	assert.ErrorIs(t, reader, badgerstore.ErrLocked)
+}
+
+// TestIndexLoadProgressWithoutTerminal: with stderr not a terminal, load
+// reports the records durably acknowledged (before: nothing).
+func TestIndexLoadProgressWithoutTerminal(t *testing.T) {
+	gp, hosp := indexFixture(t)
+	db := filepath.Join(t.TempDir(), "db")
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"index", "load", "--db", db, "--builtin-scorer", "--batch", "2", "--progress", "0", gp, hosp}, nil, &stdout, &stderr)
+	require.NoError(t, err)
+	var counts []int
+	for line := range strings.Lines(stderr.String()) {
+		var n, total int
+		if _, err := fmt.Sscanf(line, "carelens index load: %d of %d records durably acknowledged", &n, &total); err == nil {
+			assert.Equal(t, 7, total)
+			counts = append(counts, n)
+		}
+	}
+	assert.Equal(t, []int{2, 4, 6, 7}, counts, "stderr: %s", stderr.String())
+}
+
+// TestIndexQueryDateOrder: --date-order says how an ambiguous
+// --birth-date is written; the query then finds what the ISO date finds.
+func TestIndexQueryDateOrder(t *testing.T) {
+	db := loadedIndex(t)
+	query := func(args ...string) (string, error) {
+		return carelens(t, append([]string{"index", "query", "--db", db, "--given", "Amelia", "--family", "Hartley", "--json"}, args...)...)
+	}
+	iso, err := query("--birth-date", "1984-03-07")
+	require.NoError(t, err)
+	require.NotEmpty(t, iso)
+	mdy, err := query("--birth-date", "03/07/1984", "--date-order", "mdy")
+	require.NoError(t, err)
+	assert.Equal(t, iso, mdy, "month first: 7 March 1984")
+	dmy, err := query("--birth-date", "03/07/1984", "--date-order", "dmy")
+	require.NoError(t, err)
+	assert.NotEqual(t, iso, dmy, "day first it is 3 July, another date")
+	dmyDefault, err := query("--birth-date", "03/07/1984")
+	require.NoError(t, err)
+	assert.Equal(t, dmy, dmyDefault, "unmarked dates are read day first")
+
+	_, err = query("--birth-date", "03/07/1984", "--date-order", "ydm")
+	assert.ErrorIs(t, err, errUsage)
+	_, err = query("--birth-date", "25/12/1984", "--date-order", "ymd")
+	assert.ErrorIs(t, err, errUsage, "a year-last date is not year first")
+	assert.NotContains(t, err.Error(), "25/12", "the value is not repeated")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -217,7 +218,7 @@ func verifyTable(path string, tm badger.TableManifest) error {
 		_ = mf.Fd.Close()
 	}
 	if err != nil {
-		return fmt.Errorf("damaged: %w", err)
+		return fmt.Errorf("fails verification: %w", err)
 	}
 	return nil
 }
@@ -235,7 +236,15 @@ func recoverErr(fn func() error) (err error) {
 // panicError is a panic of the storage engine, recovered.
 type panicError struct{ v any }
 
-func (p *panicError) Error() string { return fmt.Sprintf("storage engine failed: %v", p.v) }
+// Error names a runtime error (such as a slice index out of range) but
+// not the text of other panics: Badger's include dumps of the damaged
+// bytes, which may hold record keys.
+func (p *panicError) Error() string {
+	if re, ok := p.v.(runtime.Error); ok {
+		return "storage engine failed: " + re.Error()
+	}
+	return "storage engine failed (panic) reading damaged data"
+}
 
 // problemsError is the error Open returns for a damaged store.
 func problemsError(dir string, ps []Problem) error {
