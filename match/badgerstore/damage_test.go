@@ -21,7 +21,7 @@ const damageKeys = 3000
 
 // filledStore writes damageKeys keys into a new store in dir and closes
 // it, leaving at least one table file.
-func filledStore(t *testing.T, dir string) {
+func filledStore(t testing.TB, dir string) {
 	t.Helper()
 	s, err := badgerstore.Open(dir, &badgerstore.Options{NoSync: true})
 	require.NoError(t, err)
@@ -39,7 +39,7 @@ func filledStore(t *testing.T, dir string) {
 	require.NotEmpty(t, tables(t, dir), "the store has table files to damage")
 }
 
-func tables(t *testing.T, dir string) []string {
+func tables(t testing.TB, dir string) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "*.sst"))
 	require.NoError(t, err)
@@ -47,7 +47,7 @@ func tables(t *testing.T, dir string) []string {
 }
 
 // hashDir is the SHA-256 of every file in dir, by name.
-func hashDir(t *testing.T, dir string) map[string]string {
+func hashDir(t testing.TB, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	entries, err := os.ReadDir(dir)
@@ -215,7 +215,7 @@ func TestWriterLocksOutReader(t *testing.T) {
 
 // copyDir copies the files of src into a new directory: taken while a
 // writer has the store open, it is the store as a crash would leave it.
-func copyDir(t *testing.T, src string) string {
+func copyDir(t testing.TB, src string) string {
 	t.Helper()
 	dst := t.TempDir()
 	entries, err := os.ReadDir(src)
