@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -106,12 +107,24 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintln(os.Stderr, "carelens:", err)
+		fmt.Fprintln(os.Stderr, "carelens:", userMessage(err))
 		if errors.Is(err, errUsage) {
 			os.Exit(2)
 		}
 		os.Exit(1)
 	}
+}
+
+// internalPrefix matches the package prefix a library error starts with
+// ("fhirutil: ", "match: "), at the start or after another error's ": ".
+var internalPrefix = regexp.MustCompile(`(^|: )(audit|badgerstore|benchmarks|demo|federate|fhirsource|fhirutil|match|matchio|merge|pdfdoc|pgstore|provenance|svgchart|viewer): `)
+
+// userMessage is err's message as a user reads it: one prefix, the
+// "carelens: " main adds, and no internal package names, so that
+// "fhirutil: invalid JSON" reads "invalid JSON". The error itself keeps
+// its text for errors.Is and for logs.
+func userMessage(err error) string {
+	return internalPrefix.ReplaceAllString(err.Error(), "$1")
 }
 
 // run dispatches args[0] to its subcommand.
