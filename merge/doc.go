@@ -3,8 +3,7 @@
 //
 // A clinician wants one timeline, not five lists: the haemoglobin result in
 // the hospital record and, a day later, in the GP record is shown once with
-// both sources on it; real disagreements stay visible; nothing loses where
-// it came from.
+// both sources on it; disagreements stay visible; nothing loses its source.
 //
 // # Pieces
 //
@@ -61,18 +60,14 @@
 // # The sweep
 //
 // The engine reads every entry once into a small item (order key, interval,
-// concept, source set), then visits the items in timeline order: a k-way
-// merge of the streams, a binary heap of their heads, O(n log k). Each item
-// joins the closest (smallest gap, then nearest start, then earliest) merged
-// entry of its concept and category within the window whose every member
-// it is the same fact as (agreement within rounding is not transitive), or
-// starts a new one. Candidates are the merged entries of its concept still
-// within reach of a window, never all pairs. A merged entry of another
-// source that disagrees is a conflict, unless a source on the item's side
-// also holds the other value (that source measuring again). The merged
-// entry is represented by the entry from the most trusted source, then the
-// finest time, then one with a value; its lineage and codes are the union
-// of its members'.
+// concept, sources), then places the items in timeline order, a k-way merge
+// of the streams (a binary heap of their heads, O(n log k)): each joins the
+// closest merged entry it may join, among those of its concept still within
+// a window, or starts a new one; a merged entry of another source that
+// disagrees is a conflict, unless a source on the item's side also holds the
+// other value (that source measuring again). The entry from the most trusted
+// source, then the finest time, then one with a value represents a merged
+// entry, whose lineage and codes are the union of its members'.
 //
 // # Invariants
 //
@@ -85,7 +80,7 @@
 //     of timelines equals merging all their streams at once and
 //     [Timeline.Filter] equals merging the kept sources afresh.
 //   - The engine agrees with a naive O(n^2) reading of this documentation
-//     (oracle_test.go) on random streams.
+//     (oracle_test.go).
 //   - No error message holds clinical or personal data: errors name stream
 //     indexes, positions and source ids.
 //

@@ -85,9 +85,6 @@ func Compile(o *Options) (*Engine, error) {
 	return e, nil
 }
 
-// Vocabulary returns the engine's compiled rules as a [Vocabulary].
-func (e *Engine) Vocabulary() *Vocabulary { return &Vocabulary{c: e.rules} }
-
 // rank returns the position of source in priority, or len(priority).
 func rank(priority []string, source string) int32 {
 	if i := slices.Index(priority, source); i >= 0 {

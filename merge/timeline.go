@@ -42,16 +42,11 @@ type ref struct{ s, i int32 }
 
 // Timeline is the merged, de-duplicated record of one person: every fact
 // once, in [Engine.Compare] order, each carrying the tags of every source
-// entry behind it. It keeps the source streams it was built from (by
-// reference, unmodified), so that [Timeline.Filter] and [Engine.Combine]
-// give exactly the result of merging the remaining or combined sources
-// afresh.
-//
-// An entry that only one source entry is behind, in no conflict, is that
-// source entry itself, not a copy; only merged entries and entries in a
-// conflict are built anew. [Timeline.At] and [Timeline.All] give the entries
-// in place, [Timeline.Entries] a copy. A Timeline is immutable and safe for
-// concurrent reads.
+// entry behind it. It keeps the source streams (by reference, unmodified)
+// for [Timeline.Filter] and [Engine.Combine]. An entry that only one source
+// entry is behind, in no conflict, is that source entry itself: only merged
+// entries and entries in a conflict are built anew. A Timeline is immutable
+// and safe for concurrent reads.
 type Timeline struct {
 	// Conflicts are the groups of disagreeing entries; Conflicts[i].ID is i+1.
 	Conflicts []Conflict
@@ -183,11 +178,8 @@ func (e *Engine) Combine(ts ...*Timeline) (*Timeline, error) {
 // result and must not be modified afterwards.
 //
 // Entries that are the same fact (see the package documentation) become one
-// entry: the representative is the entry from the most trusted source (then
-// the most precise time, then one with a value), its lineage is the union
-// of all members' lineages and its codes the union of their codes. Entries
-// from different sources that report the same item at the same time with
-// different values stay separate and share a [Conflict].
+// entry; entries from different sources that report the same item at the
+// same time with different values stay separate and share a [Conflict].
 func (e *Engine) MergeSlices(srcs [][]Entry) (*Timeline, error) {
 	s := e.getSweep()
 	defer e.scratch.Put(s)
@@ -216,23 +208,17 @@ func (s *sweep) build(t *Timeline) {
 	// permutation is nearly sorted (which pdqsort detects).
 	slices.SortFunc(perm, func(a, b int32) int { return cmp.Or(order(&cls[a].key, &cls[b].key), cmp.Compare(a, b)) })
 	group, reasons := s.groupConflicts()
-	nOwn, nTags, nCodes := 0, 0, 0
+	nOwn := 0
 	for ci := range cls {
 		if cls[ci].n > 1 || group[ci] >= 0 || s.items[cls[ci].first].e.Conflict != 0 {
 			nOwn++
 		}
-		if cls[ci].n > 1 {
-			for j := cls[ci].first; j >= 0; j = s.items[j].next {
-				nTags += s.items[j].e.Lineage.Len()
-				nCodes += len(s.items[j].e.Codes)
-			}
-			nCodes += len(s.items[cls[ci].rep].e.Codes)
-		}
 	}
-	// The merged lineages and code lists are parts of two arenas.
+	// Built entries, and the merged lineages and code lists, are parts of
+	// three arenas (a part stays valid when its arena grows).
 	own := make([]Entry, 0, nOwn)
-	tagArena := make([]provenance.Tag, 0, nTags)
-	codeArena := make([]Code, 0, nCodes)
+	var tagArena []provenance.Tag
+	var codeArena []Code
 	t.items = make([]*Entry, len(cls))
 	t.mstart = make([]int32, len(cls)+1)
 	t.mrefs = make([]ref, 0, len(s.items))

@@ -44,37 +44,47 @@ func (c *compiled) sameQty(x, y *Quantity, concept int32) (same, unit bool) {
 	if x.Comparator != y.Comparator {
 		return false, false
 	}
-	vx, vy := x.Value, y.Value
-	// Each side was rounded to the precision it reports; two values agree
-	// when they differ by no more than that rounding (plus RelTolerance).
-	hx, hy := halfULP(x.Value), halfULP(y.Value)
-	if x.Unit == y.Unit {
-		return c.closeTo(vx, vy, max(hx, hy)), false
+	var mm float64
+	if concept >= 0 && int(concept) < len(c.molar) {
+		mm = c.molar[concept]
 	}
-	ux, okx := c.units[x.Unit]
-	uy, oky := c.units[y.Unit]
-	if !okx || !oky {
+	vy, scale, ok := c.convert(y.Value, y.Unit, x.Unit, mm)
+	if !ok {
 		return false, true
 	}
-	vx, vy = vx*ux.factor+ux.offset, vy*uy.factor+uy.offset
-	hx, hy = hx*ux.factor, hy*uy.factor
-	if ux.dim != uy.dim {
-		var mm float64
-		if concept >= 0 && int(concept) < len(c.molar) {
-			mm = c.molar[concept]
-		}
-		switch {
-		case mm == 0:
-			return false, true
-		case ux.dim == DimMassConcentration && uy.dim == DimSubstanceConcentration:
-			vx, hx = vx/mm, hx/mm
-		case ux.dim == DimSubstanceConcentration && uy.dim == DimMassConcentration:
-			vy, hy = vy/mm, hy/mm
-		default:
-			return false, true
-		}
+	// Each side was rounded to the precision it reports; two values agree
+	// when they differ by no more than that rounding (plus RelTolerance).
+	hx, hy := halfULP(x.Value), halfULP(y.Value)*scale
+	if x.Unit == y.Unit {
+		return c.closeTo(x.Value, vy, max(hx, hy)), false
 	}
-	return c.closeTo(vx, vy, hx+hy), false
+	return c.closeTo(x.Value, vy, hx+hy), false
+}
+
+// convert returns v, written in unit from, in unit to, and the factor by
+// which the conversion scales a difference. Units convert within a
+// dimension, and mass and substance concentration through mm, a molar mass,
+// when it is positive; ok is false otherwise.
+func (c *compiled) convert(v float64, from, to string, mm float64) (out, scale float64, ok bool) {
+	if from == to {
+		return v, 1, true
+	}
+	f, okf := c.units[from]
+	t, okt := c.units[to]
+	if !okf || !okt {
+		return 0, 0, false
+	}
+	base, scale := v*f.factor+f.offset, f.factor
+	switch {
+	case f.dim == t.dim:
+	case mm > 0 && f.dim == DimMassConcentration && t.dim == DimSubstanceConcentration:
+		base, scale = base/mm, scale/mm
+	case mm > 0 && f.dim == DimSubstanceConcentration && t.dim == DimMassConcentration:
+		base, scale = base*mm, scale*mm
+	default:
+		return 0, 0, false
+	}
+	return (base - t.offset) / t.factor, scale / t.factor, true
 }
 
 // closeTo reports whether a and b differ by at most the rounding allowance

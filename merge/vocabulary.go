@@ -38,30 +38,10 @@ func (v *Vocabulary) Concept(codes []Code) string {
 // concept (an id as [Vocabulary.Concept] returns; "" when unknown). ok is
 // false when the units do not convert.
 func (v *Vocabulary) Convert(q Quantity, unit, concept string) (value float64, ok bool) {
-	if q.Unit == unit {
-		return q.Value, true
+	var mm float64
+	if i := slices.Index(v.c.ids, concept); i >= 0 && concept != "" {
+		mm = v.c.molar[i]
 	}
-	from, okf := v.c.units[q.Unit]
-	to, okt := v.c.units[unit]
-	if !okf || !okt {
-		return 0, false
-	}
-	base := q.Value*from.factor + from.offset
-	if from.dim != to.dim {
-		var mm float64
-		if i := slices.Index(v.c.ids, concept); i >= 0 && concept != "" {
-			mm = v.c.molar[i]
-		}
-		switch {
-		case mm == 0:
-			return 0, false
-		case from.dim == DimMassConcentration && to.dim == DimSubstanceConcentration:
-			base /= mm
-		case from.dim == DimSubstanceConcentration && to.dim == DimMassConcentration:
-			base *= mm
-		default:
-			return 0, false
-		}
-	}
-	return (base - to.offset) / to.factor, true
+	value, _, ok = v.c.convert(q.Value, q.Unit, unit, mm)
+	return value, ok
 }
