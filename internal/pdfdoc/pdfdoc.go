@@ -409,9 +409,17 @@ func (r *renderer) section(s Section) error {
 	r.font("B", sizeHeading, colText)
 	head := capLines(r.wrap(r.enc.line(s.Heading), contentW), maxHeadingLines, r.enc.line("…"))
 	hh := float64(len(head)) * lineH(sizeHeading)
-	// Keep the heading with what follows: a first paragraph line or the
-	// column headings and a row.
-	if err := r.ensure(hh + 16); err != nil {
+	// Keep the heading with what follows: a first paragraph line, or the
+	// column headings and the first row.
+	var t *tableLayout
+	follow := 3 * lineH(sizeBody)
+	if len(s.Columns) > 0 {
+		t = r.layoutTable(s)
+		if len(s.Text) == 0 {
+			follow = t.lead()
+		}
+	}
+	if err := r.ensure(hh + 1.5 + follow); err != nil {
 		return err
 	}
 	for _, l := range head {
@@ -432,10 +440,10 @@ func (r *renderer) section(s Section) error {
 		}
 		r.y += 1.5
 	}
-	if len(s.Columns) == 0 {
+	if t == nil {
 		return nil
 	}
-	return r.table(s)
+	return r.table(s, t)
 }
 
 // column is one laid-out table column.
@@ -484,19 +492,69 @@ func (r *renderer) columns(s Section) (cols []column, hasFlag, hasSources bool) 
 	return cols, hasFlag, hasSources
 }
 
-func (r *renderer) table(s Section) error {
-	cols, hasFlag, hasSources := r.columns(s)
-	lh := lineH(sizeTable)
+// tableLayout is a table laid out before it is drawn: its columns, the
+// wrapped headings and cells, and each row's height in lines.
+type tableLayout struct {
+	cols                []column
+	hasFlag, hasSources bool
+	headLines           [][]string
+	headH               float64
+	cells               [][][]string // row, column, line
+	lines               []int        // row height in lines
+}
 
-	// Column headings.
-	r.font("B", sizeTable, colText)
-	headLines := make([][]string, len(cols))
-	n := 1
-	for i, c := range cols {
-		headLines[i] = capLines(r.wrap(c.title, c.w-2*padX), maxHeadingLines, r.enc.line("…"))
-		n = max(n, len(headLines[i]))
+// lead is the height of the column headings and the first row: what must
+// stay together with the section heading.
+func (t *tableLayout) lead() float64 {
+	first := 1
+	if len(t.lines) > 0 {
+		first = t.lines[0]
 	}
-	headH := float64(n)*lh + 2*padY
+	return t.headH + float64(first)*lineH(sizeTable) + 2*padY
+}
+
+func (r *renderer) layoutTable(s Section) *tableLayout {
+	t := &tableLayout{}
+	t.cols, t.hasFlag, t.hasSources = r.columns(s)
+	lh := lineH(sizeTable)
+	r.font("B", sizeTable, colText)
+	t.headLines = make([][]string, len(t.cols))
+	n := 1
+	for i, c := range t.cols {
+		t.headLines[i] = capLines(r.wrap(c.title, c.w-2*padX), maxHeadingLines, r.enc.line("…"))
+		n = max(n, len(t.headLines[i]))
+	}
+	t.headH = float64(n)*lh + 2*padY
+	t.cells = make([][][]string, len(s.Rows))
+	t.lines = make([]int, len(s.Rows))
+	for k, row := range s.Rows {
+		t.cells[k] = make([][]string, len(t.cols))
+		t.lines[k] = 1
+		for i := range t.cols {
+			var txt, style string
+			j := i
+			if t.hasFlag {
+				j--
+			}
+			switch {
+			case t.hasFlag && i == 0:
+				txt, style = r.enc.text(row.Flag), "B"
+			case t.hasSources && i == len(t.cols)-1:
+				txt = r.enc.text(row.Sources)
+			case j < len(row.Cells):
+				txt = r.enc.text(row.Cells[j])
+			}
+			r.font(style, sizeTable, colText)
+			t.cells[k][i] = r.wrap(txt, t.cols[i].w-2*padX)
+			t.lines[k] = max(t.lines[k], len(t.cells[k][i]))
+		}
+	}
+	return t
+}
+
+func (r *renderer) table(s Section, t *tableLayout) error {
+	cols, hasFlag, headLines, headH := t.cols, t.hasFlag, t.headLines, t.headH
+	lh := lineH(sizeTable)
 	r.font("B", sizeBody, colText)
 	contHead := capLines(r.wrap(r.enc.line(s.Heading)+" (continued)", contentW), 1, r.enc.line("… (continued)"))[0]
 	var headEnd float64 // where rows start below the headings on this page
@@ -522,37 +580,17 @@ func (r *renderer) table(s Section) error {
 		r.pdf.SetLineWidth(0.4)
 		r.pdf.Line(marginX, r.y, pageW-marginX, r.y)
 	}
-	if err := r.ensure(headH + lh + 2*padY); err != nil {
+	// The headings need room for the first row below them, or the first
+	// row would be split from them.
+	if err := r.ensure(t.lead()); err != nil {
 		return err
 	}
 	drawHead(false)
 	r.repeatHead = func() { drawHead(true) }
 	defer func() { r.repeatHead = nil }()
 
-	cells := make([][]string, len(cols))
-	for _, row := range s.Rows {
-		// Wrap every cell.
-		nl := 1
-		for i := range cols {
-			var txt, style string
-			j := i
-			if hasFlag {
-				j--
-			}
-			switch {
-			case hasFlag && i == 0:
-				txt, style = r.enc.text(row.Flag), "B"
-			case hasSources && i == len(cols)-1:
-				txt = r.enc.text(row.Sources)
-			case j < len(row.Cells):
-				txt = r.enc.text(row.Cells[j])
-			default:
-				txt = ""
-			}
-			r.font(style, sizeTable, colText)
-			cells[i] = r.wrap(txt, cols[i].w-2*padX)
-			nl = max(nl, len(cells[i]))
-		}
+	for ri, row := range s.Rows {
+		cells, nl := t.cells[ri], t.lines[ri]
 		// Place it: whole on this page, else whole on the next; only a
 		// row taller than a page is split.
 		rowH := float64(nl)*lh + 2*padY
@@ -562,7 +600,9 @@ func (r *renderer) table(s Section) error {
 			}
 		}
 		for start := 0; start < nl; {
-			room := int((r.bottom-r.y-2*padY)/lh) - boolInt(start > 0) // a continuation gives a line to its marker
+			// The epsilon keeps a row that fits exactly (by the float test
+			// above) from losing its last line to rounding.
+			room := int((r.bottom-r.y-2*padY)/lh+1e-9) - boolInt(start > 0) // a continuation gives a line to its marker
 			k := min(nl-start, max(1, room))
 			r.drawRow(cols, cells, start, k, row.Flag != "", hasFlag, start > 0)
 			start += k

@@ -331,3 +331,29 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// TestFirstRowStaysWithHeadings moves a table's headings down the page
+// one row at a time (by the rows of a table before it), with a first row
+// of several lines: wherever the headings land, that row is never split
+// from them or across pages; headings and row move to the next page
+// together.
+func TestFirstRowStaysWithHeadings(t *testing.T) {
+	multi := "FIRSTWORD " + strings.Repeat("wrapping words fill the cell ", 12) + "ENDWORD"
+	for n := 30; n < 75; n++ {
+		d := &Doc{Title: "T", Header: []string{"H1"}, Created: created, Sections: []Section{
+			{Heading: "Filler", Columns: []string{"A", "B"}},
+			{Heading: "Second", Columns: []string{"Item", "Value"}, Rows: []Row{{Cells: []string{multi, "x"}}, {Cells: []string{"next", "y"}}}},
+		}}
+		for i := range n {
+			d.Sections[0].Rows = append(d.Sections[0].Rows, Row{Cells: []string{fmt.Sprint("filler", i), "x"}})
+		}
+		pages := pdftotext(t, render(t, d))
+		for i, p := range pages {
+			assert.NotContains(t, p, "(row continued", "n=%d page %d", n, i+1)
+			if strings.Contains(p, "FIRSTWORD") {
+				assert.Contains(t, p, "ENDWORD", "n=%d: the first row is on one page", n)
+				assert.Contains(t, p, "Second", "n=%d: with its headings", n)
+			}
+		}
+	}
+}
