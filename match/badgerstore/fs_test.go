@@ -95,10 +95,9 @@ func writeBatch(t *testing.T, s match.Store, from, n int) error {
 }
 
 func fullDisk(t *testing.T, mnt, dir string) {
-	opt := &badgerstore.Options{MemTableBytes: 4 << 20}
-	s, err := badgerstore.Open(dir, opt)
+	reserve := int64(2*(4<<20) + 16<<20) // the default for these tables
+	s, err := badgerstore.Open(dir, &badgerstore.Options{MemTableBytes: 4 << 20})
 	require.NoError(t, err)
-	reserve := int64(4*(4<<20) + 16<<20)
 	var st syscall.Statfs_t
 	require.NoError(t, syscall.Statfs(mnt, &st))
 	free := int64(st.Bavail) * int64(st.Bsize)

@@ -69,8 +69,9 @@ type Options struct {
 	// system before it writes, so that the storage engine (which writes
 	// its logs and tables through memory maps, where a full disk is a
 	// fatal signal rather than an error) never runs out; short of it,
-	// Update fails with [ErrDiskFull]. Zero means four memory tables plus
-	// 16 MiB; negative disables the check.
+	// Update fails with [ErrDiskFull]. Zero means two memory tables (the
+	// log growing to a full one, and its flush to a table) plus 16 MiB;
+	// negative disables the check.
 	ReserveBytes int64
 }
 
@@ -169,7 +170,7 @@ func Open(dir string, o *Options) (*Store, error) {
 	}
 	reserve := opt.ReserveBytes
 	if reserve == 0 {
-		reserve = 4*memTable + 16<<20
+		reserve = 2*memTable + 16<<20
 	}
 	s := &Store{db: db, dir: dir, readOnly: opt.ReadOnly, reserve: reserve}
 	if err := s.checkMarker(opt.ReadOnly); err != nil {
