@@ -1,7 +1,6 @@
 package merge
 
 import (
-	"cmp"
 	"fmt"
 	"iter"
 	"slices"
@@ -141,33 +140,6 @@ func TestInterleaveMatchesSort(t *testing.T) {
 		}
 		assert.Equal(t, want, got)
 	}
-}
-
-func TestKMergeNoAllocsPerItem(t *testing.T) {
-	// The k-way merge allocates its heap once per merge, nothing per item.
-	streams := make([][]int, 8)
-	for s := range streams {
-		for i := range 500 {
-			streams[s] = append(streams[s], i*8+s%3)
-		}
-	}
-	next := make([]func() (int, bool), len(streams))
-	allocs := testing.AllocsPerRun(20, func() {
-		for s := range streams {
-			i := 0
-			next[s] = func() (int, bool) {
-				if i == len(streams[s]) {
-					return 0, false
-				}
-				i++
-				return streams[s][i-1], true
-			}
-		}
-		n := 0
-		require.NoError(t, kmerge(next, cmp.Compare[int], func(int) bool { n++; return true }))
-		require.Equal(t, 4000, n)
-	})
-	assert.LessOrEqual(t, allocs, 20.0, "the heap and the streams' closures, nothing per item")
 }
 
 func BenchmarkInterleave(b *testing.B) {

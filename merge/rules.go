@@ -232,10 +232,7 @@ func compileRules(rs *Rules) (*compiled, error) {
 		}
 		c.molar[i] = a.MolarMass
 	}
-	for _, w := range DefaultWindows() {
-		c.window[categoryIndex(w.Category)] = int64(time.Duration(w.Tolerance) / time.Second)
-	}
-	for _, w := range rs.Windows {
+	for _, w := range append(DefaultWindows(), rs.Windows...) {
 		if w.Tolerance < 0 {
 			return nil, fmt.Errorf("merge: rules: window %q: %w: negative tolerance", w.Category, ErrInvalidRules)
 		}
@@ -259,13 +256,12 @@ func compileRules(rs *Rules) (*compiled, error) {
 			}
 		}
 	}
-	c.maxRound = rs.MaxRounding
-	if c.maxRound <= 0 {
-		c.maxRound = 0.025
+	c.maxRound, c.relTol = 0.025, 0.001
+	if rs.MaxRounding > 0 {
+		c.maxRound = rs.MaxRounding
 	}
-	c.relTol = rs.RelTolerance
-	if c.relTol <= 0 {
-		c.relTol = 0.001
+	if rs.RelTolerance > 0 {
+		c.relTol = rs.RelTolerance
 	}
 	return c, nil
 }

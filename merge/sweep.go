@@ -47,7 +47,7 @@ type sweep struct {
 	pend     []pending // place's scratch
 	pairs    []pending // conflicting cluster pairs
 	srcIDs   map[string]int32
-	lastSrc  string // the source numbered last looked up, and its number
+	lastSrc  string // the source looked up last, and its number
 	lastID   int32
 	srcNames []string
 	codes    map[codeKey]int32 // concept tokens of unmapped codes
@@ -63,8 +63,8 @@ func (e *Engine) getSweep() *sweep {
 		s = &sweep{eng: e, srcIDs: map[string]int32{}, codes: map[codeKey]int32{}, texts: map[string]int32{}}
 	}
 	s.items, s.clusters, s.pairs, s.parent, s.srcNames = s.items[:0], s.clusters[:0], s.pairs[:0], s.parent[:0], s.srcNames[:0]
-	clear(s.srcIDs)
 	s.lastID = -1
+	clear(s.srcIDs)
 	clear(s.codes)
 	clear(s.texts)
 	return s
@@ -106,7 +106,7 @@ func (s *sweep) run(srcs [][]Entry) error {
 			return i - 1, true
 		}
 	}
-	return kmerge(next, func(x, y int32) int { return order(&s.items[x].key, &s.items[y].key) },
+	return kmergeSeq(next, func(x, y int32) int { return order(&s.items[x].key, &s.items[y].key) },
 		func(i int32) bool { s.place(i); return true })
 }
 

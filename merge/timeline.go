@@ -225,26 +225,24 @@ func (s *sweep) build(t *Timeline) {
 	for i, ci := range perm {
 		cl := &cls[ci]
 		t.mstart[i] = int32(len(t.mrefs))
+		for j := cl.first; j >= 0; j = s.items[j].next {
+			t.mrefs = append(t.mrefs, s.items[j].r)
+		}
 		rep := s.items[cl.rep].e
 		if cl.n == 1 && group[ci] < 0 && rep.Conflict == 0 {
-			t.mrefs = append(t.mrefs, s.items[cl.rep].r)
 			t.items[i] = rep // unchanged: the source's own entry
 			continue
 		}
 		own = append(own, *rep)
 		out := &own[len(own)-1]
-		out.Conflict = 0
-		t.items[i] = out
-		t0, c0 := len(tagArena), len(codeArena)
-		if cl.n > 1 {
-			codeArena = append(codeArena, out.Codes...) // the representative's first
+		out.Conflict, t.items[i] = 0, out
+		if cl.n == 1 {
+			continue
 		}
+		t0, c0 := len(tagArena), len(codeArena)
+		codeArena = append(codeArena, out.Codes...) // the representative's first
 		for j := cl.first; j >= 0; j = s.items[j].next {
 			m := s.items[j].e
-			t.mrefs = append(t.mrefs, s.items[j].r)
-			if cl.n == 1 {
-				break
-			}
 			tagArena = append(tagArena, m.Lineage.Tags()...)
 			for _, cd := range m.Codes {
 				if !slices.ContainsFunc(codeArena[c0:], func(x Code) bool { return x.System == cd.System && x.Code == cd.Code }) {
@@ -252,14 +250,11 @@ func (s *sweep) build(t *Timeline) {
 				}
 			}
 		}
-		if cl.n > 1 {
-			tags := tagArena[t0:]
-			slices.SortFunc(tags, provenance.CompareTag)
-			tags = slices.CompactFunc(tags, func(a, b provenance.Tag) bool { return provenance.CompareTag(a, b) == 0 })
-			tagArena = tagArena[:t0+len(tags)]
-			out.Lineage = provenance.OfSorted(slices.Clip(tags))
-			out.Codes = slices.Clip(codeArena[c0:])
-		}
+		tags := tagArena[t0:]
+		slices.SortFunc(tags, provenance.CompareTag)
+		tags = slices.CompactFunc(tags, func(a, b provenance.Tag) bool { return provenance.CompareTag(a, b) == 0 })
+		tagArena = tagArena[:t0+len(tags)]
+		out.Lineage, out.Codes = provenance.OfSorted(slices.Clip(tags)), slices.Clip(codeArena[c0:])
 	}
 	t.mstart[len(cls)] = int32(len(t.mrefs))
 	t.sources = slices.Sorted(slices.Values(s.srcNames))
@@ -286,10 +281,7 @@ func (s *sweep) build(t *Timeline) {
 // -1 when the cluster is in no conflict) and each group's reason, that of
 // its first pair.
 func (s *sweep) groupConflicts() ([]int32, map[int32]Reason) {
-	group := make([]int32, len(s.clusters))
-	for i := range group {
-		group[i] = -1
-	}
+	group := slices.Repeat([]int32{-1}, len(s.clusters))
 	reasons := map[int32]Reason{}
 	s.parent = s.parent[:0]
 	for range s.clusters {

@@ -2,6 +2,7 @@ package merge
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -349,4 +350,43 @@ func TestTimelineShowsUnchangedEntriesInPlace(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []int{0, 1, 2}, pos, "All stops when asked")
+}
+
+// TestResolver: a site's rule, injected as a Resolver, decides beside the
+// rules without forking the package.
+func TestResolver(t *testing.T) {
+	hosp := ent("hosp", "1", CategoryResult, t0, PrecisionMinute, hb(loinc), val(135, "g/L"))
+	gp := ent("gp", "9", CategoryResult, t0.Add(time.Hour), PrecisionMinute, hb(local), val(131, "g/L"))
+	srcs := [][]Entry{{hosp}, {gp}}
+	byRules, err := mergeSlices(srcs, &Options{Rules: testRules()})
+	require.NoError(t, err)
+	require.Len(t, byRules.Conflicts, 1, "the rules see two values")
+
+	// A site that accepts haemoglobin within 5% as one result.
+	var seen []Verdict
+	site := func(a, b *Entry, v Verdict) Verdict {
+		seen = append(seen, v)
+		if v.Conflict == ReasonValue && a.Value != nil && b.Value != nil && math.Abs(a.Value.Value-b.Value.Value) <= 0.05*a.Value.Value {
+			return Verdict{Same: true}
+		}
+		return v
+	}
+	tl, err := mergeSlices(srcs, &Options{Rules: testRules(), Resolve: site})
+	require.NoError(t, err)
+	assert.Equal(t, [][]string{{"gp", "hosp"}}, sourcesOf(tl.Entries()))
+	assert.Empty(t, tl.Conflicts)
+	assert.Equal(t, []Verdict{{Conflict: ReasonValue}}, seen, "the resolver sees the rules' verdict")
+
+	// A site rule that keeps entries apart that the rules would merge.
+	apart := func(a, b *Entry, v Verdict) Verdict {
+		if a.Status == "entered-in-error" || b.Status == "entered-in-error" {
+			return Verdict{}
+		}
+		return v
+	}
+	gp.Value.Value, gp.Status = 135, "entered-in-error"
+	tl, err = mergeSlices([][]Entry{{hosp}, {gp}}, &Options{Rules: testRules(), Resolve: apart})
+	require.NoError(t, err)
+	assert.Equal(t, [][]string{{"hosp"}, {"gp"}}, sourcesOf(tl.Entries()))
+	assert.Empty(t, tl.Conflicts)
 }
