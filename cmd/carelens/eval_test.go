@@ -78,6 +78,12 @@ func TestEvalCommandErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(good, []byte("record_id,entity_id\n1,a\n"), 0o644))
 	bad := filepath.Join(dir, "bad.csv")
 	require.NoError(t, os.WriteFile(bad, []byte("record_id,cluster_id\n1,a\n2\n"), 0o644))
+	// A quote left open on line 3 swallows lines 4-6 into one field.
+	open := filepath.Join(dir, "open.csv")
+	require.NoError(t, os.WriteFile(open, []byte("record_id,cluster_id\n1,a\n2,\"b\n3,c\n4,d\n5,e\"\n6,f\n"), 0o644))
+	// Left open to the end of the file.
+	unclosed := filepath.Join(dir, "unclosed.csv")
+	require.NoError(t, os.WriteFile(unclosed, []byte("record_id,cluster_id\n1,a\n2,\"b\n3,c\n"), 0o644))
 	tests := []struct {
 		name  string
 		args  []string
@@ -87,6 +93,9 @@ func TestEvalCommandErrors(t *testing.T) {
 		{"no truth", []string{"eval", "--clusters", good}, true, ""},
 		{"no clusters", []string{"eval", "--truth", good}, true, ""},
 		{"malformed clusters", []string{"eval", "--truth", good, "--clusters", bad}, false, "bad.csv:3"},
+		{"quote left open in clusters", []string{"eval", "--truth", good, "--clusters", open}, false, "open.csv:3: a quote opened on this line runs on to line 6"},
+		{"quote left open in truth", []string{"eval", "--truth", open, "--clusters", good}, false, "open.csv:3: a quote"},
+		{"quote never closed", []string{"eval", "--truth", good, "--clusters", unclosed}, false, "unclosed.csv:3: a quote opened on this line is not closed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,6 +104,7 @@ func TestEvalCommandErrors(t *testing.T) {
 			require.Error(t, err)
 			assert.Equal(t, tc.usage, errors.Is(err, errUsage), "%v", err)
 			assert.Contains(t, err.Error(), tc.want)
+			assert.NotContains(t, userMessage(err), "benchmarks", "no internal package names")
 		})
 	}
 }

@@ -661,48 +661,80 @@ func writeOutput(path string, stdout io.Writer, fn func(io.Writer) error) error 
 // a part of the new one. A path that exists and is not a regular file
 // (/dev/stdout, a named pipe) is written directly.
 func writeFileWith(path string, fn func(io.Writer) error) (err error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return writeDirect(path, fn)
+	}
+	af, err := createAtomic(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			af.abort()
+		}
+	}()
+	if err := fn(af.w); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return af.commit()
+}
+
+// atomicFile is a file being written under a temporary name beside its
+// path; commit renames it into place, abort removes it.
+type atomicFile struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+	mode os.FileMode
+}
+
+// createAtomic starts writing path. The file gets path's permissions when
+// path exists, else 0644.
+func createAtomic(path string) (*atomicFile, error) {
 	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
-		if !fi.Mode().IsRegular() {
-			return writeDirect(path, fn)
-		}
 		mode = fi.Mode().Perm()
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
+		return nil, err
+	}
+	return &atomicFile{path: path, f: f, w: bufio.NewWriter(f), mode: mode}, nil
+}
+
+// commit flushes, syncs and closes the file and renames it over path.
+func (a *atomicFile) commit() error {
+	fail := func(err error) error {
+		a.abort()
+		return fmt.Errorf("write %s: %w", a.path, err)
+	}
+	if err := a.w.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := a.f.Chmod(a.mode); err != nil {
+		return fail(err)
+	}
+	if err := a.f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := a.f.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(a.f.Name(), a.path); err != nil {
+		os.Remove(a.f.Name())
 		return err
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriter(f)
-	if err := fn(bw); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(mode); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
+	if d, err := os.Open(filepath.Dir(a.path)); err == nil {
 		d.Sync() // the rename's durability; not every file system supports it
 		d.Close()
 	}
 	return nil
+}
+
+// abort closes and removes the temporary file; path is untouched.
+func (a *atomicFile) abort() {
+	a.f.Close()
+	os.Remove(a.f.Name())
 }
 
 // writeDirect writes an existing non-regular file (a device or pipe).

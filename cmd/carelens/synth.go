@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -93,19 +92,25 @@ func synthFHIR(ctx context.Context, o benchmarks.FHIROptions, dir string, stdout
 			return fmt.Errorf("synth: %w", err)
 		}
 	}
-	tf, err := os.Create(filepath.Join(dir, "truth.csv"))
+	// The truth and every bundle are written atomically: a failure leaves
+	// no half-written file under its final name.
+	tf, err := createAtomic(filepath.Join(dir, "truth.csv"))
 	if err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
-	defer tf.Close()
-	tb := bufio.NewWriter(tf)
-	truth := csv.NewWriter(tb)
+	committed := false
+	defer func() {
+		if !committed {
+			tf.abort()
+		}
+	}()
+	truth := csv.NewWriter(tf.w)
 	if err := truth.Write(benchmarks.TruthHeader); err != nil {
 		return fmt.Errorf("synth: truth.csv: %w", err)
 	}
 	st, err := benchmarks.SynthFHIR(ctx, o, func(p benchmarks.FHIRPatient, bundle []byte) error {
 		name := filepath.Join(dir, p.Source, p.PatientID+".json")
-		if err := os.WriteFile(name, bundle, 0o644); err != nil {
+		if err := writeFileWith(name, func(w io.Writer) error { _, err := w.Write(bundle); return err }); err != nil {
 			return fmt.Errorf("synth: bundle %s/%s: %w", p.Source, p.PatientID, err)
 		}
 		return truth.Write([]string{p.Source, p.PatientID, p.PersonID})
@@ -117,17 +122,15 @@ func synthFHIR(ctx context.Context, o benchmarks.FHIROptions, dir string, stdout
 	if err := truth.Error(); err != nil {
 		return fmt.Errorf("synth: truth.csv: %w", err)
 	}
-	if err := tb.Flush(); err != nil {
-		return fmt.Errorf("synth: truth.csv: %w", err)
-	}
-	if err := tf.Close(); err != nil {
-		return fmt.Errorf("synth: truth.csv: %w", err)
+	committed = true
+	if err := tf.commit(); err != nil {
+		return fmt.Errorf("synth: %w", err)
 	}
 	rj, err := json.MarshalIndent(rules, "", "  ")
 	if err != nil {
 		return fmt.Errorf("synth: rules.json: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "rules.json"), append(rj, '\n'), 0o644); err != nil {
+	if err := writeFileWith(filepath.Join(dir, "rules.json"), func(w io.Writer) error { _, err := w.Write(append(rj, '\n')); return err }); err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
 	var per []string

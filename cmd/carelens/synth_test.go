@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"os"
@@ -115,4 +116,28 @@ func TestSynthCommandFHIR(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, a, b, "%s is deterministic", name)
 	}
+}
+
+// TestSynthFHIRWritesAtomically: a synth that fails (here, cancelled)
+// leaves an existing truth.csv as it was and no temporary file behind.
+func TestSynthFHIRWritesAtomically(t *testing.T) {
+	dir := t.TempDir()
+	truth := filepath.Join(dir, "truth.csv")
+	require.NoError(t, os.WriteFile(truth, []byte("source,record_id,person_id\nold,1,p\n"), 0o644))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"synth", "--fhir", "--people", "5", "--out", dir}, nil, &stdout, &stderr)
+	require.Error(t, err)
+	got, err := os.ReadFile(truth)
+	require.NoError(t, err)
+	assert.Equal(t, "source,record_id,person_id\nold,1,p\n", string(got))
+	tmp, err := filepath.Glob(filepath.Join(dir, ".*.tmp*"))
+	require.NoError(t, err)
+	assert.Empty(t, tmp)
+
+	require.NoError(t, run(t.Context(), []string{"synth", "--fhir", "--people", "5", "--out", dir}, nil, &stdout, &stderr))
+	got, err = os.ReadFile(truth)
+	require.NoError(t, err)
+	assert.NotContains(t, string(got), "old,1,p")
 }
