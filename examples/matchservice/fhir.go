@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // contentType is the media type of every response.
@@ -113,11 +114,14 @@ func requestTypeOK(r *http.Request) bool {
 
 // capabilityStatement is the body of GET /metadata: an R4 server
 // supporting one operation, Patient/$match, in JSON.
+// started is when the process started: the CapabilityStatement's date.
+var started = time.Now().UTC()
+
 func capabilityStatement(software string, auth string) map[string]any {
 	return map[string]any{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
-		"date":         "2026-12-03",
+		"date":         started.Format("2006-01-02"),
 		"publisher":    "CareLens",
 		"kind":         "instance",
 		"software":     map[string]any{"name": software},

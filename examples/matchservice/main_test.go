@@ -3,8 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -175,4 +183,81 @@ func TestRunRefuses(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.wantErr)
 		})
 	}
+}
+
+// testPKI writes a CA, a server certificate for 127.0.0.1 and a client
+// certificate (common name cn) signed by the CA, and returns their paths
+// and the client's key pair.
+func testPKI(t *testing.T, cn string) (caFile, certFile, keyFile string, client tls.Certificate, pool *x509.CertPool) {
+	t.Helper()
+	dir := t.TempDir()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		return k
+	}
+	caKey := newKey()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+	ca, err := x509.ParseCertificate(caDER)
+	require.NoError(t, err)
+	issue := func(tmpl *x509.Certificate, k *ecdsa.PrivateKey) []byte {
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &k.PublicKey, caKey)
+		require.NoError(t, err)
+		return der
+	}
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
+		return p
+	}
+	caFile = write("ca.pem", "CERTIFICATE", caDER)
+	srvKey := newKey()
+	srvDER := issue(&x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "matchservice"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, srvKey)
+	certFile = write("server.pem", "CERTIFICATE", srvDER)
+	srvKeyDER, err := x509.MarshalECPrivateKey(srvKey)
+	require.NoError(t, err)
+	keyFile = write("server.key", "EC PRIVATE KEY", srvKeyDER)
+	cliKey := newKey()
+	cliDER := issue(&x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, cliKey)
+	client = tls.Certificate{Certificate: [][]byte{cliDER}, PrivateKey: cliKey}
+	pool = x509.NewCertPool()
+	pool.AddCert(ca)
+	return caFile, certFile, keyFile, client, pool
+}
+
+// TestMutualTLS: with --client-ca alone, a client certificate signed by
+// the CA is the caller's identity; a client without one cannot connect.
+func TestMutualTLS(t *testing.T) {
+	ca, cert, key, client, pool := testPKI(t, "ward-7-kiosk")
+	base, stop := startRun(t, "--db", testStore(t), "--addr", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "--client-ca", ca)
+	require.True(t, strings.HasPrefix(base, "https://"), base)
+	body := strings.Replace(matchRequest, "%s", "", 1)
+	send := func(certs []tls.Certificate) (int, error) {
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}}
+		defer c.CloseIdleConnections()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/Patient/$match", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	st, err := send([]tls.Certificate{client})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, st)
+	_, err = send(nil)
+	assert.Error(t, err, "no client certificate, no connection")
+	log, err := stop()
+	require.NoError(t, err)
+	assert.Contains(t, log, "who=ward-7-kiosk auth=cert")
 }
