@@ -458,3 +458,33 @@ func TestWriteFileWithIsAtomic(t *testing.T) {
 	entries, _ = os.ReadDir(dir)
 	assert.Len(t, entries, 1)
 }
+
+// TestLinkDelimiterAndEncodingFlags: sniffing is reported and the flags
+// override it; a Latin-1 file is read and flagged.
+func TestLinkDelimiterAndEncodingFlags(t *testing.T) {
+	dir := t.TempDir()
+	a, _ := usPeople(t, dir, 12, ",")
+	lat := filepath.Join(dir, "latin.csv")
+	data := strings.ReplaceAll(strings.ReplaceAll(mustRead(t, a), ",", "|"), "Ema", "Em\xe9")
+	require.NoError(t, os.WriteFile(lat, []byte(data), 0o644))
+	var stdout, stderr bytes.Buffer
+	require.NoError(t, run(t.Context(), []string{"link", a, lat}, nil, &stdout, &stderr), stderr.String())
+	assert.Contains(t, stderr.String(), "latin.csv: source latin: 12 records; pipe-separated (detected), Latin-1 (detected)")
+	assert.Contains(t, stderr.String(), "carelens: warning: "+lat+": not valid UTF-8; read as Latin-1")
+
+	stderr.Reset()
+	require.NoError(t, run(t.Context(), []string{"link", "--delimiter", "pipe", "--encoding", "latin-1", lat}, nil, &stdout, &stderr), stderr.String())
+	assert.Contains(t, stderr.String(), "pipe-separated (set), Latin-1 (set)")
+	assert.NotContains(t, stderr.String(), "warning")
+
+	err := run(t.Context(), []string{"link", "--encoding", "utf-8", lat}, nil, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), lat+":")
+	assert.Contains(t, err.Error(), "not valid UTF-8")
+	err = run(t.Context(), []string{"link", "--delimiter", "comma", lat}, nil, &stdout, &stderr)
+	require.Error(t, err, "a wrong delimiter leaves no usable column")
+	for _, bad := range [][]string{{"--delimiter", "colon"}, {"--encoding", "utf-16"}} {
+		err := run(t.Context(), append(append([]string{"link"}, bad...), a), nil, &stdout, &stderr)
+		assert.ErrorIs(t, err, errUsage, "%v", bad)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -267,4 +268,21 @@ func TestPrintable(t *testing.T) {
 	assert.NotContains(t, p, "\u202e")
 	assert.Contains(t, p, `\x1b`)
 	assert.Contains(t, p, `\u202e`)
+}
+
+// TestReadLineBoundExact: a line of exactly MaxLineBytes reads; one byte
+// more fails, at the right line, wherever the reads split the input.
+func TestReadLineBoundExact(t *testing.T) {
+	for _, extra := range []int{0, 1} {
+		long := strings.Repeat("a", matchio.MaxLineBytes-len("2,")+extra)
+		data := "id,surname\n1,x\n2," + long + "\n3,y\n"
+		recs, err := matchio.Read(iotest.OneByteReader(strings.NewReader(data)), "l.csv", matchio.Options{})
+		if extra == 0 {
+			require.NoError(t, err)
+			assert.Len(t, recs, 3)
+			continue
+		}
+		require.ErrorIs(t, err, matchio.ErrLineTooLong)
+		assert.Contains(t, err.Error(), "l.csv:3:")
+	}
 }

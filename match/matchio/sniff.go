@@ -215,15 +215,20 @@ type lineLimitReader struct {
 
 func (l *lineLimitReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
-	for i, c := range p[:n] {
-		if c == '\n' {
+	for i := 0; i < n; {
+		j := bytes.IndexByte(p[i:n], '\n')
+		if j < 0 {
+			j = n - i
+		}
+		if l.run+j > l.max {
+			return i + l.max - l.run, &lineTooLong{line: l.line}
+		}
+		l.run += j
+		i += j
+		if i < n { // at a newline
 			l.line++
 			l.run = 0
-			continue
-		}
-		l.run++
-		if l.run > l.max {
-			return i, &lineTooLong{line: l.line}
+			i++
 		}
 	}
 	return n, err
