@@ -22,6 +22,8 @@ type Problem struct {
 	File string
 	// What says what is wrong with it.
 	What string
+
+	unlisted bool // a table the MANIFEST does not list
 }
 
 func (p Problem) String() string { return p.File + ": " + p.What }
@@ -146,7 +148,7 @@ func inspect(dir string) state {
 	}
 	slices.Sort(orphans)
 	for _, name := range orphans {
-		st.problems = append(st.problems, Problem{File: name,
+		st.problems = append(st.problems, Problem{File: name, unlisted: true,
 			What: "table not listed in the MANIFEST (a damaged MANIFEST, or a write interrupted by a crash)"})
 	}
 	return st

@@ -9,7 +9,6 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -184,7 +183,7 @@ func Open(dir string, o *Options) (*Store, error) {
 // MANIFEST (what a crash between writing a table and listing it leaves).
 func onlyUnlisted(ps []Problem) bool {
 	for _, p := range ps {
-		if !strings.HasPrefix(p.What, "table not listed") {
+		if !p.unlisted {
 			return false
 		}
 	}
