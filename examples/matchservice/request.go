@@ -149,11 +149,6 @@ func parseMatch(body []byte) (matchQuery, error) {
 			bad("not-supported", at+".name", "Patient/$match has no parameter "+safeName(name))
 		}
 	}
-	for i := range env.resources {
-		if i != resourceAt && env.resources[i] != nil && !seen["resource"] {
-			bad("structure", fmt.Sprintf("Parameters.parameter[%d].resource", i), "only the resource parameter holds a resource")
-		}
-	}
 	if len(problems) > 0 {
 		return q, &requestError{issues: problems}
 	}
@@ -194,7 +189,8 @@ func decodePatient(data []byte, at string) (match.Record, error) {
 	if iss := issuesOf(b.Issues, "Patient", at); len(iss) > 0 {
 		return match.Record{}, &requestError{issues: iss}
 	}
-	if len(b.Resources) != 1 || b.Resources[0].Type != "Patient" {
+	// Decode opens Bundles; a Patient inside one is not a Patient.
+	if b.Bundles > 0 || len(b.Resources) != 1 || b.Resources[0].Type != "Patient" {
 		return match.Record{}, badRequest("not-supported", at, "the resource must be a Patient")
 	}
 	rec, ok := b.Resources[0].Record("", b.Retrieved)
