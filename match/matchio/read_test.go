@@ -286,3 +286,41 @@ func TestReadLineBoundExact(t *testing.T) {
 		assert.Contains(t, err.Error(), "l.csv:3:")
 	}
 }
+
+// FuzzReadSkipBadCounts checks, over any input and each delimiter and
+// encoding, that skipping is honest: the records read and the lines the
+// skipped rows took never exceed the file's lines after the header, and
+// every error names the file first without the package's name.
+func FuzzReadSkipBadCounts(f *testing.F) {
+	f.Add("id,surname\n1,a\n2,\"b\n3,c\n4,d\"x\n5,e\n", uint8(0))
+	f.Add("\ufeffPatientID;Surname\r\n1;a\r\n", uint8(1))
+	f.Add("MRN\tGiven\n1\tZo\xeb\n", uint8(2))
+	f.Fuzz(func(t *testing.T, in string, mode uint8) {
+		opts := matchio.Options{SkipBad: true}
+		switch mode % 4 {
+		case 1:
+			opts.Delimiter = ';'
+		case 2:
+			opts.Encoding = matchio.EncodingLatin1
+		case 3:
+			opts.Encoding = matchio.EncodingUTF8
+		}
+		recs, rep, err := matchio.ReadReport(strings.NewReader(in), "fz.csv", opts)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fz.csv") || strings.Contains(err.Error(), "matchio") {
+				t.Fatalf("error %q does not start with the file or names the package", err)
+			}
+			return
+		}
+		lines := strings.Count(in, "\n")
+		if !strings.HasSuffix(in, "\n") {
+			lines++
+		}
+		if len(recs)+rep.SkippedLines > lines-1 {
+			t.Fatalf("%d records and %d skipped lines from %d lines after the header", len(recs), rep.SkippedLines, lines-1)
+		}
+		if rep.Records != len(recs) {
+			t.Fatalf("report says %d records, read %d", rep.Records, len(recs))
+		}
+	})
+}
