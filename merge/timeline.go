@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"iter"
 	"slices"
-
-	"github.com/carelens/carelens/provenance"
 )
 
 // ConflictID identifies a [Conflict] within one [Timeline]; zero means none.
@@ -214,11 +212,7 @@ func (s *sweep) build(t *Timeline) {
 			nOwn++
 		}
 	}
-	// Built entries, and the merged lineages and code lists, are parts of
-	// three arenas (a part stays valid when its arena grows).
-	own := make([]Entry, 0, nOwn)
-	var tagArena []provenance.Tag
-	var codeArena []Code
+	own := make([]Entry, 0, nOwn) // the entries built anew
 	t.items = make([]*Entry, len(cls))
 	t.mstart = make([]int32, len(cls)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
@@ -239,22 +233,18 @@ func (s *sweep) build(t *Timeline) {
 		if cl.n == 1 {
 			continue
 		}
-		t0, c0 := len(tagArena), len(codeArena)
-		codeArena = append(codeArena, out.Codes...) // the representative's first
+		// The union of the members' lineages and codes, the
+		// representative's codes first.
+		out.Codes = slices.Clip(out.Codes)
 		for j := cl.first; j >= 0; j = s.items[j].next {
 			m := s.items[j].e
-			tagArena = append(tagArena, m.Lineage.Tags()...)
+			out.Lineage = out.Lineage.Union(m.Lineage)
 			for _, cd := range m.Codes {
-				if !slices.ContainsFunc(codeArena[c0:], func(x Code) bool { return x.System == cd.System && x.Code == cd.Code }) {
-					codeArena = append(codeArena, cd)
+				if !slices.ContainsFunc(out.Codes, func(x Code) bool { return x.System == cd.System && x.Code == cd.Code }) {
+					out.Codes = append(out.Codes, cd)
 				}
 			}
 		}
-		tags := tagArena[t0:]
-		slices.SortFunc(tags, provenance.CompareTag)
-		tags = slices.CompactFunc(tags, func(a, b provenance.Tag) bool { return provenance.CompareTag(a, b) == 0 })
-		tagArena = tagArena[:t0+len(tags)]
-		out.Lineage, out.Codes = provenance.OfSorted(slices.Clip(tags)), slices.Clip(codeArena[c0:])
 	}
 	t.mstart[len(cls)] = int32(len(t.mrefs))
 	t.sources = slices.Sorted(slices.Values(s.srcNames))
