@@ -67,12 +67,11 @@ type Options struct {
 // concurrent use by many goroutines, and several Stores (in one process or
 // many) may share one database.
 type Store struct {
-	pool     *pgxpool.Pool
-	schema   string
-	outbox   [][]byte
-	copyMin  int
-	closed   atomic.Bool
-	cursorNo atomic.Uint64
+	pool    *pgxpool.Pool
+	schema  string
+	outbox  [][]byte
+	copyMin int
+	closed  atomic.Bool
 
 	fence    []byte
 	fenceMu  sync.Mutex
@@ -80,7 +79,7 @@ type Store struct {
 	seenKnow bool
 
 	// Statements, schema-qualified once.
-	qGet, qScan, qScanTo, qUpsert, qDelete, qOutbox, qStageUpsert string
+	qGet, qUpsert, qDelete, qOutbox, qStageUpsert string
 }
 
 var _ match.Store = (*Store)(nil)
@@ -124,10 +123,6 @@ func Open(ctx context.Context, connString string, o *Options) (*Store, error) {
 	}
 	kv, ob := s.ident("carelens_kv"), s.ident("carelens_outbox")
 	s.qGet = `SELECT v FROM ` + kv + ` WHERE s = $1 AND k = $2`
-	// Every shard's range, merged by k: the planner descends the primary
-	// key once per shard and sorts what it read.
-	s.qScan = `SELECT k, v FROM ` + kv + ` WHERE s = ANY($1::smallint[]) AND k >= $2 ORDER BY k`
-	s.qScanTo = `SELECT k, v FROM ` + kv + ` WHERE s = ANY($1::smallint[]) AND k >= $2 AND k < $3 ORDER BY k`
 	s.qUpsert = `INSERT INTO ` + kv + ` (s, k, v) SELECT * FROM unnest($1::smallint[], $2::bytea[], $3::bytea[])
 		ON CONFLICT (s, k) DO UPDATE SET v = EXCLUDED.v`
 	s.qStageUpsert = `INSERT INTO ` + kv + ` (s, k, v) SELECT s, k, v FROM carelens_stage
@@ -166,14 +161,6 @@ func shardOf(key []byte) int16 {
 	h.Write(key)
 	return int16(h.Sum32() % Shards)
 }
-
-var allShards = func() []int16 {
-	s := make([]int16, Shards)
-	for i := range s {
-		s[i] = int16(i)
-	}
-	return s
-}()
 
 // View implements [match.Store]: a read-only transaction at REPEATABLE
 // READ, which in PostgreSQL reads one snapshot throughout.
@@ -431,11 +418,20 @@ func (t *txn) Delete(key []byte) error {
 	return nil
 }
 
-// scanPage is the number of rows fetched from the cursor at a time.
-const scanPage = 512
+// Scan page sizes: the first page read from each shard, and the largest,
+// reached by doubling as a scan goes on.
+const (
+	firstPage = 32
+	maxPage   = 2048
+)
 
-// Scan reads the keys from a server-side cursor a page at a time, merging
-// in the transaction's own unsent writes.
+// Scan reads each shard's range of the keys in primary-key order, a page
+// at a time (keyset paging: each page starts past the last key read, so
+// the server walks its index and never sorts), merges the shards by key
+// and merges in the transaction's own unsent writes. The first page of
+// every shard is asked for in one round trip. A scan abandoned early
+// reads little: a caller reading one page of a large range costs about
+// Shards×firstPage rows.
 func (t *txn) Scan(prefix, start []byte) iter.Seq2[match.KV, error] {
 	return func(yield func(match.KV, error) bool) {
 		lo := prefix
@@ -456,54 +452,8 @@ func (t *txn) Scan(prefix, start []byte) iter.Seq2[match.KV, error] {
 		}
 		slices.Sort(mine)
 
-		name := "carelens_scan_" + strconv.FormatUint(t.s.cursorNo.Add(1), 10)
-		var err error
-		if hi == nil {
-			_, err = t.tx.Exec(t.ctx, `DECLARE `+name+` NO SCROLL CURSOR FOR `+t.s.qScan, allShards, lo)
-		} else {
-			_, err = t.tx.Exec(t.ctx, `DECLARE `+name+` NO SCROLL CURSOR FOR `+t.s.qScanTo, allShards, lo, hi)
-		}
-		if err != nil {
-			yield(match.KV{}, t.s.translateClosed("scan", err))
-			return
-		}
-		open := true
-		defer func() {
-			if open {
-				t.tx.Exec(context.WithoutCancel(t.ctx), `CLOSE `+name)
-			}
-		}()
-		var page []match.KV
-		pos, done := 0, false
-		next := func() (match.KV, bool, error) {
-			if pos == len(page) && !done {
-				page, pos = page[:0], 0
-				rows, err := t.tx.Query(t.ctx, `FETCH `+strconv.Itoa(scanPage)+` FROM `+name)
-				if err != nil {
-					return match.KV{}, false, t.s.translateClosed("scan", err)
-				}
-				for rows.Next() {
-					var kv match.KV
-					if err := rows.Scan(&kv.Key, &kv.Value); err != nil {
-						rows.Close()
-						return match.KV{}, false, t.s.translateClosed("scan", err)
-					}
-					page = append(page, kv)
-				}
-				if err := rows.Err(); err != nil {
-					return match.KV{}, false, t.s.translateClosed("scan", err)
-				}
-				if len(page) < scanPage {
-					done = true
-				}
-			}
-			if pos == len(page) {
-				return match.KV{}, false, nil
-			}
-			pos++
-			return page[pos-1], true, nil
-		}
-		db, ok, err := next()
+		m := &shardMerge{t: t, lo: lo, hi: hi}
+		db, ok, err := m.next()
 		for {
 			if err != nil {
 				yield(match.KV{}, err)
@@ -517,7 +467,7 @@ func (t *txn) Scan(prefix, start []byte) iter.Seq2[match.KV, error] {
 				k := mine[0]
 				mine = mine[1:]
 				if ok && k == string(db.Key) {
-					db, ok, err = next() // overwritten or deleted here
+					db, ok, err = m.next() // overwritten or deleted here
 				}
 				p := t.writes[k]
 				if p.del {
@@ -526,7 +476,7 @@ func (t *txn) Scan(prefix, start []byte) iter.Seq2[match.KV, error] {
 				out = match.KV{Key: []byte(k), Value: p.v}
 			default:
 				out = db
-				db, ok, err = next()
+				db, ok, err = m.next()
 			}
 			if out.Value == nil {
 				out.Value = []byte{}
@@ -536,6 +486,125 @@ func (t *txn) Scan(prefix, start []byte) iter.Seq2[match.KV, error] {
 			}
 		}
 	}
+}
+
+// shard is one shard's stream in a scan: the page read and where the next
+// page starts.
+type shard struct {
+	page []match.KV
+	pos  int
+	size int  // the next page's size
+	done bool // the last page was short: nothing after it
+}
+
+// shardMerge merges the shards' streams of keys in [lo, hi) by key.
+type shardMerge struct {
+	t      *txn
+	lo, hi []byte
+	shards []shard
+}
+
+func (m *shardMerge) query(s int16, from []byte, after bool, limit int) (string, []any) {
+	op := ">="
+	if after {
+		op = ">"
+	}
+	q := `SELECT k, v FROM ` + m.t.s.ident("carelens_kv") + ` WHERE s = $1 AND k ` + op + ` $2`
+	args := []any{s, from}
+	if m.hi != nil {
+		q += ` AND k < $3`
+		args = append(args, m.hi)
+	}
+	return q + ` ORDER BY k LIMIT ` + strconv.Itoa(limit), args
+}
+
+func readPage(rows pgx.Rows, page []match.KV) ([]match.KV, error) {
+	defer rows.Close()
+	for rows.Next() {
+		var kv match.KV
+		if err := rows.Scan(&kv.Key, &kv.Value); err != nil {
+			return page, err
+		}
+		page = append(page, kv)
+	}
+	return page, rows.Err()
+}
+
+// fill reads the first page of every shard in one round trip.
+func (m *shardMerge) fill() error {
+	m.shards = make([]shard, Shards)
+	b := &pgx.Batch{}
+	for i := range m.shards {
+		q, args := m.query(int16(i), m.lo, false, firstPage)
+		b.Queue(q, args...)
+	}
+	br := m.t.tx.SendBatch(m.t.ctx, b)
+	defer br.Close()
+	for i := range m.shards {
+		rows, err := br.Query()
+		if err != nil {
+			return m.t.s.translateClosed("scan", err)
+		}
+		sh := &m.shards[i]
+		if sh.page, err = readPage(rows, nil); err != nil {
+			return m.t.s.translateClosed("scan", err)
+		}
+		sh.done, sh.size = len(sh.page) < firstPage, 2*firstPage
+	}
+	if err := br.Close(); err != nil {
+		return m.t.s.translateClosed("scan", err)
+	}
+	return nil
+}
+
+// refill reads shard i's next page, after the last key of its current one.
+func (m *shardMerge) refill(i int) error {
+	sh := &m.shards[i]
+	last := sh.page[len(sh.page)-1].Key
+	q, args := m.query(int16(i), last, true, sh.size)
+	rows, err := m.t.tx.Query(m.t.ctx, q, args...)
+	if err != nil {
+		return m.t.s.translateClosed("scan", err)
+	}
+	if sh.page, err = readPage(rows, sh.page[:0]); err != nil {
+		return m.t.s.translateClosed("scan", err)
+	}
+	sh.pos, sh.done, sh.size = 0, len(sh.page) < sh.size, min(2*sh.size, maxPage)
+	return nil
+}
+
+// next returns the least unread key of all shards.
+func (m *shardMerge) next() (match.KV, bool, error) {
+	if m.shards == nil {
+		if err := m.fill(); err != nil {
+			return match.KV{}, false, err
+		}
+	}
+	best := -1
+	for i := range m.shards {
+		sh := &m.shards[i]
+		if sh.pos == len(sh.page) {
+			if sh.done || len(sh.page) == 0 {
+				continue
+			}
+			if err := m.refill(i); err != nil {
+				return match.KV{}, false, err
+			}
+			if len(sh.page) == 0 {
+				sh.done = true
+				continue
+			}
+		}
+		if best < 0 || bytes.Compare(sh.page[sh.pos].Key, m.shards[best].page[m.shards[best].pos].Key) < 0 {
+			best = i
+		}
+	}
+	if best < 0 {
+		return match.KV{}, false, nil
+	}
+	sh := &m.shards[best]
+	sh.pos++
+	return sh.page[sh.pos-1], true, nil
 }
 
 // successor returns the least key greater than every key with the prefix,
