@@ -203,9 +203,9 @@ type FileError struct {
 
 func (e *FileError) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Detail)
+		return fmt.Sprintf("%s:%d: %s", Printable(e.File), e.Line, e.Detail)
 	}
-	return fmt.Sprintf("%s: %s", e.File, e.Detail)
+	return fmt.Sprintf("%s: %s", Printable(e.File), e.Detail)
 }
 
 // Unwrap returns the underlying error.
@@ -224,7 +224,7 @@ type RowError struct {
 }
 
 func (e *RowError) Error() string {
-	where := fmt.Sprintf("%s:%d", e.File, e.Line)
+	where := fmt.Sprintf("%s:%d", Printable(e.File), e.Line)
 	if e.Field != "" {
 		return fmt.Sprintf("%s: field %s: %v", where, Printable(e.Field), e.Err)
 	}

@@ -324,3 +324,13 @@ func FuzzReadSkipBadCounts(f *testing.F) {
 		}
 	})
 }
+
+func TestErrorsEscapeFileNames(t *testing.T) {
+	_, err := matchio.Read(strings.NewReader(""), "evil\x1b[2J.csv", matchio.Options{})
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "\x1b")
+	assert.Contains(t, err.Error(), `evil\x1b[2J.csv`)
+	_, err = matchio.Read(strings.NewReader("id,surname\n,a\n"), "evil\x1b[2J.csv", matchio.Options{})
+	require.ErrorIs(t, err, matchio.ErrBadRow)
+	assert.NotContains(t, err.Error(), "\x1b")
+}
