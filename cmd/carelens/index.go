@@ -88,6 +88,15 @@ func (f *indexFlags) openStore(ctx context.Context, readOnly bool) (match.Store,
 	return s, err
 }
 
+// name names --db in messages: the directory, but not a postgres:// URL,
+// which may hold a password.
+func (f *indexFlags) name() string {
+	if isPostgresURL(*f.db) {
+		return "(the PostgreSQL store)"
+	}
+	return *f.db
+}
+
 // open opens the store and index in --db.
 func (f *indexFlags) open(ctx context.Context, o *match.IndexOptions, readOnly bool) (*match.Index, func() error, error) {
 	s, err := f.openStore(ctx, readOnly)
@@ -97,7 +106,7 @@ func (f *indexFlags) open(ctx context.Context, o *match.IndexOptions, readOnly b
 	ix, err := match.OpenIndex(ctx, s, o)
 	if err != nil {
 		s.Close()
-		return nil, nil, fmt.Errorf("index %s: %w", *f.db, err)
+		return nil, nil, fmt.Errorf("index %s: %w", f.name(), err)
 	}
 	return ix, closeOnce(s), nil
 }
@@ -163,7 +172,7 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer closeStore()
 	ix, err := match.OpenIndex(ctx, s, opts)
 	if err != nil {
-		return fmt.Errorf("index %s: %w", *f.db, err)
+		return fmt.Errorf("index %s: %w", f.name(), err)
 	}
 	var trained time.Duration
 	empty, err := ix.Empty(ctx)
@@ -182,7 +191,7 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		opts.Model = m
 		if ix, err = match.OpenIndex(ctx, s, opts); err != nil {
-			return fmt.Errorf("index %s: %w", *f.db, err)
+			return fmt.Errorf("index %s: %w", f.name(), err)
 		}
 	}
 	t0 := time.Now()
@@ -576,6 +585,9 @@ func indexRecover(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if fs.NArg() > 0 || *f.db == "" {
 		fs.Usage()
 		return fmt.Errorf("%w: index recover needs --db and takes no arguments", errUsage)
+	}
+	if isPostgresURL(*f.db) {
+		return fmt.Errorf("%w: index recover is for a Badger directory", errUsage)
 	}
 	if _, err := os.Stat(filepath.Join(*f.db, "MANIFEST")); err != nil {
 		return fmt.Errorf("index recover %s: %w", *f.db, badgerstore.ErrNoStore)
