@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"iter"
 	"slices"
+
+	"github.com/carelens/carelens/provenance"
 )
 
 // ConflictID identifies a [Conflict] within one [Timeline]; zero means none.
@@ -206,13 +208,17 @@ func (s *sweep) build(t *Timeline) {
 	// permutation is nearly sorted (which pdqsort detects).
 	slices.SortFunc(perm, func(a, b int32) int { return cmp.Or(order(&cls[a].key, &cls[b].key), cmp.Compare(a, b)) })
 	group, reasons := s.groupConflicts()
-	nOwn := 0
+	nOwn, nTags := 0, 0
 	for ci := range cls {
 		if cls[ci].n > 1 || group[ci] >= 0 || s.items[cls[ci].first].e.Conflict != 0 {
 			nOwn++
 		}
+		for j := cls[ci].first; cls[ci].n > 1 && j >= 0; j = s.items[j].next {
+			nTags += s.items[j].e.Lineage.Len()
+		}
 	}
-	own := make([]Entry, 0, nOwn) // the entries built anew
+	// The entries built anew, and their lineages, in two blocks.
+	own, arena := make([]Entry, 0, nOwn), make([]provenance.Tag, 0, nTags)
 	t.items = make([]*Entry, len(cls))
 	t.mstart = make([]int32, len(cls)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
@@ -236,15 +242,21 @@ func (s *sweep) build(t *Timeline) {
 		// The union of the members' lineages and codes, the
 		// representative's codes first.
 		out.Codes = slices.Clip(out.Codes)
+		t0 := len(arena)
 		for j := cl.first; j >= 0; j = s.items[j].next {
 			m := s.items[j].e
-			out.Lineage = out.Lineage.Union(m.Lineage)
+			arena = append(arena, m.Lineage.Tags()...)
 			for _, cd := range m.Codes {
 				if !slices.ContainsFunc(out.Codes, func(x Code) bool { return x.System == cd.System && x.Code == cd.Code }) {
 					out.Codes = append(out.Codes, cd)
 				}
 			}
 		}
+		tags := arena[t0:]
+		slices.SortFunc(tags, provenance.CompareTag)
+		tags = slices.CompactFunc(tags, func(a, b provenance.Tag) bool { return provenance.CompareTag(a, b) == 0 })
+		arena = arena[:t0+len(tags)]
+		out.Lineage = provenance.OfSorted(slices.Clip(tags))
 	}
 	t.mstart[len(cls)] = int32(len(t.mrefs))
 	t.sources = slices.Sorted(slices.Values(s.srcNames))
