@@ -149,7 +149,9 @@ func TestTwinsConstraintBirthDateTypo(t *testing.T) {
 		{"2019-06-03", ConstraintTwins},
 		{"2019-06-08", ConstraintTwins},
 		{"2019-03-06", ConstraintTwins},
-		{"1961-11-24", ConstraintNone},
+		// not twins, but different given names and birth dates with
+		// only the household in common: never linked automatically
+		{"1961-11-24", ConstraintHousehold},
 	} {
 		b.BirthDate = tc.dob
 		pb := p.Prepare(&b)

@@ -151,7 +151,8 @@ type Model struct {
 	Comparisons []Comparison `json:"comparisons"`
 	// Blocking lists the rules that make candidate pairs.
 	Blocking []BlockingRule `json:"blocking"`
-	// NoTwinGuard turns off [ConstraintTwins]. Training never sets it on
+	// NoTwinGuard turns off [ConstraintTwins] and [ConstraintHousehold]
+	// (the household rules). Training never sets it on
 	// its own: [TrainOptions.NoTwinGuard] does, and the training report
 	// says so.
 	NoTwinGuard bool `json:"noTwinGuard,omitempty"`

@@ -217,7 +217,10 @@ func (s *Scorer) condState(cc *compiledComparison, pat uint64) int {
 		switch {
 		case lk == 0:
 			return condNone
-		case levels[lk].kind == LevelExact:
+		case levels[lk].kind == LevelExact, levels[lk].kind == LevelDistance && levels[lk].thr <= 1:
+			// One edit apart is a mistyped copy of the same value: the
+			// household evidence that comes with it must count once, as
+			// for an exact agreement.
 		case lk == len(levels)-1:
 			st = condDiffers
 		default:
