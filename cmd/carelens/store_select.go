@@ -28,14 +28,20 @@ func addStoreFlag(fs *flag.FlagSet, p *string) {
 // Badger directory. noSync applies to Badger only; PostgreSQL's durability
 // is the server's.
 func openIndexStore(ctx context.Context, spec string, noSync bool) (match.Store, error) {
+	return openIndexStoreAs(ctx, spec, noSync, false)
+}
+
+// openIndexStoreAs is openIndexStore, opening the store read-only when
+// readOnly is set: nothing is created, migrated or written.
+func openIndexStoreAs(ctx context.Context, spec string, noSync, readOnly bool) (match.Store, error) {
 	if !isPostgresURL(spec) {
-		return badgerstore.Open(spec, &badgerstore.Options{NoSync: noSync})
+		return badgerstore.Open(spec, &badgerstore.Options{NoSync: noSync, ReadOnly: readOnly})
 	}
 	conn, schema, err := splitSchema(spec)
 	if err != nil {
 		return nil, err
 	}
-	return pgstore.Open(ctx, conn, &pgstore.Options{Schema: schema})
+	return pgstore.Open(ctx, conn, &pgstore.Options{Schema: schema, ReadOnly: readOnly})
 }
 
 func isPostgresURL(s string) bool {

@@ -59,4 +59,11 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 	st, err := ix2.Stats(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Records)
+
+	ro, err := openIndexStoreAs(t.Context(), srv.URL("postgres")+"?schema=chosen", false, true)
+	require.NoError(t, err)
+	defer ro.Close()
+	assert.ErrorIs(t, ro.Update(t.Context(), func(match.Txn) error { return nil }), match.ErrReadOnly)
+	_, err = openIndexStoreAs(t.Context(), srv.URL("postgres")+"?schema=absent", false, true)
+	assert.ErrorIs(t, err, match.ErrNotFound, "read-only creates nothing")
 }

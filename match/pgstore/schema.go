@@ -150,6 +150,29 @@ func (s *Store) expand(stmt string) string {
 	return stmt
 }
 
+// checkVersion, for a read-only store, requires the schema at the latest
+// version without changing anything.
+func (s *Store) checkVersion(ctx context.Context) error {
+	var exists bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
+		WHERE table_schema = $1 AND table_name = 'carelens_schema')`, s.schema).Scan(&exists)
+	if err != nil {
+		return translate("open: check schema", err)
+	}
+	if !exists {
+		return fmt.Errorf("pgstore: open schema %q read-only: %w: no CareLens store there", s.schema, match.ErrNotFound)
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	if v != latestVersion() {
+		return fmt.Errorf("pgstore: open schema %q read-only: %w: schema version %d, this program's %d (open it for writing once to migrate)",
+			s.schema, match.ErrForeignStore, v, latestVersion())
+	}
+	return nil
+}
+
 // SchemaVersion returns the schema version recorded in the database.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	if s.closed.Load() {

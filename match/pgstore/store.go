@@ -57,6 +57,11 @@ type Options struct {
 	// empty, non-nil slice checks nothing. One Index per Store: two in
 	// one process over one Store are not told apart.
 	Fence []byte
+	// ReadOnly opens the store for reading only: nothing is created or
+	// migrated (a missing schema is an error wrapping [match.ErrNotFound],
+	// an older one an error wrapping [match.ErrForeignStore]), and Update
+	// fails with [match.ErrReadOnly].
+	ReadOnly bool
 	// CopyThreshold is the number of written keys from which a commit
 	// sends them with COPY into a staging table and upserts from it,
 	// rather than as array parameters of one statement. Zero means 2000.
@@ -67,11 +72,12 @@ type Options struct {
 // concurrent use by many goroutines, and several Stores (in one process or
 // many) may share one database.
 type Store struct {
-	pool    *pgxpool.Pool
-	schema  string
-	outbox  [][]byte
-	copyMin int
-	closed  atomic.Bool
+	pool     *pgxpool.Pool
+	schema   string
+	outbox   [][]byte
+	copyMin  int
+	readOnly bool
+	closed   atomic.Bool
 
 	fence    []byte
 	fenceMu  sync.Mutex
@@ -110,7 +116,7 @@ func Open(ctx context.Context, connString string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, translate("open", err)
 	}
-	s := &Store{pool: pool, schema: cmpOr(opt.Schema, DefaultSchema), outbox: opt.OutboxPrefixes, copyMin: opt.CopyThreshold}
+	s := &Store{pool: pool, schema: cmpOr(opt.Schema, DefaultSchema), outbox: opt.OutboxPrefixes, copyMin: opt.CopyThreshold, readOnly: opt.ReadOnly}
 	if s.outbox == nil {
 		s.outbox = DefaultOutboxPrefixes
 	}
@@ -133,7 +139,12 @@ func Open(ctx context.Context, connString string, o *Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	if err := s.migrate(ctx); err != nil {
+	if opt.ReadOnly {
+		err = s.checkVersion(ctx)
+	} else {
+		err = s.migrate(ctx)
+	}
+	if err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -190,6 +201,9 @@ func (s *Store) View(ctx context.Context, fn func(match.Txn) error) error {
 func (s *Store) Update(ctx context.Context, fn func(match.Txn) error) error {
 	if s.closed.Load() {
 		return match.ErrStoreClosed
+	}
+	if s.readOnly {
+		return match.ErrReadOnly
 	}
 	if err := ctx.Err(); err != nil {
 		return err

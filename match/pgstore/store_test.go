@@ -251,3 +251,26 @@ func TestRetry(t *testing.T) {
 	assert.ErrorIs(t, err, other)
 	assert.Equal(t, 1, calls, "only conflicts are retried")
 }
+
+func TestReadOnly(t *testing.T) {
+	srv := needServer(t)
+	_, err := pgstore.Open(t.Context(), srv.URL("postgres"), &pgstore.Options{Schema: newSchema(), ReadOnly: true})
+	assert.ErrorIs(t, err, match.ErrNotFound, "a missing schema is not created read-only")
+
+	s, schema := openStore(t, nil)
+	require.NoError(t, s.Update(t.Context(), func(tx match.Txn) error { return tx.Set([]byte("k"), []byte("v")) }))
+	require.NoError(t, s.Close())
+	ro, err := pgstore.Open(t.Context(), srv.URL("postgres"), &pgstore.Options{Schema: schema, ReadOnly: true})
+	require.NoError(t, err)
+	defer ro.Close()
+	assert.ErrorIs(t, ro.Update(t.Context(), func(tx match.Txn) error { return tx.Set([]byte("k"), []byte("w")) }), match.ErrReadOnly)
+	require.NoError(t, ro.View(t.Context(), func(tx match.Txn) error {
+		v, err := tx.Get([]byte("k"))
+		assert.Equal(t, "v", string(v))
+		return err
+	}))
+
+	execSQL(t, `DELETE FROM `+schema+`.carelens_schema WHERE version = (SELECT max(version) FROM `+schema+`.carelens_schema)`)
+	_, err = pgstore.Open(t.Context(), srv.URL("postgres"), &pgstore.Options{Schema: schema, ReadOnly: true})
+	assert.ErrorIs(t, err, match.ErrForeignStore, "an older schema is not migrated read-only")
+}
