@@ -37,6 +37,20 @@
 // transaction, so a consumer can follow the index's changes with plain SQL
 // and no vendor change feed; [Store.DrainOutbox] reads and removes them.
 //
+// # Several instances
+//
+// A match.Index keeps its counters and blocking index in memory. So that
+// two processes over one database never write from a stale picture, an
+// Update that rewrites the index's counters key ([Options.Fence]) fails
+// with [match.ErrConflict] unless the stored value is the one this Store
+// last saw; [Store.Stale] tells a service to open its index afresh before
+// answering, so that another instance's writes are found on the next query.
+//
+// # Read-only
+//
+// [Options.ReadOnly] creates and migrates nothing and refuses writes, for
+// tools that only read an index.
+//
 // # Errors
 //
 // Errors carry the operation and SQLSTATE, never the server's message
