@@ -42,7 +42,7 @@ func parseHeaderTable(data string) (headerTable, error) {
 		if !ok || !slices.Contains(Fields(), field) || field == FieldIgnore || field == FieldIdentifier {
 			return t, fmt.Errorf("matchio: headers.txt:%d: want FIELD: alias..., FIELD one of the record fields", n)
 		}
-		for _, a := range strings.Fields(names) {
+		for a := range strings.FieldsSeq(names) {
 			if normHeader(a) != a {
 				return t, fmt.Errorf("matchio: headers.txt:%d: alias %s is not written normalised (%s)", n, a, normHeader(a))
 			}
