@@ -494,11 +494,16 @@ func DefaultModel(identifierSystems []string) *Model {
 		if len(m.Comparisons) == maxComparisons {
 			break
 		}
+		// An identifier is unique within its issuer, and one issuer's
+		// numbers are often sequential (MRN1001, MRN1002 are two
+		// patients): two values of one system that differ at all are
+		// evidence against a match (about -2.7 bits by default; training
+		// keeps it at or below strongElseWeight), never "nearly equal".
+		// The else m allows for a person registered twice by one issuer,
+		// which is what de-duplication finds.
 		m.Comparisons = append(m.Comparisons, Comparison{Name: sys, Field: "id:" + sys, Levels: []Level{null,
 			lv("exact", LevelExact, 0, 0.85, 0.0001),
-			lv("one edit", LevelDistance, 1, 0.08, 0.001),
-			lv("two edits", LevelDistance, 2, 0.02, 0.005),
-			els(0.05, 0.9939)}})
+			els(0.15, 0.9999)}})
 	}
 	m.Blocking = DefaultBlocking(identifierSystems)
 	return m
