@@ -34,20 +34,21 @@ var comparators = map[string]Comparator{
 		if a == b {
 			return 1
 		}
-		return matchr.Jaro(a, b)
+		return matchr.Jaro(capRunes(a), capRunes(b))
 	}),
 	"damerau-levenshtein": ComparatorFunc(func(a, b string) float64 {
 		return distanceSimilarity(DamerauLevenshtein(a, b), a, b)
 	}),
 	"levenshtein": ComparatorFunc(func(a, b string) float64 {
+		a, b = capRunes(a), capRunes(b)
 		return distanceSimilarity(matchr.Levenshtein(a, b), a, b)
 	}),
 	"double-metaphone": ComparatorFunc(func(a, b string) float64 {
 		if a == b {
 			return 1
 		}
-		pa, _ := matchr.DoubleMetaphone(a)
-		pb, _ := matchr.DoubleMetaphone(b)
+		pa, _ := matchr.DoubleMetaphone(capRunes(a))
+		pb, _ := matchr.DoubleMetaphone(capRunes(b))
 		if pa == pb && pa != "" {
 			return 1
 		}
@@ -69,6 +70,30 @@ func ComparatorNames() []string {
 	}
 	sort.Strings(n)
 	return n
+}
+
+// MaxCompareRunes bounds the input of the comparators that take time
+// (Jaro, Jaro-Winkler) or memory (Levenshtein) quadratic in the length of
+// their input: a longer value is compared on its first MaxCompareRunes
+// runes. No name, address or identifier a person writes comes near it;
+// a value that long is junk or an attack, and two 20,000-character values
+// would otherwise cost about 4·10⁸ steps per pair. [DamerauLevenshtein]
+// bounds itself (see [DLMaxEdits]).
+const MaxCompareRunes = 256
+
+// capRunes returns s cut to its first MaxCompareRunes runes.
+func capRunes(s string) string {
+	if len(s) <= MaxCompareRunes {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == MaxCompareRunes {
+			return s[:i]
+		}
+		n++
+	}
+	return s
 }
 
 func distanceSimilarity(d int, a, b string) float64 {
@@ -93,7 +118,7 @@ func JaroWinkler(a, b string) float64 {
 		return 0
 	}
 	if la > 64 || lb > 64 || !isASCII(a) || !isASCII(b) {
-		return matchr.JaroWinkler(a, b, false)
+		return matchr.JaroWinkler(capRunes(a), capRunes(b), false)
 	}
 	maxLen := max(la, lb)
 	rng := max(maxLen/2-1, 0)
