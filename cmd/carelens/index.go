@@ -72,14 +72,14 @@ const (
 )
 
 // openStore opens the store named by --db: for reading only, a Badger
-// directory is opened read-only (nothing in it is created or changed, and
-// a missing or empty directory is an error naming it).
+// directory or a PostgreSQL schema is opened read-only (nothing in it is
+// created, migrated or changed, and a missing one is an error naming it).
 func (f *indexFlags) openStore(ctx context.Context, readOnly bool) (match.Store, error) {
 	if *f.db == "" {
 		return nil, fmt.Errorf("%w: --db is required", errUsage)
 	}
 	if isPostgresURL(*f.db) {
-		return openIndexStore(ctx, *f.db, *f.noSync)
+		return openIndexStoreAs(ctx, *f.db, *f.noSync, readOnly)
 	}
 	s, err := badgerstore.Open(*f.db, &badgerstore.Options{NoSync: *f.noSync, ReadOnly: readOnly})
 	if errors.Is(err, badgerstore.ErrNeedsRecovery) {

@@ -66,4 +66,19 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 	assert.ErrorIs(t, ro.Update(t.Context(), func(match.Txn) error { return nil }), match.ErrReadOnly)
 	_, err = openIndexStoreAs(t.Context(), srv.URL("postgres")+"?schema=absent", false, true)
 	assert.ErrorIs(t, err, match.ErrNotFound, "read-only creates nothing")
+
+	// The read commands open PostgreSQL read-only too: a mistyped schema is
+	// an error and is not created; the right one answers.
+	query := func(schema string) (string, error) {
+		out, _, err := runCmd(t, "index", "query", "--db", srv.URL("postgres")+"?schema="+schema,
+			"--given", "Ann", "--family", "Smith", "--birth-date", "1970-01-02")
+		return out, err
+	}
+	_, err = query("typo")
+	require.Error(t, err)
+	_, err = openIndexStoreAs(t.Context(), srv.URL("postgres")+"?schema=typo", false, true)
+	assert.ErrorIs(t, err, match.ErrNotFound, "index query created nothing")
+	out, err := query("chosen")
+	require.NoError(t, err)
+	assert.Contains(t, out, "gp/1")
 }

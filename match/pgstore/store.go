@@ -90,6 +90,7 @@ type Store struct {
 
 var _ match.Store = (*Store)(nil)
 var _ match.SizeReporter = (*Store)(nil)
+var _ match.ReadOnlyStore = (*Store)(nil)
 
 // Open connects to the database named by connString (a postgres:// URL or
 // a key=value string, as pgx reads them), applies the schema migrations
@@ -157,6 +158,11 @@ func pingOrFail(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return nil
 }
+
+// ReadOnly reports whether the store was opened with [Options.ReadOnly]:
+// it implements [match.ReadOnlyStore], so that match.OpenIndex reads the
+// index without writing (and refuses a schema that holds none).
+func (s *Store) ReadOnly() bool { return s.readOnly }
 
 func cmpOr(v, def string) string {
 	if v != "" {
