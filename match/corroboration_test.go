@@ -70,6 +70,7 @@ func TestHouseholdConstraints(t *testing.T) {
 		r.Given, r.BirthDate, r.Sex = []string{given}, dob, sex
 		return r
 	}
+	noPhone := func(r Record) Record { r.Phone = ""; return r }
 	for _, tc := range []struct {
 		name string
 		a, b Record
@@ -80,6 +81,7 @@ func TestHouseholdConstraints(t *testing.T) {
 		{"household only", with("Oliver", "1976-02-15", "M"), with("Patricia", "1977-03-19", "F"), ConstraintHousehold},
 		{"one person, a birth-date typo", with("Jack", "1994-05-28", "M"), with("Jack", "1994-05-29", "M"), ConstraintNone},
 		{"one person, a name typo", with("Amelia", "1983-04-02", "F"), with("Amelja", "1983-04-02", "F"), ConstraintNone},
+		{"one name, a birth date missing, no phone", noPhone(with("Jack", "1994-05-28", "M")), noPhone(with("Jack", "", "M")), ConstraintHousehold},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := NewPreparer(nil)
@@ -89,6 +91,17 @@ func TestHouseholdConstraints(t *testing.T) {
 			assert.Equal(t, tc.want, sc.Constraint(&pa, &pb), "%v", sc.Explain(&pa, &pb))
 			if tc.want == ConstraintNone {
 				return
+			}
+			if tc.a.BirthDate == "" || tc.b.BirthDate == "" {
+				// a phone both hold (a mobile) tells one person from a
+				// relative when a birth date is missing
+				a, b := tc.a, tc.b
+				a.Phone, b.Phone = "07700 900123", "07700 900123"
+				p := NewPreparer(nil)
+				pa, pb := p.Prepare(&a), p.Prepare(&b)
+				sc, err := DefaultModel(nil).Scorer(p)
+				require.NoError(t, err)
+				assert.Equal(t, ConstraintNone, sc.Constraint(&pa, &pb))
 			}
 			// An identifier both hold lifts the household rules (not the twins
 			// rule's cluster-wide guard, which needs a disagreeing name).
