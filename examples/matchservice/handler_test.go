@@ -84,19 +84,7 @@ func (s *syncBuffer) String() string {
 // post sends body to /Patient/$match as FHIR JSON with testToken.
 func post(t testing.TB, h http.Handler, body string, hdr ...string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/Patient/$match", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/fhir+json")
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		if hdr[i+1] == "" {
-			req.Header.Del(hdr[i])
-		} else {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
+	return send(t, h, http.MethodPost, "/Patient/$match", body, hdr...)
 }
 
 const matchRequest = `{
@@ -403,6 +391,13 @@ func do(t testing.TB, h http.Handler, method, path, body string, hdr ...string) 
 	if body == "" && method == http.MethodPost {
 		body = strings.Replace(matchRequest, "%s", "", 1)
 	}
+	return send(t, h, method, path, body, hdr...)
+}
+
+// send sends body to path with testToken, as FHIR JSON when it is a
+// POST; hdr is name, value pairs, an empty value deleting the header.
+func send(t testing.TB, h http.Handler, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
 	req := httptest.NewRequestWithContext(t.Context(), method, path, strings.NewReader(body))
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/fhir+json")
