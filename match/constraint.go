@@ -29,24 +29,18 @@ const (
 	// ConstraintSuffix means both names carry a generational suffix and
 	// the suffixes differ (Jr and Sr): a discriminator, not noise.
 	ConstraintSuffix
-	// ConstraintHousehold means no identifier or e-mail agrees and either
-	// the given names disagree (or are only loosely alike, or one is
-	// missing) with birth dates compared and not one typo apart, or the
-	// birth dates disagree outright, or a birth date is missing and the
-	// phones do not agree: whatever else agrees (family name, address,
-	// postcode, a landline) is what members of one household share, a
-	// parent and child of one name among them. (A phone both hold lifts
-	// the missing-birth-date case; the pattern cannot tell a mobile from
-	// a household's landline, so relatives of one name sharing a landline
-	// still pass it.) On an independently generated cohort
-	// (benchmarks/independent, 2,000 people, half with NHS numbers) such
-	// pairs, linked on a shared address, were a fifth of the false merges,
-	// and pairs of one name with birth dates far apart (a parent and
-	// child) most of the rest; relatives of one name with one birth date
-	// missing were the last 17 pairs of its half-NHS setting (0.45% of true
-	// pairs, 0.027% with this rule). Turned off with the twins rule
-	// ([Model.NoTwinGuard]), for data whose duplicates change names and
-	// birth dates wholesale (FEBRL).
+	// ConstraintHousehold means no identifier or e-mail agrees and the
+	// birth dates disagree outright, or they are compared, not one typo
+	// apart, and the given names disagree (or are loosely alike, or one is
+	// missing), or a birth date is missing and no phone agrees: what else
+	// agrees (family name, address, a landline) is what members of one
+	// household share, a parent and child of one name among them. The
+	// pattern cannot tell a mobile from a landline, so a shared landline
+	// lifts the missing-birth-date case. Measured on benchmarks/independent
+	// (see its RESULTS.md): with the twins rule's loose names, it took the
+	// grid's false-merge pairs from 2,177 to 14. [Model.NoTwinGuard] turns
+	// it off with the twins rule, for data whose duplicates change names
+	// and birth dates wholesale (FEBRL).
 	ConstraintHousehold
 )
 
@@ -113,7 +107,7 @@ type pairFacts struct {
 	dobNull      bool // a birth date is missing
 	dobElse      bool // birth dates disagree outright (not within a year or two digits)
 	givenElse    bool // given names disagree outright
-	givenLoose   bool // given names only loosely alike (Amy and Mary)
+	givenLoose   bool // given names only loosely alike (Amy and Mary, below minCorroborationSimilarity)
 	givenNull    bool // a given name is missing
 	sexElse      bool // sexes disagree
 	corroborated bool // a field beyond name, birth date, sex and area agrees
@@ -130,6 +124,10 @@ func (s *Scorer) facts(pat uint64) pairFacts {
 			continue
 		}
 		lv := &cc.levels[l]
+		// A loose similarity is what two different streets of one style
+		// share ("74 Church Avenue" and "77 Beech Avenue" are
+		// Jaro-Winkler 0.75 apart), or two given names (Amy and Mary).
+		loose := lv.kind == LevelSimilarity && lv.thr < minCorroborationSimilarity
 		switch cc.field {
 		case FieldBirthDate:
 			// A typo in one twin's record leaves the birth dates one
@@ -138,18 +136,13 @@ func (s *Scorer) facts(pat uint64) pairFacts {
 			f.dobElse = lv.kind == LevelElse
 			f.dobNear = lv.kind == LevelExact || lv.kind == LevelTransposed || lv.kind == LevelDistance && lv.thr <= 1
 		case FieldGiven:
-			f.givenElse, f.givenNull = lv.kind == LevelElse, false
-			f.givenLoose = lv.kind == LevelSimilarity && lv.thr < minCorroborationSimilarity
+			f.givenElse, f.givenLoose, f.givenNull = lv.kind == LevelElse, loose, false
 		case FieldSex:
 			f.sexElse = lv.kind == LevelElse
 		}
 		// An e-mail corroborates only at its exact level, which needs more
 		// than the names in the address (see emailNameOnly).
 		nameLike := cc.field == FieldEmail && lv.kind != LevelExact
-		// A loose similarity (below minCorroborationSimilarity) is what
-		// two different streets of one style share ("74 Church Avenue"
-		// and "77 Beech Avenue" are Jaro-Winkler 0.75 apart).
-		loose := lv.kind == LevelSimilarity && lv.thr < minCorroborationSimilarity
 		if !isDemographic(cc.field) && !isArea(cc.field) && !nameLike && !loose && s.levelWeight(c, l, pat) >= minCorroboration {
 			f.corroborated = true
 			if cc.field == FieldNHSNumber || cc.field >= FieldIdentifier || cc.field == FieldEmail {
@@ -160,6 +153,10 @@ func (s *Scorer) facts(pat uint64) pairFacts {
 	}
 	return f
 }
+
+// givenApart reports whether the given names fail to say "one person":
+// they disagree, are only loosely alike, or one is missing.
+func (f pairFacts) givenApart() bool { return f.givenElse || f.givenLoose || f.givenNull }
 
 func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 	if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs {
@@ -173,11 +170,13 @@ func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 	// a household's record (address, phone, family name) is shared. So
 	// does a missing birth date: with the given names disagreeing or
 	// missing, nothing personal is left to agree.
-	if (f.dobNear || f.dobNull) && (f.givenElse || f.givenNull || f.givenLoose) && !f.idAgrees && !s.model.NoTwinGuard {
-		return ConstraintTwins
-	}
-	if (f.dobNull && !f.phoneAgrees || !f.dobNull && !f.dobNear && (f.givenElse || f.givenNull || f.givenLoose || f.dobElse)) && !f.idAgrees && !s.model.NoTwinGuard {
-		return ConstraintHousehold
+	if !f.idAgrees && !s.model.NoTwinGuard {
+		if (f.dobNear || f.dobNull) && f.givenApart() {
+			return ConstraintTwins
+		}
+		if f.dobElse || !f.dobNear && !f.dobNull && f.givenApart() || f.dobNull && !f.phoneAgrees {
+			return ConstraintHousehold
+		}
 	}
 	if !f.corroborated {
 		return ConstraintNameDOBOnly

@@ -194,15 +194,13 @@ const (
 
 // condState returns the state in pat of the comparisons cc depends on.
 //
-// A comparison between exact and else (a postcode one edit apart, or in
-// the same district) is neither state: it mixes a mistyped postcode (the
-// same address, so the street agrees) with a move nearby, and counting it
-// as "differs" taught training that a street resembling the other
-// record's under a different postcode is evidence of one person (+2.66
-// bits for Jaro-Winkler >= 0.75 on the 1,000,000-record cohort, where
-// "74 Church Avenue" and "77 Beech Avenue" then corroborated namesakes:
-// 98 false-merge pairs instead of 84). Such pairs are scored with the
-// comparison's overall m and u.
+// One edit apart (a mistyped postcode) counts as exact: the household
+// evidence that comes with it must count once. Any other level between
+// exact and else (the same district) is neither state, and such pairs are
+// scored with the comparison's overall m and u: counting a move nearby as
+// "differs" taught training that a street resembling the other record's
+// is evidence of one person (+2.66 bits for Jaro-Winkler >= 0.75 on the
+// 1,000,000-record cohort: 98 false-merge pairs instead of 84).
 func (s *Scorer) condState(cc *compiledComparison, pat uint64) int {
 	if cc.cond[0] < 0 {
 		return condNone
@@ -218,9 +216,6 @@ func (s *Scorer) condState(cc *compiledComparison, pat uint64) int {
 		case lk == 0:
 			return condNone
 		case levels[lk].kind == LevelExact, levels[lk].kind == LevelDistance && levels[lk].thr <= 1:
-			// One edit apart is a mistyped copy of the same value: the
-			// household evidence that comes with it must count once, as
-			// for an exact agreement.
 		case lk == len(levels)-1:
 			st = condDiffers
 		default:
