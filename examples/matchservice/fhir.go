@@ -60,6 +60,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		// Only maps of strings reach here; a failure is a bug.
 		status, b = http.StatusInternalServerError, []byte(`{"resourceType":"OperationOutcome","issue":[{"severity":"fatal","code":"exception"}]}`)
 	}
+	writeBody(w, status, b)
+}
+
+// writeBody writes b, a FHIR JSON document, with status.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -271,7 +272,7 @@ func (h *Handler) match(w http.ResponseWriter, r *http.Request, a *auditRecord) 
 		if discloses(c.Grade) {
 			rec.Identifiers = append(rec.Identifiers, match.Identifier{System: PersonSystem, Value: c.Person})
 		} else {
-			rec = withheld(rec, q.Record, len(out))
+			rec = withheld(rec, q.Fields, len(out))
 		}
 		a.persons = append(a.persons, c.Person)
 		a.grades = append(a.grades, c.Grade)
@@ -283,10 +284,7 @@ func (h *Handler) match(w http.ResponseWriter, r *http.Request, a *auditRecord) 
 		writeOutcome(w, http.StatusInternalServerError, issue{Code: "exception", Diagnostics: "the response could not be written"})
 		return
 	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(http.StatusOK)
-	w.Write(b)
+	writeBody(w, http.StatusOK, b)
 }
 
 // discloses reports whether a candidate of grade g is returned with its
@@ -299,18 +297,18 @@ func discloses(g match.Grade) bool {
 
 // withheld is what a candidate below probable shows: the name, birth
 // date and gender as the index holds them, and only those of the three
-// the request supplied; never identifiers, address or telecom, and no
-// source or record id (the nth such candidate of a response is told apart
-// by its position alone).
-func withheld(rec, asked match.Record, nth int) match.Record {
+// the request supplied (supplied is [matchQuery.Fields]); never
+// identifiers, address or telecom, and no source or record id (the nth
+// such candidate of a response is told apart by its position alone).
+func withheld(rec match.Record, supplied []string, nth int) match.Record {
 	out := match.Record{Source: "candidate-" + strconv.Itoa(nth)}
-	if len(asked.Given) > 0 || asked.Family != "" || asked.FullName != "" || len(asked.OtherNames) > 0 {
+	if slices.Contains(supplied, "name") {
 		out.Given, out.Family, out.FullName = rec.Given, rec.Family, rec.FullName
 	}
-	if asked.BirthDate != "" {
+	if slices.Contains(supplied, "birthDate") {
 		out.BirthDate = rec.BirthDate
 	}
-	if asked.Sex != "" {
+	if slices.Contains(supplied, "gender") {
 		out.Sex = rec.Sex
 	}
 	return out
