@@ -78,10 +78,7 @@ func (f *indexFlags) openStore(ctx context.Context, readOnly bool) (match.Store,
 	if *f.db == "" {
 		return nil, fmt.Errorf("%w: --db is required", errUsage)
 	}
-	if isPostgresURL(*f.db) {
-		return openIndexStoreAs(ctx, *f.db, *f.noSync, readOnly)
-	}
-	s, err := badgerstore.Open(*f.db, &badgerstore.Options{NoSync: *f.noSync, ReadOnly: readOnly})
+	s, err := openIndexStore(ctx, *f.db, *f.noSync, readOnly)
 	if errors.Is(err, badgerstore.ErrNeedsRecovery) {
 		return nil, fmt.Errorf("%w (carelens index recover --db %s does that)", err, *f.db)
 	}

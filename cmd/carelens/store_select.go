@@ -26,14 +26,9 @@ func addStoreFlag(fs *flag.FlagSet, p *string) {
 // openIndexStore opens the identity index's store named by spec: a
 // postgres:// or postgresql:// URL selects pgstore, anything else is a
 // Badger directory. noSync applies to Badger only; PostgreSQL's durability
-// is the server's.
-func openIndexStore(ctx context.Context, spec string, noSync bool) (match.Store, error) {
-	return openIndexStoreAs(ctx, spec, noSync, false)
-}
-
-// openIndexStoreAs is openIndexStore, opening the store read-only when
-// readOnly is set: nothing is created, migrated or written.
-func openIndexStoreAs(ctx context.Context, spec string, noSync, readOnly bool) (match.Store, error) {
+// is the server's. With readOnly set the store is opened read-only:
+// nothing is created, migrated or written.
+func openIndexStore(ctx context.Context, spec string, noSync, readOnly bool) (match.Store, error) {
 	if !isPostgresURL(spec) {
 		return badgerstore.Open(spec, &badgerstore.Options{NoSync: noSync, ReadOnly: readOnly})
 	}

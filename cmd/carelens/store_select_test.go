@@ -23,13 +23,13 @@ func TestStoreFlag(t *testing.T) {
 }
 
 func TestOpenIndexStoreSelects(t *testing.T) {
-	s, err := openIndexStore(t.Context(), t.TempDir(), true)
+	s, err := openIndexStore(t.Context(), t.TempDir(), true, false)
 	require.NoError(t, err)
 	_, isBadger := s.(*badgerstore.Store)
 	assert.True(t, isBadger, "a directory is a Badger store")
 	require.NoError(t, s.Close())
 
-	_, err = openIndexStore(t.Context(), "postgres://u:s3cret@[::1", false)
+	_, err = openIndexStore(t.Context(), "postgres://u:s3cret@[::1", false, false)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "s3cret")
 
@@ -41,7 +41,7 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 		t.Skipf("PostgreSQL: %v", err)
 	}
 	defer srv.Stop()
-	s, err = openIndexStore(t.Context(), srv.URL("postgres")+"?schema=chosen&sslmode=disable", false)
+	s, err = openIndexStore(t.Context(), srv.URL("postgres")+"?schema=chosen&sslmode=disable", false, false)
 	require.NoError(t, err)
 	defer s.Close()
 	ps, isPG := s.(*pgstore.Store)
@@ -60,11 +60,11 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, st.Records)
 
-	ro, err := openIndexStoreAs(t.Context(), srv.URL("postgres")+"?schema=chosen", false, true)
+	ro, err := openIndexStore(t.Context(), srv.URL("postgres")+"?schema=chosen", false, true)
 	require.NoError(t, err)
 	defer ro.Close()
 	assert.ErrorIs(t, ro.Update(t.Context(), func(match.Txn) error { return nil }), match.ErrReadOnly)
-	_, err = openIndexStoreAs(t.Context(), srv.URL("postgres")+"?schema=absent", false, true)
+	_, err = openIndexStore(t.Context(), srv.URL("postgres")+"?schema=absent", false, true)
 	assert.ErrorIs(t, err, match.ErrNotFound, "read-only creates nothing")
 
 	// The read commands open PostgreSQL read-only too: a mistyped schema is
@@ -76,7 +76,7 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 	}
 	_, err = query("typo")
 	require.Error(t, err)
-	_, err = openIndexStoreAs(t.Context(), srv.URL("postgres")+"?schema=typo", false, true)
+	_, err = openIndexStore(t.Context(), srv.URL("postgres")+"?schema=typo", false, true)
 	assert.ErrorIs(t, err, match.ErrNotFound, "index query created nothing")
 	out, err := query("chosen")
 	require.NoError(t, err)
