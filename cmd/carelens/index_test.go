@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/badgerstore"
+	"github.com/carelens/carelens/match/matchtest"
 )
 
 // indexFixture writes two small source files: the same three people in
@@ -179,20 +179,6 @@ func TestIndexLoadReadsDateFlags(t *testing.T) {
 	assert.Contains(t, out, "loaded 7 records")
 }
 
-// hashFiles is the SHA-256 of every file in dir, by name.
-func hashFiles(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		require.NoError(t, err)
-		out[e.Name()] = fmt.Sprintf("%x", sha256.Sum256(b))
-	}
-	return out
-}
-
 // loadedIndex loads the fixture into a new index and returns its
 // directory.
 func loadedIndex(t *testing.T) string {
@@ -263,21 +249,21 @@ func TestIndexReadCommandsOnDamagedStore(t *testing.T) {
 			assert.Contains(t, out, "7 records")
 
 			damage(t, db)
-			before := hashFiles(t, db)
+			before := matchtest.HashDir(t, db)
 			out, err = carelens(t, "index", "export", "--db", db)
 			require.Error(t, err, "export printed %q", out)
 			assert.ErrorIs(t, err, match.ErrCorrupt)
 			assert.Contains(t, err.Error(), ".sst")
-			assert.Equal(t, before, hashFiles(t, db), "export changed nothing")
+			assert.Equal(t, before, matchtest.HashDir(t, db), "export changed nothing")
 
 			out, err = carelens(t, "index", "check", "--db", db)
 			assert.ErrorIs(t, err, match.ErrCorrupt)
 			assert.Contains(t, out, "damaged: ")
-			assert.Equal(t, before, hashFiles(t, db), "check changed nothing")
+			assert.Equal(t, before, matchtest.HashDir(t, db), "check changed nothing")
 
 			_, err = carelens(t, "index", "link", "--db", db, "--by", "x", "gp/G1", "hospital/H4")
 			assert.ErrorIs(t, err, match.ErrCorrupt, "a write command refuses too")
-			assert.Equal(t, before, hashFiles(t, db), "and changes nothing")
+			assert.Equal(t, before, matchtest.HashDir(t, db), "and changes nothing")
 		})
 	}
 }
@@ -286,11 +272,11 @@ func TestIndexReadCommandsOnDamagedStore(t *testing.T) {
 // file as it was.
 func TestIndexReadCommandWritesNothing(t *testing.T) {
 	db := loadedIndex(t)
-	before := hashFiles(t, db)
+	before := matchtest.HashDir(t, db)
 	for _, args := range [][]string{{"export"}, {"events"}, {"show", "gp/G1"}, {"query", "--family", "Hartley"}, {"check"}} {
 		_, err := carelens(t, append([]string{"index", args[0], "--db", db}, args[1:]...)...)
 		require.NoError(t, err, args[0])
-		assert.Equal(t, before, hashFiles(t, db), "%s wrote", args[0])
+		assert.Equal(t, before, matchtest.HashDir(t, db), "%s wrote", args[0])
 	}
 }
 
@@ -384,11 +370,11 @@ func TestIndexRecoverAfterCrash(t *testing.T) {
 	}
 	require.NoError(t, s.Close())
 
-	before := hashFiles(t, crashed)
+	before := matchtest.HashDir(t, crashed)
 	_, err = carelens(t, "index", "export", "--db", crashed)
 	assert.ErrorIs(t, err, badgerstore.ErrNeedsRecovery)
 	assert.Contains(t, err.Error(), "index recover")
-	assert.Equal(t, before, hashFiles(t, crashed))
+	assert.Equal(t, before, matchtest.HashDir(t, crashed))
 
 	_, err = carelens(t, "index", "recover", "--db", crashed)
 	require.NoError(t, err)

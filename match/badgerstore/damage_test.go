@@ -1,7 +1,6 @@
 package badgerstore_test
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/badgerstore"
+	"github.com/carelens/carelens/match/matchtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -44,20 +44,6 @@ func tables(t testing.TB, dir string) []string {
 	m, err := filepath.Glob(filepath.Join(dir, "*.sst"))
 	require.NoError(t, err)
 	return m
-}
-
-// hashDir is the SHA-256 of every file in dir, by name.
-func hashDir(t testing.TB, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		require.NoError(t, err)
-		out[e.Name()] = fmt.Sprintf("%x", sha256.Sum256(b))
-	}
-	return out
 }
 
 func countKeys(t *testing.T, s match.Store) int {
@@ -128,13 +114,13 @@ func TestDamagedStoreIsReportedNotRepaired(t *testing.T) {
 			dir := t.TempDir()
 			filledStore(t, dir)
 			file := tc.damage(t, dir)
-			before := hashDir(t, dir)
+			before := matchtest.HashDir(t, dir)
 
 			rep, err := badgerstore.Check(dir)
 			require.NoError(t, err)
 			require.NotEmpty(t, rep.Problems, "check reports the damage")
 			assert.Contains(t, fmt.Sprint(rep.Problems), file)
-			assert.Equal(t, before, hashDir(t, dir), "check changed nothing")
+			assert.Equal(t, before, matchtest.HashDir(t, dir), "check changed nothing")
 
 			for _, ro := range []bool{true, false} {
 				s, err := badgerstore.Open(dir, &badgerstore.Options{ReadOnly: ro})
@@ -145,7 +131,7 @@ func TestDamagedStoreIsReportedNotRepaired(t *testing.T) {
 				}
 				assert.ErrorIs(t, err, match.ErrCorrupt, "read-only=%v", ro)
 				assert.Contains(t, err.Error(), file, "the error names the damaged file")
-				assert.Equal(t, before, hashDir(t, dir), "read-only=%v: nothing changed", ro)
+				assert.Equal(t, before, matchtest.HashDir(t, dir), "read-only=%v: nothing changed", ro)
 			}
 		})
 	}
@@ -156,12 +142,12 @@ func TestDamagedStoreIsReportedNotRepaired(t *testing.T) {
 func TestCheckSoundStore(t *testing.T) {
 	dir := t.TempDir()
 	filledStore(t, dir)
-	before := hashDir(t, dir)
+	before := matchtest.HashDir(t, dir)
 	rep, err := badgerstore.Check(dir)
 	require.NoError(t, err)
 	assert.Empty(t, rep.Problems)
 	assert.Equal(t, damageKeys+1, rep.Keys, "every key and the format marker")
-	assert.Equal(t, before, hashDir(t, dir))
+	assert.Equal(t, before, matchtest.HashDir(t, dir))
 }
 
 // TestReadOnlyOpen: a read-only open reads the store, writes nothing
@@ -169,7 +155,7 @@ func TestCheckSoundStore(t *testing.T) {
 func TestReadOnlyOpen(t *testing.T) {
 	dir := t.TempDir()
 	filledStore(t, dir)
-	before := hashDir(t, dir)
+	before := matchtest.HashDir(t, dir)
 	s, err := badgerstore.Open(dir, &badgerstore.Options{ReadOnly: true})
 	require.NoError(t, err)
 	assert.True(t, s.ReadOnly())
@@ -184,7 +170,7 @@ func TestReadOnlyOpen(t *testing.T) {
 	_, err = badgerstore.Open(dir, nil)
 	assert.ErrorIs(t, err, badgerstore.ErrLocked)
 	require.NoError(t, s.Close())
-	assert.Equal(t, before, hashDir(t, dir), "nothing written")
+	assert.Equal(t, before, matchtest.HashDir(t, dir), "nothing written")
 
 	missing := filepath.Join(t.TempDir(), "typo")
 	_, err = badgerstore.Open(missing, &badgerstore.Options{ReadOnly: true})
@@ -247,10 +233,10 @@ func TestCrashedStore(t *testing.T) {
 	crashed := copyDir(t, src)
 	require.NoError(t, s.Close())
 
-	before := hashDir(t, crashed)
+	before := matchtest.HashDir(t, crashed)
 	_, err = badgerstore.Open(crashed, &badgerstore.Options{ReadOnly: true})
 	assert.ErrorIs(t, err, badgerstore.ErrNeedsRecovery)
-	assert.Equal(t, before, hashDir(t, crashed), "nothing changed")
+	assert.Equal(t, before, matchtest.HashDir(t, crashed), "nothing changed")
 
 	s, err = badgerstore.Open(crashed, nil)
 	require.NoError(t, err)

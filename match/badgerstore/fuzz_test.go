@@ -8,6 +8,7 @@ import (
 
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/badgerstore"
+	"github.com/carelens/carelens/match/matchtest"
 )
 
 // FuzzDamagedFiles overwrites bytes of a table file or of the MANIFEST of
@@ -43,13 +44,13 @@ func FuzzDamagedFiles(f *testing.F) {
 		}
 		fh.Close()
 		for _, ro := range []bool{true, false} {
-			before := hashDir(t, dir)
+			before := matchtest.HashDir(t, dir)
 			s, err := badgerstore.Open(dir, &badgerstore.Options{ReadOnly: ro, ReserveBytes: -1})
 			if err != nil {
 				if !errors.Is(err, match.ErrCorrupt) && !errors.Is(err, match.ErrForeignStore) {
 					t.Fatalf("read-only=%v: %v, want ErrCorrupt", ro, err)
 				}
-				after := hashDir(t, dir)
+				after := matchtest.HashDir(t, dir)
 				for name, h := range before {
 					if after[name] != h {
 						t.Fatalf("read-only=%v: failed open changed %s", ro, name)
