@@ -49,19 +49,12 @@ func UnescapeCSVField(s string) string {
 // \u202e), so that an id or column name printed to a terminal cannot move
 // the cursor, retitle the window or reorder the text around it.
 func Printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if r != ' ' && !unicode.IsGraphic(r) || unicode.Is(unicode.Bidi_Control, r) || r == unicode.ReplacementChar {
-			clean = false
-			break
-		}
-	}
-	if clean {
+	if !strings.ContainsFunc(s, hidden) {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if r == ' ' || unicode.IsGraphic(r) && !unicode.Is(unicode.Bidi_Control, r) && r != unicode.ReplacementChar {
+		if !hidden(r) {
 			b.WriteRune(r)
 			continue
 		}
@@ -69,4 +62,11 @@ func Printable(s string) string {
 		b.WriteString(q[1 : len(q)-1])
 	}
 	return b.String()
+}
+
+// hidden reports whether Printable escapes r: a character that is neither
+// graphic nor a space, a bidirectional control, or the replacement
+// character (which invalid UTF-8 reads as).
+func hidden(r rune) bool {
+	return r != ' ' && !unicode.IsGraphic(r) || unicode.Is(unicode.Bidi_Control, r) || r == unicode.ReplacementChar
 }
