@@ -115,7 +115,7 @@ func (f *inputFlags) readOptions(ins []input) (map[string]matchio.Options, error
 	if err != nil {
 		return nil, fmt.Errorf("%w: --encoding: %v", errUsage, strings.TrimPrefix(err.Error(), "matchio: "))
 	}
-	var global map[matchio.Field][]string
+	// perMap[""] is the global mapping.
 	perMap := map[string]map[matchio.Field][]string{}
 	for _, spec := range f.maps {
 		src, rest := "", spec
@@ -126,18 +126,8 @@ func (f *inputFlags) readOptions(ins []input) (map[string]matchio.Options, error
 				return nil, fmt.Errorf("%w: --map %s: no input has the source name %s", errUsage, matchio.Printable(spec), matchio.Printable(src))
 			}
 		}
-		m := global
-		if src != "" {
-			m = perMap[src]
-		}
-		m, err := matchio.ParseMap(m, rest)
-		if err != nil {
+		if perMap[src], err = matchio.ParseMap(perMap[src], rest); err != nil {
 			return nil, fmt.Errorf("%w: --map: %v", errUsage, strings.TrimPrefix(err.Error(), "matchio: "))
-		}
-		if src != "" {
-			perMap[src] = m
-		} else {
-			global = m
 		}
 	}
 	globalID, perID := "", map[string]string{}
@@ -154,12 +144,12 @@ func (f *inputFlags) readOptions(ins []input) (map[string]matchio.Options, error
 	}
 	out := make(map[string]matchio.Options, len(ins))
 	for _, in := range ins {
-		m := maps.Clone(global)
-		for field, cols := range perMap[in.source] {
+		m := maps.Clone(perMap[""])
+		if own := perMap[in.source]; len(own) > 0 {
 			if m == nil {
 				m = map[matchio.Field][]string{}
 			}
-			m[field] = cols
+			maps.Copy(m, own)
 		}
 		id := globalID
 		if c, ok := perID[in.source]; ok {
@@ -199,7 +189,7 @@ func (f *inputFlags) prepareOptions() (*match.PrepareOptions, error) {
 	if err != nil {
 		return nil, err
 	}
-	all := match.DateOrderAuto
+	all, orders := match.DateOrderAuto, map[string]match.DateOrder{}
 	for _, spec := range f.dateOrders {
 		src, ord, perSource := strings.Cut(spec, "=")
 		if !perSource {
@@ -216,20 +206,15 @@ func (f *inputFlags) prepareOptions() (*match.PrepareOptions, error) {
 		if !slices.ContainsFunc(ins, func(in input) bool { return in.source == src }) {
 			return nil, fmt.Errorf("%w: --date-order %s: no input has the source name %s", errUsage, matchio.Printable(spec), matchio.Printable(src))
 		}
-		if o.DateOrders == nil {
-			o.DateOrders = map[string]match.DateOrder{}
-		}
-		o.DateOrders[src] = order
+		orders[src] = order
 	}
-	if all != match.DateOrderAuto {
-		for _, in := range ins {
-			if _, ok := o.DateOrders[in.source]; !ok {
-				if o.DateOrders == nil {
-					o.DateOrders = map[string]match.DateOrder{}
-				}
-				o.DateOrders[in.source] = all
-			}
+	for _, in := range ins {
+		if _, ok := orders[in.source]; !ok && all != match.DateOrderAuto {
+			orders[in.source] = all
 		}
+	}
+	if len(orders) > 0 {
+		o.DateOrders = orders
 	}
 	return o, nil
 }
