@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -117,7 +118,7 @@ func Open(ctx context.Context, connString string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, translate("open", err)
 	}
-	s := &Store{pool: pool, schema: cmpOr(opt.Schema, DefaultSchema), outbox: opt.OutboxPrefixes, copyMin: opt.CopyThreshold, readOnly: opt.ReadOnly}
+	s := &Store{pool: pool, schema: cmp.Or(opt.Schema, DefaultSchema), outbox: opt.OutboxPrefixes, copyMin: opt.CopyThreshold, readOnly: opt.ReadOnly}
 	if s.outbox == nil {
 		s.outbox = DefaultOutboxPrefixes
 	}
@@ -136,9 +137,9 @@ func Open(ctx context.Context, connString string, o *Options) (*Store, error) {
 		ON CONFLICT (s, k) DO UPDATE SET v = EXCLUDED.v`
 	s.qDelete = `DELETE FROM ` + kv + ` WHERE (s, k) IN (SELECT * FROM unnest($1::smallint[], $2::bytea[]))`
 	s.qOutbox = `INSERT INTO ` + ob + ` (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])`
-	if err := pingOrFail(ctx, pool); err != nil {
+	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, translate("open: connect", err)
 	}
 	if opt.ReadOnly {
 		err = s.checkVersion(ctx)
@@ -152,24 +153,10 @@ func Open(ctx context.Context, connString string, o *Options) (*Store, error) {
 	return s, nil
 }
 
-func pingOrFail(ctx context.Context, pool *pgxpool.Pool) error {
-	if err := pool.Ping(ctx); err != nil {
-		return translate("open: connect", err)
-	}
-	return nil
-}
-
 // ReadOnly reports whether the store was opened with [Options.ReadOnly]:
 // it implements [match.ReadOnlyStore], so that match.OpenIndex reads the
 // index without writing (and refuses a schema that holds none).
 func (s *Store) ReadOnly() bool { return s.readOnly }
-
-func cmpOr(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
-}
 
 // shardOf is the value of the shard column for key: FNV-1a of the key,
 // modulo Shards. It is part of the schema (see Shards).
