@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"os"
 	"testing"
 
 	"github.com/carelens/carelens/match"
@@ -35,10 +34,7 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 
 	srv, err := pgtest.Start(context.Background(), &pgtest.Options{NoFsync: true})
 	if err != nil {
-		if os.Getenv("CARELENS_REQUIRE_POSTGRES") != "" {
-			t.Fatalf("PostgreSQL is required here (CARELENS_REQUIRE_POSTGRES): %v", err)
-		}
-		t.Skipf("PostgreSQL: %v", err)
+		pgtest.Unavailable(t, err)
 	}
 	defer srv.Stop()
 	s, err = openIndexStore(t.Context(), srv.URL("postgres")+"?schema=chosen&sslmode=disable", false, false)

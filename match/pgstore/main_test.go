@@ -44,10 +44,7 @@ func TestMain(m *testing.M) {
 func needServer(t testing.TB) *pgtest.Server {
 	t.Helper()
 	if server == nil {
-		if os.Getenv("CARELENS_REQUIRE_POSTGRES") != "" {
-			t.Fatalf("PostgreSQL is required here (CARELENS_REQUIRE_POSTGRES): %v", unavailable)
-		}
-		t.Skipf("PostgreSQL: %v", unavailable)
+		pgtest.Unavailable(t, unavailable)
 	}
 	return server
 }

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,17 @@ import (
 
 // ErrUnavailable reports why no server could be started; tests skip on it.
 var ErrUnavailable = errors.New("pgtest: PostgreSQL unavailable")
+
+// Unavailable skips t, saying why, when err (from [Start]) left no
+// server; with CARELENS_REQUIRE_POSTGRES set it fails t instead, so that a
+// run meant to test PostgreSQL cannot pass by skipping.
+func Unavailable(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CARELENS_REQUIRE_POSTGRES") != "" {
+		t.Fatalf("PostgreSQL is required here (CARELENS_REQUIRE_POSTGRES): %v", err)
+	}
+	t.Skipf("PostgreSQL: %v", err)
+}
 
 // Options configures [Start].
 type Options struct {
