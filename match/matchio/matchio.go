@@ -179,11 +179,11 @@ func ParseMap(m map[Field][]string, spec string) (map[Field][]string, error) {
 // ParseField reads a field name: one of [Fields], or any column name the
 // automatic mapping knows ([Aliases]: city, surname, dob...).
 func ParseField(s string) (Field, error) {
-	field := Field(normHeader(s))
-	if slices.Contains(Fields(), field) {
+	n := normHeader(s)
+	if field := Field(n); slices.Contains(Fields(), field) {
 		return field, nil
 	}
-	if alias, ok := headers.field[normHeader(s)]; ok {
+	if alias, ok := headers.field[n]; ok {
 		return alias, nil
 	}
 	return "", fmt.Errorf("%w %q in mapping (fields: %v, or a column alias such as city or surname)", ErrUnknownField, s, Fields())
