@@ -283,12 +283,11 @@ func (f *inputFlags) read(paths []string, stderr io.Writer) ([]match.Record, err
 				for _, l := range rep.Lines() {
 					fmt.Fprintf(w, "carelens: %s\n", l)
 				}
-				warned := false
 				for _, l := range rep.Warnings() {
 					fmt.Fprintf(w, "carelens: warning: %s\n", l)
-					warned = true
 				}
-				if warned && slices.ContainsFunc(rep.Columns, func(c matchio.Column) bool { return c.Suggests != "" && c.Field == matchio.FieldIgnore }) {
+				// Such a column is always among the warnings above.
+				if slices.ContainsFunc(rep.Columns, func(c matchio.Column) bool { return c.Suggests != "" && c.Field == matchio.FieldIgnore }) {
 					fmt.Fprintf(w, "carelens: map such a column with --map %s:FIELD=COLUMN, or silence this with --map %s:ignore=COLUMN\n",
 						matchio.Printable(in.source), matchio.Printable(in.source))
 				}
