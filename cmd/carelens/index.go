@@ -100,12 +100,21 @@ func (f *indexFlags) open(ctx context.Context, o *match.IndexOptions, readOnly b
 	if err != nil {
 		return nil, nil, err
 	}
-	ix, err := match.OpenIndex(ctx, s, o)
+	ix, err := f.openIndex(ctx, s, o)
 	if err != nil {
 		s.Close()
-		return nil, nil, fmt.Errorf("index %s: %w", f.name(), err)
+		return nil, nil, err
 	}
 	return ix, closeOnce(s), nil
+}
+
+// openIndex opens the index held in s, naming --db in its error.
+func (f *indexFlags) openIndex(ctx context.Context, s match.Store, o *match.IndexOptions) (*match.Index, error) {
+	ix, err := match.OpenIndex(ctx, s, o)
+	if err != nil {
+		return nil, fmt.Errorf("index %s: %w", f.name(), err)
+	}
+	return ix, nil
 }
 
 // closeOnce closes s on its first call and does nothing after, so that a
@@ -167,9 +176,9 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	closeStore := closeOnce(s)
 	defer closeStore()
-	ix, err := match.OpenIndex(ctx, s, opts)
+	ix, err := f.openIndex(ctx, s, opts)
 	if err != nil {
-		return fmt.Errorf("index %s: %w", f.name(), err)
+		return err
 	}
 	var trained time.Duration
 	empty, err := ix.Empty(ctx)
@@ -187,8 +196,8 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			afterTraining()
 		}
 		opts.Model = m
-		if ix, err = match.OpenIndex(ctx, s, opts); err != nil {
-			return fmt.Errorf("index %s: %w", f.name(), err)
+		if ix, err = f.openIndex(ctx, s, opts); err != nil {
+			return err
 		}
 	}
 	t0 := time.Now()
