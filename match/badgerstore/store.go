@@ -127,18 +127,11 @@ func Open(dir string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, badger.ManifestFilename)); err == nil {
-		st := inspect(dir)
-		if len(st.problems) > 0 && !(st.interrupted && onlyUnlisted(st.problems)) {
-			unlock()
-			return nil, problemsError(dir, st.problems)
-		}
-		if opt.ReadOnly && st.interrupted {
-			unlock()
-			return nil, fmt.Errorf("badgerstore: open %s: %w", dir, ErrNeedsRecovery)
-		}
-	}
+	err = checkFiles(dir, opt.ReadOnly)
 	unlock()
+	if err != nil {
+		return nil, err
+	}
 	memTable := cmpOr(opt.MemTableBytes, 32<<20)
 	bo := badger.DefaultOptions(dir).
 		WithLogger(nil).
@@ -177,6 +170,22 @@ func Open(dir string, o *Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkFiles checks the files of the store in dir, if it has any, before
+// Badger opens it (see [Open]).
+func checkFiles(dir string, readOnly bool) error {
+	if _, err := os.Stat(filepath.Join(dir, badger.ManifestFilename)); err != nil {
+		return nil
+	}
+	st := inspect(dir)
+	if len(st.problems) > 0 && !(st.interrupted && onlyUnlisted(st.problems)) {
+		return problemsError(dir, st.problems)
+	}
+	if readOnly && st.interrupted {
+		return fmt.Errorf("badgerstore: open %s: %w", dir, ErrNeedsRecovery)
+	}
+	return nil
 }
 
 // onlyUnlisted reports whether every problem is a table missing from the
