@@ -161,7 +161,7 @@ func ParseMap(m map[Field][]string, spec string) (map[Field][]string, error) {
 	if !ok || f == "" || cols == "" {
 		return m, fmt.Errorf("matchio: mapping %q: want FIELD=COLUMN[+COLUMN...]", spec)
 	}
-	field, err := ParseField(f)
+	field, err := parseField(f)
 	if err != nil {
 		return m, err
 	}
@@ -176,9 +176,9 @@ func ParseMap(m map[Field][]string, spec string) (map[Field][]string, error) {
 	return m, nil
 }
 
-// ParseField reads a field name: one of [Fields], or any column name the
+// parseField reads a field name: one of [Fields], or any column name the
 // automatic mapping knows ([Aliases]: city, surname, dob...).
-func ParseField(s string) (Field, error) {
+func parseField(s string) (Field, error) {
 	n := normHeader(s)
 	if field := Field(n); slices.Contains(Fields(), field) {
 		return field, nil
