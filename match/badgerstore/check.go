@@ -60,7 +60,13 @@ func Check(dir string) (Report, error) {
 	if len(rep.Problems) > 0 {
 		return rep, nil
 	}
-	s, err := Open(dir, &Options{ReadOnly: true})
+	// The files were inspected above: open the store as Open would after
+	// its own inspection, without reading every table a second time.
+	err = filesVerdict(dir, st, true)
+	var s *Store
+	if err == nil {
+		s, err = openEngine(dir, Options{ReadOnly: true})
+	}
 	if err != nil {
 		if errors.Is(err, match.ErrCorrupt) || errors.Is(err, match.ErrForeignStore) {
 			rep.Problems = append(rep.Problems, Problem{File: ".", What: err.Error()})

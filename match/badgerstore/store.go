@@ -132,6 +132,12 @@ func Open(dir string, o *Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openEngine(dir, opt)
+}
+
+// openEngine opens the store in dir, whose files have been checked, with
+// the storage engine.
+func openEngine(dir string, opt Options) (*Store, error) {
 	memTable := cmpOr(opt.MemTableBytes, 32<<20)
 	bo := badger.DefaultOptions(dir).
 		WithLogger(nil).
@@ -149,7 +155,7 @@ func Open(dir string, o *Options) (*Store, error) {
 		WithNumLevelZeroTables(4).
 		WithNumLevelZeroTablesStall(12)
 	var db *badger.DB
-	err = recoverErr(func() error {
+	err := recoverErr(func() error {
 		var err error
 		db, err = badger.Open(bo)
 		return err
@@ -178,7 +184,12 @@ func checkFiles(dir string, readOnly bool) error {
 	if _, err := os.Stat(filepath.Join(dir, badger.ManifestFilename)); err != nil {
 		return nil
 	}
-	st := inspect(dir)
+	return filesVerdict(dir, inspect(dir), readOnly)
+}
+
+// filesVerdict is the error, if any, that keeps [Open] from opening a
+// store whose files inspect found in state st.
+func filesVerdict(dir string, st state, readOnly bool) error {
 	if len(st.problems) > 0 && !(st.interrupted && onlyUnlisted(st.problems)) {
 		return problemsError(dir, st.problems)
 	}
