@@ -162,7 +162,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !acceptable(r) {
-			writeOutcome(sw, http.StatusNotAcceptable, issue{Code: "not-supported", Diagnostics: "this server answers in FHIR JSON only (application/fhir+json)"})
+			writeOutcome(sw, http.StatusNotAcceptable, notJSON)
 			return
 		}
 		writeJSON(sw, http.StatusOK, capabilityStatement(h.o.Software, h.authDesc))
@@ -187,7 +187,7 @@ func (h *Handler) match(w http.ResponseWriter, r *http.Request, a *auditRecord) 
 		return
 	}
 	if !acceptable(r) {
-		writeOutcome(w, http.StatusNotAcceptable, issue{Code: "not-supported", Diagnostics: "this server answers in FHIR JSON only (application/fhir+json)"})
+		writeOutcome(w, http.StatusNotAcceptable, notJSON)
 		return
 	}
 	if !requestTypeOK(r) {
@@ -196,7 +196,7 @@ func (h *Handler) match(w http.ResponseWriter, r *http.Request, a *auditRecord) 
 	}
 	if r.ContentLength > h.o.MaxBody {
 		w.Header().Set("Connection", "close")
-		writeOutcome(w, http.StatusRequestEntityTooLarge, issue{Code: "too-long", Diagnostics: fmt.Sprintf("the body is limited to %d bytes", h.o.MaxBody)})
+		writeOutcome(w, http.StatusRequestEntityTooLarge, h.tooLarge())
 		return
 	}
 	// The body is read before a slot is taken: a slow client holds its
@@ -204,7 +204,7 @@ func (h *Handler) match(w http.ResponseWriter, r *http.Request, a *auditRecord) 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.o.MaxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeOutcome(w, http.StatusRequestEntityTooLarge, issue{Code: "too-long", Diagnostics: fmt.Sprintf("the body is limited to %d bytes", h.o.MaxBody)})
+			writeOutcome(w, http.StatusRequestEntityTooLarge, h.tooLarge())
 			return
 		}
 		writeOutcome(w, http.StatusBadRequest, issue{Code: "incomplete", Diagnostics: "the body could not be read"})
@@ -285,6 +285,14 @@ func (h *Handler) match(w http.ResponseWriter, r *http.Request, a *auditRecord) 
 		return
 	}
 	writeBody(w, http.StatusOK, b)
+}
+
+// notJSON refuses a request whose _format or Accept excludes FHIR JSON.
+var notJSON = issue{Code: "not-supported", Diagnostics: "this server answers in FHIR JSON only (application/fhir+json)"}
+
+// tooLarge refuses a body longer than MaxBody.
+func (h *Handler) tooLarge() issue {
+	return issue{Code: "too-long", Diagnostics: fmt.Sprintf("the body is limited to %d bytes", h.o.MaxBody)}
 }
 
 // discloses reports whether a candidate of grade g is returned with its
