@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -102,18 +103,8 @@ func checkMatchBundle(t *testing.T, body []byte) bundle {
 		assert.Equal(t, fhirutil.MatchGradeURL, e.Search.Extension[0].URL)
 		assert.Contains(t, []string{"certain", "probable", "possible", "certainly-not"}, e.Search.Extension[0].ValueCode)
 	}
-	assert.True(t, slices.IsSortedFunc(scores, func(a, b float64) int { return -cmpFloat(a, b) }), "best first: %v", scores)
+	assert.True(t, slices.IsSortedFunc(scores, func(a, b float64) int { return cmp.Compare(b, a) }), "best first: %v", scores)
 	return b
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // TestSpecificationExample replays the $match example of the FHIR
