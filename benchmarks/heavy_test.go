@@ -46,81 +46,87 @@ var mergeSizes = []struct {
 // meaningful when the shared machine's cores are busy and wall time is not.
 func BenchmarkMergeSizes(b *testing.B) {
 	for _, sz := range mergeSizes {
-		set, err := GenerateClinical(sz.opts)
-		require.NoError(b, err)
-		n := countEntries(set)
-		eng, err := merge.Compile(&merge.Options{Rules: set.Rules, Priority: []string{"src-0", "src-1"}})
-		require.NoError(b, err)
-		sorted := make([][]merge.Entry, len(set.Sources))
-		for i, s := range set.Sources {
-			sorted[i] = slices.Clone(s)
-			eng.Sort(sorted[i])
-		}
-		for _, layout := range []struct {
-			name string
-			srcs [][]merge.Entry
-		}{{"merge", sorted}, {"merge/unsorted-layout", set.Sources}} {
-			b.Run(sz.name+"/"+layout.name, func(b *testing.B) {
-				var tl *merge.Timeline
-				ms := start(b)
-				for b.Loop() {
-					if tl, err = eng.MergeSlices(layout.srcs); err != nil {
-						b.Fatal(err)
-					}
-				}
-				ms.report(b, n)
-				b.ReportMetric(float64(tl.Len()), "out-entries")
-			})
-		}
-		b.Run(sz.name+"/filter", func(b *testing.B) {
-			tl, err := eng.MergeSlices(sorted)
-			require.NoError(b, err)
-			drop := fmt.Sprintf("src-%d", sz.opts.Sources-1)
+		// A patient is generated only when one of its benchmarks is selected.
+		b.Run(sz.name, func(b *testing.B) { benchmarkMergeSize(b, sz.opts) })
+	}
+}
+
+// benchmarkMergeSize runs BenchmarkMergeSizes's benchmarks on one patient.
+func benchmarkMergeSize(b *testing.B, opts ClinicalOptions) {
+	set, err := GenerateClinical(opts)
+	require.NoError(b, err)
+	n := countEntries(set)
+	eng, err := merge.Compile(&merge.Options{Rules: set.Rules, Priority: []string{"src-0", "src-1"}})
+	require.NoError(b, err)
+	sorted := make([][]merge.Entry, len(set.Sources))
+	for i, s := range set.Sources {
+		sorted[i] = slices.Clone(s)
+		eng.Sort(sorted[i])
+	}
+	for _, layout := range []struct {
+		name string
+		srcs [][]merge.Entry
+	}{{"merge", sorted}, {"merge/unsorted-layout", set.Sources}} {
+		b.Run(layout.name, func(b *testing.B) {
+			var tl *merge.Timeline
 			ms := start(b)
 			for b.Loop() {
-				if _, err := tl.Without(drop); err != nil {
+				if tl, err = eng.MergeSlices(layout.srcs); err != nil {
 					b.Fatal(err)
 				}
 			}
 			ms.report(b, n)
-		})
-		b.Run(sz.name+"/timeline", func(b *testing.B) {
-			seqs := make([]iter.Seq[merge.Entry], len(set.Sources))
-			for i, s := range set.Sources {
-				seqs[i] = slices.Values(s)
-			}
-			ms := start(b)
-			for b.Loop() {
-				k := 0
-				for _, err := range eng.Interleave(seqs) {
-					if err != nil {
-						b.Fatal(err)
-					}
-					k++
-				}
-				if k != n {
-					b.Fatalf("merged %d of %d", k, n)
-				}
-			}
-			ms.report(b, n)
-		})
-		b.Run(sz.name+"/sort", func(b *testing.B) {
-			work := make([][]merge.Entry, len(set.Sources))
-			ms := start(b)
-			for b.Loop() {
-				b.StopTimer()
-				for i, s := range set.Sources {
-					work[i] = append(work[i][:0], s...)
-					slices.Reverse(work[i])
-				}
-				b.StartTimer()
-				for _, s := range work {
-					eng.Sort(s)
-				}
-			}
-			ms.report(b, n)
+			b.ReportMetric(float64(tl.Len()), "out-entries")
 		})
 	}
+	b.Run("filter", func(b *testing.B) {
+		tl, err := eng.MergeSlices(sorted)
+		require.NoError(b, err)
+		drop := fmt.Sprintf("src-%d", opts.Sources-1)
+		ms := start(b)
+		for b.Loop() {
+			if _, err := tl.Without(drop); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ms.report(b, n)
+	})
+	b.Run("timeline", func(b *testing.B) {
+		seqs := make([]iter.Seq[merge.Entry], len(set.Sources))
+		for i, s := range set.Sources {
+			seqs[i] = slices.Values(s)
+		}
+		ms := start(b)
+		for b.Loop() {
+			k := 0
+			for _, err := range eng.Interleave(seqs) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				k++
+			}
+			if k != n {
+				b.Fatalf("merged %d of %d", k, n)
+			}
+		}
+		ms.report(b, n)
+	})
+	b.Run("sort", func(b *testing.B) {
+		work := make([][]merge.Entry, len(set.Sources))
+		ms := start(b)
+		for b.Loop() {
+			b.StopTimer()
+			for i, s := range set.Sources {
+				work[i] = append(work[i][:0], s...)
+				slices.Reverse(work[i])
+			}
+			b.StartTimer()
+			for _, s := range work {
+				eng.Sort(s)
+			}
+		}
+		ms.report(b, n)
+	})
 }
 
 // meter records CPU time and allocations from the start of a benchmark loop.

@@ -71,26 +71,20 @@ type conflictMark struct {
 func (b *Batch) conflictIndex() map[string]conflictMark {
 	var idx map[string]conflictMark
 	for _, r := range b.Resources {
-		di := r.cr.GetDetectedIssue()
-		if di == nil {
+		v, ok := r.conflictIdentifier()
+		if !ok {
 			continue
 		}
-		var m conflictMark
-		for _, id := range di.GetIdentifier() {
-			if id.GetSystem().GetValue() == ConflictSystem {
-				n, err := strconv.ParseUint(id.GetValue().GetValue(), 10, 32)
-				if err == nil {
-					m.id = merge.ConflictID(n)
-				}
-			}
+		n, err := strconv.ParseUint(v, 10, 32)
+		if err != nil || n == 0 {
+			continue
 		}
+		m := conflictMark{id: merge.ConflictID(n)}
+		di := r.cr.GetDetectedIssue()
 		for _, c := range di.GetCode().GetCoding() {
 			if c.GetSystem().GetValue() == ConflictSystem {
 				m.reason = merge.Reason(c.GetCode().GetValue())
 			}
-		}
-		if m.id == 0 {
-			continue
 		}
 		for _, ref := range di.GetImplicated() {
 			if s := referenceString(ref); s != "" {
@@ -105,15 +99,22 @@ func (b *Batch) conflictIndex() map[string]conflictMark {
 	return idx
 }
 
+// conflictIdentifier returns the value of r's identifier in
+// [ConflictSystem] when r is a DetectedIssue that has one.
+func (r *Resource) conflictIdentifier() (string, bool) {
+	for _, id := range r.cr.GetDetectedIssue().GetIdentifier() {
+		if id.GetSystem().GetValue() == ConflictSystem {
+			return id.GetValue().GetValue(), true
+		}
+	}
+	return "", false
+}
+
 // isConflictIssue reports whether r is a DetectedIssue of [ConflictSystem]:
 // not an entry of its own, but the conflict of the entries it implicates.
 func (r *Resource) isConflictIssue() bool {
-	for _, id := range r.cr.GetDetectedIssue().GetIdentifier() {
-		if id.GetSystem().GetValue() == ConflictSystem {
-			return true
-		}
-	}
-	return false
+	_, ok := r.conflictIdentifier()
+	return ok
 }
 
 // conflictOf returns the conflict the index gives r, by fullUrl or
@@ -131,25 +132,23 @@ func (r *Resource) conflictOf(idx map[string]conflictMark) (conflictMark, bool) 
 // with its reason and its entries' positions in [Batch.Entries]; the
 // entries themselves carry the conflict's id.
 func (b *Batch) Conflicts() []merge.Conflict {
+	reasons := map[merge.ConflictID]merge.Reason{}
+	for _, m := range b.conflictIndex() {
+		reasons[m.id] = m.reason
+	}
 	var out []merge.Conflict
+	at := map[merge.ConflictID]int{} // a conflict's position in out
 	for i, e := range b.Entries() {
 		if e.Conflict == 0 {
 			continue
 		}
-		j := slices.IndexFunc(out, func(c merge.Conflict) bool { return c.ID == e.Conflict })
-		if j < 0 {
-			out = append(out, merge.Conflict{ID: e.Conflict})
-			j = len(out) - 1
+		j, ok := at[e.Conflict]
+		if !ok {
+			j = len(out)
+			at[e.Conflict] = j
+			out = append(out, merge.Conflict{ID: e.Conflict, Reason: reasons[e.Conflict]})
 		}
 		out[j].Entries = append(out[j].Entries, i)
-	}
-	idx := b.conflictIndex()
-	for k := range out {
-		for _, m := range idx {
-			if m.id == out[k].ID {
-				out[k].Reason = m.reason
-			}
-		}
 	}
 	slices.SortFunc(out, func(a, b merge.Conflict) int { return cmp.Compare(a.ID, b.ID) })
 	return out

@@ -104,8 +104,10 @@ type key struct {
 	lead *provenance.Tag // the lead tag
 }
 
-func keyOf(e *Entry, rank int32) key {
-	return key{sec: e.Time.Unix(), nsec: int32(e.Time.Nanosecond()), rank: rank, lead: lead(e)}
+// keyOf returns the key of e, its lead tag's source ranked by priority.
+func keyOf(e *Entry, priority []string) key {
+	l := lead(e)
+	return key{sec: e.Time.Unix(), nsec: int32(e.Time.Nanosecond()), rank: rank(priority, l.Source), lead: l}
 }
 
 // order is the timeline order, the one total order of this package: by
@@ -141,13 +143,13 @@ func order(a, b *key) int {
 // resource id and version. Per-source streams given to the merge must be
 // sorted by it.
 func (e *Engine) Compare(a, b *Entry) int {
-	ka, kb := keyOf(a, rank(e.o.Priority, lead(a).Source)), keyOf(b, rank(e.o.Priority, lead(b).Source))
+	ka, kb := keyOf(a, e.o.Priority), keyOf(b, e.o.Priority)
 	return order(&ka, &kb)
 }
 
 // Compare is [Engine.Compare] with no source priority.
 func Compare(a, b Entry) int {
-	ka, kb := keyOf(&a, 0), keyOf(&b, 0)
+	ka, kb := keyOf(&a, nil), keyOf(&b, nil)
 	return order(&ka, &kb)
 }
 
@@ -165,7 +167,7 @@ func (e *Engine) Sort(entries []Entry) {
 	}
 	keys := make([]sk, len(entries))
 	for i := range entries {
-		keys[i] = sk{keyOf(&entries[i], rank(e.o.Priority, lead(&entries[i]).Source)), i}
+		keys[i] = sk{keyOf(&entries[i], e.o.Priority), i}
 	}
 	slices.SortFunc(keys, func(a, b sk) int {
 		if c := order(&a.k, &b.k); c != 0 {

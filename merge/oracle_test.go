@@ -49,7 +49,8 @@ func runOracle(t testing.TB, srcs [][]Entry, o *Options) *oracle {
 	or.concepts(rs)
 	// Timeline order; ties keep the lower stream first (a stable sort of
 	// the streams laid end to end).
-	slices.SortStableFunc(or.all, func(a, b oEntry) int { return compareBy(o)(*a.e, *b.e) })
+	compare := compareBy(o)
+	slices.SortStableFunc(or.all, func(a, b oEntry) int { return compare(*a.e, *b.e) })
 	for i := range or.all {
 		or.place(i)
 	}

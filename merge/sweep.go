@@ -24,12 +24,12 @@ type item struct {
 
 // cluster is one entry of the timeline being built: the items merged into it.
 type cluster struct {
-	first, last, rep int32 // first and last member, and the representative
-	n                int32
+	first, last, rep int32  // first and last member, and the representative
+	group            int32  // its conflict group (see groupConflicts), or -1
 	mask             uint64 // union of the members' masks
-	lead             *provenance.Tag
-	leadRank         int32 // priority of the lead tag's source
-	key                    // the output order: the representative's time, the lead
+	// The output order: the representative's time, and the smallest lead
+	// tag of the members with its source's priority.
+	key
 }
 
 // pending is a disagreement between two clusters found by the sweep.
@@ -116,7 +116,7 @@ func (s *sweep) read(e *Entry, r ref) error {
 	if len(tags) == 0 {
 		return fmt.Errorf("%w: stream %d, position %d", ErrUntagged, r.s, r.i)
 	}
-	it := item{key: keyOf(e, rank(s.eng.o.Priority, tags[0].Source)), e: e, r: r, cat: uint8(categoryIndex(e.Category)), next: -1}
+	it := item{key: keyOf(e, s.eng.o.Priority), e: e, r: r, cat: uint8(categoryIndex(e.Category)), next: -1}
 	it.start, it.end, it.timed = interval(e)
 	for _, tg := range tags {
 		id, ok := s.lastID, s.lastSrc == tg.Source && s.lastID >= 0
@@ -264,17 +264,16 @@ func (s *sweep) place(ii int32) {
 		cl := &s.clusters[best]
 		s.items[cl.last].next = ii
 		cl.last = ii
-		cl.n++
 		cl.mask |= a.mask
 		if s.better(a, &s.items[cl.rep]) {
-			cl.rep = ii
+			cl.rep, cl.sec, cl.nsec = ii, a.sec, a.nsec
 		}
 		if provenance.CompareTag(*a.lead, *cl.lead) < 0 {
-			cl.lead, cl.leadRank = a.lead, a.rank
+			cl.lead, cl.rank = a.lead, a.rank
 		}
 	} else {
 		mine = int32(len(s.clusters))
-		s.clusters = append(s.clusters, cluster{first: ii, last: ii, rep: ii, n: 1, mask: a.mask, lead: a.lead, leadRank: a.rank})
+		s.clusters = append(s.clusters, cluster{first: ii, last: ii, rep: ii, group: -1, mask: a.mask, key: a.key})
 		list = append(list, mine)
 	}
 	s.open[a.concept] = list

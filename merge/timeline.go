@@ -194,31 +194,37 @@ func (e *Engine) MergeSlices(srcs [][]Entry) (*Timeline, error) {
 // build turns the clusters into the timeline's entries and conflicts.
 func (s *sweep) build(t *Timeline) {
 	cls := s.clusters
-	// The output order: each entry's representative's time and its lead
-	// tag, then the order the clusters were opened in.
+	// The output order: each cluster's key, then the order the clusters
+	// were opened in. Clusters were opened in timeline order and take their
+	// representative's time, which is close, so the permutation is nearly
+	// sorted (which pdqsort detects).
 	s.perm = slices.Grow(s.perm[:0], len(cls))[:len(cls)]
 	perm := s.perm
-	for i := range cls {
+	for i := range perm {
 		perm[i] = int32(i)
-		rep := &s.items[cls[i].rep]
-		cls[i].key = key{sec: rep.sec, nsec: rep.nsec, rank: cls[i].leadRank, lead: cls[i].lead}
 	}
-	// Ties go to the cluster opened first. Clusters were opened in timeline
-	// order and take their representative's time, which is close, so the
-	// permutation is nearly sorted (which pdqsort detects).
 	slices.SortFunc(perm, func(a, b int32) int { return cmp.Or(order(&cls[a].key, &cls[b].key), cmp.Compare(a, b)) })
-	group, reasons := s.groupConflicts()
-	nOwn, nTags := 0, 0
+	reasons := s.groupConflicts()
+	// An entry is built anew when it merges several source entries or is in
+	// a conflict (or its source entry carries an earlier merge's conflict
+	// id); otherwise it is the source entry itself.
+	fresh := func(cl *cluster) bool {
+		return cl.first != cl.last || cl.group >= 0 || s.items[cl.rep].e.Conflict != 0
+	}
+	nOwn, nTags, nCodes := 0, 0, 0
 	for ci := range cls {
-		if cls[ci].n > 1 || group[ci] >= 0 || s.items[cls[ci].first].e.Conflict != 0 {
+		cl := &cls[ci]
+		if fresh(cl) {
 			nOwn++
 		}
-		for j := cls[ci].first; cls[ci].n > 1 && j >= 0; j = s.items[j].next {
+		for j := cl.first; cl.first != cl.last && j >= 0; j = s.items[j].next {
 			nTags += s.items[j].e.Lineage.Len()
+			nCodes += len(s.items[j].e.Codes)
 		}
 	}
-	// The entries built anew, and their lineages, in two blocks.
-	own, arena := make([]Entry, 0, nOwn), make([]provenance.Tag, 0, nTags)
+	// The entries built anew, and their lineages and codes, in three blocks.
+	own := make([]Entry, 0, nOwn)
+	tagArena, codeArena := make([]provenance.Tag, 0, nTags), make([]Code, 0, nCodes)
 	t.items = make([]*Entry, len(cls))
 	t.mstart = make([]int32, len(cls)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
@@ -229,33 +235,36 @@ func (s *sweep) build(t *Timeline) {
 			t.mrefs = append(t.mrefs, s.items[j].r)
 		}
 		rep := s.items[cl.rep].e
-		if cl.n == 1 && group[ci] < 0 && rep.Conflict == 0 {
+		if !fresh(cl) {
 			t.items[i] = rep // unchanged: the source's own entry
 			continue
 		}
 		own = append(own, *rep)
 		out := &own[len(own)-1]
 		out.Conflict, t.items[i] = 0, out
-		if cl.n == 1 {
+		if cl.first == cl.last {
 			continue
 		}
 		// The union of the members' lineages and codes, the
 		// representative's codes first.
-		out.Codes = slices.Clip(out.Codes)
-		t0 := len(arena)
+		t0, c0 := len(tagArena), len(codeArena)
+		codeArena = append(codeArena, rep.Codes...)
 		for j := cl.first; j >= 0; j = s.items[j].next {
 			m := s.items[j].e
-			arena = append(arena, m.Lineage.Tags()...)
+			tagArena = append(tagArena, m.Lineage.Tags()...)
 			for _, cd := range m.Codes {
-				if !slices.ContainsFunc(out.Codes, func(x Code) bool { return x.System == cd.System && x.Code == cd.Code }) {
-					out.Codes = append(out.Codes, cd)
+				if !slices.ContainsFunc(codeArena[c0:], func(x Code) bool { return x.System == cd.System && x.Code == cd.Code }) {
+					codeArena = append(codeArena, cd)
 				}
 			}
 		}
-		tags := arena[t0:]
+		if n := len(codeArena); n > c0 {
+			out.Codes = codeArena[c0:n:n]
+		}
+		tags := tagArena[t0:]
 		slices.SortFunc(tags, provenance.CompareTag)
 		tags = slices.CompactFunc(tags, func(a, b provenance.Tag) bool { return provenance.CompareTag(a, b) == 0 })
-		arena = arena[:t0+len(tags)]
+		tagArena = tagArena[:t0+len(tags)]
 		out.Lineage = provenance.OfSorted(slices.Clip(tags))
 	}
 	t.mstart[len(cls)] = int32(len(t.mrefs))
@@ -263,7 +272,7 @@ func (s *sweep) build(t *Timeline) {
 	// Conflicts are numbered in timeline order of their first entry.
 	ids := map[int32]ConflictID{}
 	for i, ci := range perm {
-		g := group[ci]
+		g := cls[ci].group
 		if g < 0 {
 			continue
 		}
@@ -279,11 +288,12 @@ func (s *sweep) build(t *Timeline) {
 }
 
 // groupConflicts groups the clusters of disagreeing pairs (union-find over
-// s.pairs). It returns each cluster's group (the smallest cluster in it, or
-// -1 when the cluster is in no conflict) and each group's reason, that of
-// its first pair.
-func (s *sweep) groupConflicts() ([]int32, map[int32]Reason) {
-	group := slices.Repeat([]int32{-1}, len(s.clusters))
+// s.pairs): it sets each paired cluster's group to the smallest cluster in
+// its group, and returns each group's reason, that of its first pair.
+func (s *sweep) groupConflicts() map[int32]Reason {
+	if len(s.pairs) == 0 {
+		return nil
+	}
 	reasons := map[int32]Reason{}
 	s.parent = s.parent[:0]
 	for range s.clusters {
@@ -296,10 +306,10 @@ func (s *sweep) groupConflicts() ([]int32, map[int32]Reason) {
 	}
 	for _, p := range s.pairs {
 		g := s.find(p.a)
-		group[p.a], group[p.b] = g, g
+		s.clusters[p.a].group, s.clusters[p.b].group = g, g
 		if _, ok := reasons[g]; !ok {
 			reasons[g] = p.reason
 		}
 	}
-	return group, reasons
+	return reasons
 }

@@ -39,7 +39,7 @@ func (v *Vocabulary) Concept(codes []Code) string {
 // false when the units do not convert.
 func (v *Vocabulary) Convert(q Quantity, unit, concept string) (value float64, ok bool) {
 	var mm float64
-	if i := slices.Index(v.c.ids, concept); i >= 0 && concept != "" {
+	if i := slices.Index(v.c.ids, concept); i >= 0 { // ids are never empty
 		mm = v.c.molar[i]
 	}
 	value, _, ok = v.c.convert(q.Value, q.Unit, unit, mm)

@@ -17,7 +17,9 @@ func (e *UnsortedError) Error() string {
 // of the streams' heads. Each stream is a pull function (iter.Pull of an
 // iter.Seq, or an index into a slice). A stream whose next item sorts
 // before its previous one ends the merge with an [UnsortedError]; a yield
-// returning false ends it without error.
+// returning false ends it without error. Merge holds at most two items of
+// a stream at once: its head and, while checking the order, the item
+// before it.
 func Merge[T any](next []func() (T, bool), cmp func(a, b T) int, yield func(T) bool) error {
 	type head struct {
 		v    T
