@@ -11,8 +11,8 @@
 // source record a person chose. Every source is asked by identifier (when
 // the anchor has a valid NHS number) and by family name and birth date, in
 // parallel. Each record found is scored against the anchor with the match
-// model and graded by [match.GradePair], the identity index's own safety
-// rules: a different valid NHS number is never the same person, and name
+// model and graded by its [match.Verdict], the identity index's own
+// grading (constraints and evidence rules): a different valid NHS number is never the same person, and name
 // and birth date alone are at most "possible". Certain records are used;
 // probable and possible ones are returned as pending, with the
 // explanation, for a person to confirm or reject; nothing is merged

@@ -242,7 +242,7 @@ func (a Anchor) Key() string {
 type Candidate struct {
 	Source provenance.Source
 	Record match.Record
-	// Grade is match.GradePair's grade, or a person's decision's.
+	// Grade is the explanation's grade, or a person's decision's.
 	Grade match.Grade
 	// Explanation says why, comparison by comparison (against Against).
 	Explanation match.Explanation
@@ -542,8 +542,7 @@ func (f *Federation) grade(ctx context.Context, res *Resolution, recs []match.Re
 			continue
 		}
 		e := s.Explain(&prep[0], &prep[i])
-		c := Candidate{Source: f.info(r.Source), Record: r, Explanation: e, Against: primary.Ref(),
-			Grade: match.GradePair(e, &primary, &r)}
+		c := Candidate{Source: f.info(r.Source), Record: r, Explanation: e, Against: primary.Ref(), Grade: e.Grade}
 		if f.dec != nil {
 			kind, ok, err := f.dec.Decided(ctx, primary.Ref(), r.Ref())
 			if err != nil {

@@ -16,16 +16,8 @@ import (
 	"time"
 )
 
-// Default thresholds of an [Index], as match probabilities.
+// Index defaults.
 const (
-	// DefaultLinkProbability is the probability at or above which a pair
-	// with strong evidence is graded certain and linked automatically.
-	DefaultLinkProbability = 0.99
-	// DefaultProbableProbability is where the probable grade starts.
-	DefaultProbableProbability = 0.9
-	// DefaultPossibleProbability is where the possible grade starts; lower
-	// scoring records are not candidates.
-	DefaultPossibleProbability = 0.2
 	// DefaultIndexMaxBlockSize is the largest block the index keeps: a
 	// block that grows past it (a common value, such as a frequent name
 	// pair) is marked oversized and no longer searched for candidates, as
@@ -43,15 +35,12 @@ const (
 // pairwise after a split; larger persons are left as they are.
 const maxRecluster = 500
 
-// IndexOptions configures an [Index]. The zero value works: default
-// thresholds and the built-in scorer.
+// IndexOptions configures an [Index]. The zero value works: the model's
+// thresholds, and [DefaultModel] until a model is given.
 type IndexOptions struct {
-	// LinkProbability: zero means DefaultLinkProbability.
-	LinkProbability float64
-	// ProbableProbability: zero means DefaultProbableProbability.
-	ProbableProbability float64
-	// PossibleProbability: zero means DefaultPossibleProbability.
-	PossibleProbability float64
+	// Thresholds grade candidates; a zero field means the model's
+	// ([Model.Thresholds]).
+	Thresholds Thresholds
 	// MaxBlockSize: zero means DefaultIndexMaxBlockSize. It is applied as
 	// blocks grow, so lowering it later takes effect for blocks as they
 	// change; raising it does not bring back blocks already dropped.
@@ -63,21 +52,16 @@ type IndexOptions struct {
 	// Now returns the time stamped on events and decisions; nil means
 	// time.Now.
 	Now func() time.Time
-	// Model scores pairs and makes blocking keys. It is saved in the store,
-	// and an index opened without one uses the saved model; with neither,
-	// the index uses a small built-in fixed-weight scorer. With a model the
-	// default thresholds follow it: linking at its threshold (as the batch
-	// linker does), probable from half that, possible from a tenth.
-	// Records keep the blocking keys they were added with: after changing
-	// the blocking rules, reload the records.
+	// Model scores and grades pairs and makes blocking keys, with the
+	// constraints and evidence rules [Link] and [Scorer.Explain] apply. It
+	// is saved in the store, and an index opened without one uses the
+	// saved model; with neither, [DefaultModel], saved with the first
+	// record written. Records keep the blocking keys they were added
+	// with: after changing the blocking rules, reload the records.
 	Model *Model
-	// Prepare configures the preparation of records: for the Model, and
-	// for every index how birth dates are read (each source's date order,
-	// the plausible range), by the built-in scorer and by the safety rules
-	// as by the Model's, so that the index reads dates as [Link] does.
+	// Prepare configures the preparation of records (how birth dates are
+	// read, shared values), as for [Link].
 	Prepare *PrepareOptions
-
-	scorer indexScorer
 }
 
 func (o *IndexOptions) withDefaults() IndexOptions {
@@ -85,19 +69,18 @@ func (o *IndexOptions) withDefaults() IndexOptions {
 	if o != nil {
 		c = *o
 	}
-	link, probable, possible := DefaultLinkProbability, DefaultProbableProbability, DefaultPossibleProbability
-	if c.Model != nil {
-		link = c.Model.EffectiveThreshold()
-		probable, possible = link/2, link/10
+	if c.Model == nil {
+		c.Model = DefaultModel(nil)
 	}
-	if c.LinkProbability == 0 {
-		c.LinkProbability = link
+	t := c.Model.Thresholds()
+	if c.Thresholds.Link == 0 {
+		c.Thresholds.Link = t.Link
 	}
-	if c.ProbableProbability == 0 {
-		c.ProbableProbability = probable
+	if c.Thresholds.Probable == 0 {
+		c.Thresholds.Probable = t.Probable
 	}
-	if c.PossibleProbability == 0 {
-		c.PossibleProbability = possible
+	if c.Thresholds.Possible == 0 {
+		c.Thresholds.Possible = t.Possible
 	}
 	if c.MaxBlockSize == 0 {
 		c.MaxBlockSize = DefaultIndexMaxBlockSize
@@ -120,10 +103,10 @@ func (o *IndexOptions) withDefaults() IndexOptions {
 // its blocks), serialised within the process, and durable when they return
 // (as durable as the Store). Reads run concurrently with them on snapshots.
 //
-// Automatic links need a certain grade: a probability at or above the link
-// threshold and strong evidence beyond name and birth date (an NHS number
-// or other identifier, or a postcode, phone, e-mail or address line agreeing,
-// with no placeholder name or birth date). Decisions made by people
+// Candidates are graded by the model's [Verdict]: automatic links need a
+// certain grade (a probability at or above the link threshold, no hard
+// constraint, and evidence beyond name and birth date), exactly as the
+// batch linker's constraints and [Scorer.Explain] have it. Decisions made by people
 // ([Index.Link], [Index.NeverLink]) outrank the model. Every change is an
 // [Event] in a log a consumer can follow ([Index.Events]); merges and
 // splits can be reverted ([Index.Revert]) and merged-away person ids resolve
@@ -137,11 +120,9 @@ type Index struct {
 	blocks *memBlocks // the blocking index, rebuilt from the records on open
 	wv     *writeView // the writer's view of records, persons and decisions; guarded by mu
 
-	cache prepCache
-	// dates reads birth dates for the scorer and the safety evidence
-	// alike, by opt.Prepare: the model scorer's Preparer, or one of its
-	// own for the basic scorer.
-	dates *Preparer
+	cache   prepCache
+	m       *Matcher
+	modelOK bool // the model is saved in the store (or the store is read-only)
 }
 
 // counters are the next free numbers; persisted in every write.
@@ -234,21 +215,21 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 		} else {
 			opt.Model, err = loadModel(tx, opt.Model)
 		}
+		if err == nil && opt.Model == nil && ix.ctr.seq > 1 {
+			// Records written without a saved model were blocked and
+			// graded by the fixed-weight scorer earlier versions had.
+			return fmt.Errorf("match: open index: %w: records were added by the retired built-in scorer; "+
+				"rebuild the index from its sources (carelens index load)", ErrForeignStore)
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	ix.modelOK = opt.Model != nil || readOnly
 	ix.opt = opt.withDefaults()
-	if ix.opt.Model != nil {
-		ms, err := newModelScorer(ix.opt.Model, ix.opt.Prepare)
-		if err != nil {
-			return nil, fmt.Errorf("match: open index: %w", err)
-		}
-		ix.opt.scorer, ix.dates = ms, ms.p
-	} else {
-		ix.dates = NewPreparer(ix.opt.Prepare)
-		ix.opt.scorer = basicScorer{dates: ix.dates}
+	if ix.m, err = NewMatcher(ix.opt.Model, ix.opt.Prepare); err != nil {
+		return nil, fmt.Errorf("match: open index: %w", err)
 	}
 	ix.cache.init(ix.opt.CacheRecords)
 	if err := ix.loadBlocks(ctx); err != nil {
@@ -410,12 +391,20 @@ func (ix *Index) updateSized(ctx context.Context, records int, fn func(w *writer
 			edits: make(map[uint64]*blockEdit, 8*records), states: make(map[uint32]recState, records), ov: newWriteOverlay(records)}
 		err := ix.store.Update(ctx, func(tx Txn) error {
 			w.tx = tx
+			if !ix.modelOK {
+				// The first write pins the default model, so that the
+				// blocking keys stored with records stay the ones it makes.
+				if err := saveModel(tx, ix.opt.Model); err != nil {
+					return err
+				}
+			}
 			if err := fn(w); err != nil {
 				return err
 			}
 			return tx.Set(keyCounters, w.ctr.encode())
 		})
 		if err == nil {
+			ix.modelOK = true
 			ix.ctr = w.ctr
 			ix.blocks.apply(w.edits, w.states)
 			ix.wv.apply(w.ov)
@@ -840,7 +829,7 @@ func (ix *Index) prepareBatch(batch []Record) {
 			continue
 		}
 		raw := appendRecord(nil, &batch[i])
-		ce := &cacheEntry{hash: hashBytes(raw), p: ix.opt.scorer.prepare(&batch[i]), ev: newEvidence(&batch[i], ix.dates)}
+		ce := &cacheEntry{hash: hashBytes(raw), p: ix.m.Prepare(&batch[i])}
 		ix.cache.put(ref, ce)
 		ents = append(ents, ce)
 	}
@@ -850,7 +839,7 @@ func (ix *Index) prepareBatch(batch []Record) {
 }
 
 func (ix *Index) blockKeys(ce *cacheEntry) {
-	for _, bh := range ix.opt.scorer.appendBlockKeys(nil, ce.p) {
+	for _, bh := range ix.m.BlockKeys(nil, ce.p) {
 		if !slices.Contains(ce.blocks, bh) {
 			ce.blocks = append(ce.blocks, bh)
 		}
@@ -859,7 +848,7 @@ func (ix *Index) blockKeys(ce *cacheEntry) {
 
 // prepare prepares r for scoring and computes its evidence and blocks.
 func (ix *Index) prepare(r *Record, h uint64) *cacheEntry {
-	ce := &cacheEntry{hash: h, p: ix.opt.scorer.prepare(r), ev: newEvidence(r, ix.dates)}
+	ce := &cacheEntry{hash: h, p: ix.m.Prepare(r)}
 	ix.blockKeys(ce)
 	return ce
 }
@@ -940,37 +929,17 @@ func (rd reader) candidatesBlocks(ce *cacheEntry, self RecordRef, blocks *[]bloc
 	if len(out) == 0 {
 		return out, nil
 	}
-	need := make([]any, 0, len(ents)+1)
+	need := make([]*Prepared, 0, len(ents)+1)
 	need = append(need, ce.p)
 	for _, e := range ents {
 		need = append(need, e.p)
 	}
-	ps := rd.ix.opt.scorer.pairScorer(need) // after preparing every candidate
+	sc := rd.ix.m.Scorer(need...) // after preparing every candidate
 	for i := range out {
-		out[i].weight, out[i].prob = ps.score(ce.p, ents[i].p)
-		out[i].grade = rd.ix.grade(out[i].prob, &ce.ev, &ents[i].ev)
+		v := sc.Verdict(ce.p, ents[i].p)
+		out[i].weight, out[i].prob, out[i].grade = v.Weight, v.Probability, v.Grade(rd.ix.opt.Thresholds)
 	}
 	return out, nil
-}
-
-// grade turns a probability and the pair's evidence into a match grade,
-// or "" below the possible threshold.
-func (ix *Index) grade(p float64, a, b *evidence) Grade {
-	switch {
-	case nhsConflict(a, b):
-		return GradeCertainlyNot
-	case p < ix.opt.PossibleProbability:
-		return ""
-	case !strongEvidence(a, b):
-		// Name and birth date alone, or placeholders: at most possible,
-		// for a person to confirm.
-		return GradePossible
-	case p >= ix.opt.LinkProbability:
-		return GradeCertain
-	case p >= ix.opt.ProbableProbability:
-		return GradeProbable
-	}
-	return GradePossible
 }
 
 // resolve follows merge aliases from person to its current id.
@@ -1273,11 +1242,11 @@ func (w *writer) remove(ref RecordRef) error {
 type group struct {
 	members map[RecordRef]struct{}
 	never   map[RecordRef]struct{} // records it may not be joined with
-	nhs     map[string]struct{}
+	nhs     map[uint64]struct{}
 }
 
 func newGroup() *group {
-	return &group{members: map[RecordRef]struct{}{}, never: map[RecordRef]struct{}{}, nhs: map[string]struct{}{}}
+	return &group{members: map[RecordRef]struct{}{}, never: map[RecordRef]struct{}{}, nhs: map[uint64]struct{}{}}
 }
 
 // conflicts reports whether joining g and o breaks a never-link decision,
@@ -1310,10 +1279,10 @@ func (g *group) absorb(o *group) {
 }
 
 // addMember adds ref with its evidence and decisions to g.
-func (g *group) addMember(ref RecordRef, ev *evidence, decs []Decision) {
+func (g *group) addMember(ref RecordRef, p *Prepared, decs []Decision) {
 	g.members[ref] = struct{}{}
-	if ev.nhs != "" {
-		g.nhs[ev.nhs] = struct{}{}
+	if p.nhs != 0 {
+		g.nhs[p.nhs] = struct{}{}
 	}
 	for _, d := range decs {
 		if d.Kind == DecisionNeverLink {
@@ -1339,7 +1308,7 @@ func (w *writer) personGroup(person string) (*group, error) {
 		if err != nil {
 			return nil, err
 		}
-		g.addMember(m, &ce.ev, decs)
+		g.addMember(m, ce.p, decs)
 	}
 	return g, nil
 }
@@ -1412,7 +1381,7 @@ func (w *writer) assign(ref RecordRef, ce *cacheEntry, cands []scored) (string, 
 		return w.newPerson(), nil
 	}
 	acc := newGroup()
-	acc.addMember(ref, &ce.ev, decs)
+	acc.addMember(ref, ce.p, decs)
 	var accepted []*target
 	for _, t := range order {
 		g, err := w.personGroup(t.person)
@@ -1533,7 +1502,7 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 			return err
 		}
 		groups[i] = newGroup()
-		groups[i].addMember(m, &ents[i].ev, decs)
+		groups[i].addMember(m, ents[i].p, decs)
 		for _, d := range decs {
 			if j, ok := idx[d.B]; ok && d.Kind == DecisionLink {
 				human[[2]int{min(i, j), max(i, j)}] = true
@@ -1546,20 +1515,19 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 		human bool
 	}
 	var edges []edge
-	need := make([]any, n)
+	need := make([]*Prepared, n)
 	for i := range n {
 		need[i] = ents[i].p
 	}
-	ps := w.ix.opt.scorer.pairScorer(need)
+	sc := w.ix.m.Scorer(need...)
 	for i := range n {
 		for j := i + 1; j < n; j++ {
 			if human[[2]int{i, j}] {
 				edges = append(edges, edge{i, j, math.Inf(1), true})
 				continue
 			}
-			wt, p := ps.score(ents[i].p, ents[j].p)
-			if w.ix.grade(p, &ents[i].ev, &ents[j].ev) == GradeCertain {
-				edges = append(edges, edge{i, j, wt, false})
+			if v := sc.Verdict(ents[i].p, ents[j].p); v.Grade(w.ix.opt.Thresholds) == GradeCertain {
+				edges = append(edges, edge{i, j, v.Weight, false})
 			}
 		}
 	}
@@ -1720,9 +1688,10 @@ func (w *writer) revert(seq uint64, actor Actor) error {
 	return ErrNotReversible
 }
 
-// HasModel reports whether the index scores with a [Model] (given, or
-// saved in its store) rather than the built-in scorer.
-func (ix *Index) HasModel() bool { return ix.opt.Model != nil }
+// HasModel reports whether the index's model was given or is saved in its
+// store, rather than [DefaultModel] waiting for the first write to pin it
+// (when a model trained on the first records can still take its place).
+func (ix *Index) HasModel() bool { return ix.modelOK }
 
 // putDecision records d about (a, b) in a's list, replacing any earlier
 // decision about the same pair.

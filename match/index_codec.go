@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 )
 
 // Key layout of the index inside its Store. Record references inside keys
@@ -84,12 +83,6 @@ func compareRefs(a, b RecordRef) int {
 }
 
 func eventKey(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte("e/"), seq) }
-
-func blockHash(key string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	return h.Sum64()
-}
 
 // decoder reads the index's binary values; the first failure sticks.
 type decoder struct {

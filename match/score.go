@@ -160,8 +160,10 @@ func Weight(probability float64) float64 {
 }
 
 // Score returns the match weight of a pair: log2 of the posterior odds
-// that a and b are the same person. It allocates nothing.
+// that a and b are the same person. It allocates nothing. It panics when a
+// or b was prepared after s was made (see [Scorer]).
 func (s *Scorer) Score(a, b *Prepared) float64 {
+	s.mustCover(a, b)
 	if invariants.Enabled {
 		if pa, pb := s.pattern(a, b), s.pattern(b, a); pa != pb {
 			panic(fmt.Sprintf("match: asymmetric comparison levels %x vs %x", pa, pb))
@@ -574,8 +576,10 @@ type Explanation struct {
 	Constraint string `json:"constraint,omitempty"`
 }
 
-// Explain scores a pair and says why.
+// Explain scores a pair and says why; its grade is the [Verdict]'s at the
+// model's [Model.Thresholds].
 func (s *Scorer) Explain(a, b *Prepared) Explanation {
+	v := s.Verdict(a, b)
 	e := Explanation{Prior: s.prior, Weight: s.prior}
 	pat := s.pattern(a, b)
 	for i := range s.comps {
@@ -590,32 +594,9 @@ func (s *Scorer) Explain(a, b *Prepared) Explanation {
 		e.Comparisons = append(e.Comparisons, ce)
 	}
 	e.Probability = Probability(e.Weight)
-	e.Grade = s.grade(e.Probability)
-	switch c := s.Constraint(a, b); c {
-	case ConstraintNone:
-	case ConstraintNHS:
-		e.Constraint = c.String()
-		e.Grade = GradeCertainlyNot
-	default:
-		e.Constraint = c.String()
-		if e.Grade == GradeCertain || e.Grade == GradeProbable {
-			e.Grade = GradePossible
-		}
-	}
+	e.Grade = v.Grade(s.model.Thresholds())
+	e.Constraint = v.Constraint.String()
 	return e
-}
-
-func (s *Scorer) grade(p float64) Grade {
-	t := s.model.EffectiveThreshold()
-	switch {
-	case p >= max(t, 0.99):
-		return GradeCertain
-	case p >= t:
-		return GradeProbable
-	case p >= t/10:
-		return GradePossible
-	}
-	return GradeCertainlyNot
 }
 
 // String renders the explanation as an aligned table.
