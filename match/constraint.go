@@ -42,6 +42,15 @@ const (
 	// it off with the twins rule, for data whose duplicates change names
 	// and birth dates wholesale (FEBRL).
 	ConstraintHousehold
+	// ConstraintBorrowedID means an identifier or e-mail agrees but the
+	// birth dates and the given names disagree outright (or a given name
+	// is missing): a number copied onto a relative's record (a parent's
+	// NHS number on a child's), a family's shared e-mail, or an entry
+	// error. The identifier outweighs everything else (+16 bits against
+	// -22 for a child's given name, sex and birth date in the failure-mode
+	// corpus), so without this rule it links. [Model.NoTwinGuard] turns it
+	// off with the household rules.
+	ConstraintBorrowedID
 )
 
 // String names the constraint for explanations.
@@ -57,6 +66,8 @@ func (c Constraint) String() string {
 		return "different generational suffixes"
 	case ConstraintHousehold:
 		return "given names and birth dates disagree: only household details agree"
+	case ConstraintBorrowedID:
+		return "an identifier agrees but given names and birth dates disagree"
 	}
 	return ""
 }
@@ -170,6 +181,9 @@ func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 	// a household's record (address, phone, family name) is shared. So
 	// does a missing birth date: with the given names disagreeing or
 	// missing, nothing personal is left to agree.
+	if f.idAgrees && !s.model.NoTwinGuard && f.dobElse && f.givenApart() {
+		return ConstraintBorrowedID
+	}
 	if !f.idAgrees && !s.model.NoTwinGuard {
 		if (f.dobNear || f.dobNull) && f.givenApart() {
 			return ConstraintTwins
