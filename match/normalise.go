@@ -134,11 +134,15 @@ var placeholderGiven = map[string]bool{
 	"male": true, "female": true, "anon": true, "anonymous": true, "patient": true, "trauma": true,
 }
 
-// placeholderFamily are family names that say nothing about who the person is.
+// placeholderFamily are family names that say nothing about who the person
+// is. Na and Doe are not among them: both are real surnames (Na is a
+// Korean family name; Doe an English one), so only the whole names John
+// Doe and Jane Doe, the unknown-patient convention, are placeholders (see
+// parseName).
 var placeholderFamily = map[string]bool{
 	"unknown": true, "unk": true, "nk": true, "not known": true, "notknown": true, "none": true,
-	"na": true, "n a": true, "null": true, "test": true, "zztest": true, "xx": true, "xxx": true,
-	"anon": true, "anonymous": true, "patient": true, "trauma": true, "baby": true, "doe": true,
+	"null": true, "test": true, "zztest": true, "xx": true, "xxx": true,
+	"anon": true, "anonymous": true, "patient": true, "trauma": true, "baby": true,
 }
 
 // normName is a parsed personal name.
@@ -210,7 +214,11 @@ func parseName(given []string, family string) normName {
 	}
 	ftoks = fo
 	whole := strings.Join(ftoks, "")
-	if placeholderFamily[whole] || strings.HasPrefix(whole, "zztest") {
+	if whole == "doe" && len(n.given) == 1 && (n.given[0] == "john" || n.given[0] == "jane") {
+		n.given = nil // John Doe, Jane Doe: no name at all
+		n.placeholder = true
+	}
+	if placeholderFamily[whole] || strings.HasPrefix(whole, "zztest") || whole == "doe" && n.placeholder {
 		n.placeholder = true
 		ftoks = nil
 		whole = ""

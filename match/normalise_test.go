@@ -109,6 +109,10 @@ func TestParseName(t *testing.T) {
 		{name: "baby girl", given: []string{"Baby Girl"}, family: "Smith", wantFamily: "smith", placeholder: true},
 		{name: "babygirl", given: []string{"BABYGIRL"}, family: "Smith", wantFamily: "smith", placeholder: true},
 		{name: "unknown", given: []string{"UNKNOWN"}, family: "UNKNOWN", placeholder: true},
+		{name: "Na is a surname", given: []string{"Min-jun"}, family: "NA", wantGiven: []string{"min", "jun"}, wantFamily: "na"},
+		{name: "Doe is a surname", given: []string{"Rachel"}, family: "Doe", wantGiven: []string{"rachel"}, wantFamily: "doe"},
+		{name: "John Doe", given: []string{"JOHN"}, family: "DOE", placeholder: true},
+		{name: "Baby Doe", given: []string{"Baby"}, family: "Doe", placeholder: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -431,6 +431,14 @@ func translate(err error) error {
 	case errors.Is(err, badger.ErrDBClosed), errors.Is(err, badger.ErrBlockedWrites):
 		return match.ErrStoreClosed
 	}
+	// An operating-system error keeps its errno, so that a caller matches
+	// a permissions, disk or I/O failure with errors.Is (fs.ErrPermission,
+	// syscall.ENOSPC, syscall.EIO), never by message; Badger's own types
+	// stay behind this boundary.
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return fmt.Errorf("badgerstore: %v: %w", err, errno)
+	}
 	return errors.New("badgerstore: " + err.Error())
 }
 
