@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/internal/shareddata"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/matchio"
@@ -67,7 +69,7 @@ func TestIndexAgreesWithBatch(t *testing.T) {
 			mb, err := Evaluate(f.truth, batch, EvalOptions{})
 			require.NoError(t, err)
 
-			ix, err := match.OpenIndex(t.Context(), match.NewMemoryStore(), &match.IndexOptions{Model: res.Model})
+			ix, err := mpi.OpenIndex(t.Context(), mpi.NewMemoryStore(), &mpi.IndexOptions{Model: res.Model})
 			require.NoError(t, err)
 			_, err = ix.Load(t.Context(), func(yield func(match.Record, error) bool) {
 				for _, r := range f.recs {

@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
 	"github.com/carelens/carelens/match/matchio"
+	"github.com/carelens/carelens/mpi/badgerstore"
 	"github.com/stretchr/testify/require"
 )
 
@@ -52,7 +54,7 @@ type indexHarnessResult struct {
 //	CARELENS_INDEX_PEOPLE=610000 CARELENS_INDEX_WORK=/tmp/ixrun \
 //	  go test -run TestIndexHarness -timeout 60m -v ./benchmarks/
 //
-// CARELENS_INDEX_MAXBLOCK overrides [match.IndexOptions.MaxBlockSize];
+// CARELENS_INDEX_MAXBLOCK overrides [mpi.IndexOptions.MaxBlockSize];
 // CARELENS_INDEX_CPUPROFILE names a file to receive a CPU profile of the
 // load alone.
 //
@@ -114,7 +116,7 @@ func TestIndexHarness(t *testing.T) {
 	require.NoError(t, err)
 	defer s.Close()
 	maxBlock, _ := strconv.Atoi(os.Getenv("CARELENS_INDEX_MAXBLOCK")) // zero: the default
-	ix, err := match.OpenIndex(ctx, s, &match.IndexOptions{Model: lr.Model, MaxBlockSize: maxBlock})
+	ix, err := mpi.OpenIndex(ctx, s, &mpi.IndexOptions{Model: lr.Model, MaxBlockSize: maxBlock})
 	require.NoError(t, err)
 	t0 = time.Now()
 	cpu0 := indexCPUSeconds()
@@ -226,7 +228,7 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 // queryThroughput runs clients goroutines querying for d and returns
 // queries per second.
-func queryThroughput(ctx context.Context, t *testing.T, ix *match.Index, qs []match.Record, clients int, d time.Duration) float64 {
+func queryThroughput(ctx context.Context, t *testing.T, ix *mpi.Index, qs []match.Record, clients int, d time.Duration) float64 {
 	var n atomic.Int64
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()

@@ -22,11 +22,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/benchmarks"
 	"github.com/carelens/carelens/fhirutil"
 	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
 	"github.com/carelens/carelens/match/matchio"
+	"github.com/carelens/carelens/mpi/badgerstore"
 )
 
 var (
@@ -86,7 +88,7 @@ func soakIndex(b *testing.B, people int) (string, [][]byte) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ix, err := match.OpenIndex(ctx, s, nil)
+	ix, err := mpi.OpenIndex(ctx, s, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

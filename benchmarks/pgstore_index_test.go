@@ -11,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
 	"github.com/carelens/carelens/match/matchio"
-	"github.com/carelens/carelens/match/pgstore"
-	"github.com/carelens/carelens/match/pgstore/pgtest"
+	"github.com/carelens/carelens/mpi/badgerstore"
+	"github.com/carelens/carelens/mpi/pgstore"
+	"github.com/carelens/carelens/mpi/pgstore/pgtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,7 +39,7 @@ type storeRun struct {
 
 // TestPgstoreHarness loads one generated cohort into the identity index on
 // Badger and on PostgreSQL, in one run, and measures each the same way:
-// bulk load ([match.Index.Load]), the size of the store, query latency
+// bulk load ([mpi.Index.Load]), the size of the store, query latency
 // (p50, p99, one client), query throughput with 1, 4 and 16 concurrent
 // clients, and durable single-add latency. It runs only when
 // CARELENS_PGSTORE_PEOPLE is set (610000 people give about 1,000,000
@@ -96,7 +98,7 @@ func TestPgstoreHarness(t *testing.T) {
 	// Badger.
 	dir := filepath.Join(work, "badger")
 	require.NoError(t, os.RemoveAll(dir))
-	runs = append(runs, measureStore(t, "badger", func() match.Store {
+	runs = append(runs, measureStore(t, "badger", func() mpi.Store {
 		s, err := badgerstore.Open(dir, nil)
 		require.NoError(t, err)
 		return s
@@ -109,7 +111,7 @@ func TestPgstoreHarness(t *testing.T) {
 		t.Fatalf("PostgreSQL: %v", err)
 	}
 	defer srv.Stop()
-	runs = append(runs, measureStore(t, "postgres", func() match.Store {
+	runs = append(runs, measureStore(t, "postgres", func() mpi.Store {
 		s, err := pgstore.Open(ctx, srv.URL("postgres"), &pgstore.Options{MaxConns: 20})
 		require.NoError(t, err)
 		return s
@@ -126,12 +128,12 @@ func TestPgstoreHarness(t *testing.T) {
 
 // measureStore loads recs into an index over a store from open, reopens
 // it, and measures queries and adds.
-func measureStore(t *testing.T, name string, open func() match.Store, model *match.Model,
+func measureStore(t *testing.T, name string, open func() mpi.Store, model *match.Model,
 	recs, queries, adds []match.Record) storeRun {
 	ctx := t.Context()
 	res := storeRun{Store: name, QueryThroughput: map[string]float64{}}
 	s := open()
-	ix, err := match.OpenIndex(ctx, s, &match.IndexOptions{Model: model})
+	ix, err := mpi.OpenIndex(ctx, s, &mpi.IndexOptions{Model: model})
 	require.NoError(t, err)
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		res.LoadAvg = strings.TrimSpace(string(b))
@@ -153,7 +155,7 @@ func measureStore(t *testing.T, name string, open func() match.Store, model *mat
 	res.LoadSeconds = time.Since(t0).Seconds()
 	res.LoadCPUSeconds = indexCPUSeconds() - cpu0
 	res.LoadRecordsPerSecond = float64(n) / res.LoadSeconds
-	if sr, ok := s.(match.SizeReporter); ok {
+	if sr, ok := s.(mpi.SizeReporter); ok {
 		res.DiskBytes, err = sr.DiskSize()
 		require.NoError(t, err)
 	}
@@ -165,7 +167,7 @@ func measureStore(t *testing.T, name string, open func() match.Store, model *mat
 	s = open()
 	defer s.Close()
 	t0 = time.Now()
-	ix, err = match.OpenIndex(ctx, s, nil)
+	ix, err = mpi.OpenIndex(ctx, s, nil)
 	require.NoError(t, err)
 	res.OpenSeconds = time.Since(t0).Seconds()
 	stats, err := ix.Stats(ctx)

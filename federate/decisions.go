@@ -4,23 +4,25 @@ import (
 	"context"
 	"errors"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/match"
 )
 
 // IndexDecisions reads people's decisions from the identity index.
-type IndexDecisions struct{ Index *match.Index }
+type IndexDecisions struct{ Index *mpi.Index }
 
 // Decided returns the latest decision about the pair a, b in the index,
 // if either record is in it and a decision names the other.
-func (d IndexDecisions) Decided(ctx context.Context, a, b match.RecordRef) (match.DecisionKind, bool, error) {
+func (d IndexDecisions) Decided(ctx context.Context, a, b match.RecordRef) (mpi.DecisionKind, bool, error) {
 	decs, err := d.Index.Decisions(ctx, a)
-	if errors.Is(err, match.ErrNotFound) {
+	if errors.Is(err, mpi.ErrNotFound) {
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, err
 	}
-	var kind match.DecisionKind
+	var kind mpi.DecisionKind
 	var found bool
 	var latest uint64
 	for _, dc := range decs {
@@ -37,13 +39,13 @@ func (d IndexDecisions) Decided(ctx context.Context, a, b match.RecordRef) (matc
 // belongs to the patient.
 func (d IndexDecisions) Linked(ctx context.Context, ref match.RecordRef) ([]match.Record, error) {
 	decs, err := d.Index.Decisions(ctx, ref)
-	if errors.Is(err, match.ErrNotFound) {
+	if errors.Is(err, mpi.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	latest := map[match.RecordRef]match.Decision{}
+	latest := map[match.RecordRef]mpi.Decision{}
 	for _, dc := range decs {
 		other := dc.B
 		if other == ref {
@@ -55,11 +57,11 @@ func (d IndexDecisions) Linked(ctx context.Context, ref match.RecordRef) ([]matc
 	}
 	var out []match.Record
 	for other, dc := range latest {
-		if dc.Kind != match.DecisionLink {
+		if dc.Kind != mpi.DecisionLink {
 			continue
 		}
 		r, err := d.Index.Record(ctx, other)
-		if errors.Is(err, match.ErrNotFound) {
+		if errors.Is(err, mpi.ErrNotFound) {
 			continue
 		}
 		if err != nil {
@@ -73,9 +75,9 @@ func (d IndexDecisions) Linked(ctx context.Context, ref match.RecordRef) ([]matc
 // Confirm records in the index that a person judged records a and b to
 // be the same patient (link) or not (never link). Both records are added
 // to the index first (identity data only) if they are not there.
-func (d IndexDecisions) Confirm(ctx context.Context, a, b match.Record, same bool, actor match.Actor) error {
+func (d IndexDecisions) Confirm(ctx context.Context, a, b match.Record, same bool, actor mpi.Actor) error {
 	for _, r := range []match.Record{a, b} {
-		if _, err := d.Index.PersonOf(ctx, r.Ref()); errors.Is(err, match.ErrNotFound) {
+		if _, err := d.Index.PersonOf(ctx, r.Ref()); errors.Is(err, mpi.ErrNotFound) {
 			if _, err := d.Index.Add(ctx, r); err != nil {
 				return err
 			}

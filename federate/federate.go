@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/merge"
 	"github.com/carelens/carelens/provenance"
@@ -54,7 +56,7 @@ type Options struct {
 // the identity index keeps them.
 type Decisions interface {
 	// Decided returns the latest decision about the pair, if any.
-	Decided(ctx context.Context, a, b match.RecordRef) (match.DecisionKind, bool, error)
+	Decided(ctx context.Context, a, b match.RecordRef) (mpi.DecisionKind, bool, error)
 }
 
 // Linker is an optional capability of [Decisions]: the records a person
@@ -250,8 +252,8 @@ type Candidate struct {
 	// anchor itself.
 	Against match.RecordRef
 	// Decided is set when a person's decision, not the model, placed the
-	// candidate: match.DecisionLink or match.DecisionNeverLink.
-	Decided match.DecisionKind
+	// candidate: mpi.DecisionLink or mpi.DecisionNeverLink.
+	Decided mpi.DecisionKind
 }
 
 // Ref returns the candidate's record reference.
@@ -551,9 +553,9 @@ func (f *Federation) grade(ctx context.Context, res *Resolution, recs []match.Re
 			if ok {
 				c.Decided = kind
 				switch kind {
-				case match.DecisionLink:
+				case mpi.DecisionLink:
 					c.Grade = match.GradeCertain
-				case match.DecisionNeverLink:
+				case mpi.DecisionNeverLink:
 					c.Grade = match.GradeCertainlyNot
 				}
 			}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -233,9 +235,9 @@ func TestResolveRejectsBadAnchors(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnknownSource)
 }
 
-type decisions map[[2]string]match.DecisionKind
+type decisions map[[2]string]mpi.DecisionKind
 
-func (d decisions) Decided(_ context.Context, a, b match.RecordRef) (match.DecisionKind, bool, error) {
+func (d decisions) Decided(_ context.Context, a, b match.RecordRef) (mpi.DecisionKind, bool, error) {
 	k, ok := d[[2]string{a.String(), b.String()}]
 	if !ok {
 		k, ok = d[[2]string{b.String(), a.String()}]
@@ -246,8 +248,8 @@ func (d decisions) Decided(_ context.Context, a, b match.RecordRef) (match.Decis
 func TestDecisionsOutrankTheModel(t *testing.T) {
 	gp, hosp, comm := cohort()
 	dec := decisions{
-		{"gp/g1", "community/c7"}: match.DecisionLink,      // a person confirmed the namesake is her
-		{"gp/g1", "community/c1"}: match.DecisionNeverLink, // and that the other record is not
+		{"gp/g1", "community/c7"}: mpi.DecisionLink,      // a person confirmed the namesake is her
+		{"gp/g1", "community/c1"}: mpi.DecisionNeverLink, // and that the other record is not
 	}
 	f := federation(t, &Options{Decisions: dec}, gp, hosp, comm)
 	res, err := f.Resolve(t.Context(), Anchor{NHSNumber: nhsA}, nil)
@@ -412,7 +414,7 @@ func TestConfirmedRecordStaysWithThePatient(t *testing.T) {
 	comm.patients = append(comm.patients, testPatient{rec: married,
 		obs: []testObs{{id: "w5", code: "29463-7", display: "Body weight", unit: "kg", value: 61, when: "2025-08-01T10:00:00Z"}}})
 	dec := linkedDecisions{
-		decisions: decisions{{"gp/g1", "community/c9"}: match.DecisionLink},
+		decisions: decisions{{"gp/g1", "community/c9"}: mpi.DecisionLink},
 		linked:    map[string][]match.Record{"gp/g1": {married}},
 	}
 	f := federation(t, &Options{Decisions: dec}, gp, hosp, comm)

@@ -83,33 +83,21 @@
 // cross pairs are near the threshold, which stops chaining through one
 // weak link. [LinkStats] counts the merges each rule refused.
 //
-// # For an incremental index
+// # For a service that sees records one at a time
 //
-//	p := match.NewPreparer(nil)
-//	sc, err := model.Scorer(p)          // after preparing: Scorer is a snapshot
-//	a := p.Prepare(&rec)
-//	sc, _ = model.Scorer(p)             // cheap; sees records prepared so far
-//	keys := sc.AppendBlockingKeys(nil, &a)
-//	w := sc.Score(&a, &b)               // match weight; match.Probability(w)
-//	why := sc.Explain(&a, &b)
-//	if sc.Constraint(&a, &b) != match.ConstraintNone { /* at most "possible" */ }
+//	m, err := match.NewMatcher(model, nil) // nil model: DefaultModel
+//	a, b := m.Prepare(&recA), m.Prepare(&recB)
+//	v := m.Verdict(a, b)                   // weight, probability, constraint
+//	grade := v.Grade(model.Thresholds())  // the index's and the viewer's grading
+//	why := m.Explain(a, b)
+//	keys := m.BlockKeys(nil, a)            // stable hashes, may be persisted
 //
-// Vocabulary ids are per Preparer and per process: persist the raw
-// [Record] and re-prepare it; [BlockKey] hashes are stable and may be
-// persisted.
+// A [Matcher] refreshes its [Scorer] when a record brings a value the
+// current one has not seen; a Scorer used directly panics on such a record
+// rather than scoring its values as missing. Vocabulary ids are per
+// process: persist the raw [Record] and prepare it again.
 //
-// # The identity index
-//
-// [Index] keeps source records (identity data only) in a [Store] and
-// assigns each to an enterprise person, incrementally: [Index.Add] compares
-// a record only with the records sharing one of its blocks. It answers
-// [Index.Query] with ranked [Candidate]s graded as FHIR $match grades them,
-// links automatically only on a certain grade with evidence beyond name
-// and birth date, keeps people's [Decision]s above the model, and logs
-// every change as an [Event] (merges and moves included) that
-// [Index.Revert] can undo. [Store] is a small ordered key-value interface:
-// match/badgerstore is the durable embedded one, [NewMemoryStore] serves
-// tests, and matchtest.RunStore checks any other.
+// The persistent identity index built on a Matcher is package mpi.
 //
 // # Invariants
 //

@@ -67,3 +67,16 @@ type Identifier struct {
 
 // Key returns "source/id", the record's unique key across sources.
 func (r *Record) Key() string { return r.Source + "/" + r.ID }
+
+// RecordRef names one source record: its source id and its id there. It is
+// not PHI and may appear in errors and logs.
+type RecordRef struct {
+	Source string `json:"source"`
+	ID     string `json:"id"`
+}
+
+// String returns "source/id".
+func (r RecordRef) String() string { return r.Source + "/" + r.ID }
+
+// Ref returns the reference of r.
+func (r Record) Ref() RecordRef { return RecordRef{Source: r.Source, ID: r.ID} }

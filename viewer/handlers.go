@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/federate"
 	"github.com/carelens/carelens/match"
@@ -426,7 +428,7 @@ func (s *Server) identity(q *request) {
 			Message: "This viewer has no identity index configured, so a confirmation cannot be kept."})
 		return
 	}
-	actor := match.Actor{By: q.user.ID, Reason: "confirmed in the viewer"}
+	actor := mpi.Actor{By: q.user.ID, Reason: "confirmed in the viewer"}
 	if !same {
 		actor.Reason = "rejected in the viewer"
 	}

@@ -14,9 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/federate"
-	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/merge"
 	"github.com/carelens/carelens/provenance"
 )
@@ -57,7 +58,7 @@ type Config struct {
 	Users []User
 	// Index, when set, keeps people's identity decisions (confirm or
 	// reject a possible match).
-	Index *match.Index
+	Index *mpi.Index
 	// Policy decides what each user may see; required. It is enforced
 	// item by item on the server before anything reaches a page, the API,
 	// a PDF or a log.
@@ -92,7 +93,7 @@ type Server struct {
 	vocab         *merge.Vocabulary
 	orgs          map[string]Org
 	users         atomic.Pointer[map[string]User]
-	index         *match.Index
+	index         *mpi.Index
 	policy        *provenance.Policy
 	audit         *audit.Log
 	launch        *launcher

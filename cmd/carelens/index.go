@@ -16,8 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
+	"github.com/carelens/carelens/mpi/badgerstore"
 )
 
 func init() {
@@ -74,7 +76,7 @@ const (
 // openStore opens the store named by --db: for reading only, a Badger
 // directory or a PostgreSQL schema is opened read-only (nothing in it is
 // created, migrated or changed, and a missing one is an error naming it).
-func (f *indexFlags) openStore(ctx context.Context, readOnly bool) (match.Store, error) {
+func (f *indexFlags) openStore(ctx context.Context, readOnly bool) (mpi.Store, error) {
 	if *f.db == "" {
 		return nil, fmt.Errorf("%w: --db is required", errUsage)
 	}
@@ -95,7 +97,7 @@ func (f *indexFlags) name() string {
 }
 
 // open opens the store and index in --db.
-func (f *indexFlags) open(ctx context.Context, o *match.IndexOptions, readOnly bool) (*match.Index, func() error, error) {
+func (f *indexFlags) open(ctx context.Context, o *mpi.IndexOptions, readOnly bool) (*mpi.Index, func() error, error) {
 	s, err := f.openStore(ctx, readOnly)
 	if err != nil {
 		return nil, nil, err
@@ -109,8 +111,8 @@ func (f *indexFlags) open(ctx context.Context, o *match.IndexOptions, readOnly b
 }
 
 // openIndex opens the index held in s, naming --db in its error.
-func (f *indexFlags) openIndex(ctx context.Context, s match.Store, o *match.IndexOptions) (*match.Index, error) {
-	ix, err := match.OpenIndex(ctx, s, o)
+func (f *indexFlags) openIndex(ctx context.Context, s mpi.Store, o *mpi.IndexOptions) (*mpi.Index, error) {
+	ix, err := mpi.OpenIndex(ctx, s, o)
 	if err != nil {
 		return nil, fmt.Errorf("index %s: %w", f.name(), err)
 	}
@@ -119,7 +121,7 @@ func (f *indexFlags) openIndex(ctx context.Context, s match.Store, o *match.Inde
 
 // closeOnce closes s on its first call and does nothing after, so that a
 // deferred close after an explicit one is harmless.
-func closeOnce(s match.Store) func() error {
+func closeOnce(s mpi.Store) func() error {
 	var done bool
 	return func() error {
 		if done {
@@ -140,7 +142,7 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	in := addInputFlags(fs)
 	modelPath := fs.String("model", "", "score with the model in FILE (default: the index's model; for a new index, one trained on the input)")
 	builtin := fs.Bool("builtin-scorer", false, "for a new index, use the built-in fixed-weight scorer instead of training a model on the input")
-	batch := fs.Int("batch", 0, fmt.Sprintf("records committed per transaction (default %d)", match.DefaultLoadBatch))
+	batch := fs.Int("batch", 0, fmt.Sprintf("records committed per transaction (default %d)", mpi.DefaultLoadBatch))
 	seed := fs.Uint64("seed", 0, "random seed for training")
 	every := fs.Duration("progress", 10*time.Second, "when stderr is not a terminal, report the records durably acknowledged this often (0: after every batch)")
 	if err := fs.Parse(args); err != nil {
@@ -162,7 +164,7 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	// The index reads birth dates as the flags say (range and per-source
 	// order), when it trains and when it scores: one preparation.
-	opts := &match.IndexOptions{LoadBatch: *batch, Prepare: prep}
+	opts := &mpi.IndexOptions{LoadBatch: *batch, Prepare: prep}
 	if *modelPath != "" {
 		if opts.Model, err = readModelFile(*modelPath); err != nil {
 			return err
@@ -345,7 +347,7 @@ func parseRef(s string) (match.RecordRef, error) {
 }
 
 func indexDecide(ctx context.Context, name string, args []string, stdout, stderr io.Writer,
-	do func(ix *match.Index, a, b match.RecordRef, actor match.Actor) error) error {
+	do func(ix *mpi.Index, a, b match.RecordRef, actor mpi.Actor) error) error {
 	fs, f := newIndexFlagSet(name, stderr)
 	by := fs.String("by", "", "who decides (a user id)")
 	reason := fs.String("reason", "", "why (kept with the decision; no patient details)")
@@ -369,7 +371,7 @@ func indexDecide(ctx context.Context, name string, args []string, stdout, stderr
 		return err
 	}
 	defer closeStore()
-	if err := do(ix, a, b, match.Actor{By: *by, Reason: *reason}); err != nil {
+	if err := do(ix, a, b, mpi.Actor{By: *by, Reason: *reason}); err != nil {
 		return err
 	}
 	pa, err := ix.PersonOf(ctx, a)
@@ -385,13 +387,13 @@ func indexDecide(ctx context.Context, name string, args []string, stdout, stderr
 }
 
 func indexLink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return indexDecide(ctx, "link", args, stdout, stderr, func(ix *match.Index, a, b match.RecordRef, actor match.Actor) error {
+	return indexDecide(ctx, "link", args, stdout, stderr, func(ix *mpi.Index, a, b match.RecordRef, actor mpi.Actor) error {
 		return ix.Link(ctx, a, b, actor)
 	})
 }
 
 func indexUnlink(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return indexDecide(ctx, "unlink", args, stdout, stderr, func(ix *match.Index, a, b match.RecordRef, actor match.Actor) error {
+	return indexDecide(ctx, "unlink", args, stdout, stderr, func(ix *mpi.Index, a, b match.RecordRef, actor mpi.Actor) error {
 		return ix.NeverLink(ctx, a, b, actor)
 	})
 }
@@ -531,8 +533,8 @@ func indexRevert(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer closeStore()
-	if err := ix.Revert(ctx, seq, match.Actor{By: *by, Reason: *reason}); err != nil {
-		if errors.Is(err, match.ErrNotReversible) {
+	if err := ix.Revert(ctx, seq, mpi.Actor{By: *by, Reason: *reason}); err != nil {
+		if errors.Is(err, mpi.ErrNotReversible) {
 			return fmt.Errorf("%w (only merges, splits and decisions can be reverted)", err)
 		}
 		return err
@@ -564,7 +566,7 @@ func indexCheck(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "damaged: %s\n", p)
 	}
 	if len(rep.Problems) > 0 {
-		return fmt.Errorf("index check %s: %w: %d problems; nothing was changed", *f.db, match.ErrCorrupt, len(rep.Problems))
+		return fmt.Errorf("index check %s: %w: %d problems; nothing was changed", *f.db, mpi.ErrCorrupt, len(rep.Problems))
 	}
 	ix, closeStore, err := f.open(ctx, nil, forReading)
 	if err != nil {

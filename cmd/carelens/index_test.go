@@ -13,12 +13,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carelens/carelens/mpi"
+	"github.com/carelens/carelens/mpi/mpitest"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
-	"github.com/carelens/carelens/match/matchtest"
+	"github.com/carelens/carelens/mpi/badgerstore"
 )
 
 // indexFixture writes two small source files: the same three people in
@@ -118,15 +120,15 @@ func TestIndexCommand(t *testing.T) {
 
 	out, err = carelens(t, "index", "events", "--db", db)
 	require.NoError(t, err)
-	var evs []match.Event
+	var evs []mpi.Event
 	for line := range strings.Lines(out) {
-		var e match.Event
+		var e mpi.Event
 		require.NoError(t, json.Unmarshal([]byte(line), &e))
 		evs = append(evs, e)
 	}
 	var neverLinked uint64
 	for _, e := range evs {
-		if e.Kind == match.EventNeverLinked {
+		if e.Kind == mpi.EventNeverLinked {
 			neverLinked = e.Seq
 		}
 	}
@@ -153,7 +155,7 @@ func TestIndexCommandErrors(t *testing.T) {
 		{name: "query without family", args: []string{"index", "query", "--db", t.TempDir()}, want: errUsage},
 		{name: "link without by", args: []string{"index", "link", "--db", t.TempDir(), "a/1", "b/2"}, want: errUsage},
 		{name: "bad record ref", args: []string{"index", "link", "--db", t.TempDir(), "--by", "x", "a1", "b/2"}, want: errUsage},
-		{name: "foreign directory", args: []string{"index", "export", "--db", foreign}, want: match.ErrForeignStore},
+		{name: "foreign directory", args: []string{"index", "export", "--db", foreign}, want: mpi.ErrForeignStore},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -249,21 +251,21 @@ func TestIndexReadCommandsOnDamagedStore(t *testing.T) {
 			assert.Contains(t, out, "7 records")
 
 			damage(t, db)
-			before := matchtest.HashDir(t, db)
+			before := mpitest.HashDir(t, db)
 			out, err = carelens(t, "index", "export", "--db", db)
 			require.Error(t, err, "export printed %q", out)
-			assert.ErrorIs(t, err, match.ErrCorrupt)
+			assert.ErrorIs(t, err, mpi.ErrCorrupt)
 			assert.Contains(t, err.Error(), ".sst")
-			assert.Equal(t, before, matchtest.HashDir(t, db), "export changed nothing")
+			assert.Equal(t, before, mpitest.HashDir(t, db), "export changed nothing")
 
 			out, err = carelens(t, "index", "check", "--db", db)
-			assert.ErrorIs(t, err, match.ErrCorrupt)
+			assert.ErrorIs(t, err, mpi.ErrCorrupt)
 			assert.Contains(t, out, "damaged: ")
-			assert.Equal(t, before, matchtest.HashDir(t, db), "check changed nothing")
+			assert.Equal(t, before, mpitest.HashDir(t, db), "check changed nothing")
 
 			_, err = carelens(t, "index", "link", "--db", db, "--by", "x", "gp/G1", "hospital/H4")
-			assert.ErrorIs(t, err, match.ErrCorrupt, "a write command refuses too")
-			assert.Equal(t, before, matchtest.HashDir(t, db), "and changes nothing")
+			assert.ErrorIs(t, err, mpi.ErrCorrupt, "a write command refuses too")
+			assert.Equal(t, before, mpitest.HashDir(t, db), "and changes nothing")
 		})
 	}
 }
@@ -272,11 +274,11 @@ func TestIndexReadCommandsOnDamagedStore(t *testing.T) {
 // file as it was.
 func TestIndexReadCommandWritesNothing(t *testing.T) {
 	db := loadedIndex(t)
-	before := matchtest.HashDir(t, db)
+	before := mpitest.HashDir(t, db)
 	for _, args := range [][]string{{"export"}, {"events"}, {"show", "gp/G1"}, {"query", "--family", "Hartley"}, {"check"}} {
 		_, err := carelens(t, append([]string{"index", args[0], "--db", db}, args[1:]...)...)
 		require.NoError(t, err, args[0])
-		assert.Equal(t, before, matchtest.HashDir(t, db), "%s wrote", args[0])
+		assert.Equal(t, before, mpitest.HashDir(t, db), "%s wrote", args[0])
 	}
 }
 
@@ -356,7 +358,7 @@ func TestIndexRecoverAfterCrash(t *testing.T) {
 	db := loadedIndex(t)
 	s, err := badgerstore.Open(db, nil)
 	require.NoError(t, err)
-	ix, err := match.OpenIndex(t.Context(), s, nil)
+	ix, err := mpi.OpenIndex(t.Context(), s, nil)
 	require.NoError(t, err)
 	_, err = ix.Add(t.Context(), match.Record{Source: "gp", ID: "G9", Given: []string{"Ada"}, Family: "Byron", BirthDate: "1990-12-10"})
 	require.NoError(t, err)
@@ -370,11 +372,11 @@ func TestIndexRecoverAfterCrash(t *testing.T) {
 	}
 	require.NoError(t, s.Close())
 
-	before := matchtest.HashDir(t, crashed)
+	before := mpitest.HashDir(t, crashed)
 	_, err = carelens(t, "index", "export", "--db", crashed)
 	assert.ErrorIs(t, err, badgerstore.ErrNeedsRecovery)
 	assert.Contains(t, err.Error(), "index recover")
-	assert.Equal(t, before, matchtest.HashDir(t, crashed))
+	assert.Equal(t, before, mpitest.HashDir(t, crashed))
 
 	_, err = carelens(t, "index", "recover", "--db", crashed)
 	require.NoError(t, err)

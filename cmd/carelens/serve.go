@@ -14,11 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/federate"
 	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
 	"github.com/carelens/carelens/merge"
+	"github.com/carelens/carelens/mpi/badgerstore"
 	"github.com/carelens/carelens/provenance"
 	"github.com/carelens/carelens/source"
 	"github.com/carelens/carelens/viewer"
@@ -267,14 +269,14 @@ func buildViewer(ctx context.Context, c *serveConfig, logger *slog.Logger) (http
 		}
 		fo.Model = m
 	}
-	var ix *match.Index
+	var ix *mpi.Index
 	if c.Data != "" {
 		store, err := badgerstore.Open(filepath.Join(c.Data, "index"), nil)
 		if err != nil {
 			return fail(fmt.Errorf("serve: identity index: %w", err))
 		}
 		closers = append(closers, store.Close)
-		ix, err = match.OpenIndex(ctx, store, &match.IndexOptions{Model: fo.Model})
+		ix, err = mpi.OpenIndex(ctx, store, &mpi.IndexOptions{Model: fo.Model})
 		if err != nil {
 			return fail(fmt.Errorf("serve: identity index: %w", err))
 		}

@@ -7,9 +7,10 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
-	"github.com/carelens/carelens/match/pgstore"
+	"github.com/carelens/carelens/mpi"
+
+	"github.com/carelens/carelens/mpi/badgerstore"
+	"github.com/carelens/carelens/mpi/pgstore"
 )
 
 // storeFlagUsage is the usage of the flag naming where the index lives.
@@ -28,7 +29,7 @@ func addStoreFlag(fs *flag.FlagSet, p *string) {
 // Badger directory. noSync applies to Badger only; PostgreSQL's durability
 // is the server's. With readOnly set the store is opened read-only:
 // nothing is created, migrated or written.
-func openIndexStore(ctx context.Context, spec string, noSync, readOnly bool) (match.Store, error) {
+func openIndexStore(ctx context.Context, spec string, noSync, readOnly bool) (mpi.Store, error) {
 	if !isPostgresURL(spec) {
 		return badgerstore.Open(spec, &badgerstore.Options{NoSync: noSync, ReadOnly: readOnly})
 	}

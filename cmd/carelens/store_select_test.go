@@ -5,10 +5,12 @@ import (
 	"flag"
 	"testing"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
-	"github.com/carelens/carelens/match/pgstore"
-	"github.com/carelens/carelens/match/pgstore/pgtest"
+	"github.com/carelens/carelens/mpi/badgerstore"
+	"github.com/carelens/carelens/mpi/pgstore"
+	"github.com/carelens/carelens/mpi/pgstore/pgtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -42,7 +44,7 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 	defer s.Close()
 	ps, isPG := s.(*pgstore.Store)
 	require.True(t, isPG, "a postgres:// URL is a PostgreSQL store")
-	ix, err := match.OpenIndex(t.Context(), ps, nil)
+	ix, err := mpi.OpenIndex(t.Context(), ps, nil)
 	require.NoError(t, err)
 	_, err = ix.Add(t.Context(), match.Record{Source: "gp", ID: "1", Family: "Smith", Given: []string{"Ann"}, BirthDate: "1970-01-02"})
 	require.NoError(t, err)
@@ -50,7 +52,7 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 	again, err := pgstore.Open(t.Context(), srv.URL("postgres"), &pgstore.Options{Schema: "chosen"})
 	require.NoError(t, err)
 	defer again.Close()
-	ix2, err := match.OpenIndex(t.Context(), again, nil)
+	ix2, err := mpi.OpenIndex(t.Context(), again, nil)
 	require.NoError(t, err)
 	st, err := ix2.Stats(t.Context())
 	require.NoError(t, err)
@@ -59,9 +61,9 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 	ro, err := openIndexStore(t.Context(), srv.URL("postgres")+"?schema=chosen", false, true)
 	require.NoError(t, err)
 	defer ro.Close()
-	assert.ErrorIs(t, ro.Update(t.Context(), func(match.Txn) error { return nil }), match.ErrReadOnly)
+	assert.ErrorIs(t, ro.Update(t.Context(), func(mpi.Txn) error { return nil }), mpi.ErrReadOnly)
 	_, err = openIndexStore(t.Context(), srv.URL("postgres")+"?schema=absent", false, true)
-	assert.ErrorIs(t, err, match.ErrNotFound, "read-only creates nothing")
+	assert.ErrorIs(t, err, mpi.ErrNotFound, "read-only creates nothing")
 
 	// The read commands open PostgreSQL read-only too: a mistyped schema is
 	// an error and is not created; the right one answers.
@@ -73,7 +75,7 @@ func TestOpenIndexStoreSelects(t *testing.T) {
 	_, err = query("typo")
 	require.Error(t, err)
 	_, err = openIndexStore(t.Context(), srv.URL("postgres")+"?schema=typo", false, true)
-	assert.ErrorIs(t, err, match.ErrNotFound, "index query created nothing")
+	assert.ErrorIs(t, err, mpi.ErrNotFound, "index query created nothing")
 	out, err := query("chosen")
 	require.NoError(t, err)
 	assert.Contains(t, out, "gp/1")

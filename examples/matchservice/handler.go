@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/fhirutil"
 	"github.com/carelens/carelens/match"
 )
@@ -85,7 +87,7 @@ type Options struct {
 // Handler is the HTTP handler of the service: POST /Patient/$match and
 // GET /metadata over an index. Every error is an OperationOutcome.
 type Handler struct {
-	ix       *match.Index
+	ix       *mpi.Index
 	o        Options
 	slots    chan struct{}
 	waiting  atomic.Int64
@@ -93,7 +95,7 @@ type Handler struct {
 }
 
 // NewHandler returns the handler over ix. o may be nil.
-func NewHandler(ix *match.Index, o *Options) *Handler {
+func NewHandler(ix *mpi.Index, o *Options) *Handler {
 	h := &Handler{ix: ix}
 	if o != nil {
 		h.o = *o
@@ -261,7 +263,7 @@ func (h *Handler) match(w http.ResponseWriter, r *http.Request, a *auditRecord) 
 			continue
 		}
 		rec, err := h.ix.Record(ctx, c.Record)
-		if errors.Is(err, match.ErrNotFound) {
+		if errors.Is(err, mpi.ErrNotFound) {
 			continue // deleted since the query
 		}
 		if err != nil {

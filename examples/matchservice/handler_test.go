@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/fhirutil"
 	"github.com/carelens/carelens/match"
 	"github.com/stretchr/testify/assert"
@@ -22,9 +24,9 @@ const (
 	otherToken = "tok-fedcba9876543210fedcba9876543210"
 )
 
-func testIndex(t testing.TB) *match.Index {
+func testIndex(t testing.TB) *mpi.Index {
 	t.Helper()
-	ix, err := match.OpenIndex(t.Context(), match.NewMemoryStore(), nil)
+	ix, err := mpi.OpenIndex(t.Context(), mpi.NewMemoryStore(), nil)
 	require.NoError(t, err)
 	for _, r := range testRecords {
 		_, err := ix.Add(t.Context(), r)

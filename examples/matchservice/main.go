@@ -1,7 +1,7 @@
 // Command matchservice is a small FHIR R4 server a site would write over
 // the CareLens identity index: it answers Patient/$match (a Parameters
 // resource in, a searchset Bundle out, each Patient with search.score and
-// the match-grade extension) from a [match.Index] kept in Badger, and
+// the match-grade extension) from a [mpi.Index] kept in Badger, and
 // GET /metadata with its CapabilityStatement. README.md has a walk
 // through with curl.
 //
@@ -50,8 +50,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
+	"github.com/carelens/carelens/mpi"
+
+	"github.com/carelens/carelens/mpi/badgerstore"
 )
 
 func main() {
@@ -198,7 +199,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer s.Close()
-	ix, err := match.OpenIndex(ctx, s, nil)
+	ix, err := mpi.OpenIndex(ctx, s, nil)
 	if err != nil {
 		return err
 	}

@@ -22,11 +22,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
+	"github.com/carelens/carelens/mpi/badgerstore"
 )
 
 func TestParseFlags(t *testing.T) {
@@ -71,7 +72,7 @@ func testStore(t *testing.T) string {
 	dir := t.TempDir()
 	s, err := badgerstore.Open(dir, nil)
 	require.NoError(t, err)
-	ix, err := match.OpenIndex(t.Context(), s, nil)
+	ix, err := mpi.OpenIndex(t.Context(), s, nil)
 	require.NoError(t, err)
 	for _, r := range testRecords {
 		_, err := ix.Add(t.Context(), r)

@@ -1,3 +1,6 @@
+// Package matchtest holds the conformance suite for implementations of
+// [match.Comparator], in the manner of testing/slogtest: an
+// implementation's own tests call [RunComparator].
 package matchtest
 
 import (

@@ -30,13 +30,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/carelens/carelens/mpi"
+
 	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/benchmarks"
 	"github.com/carelens/carelens/examples/fhirsource"
 	"github.com/carelens/carelens/federate"
-	"github.com/carelens/carelens/match"
-	"github.com/carelens/carelens/match/badgerstore"
 	"github.com/carelens/carelens/merge"
+	"github.com/carelens/carelens/mpi/badgerstore"
 	"github.com/carelens/carelens/provenance"
 	"github.com/carelens/carelens/source"
 	"github.com/carelens/carelens/viewer"
@@ -291,7 +292,7 @@ func Start(ctx context.Context, o *Options) (*Demo, error) {
 		return nil, fmt.Errorf("demo: identity index: %w", err)
 	}
 	d.closers = append(d.closers, store.Close)
-	ix, err := match.OpenIndex(ctx, store, nil)
+	ix, err := mpi.OpenIndex(ctx, store, nil)
 	if err != nil {
 		return nil, fmt.Errorf("demo: identity index: %w", err)
 	}

@@ -1,0 +1,1730 @@
+package mpi
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"iter"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/carelens/carelens/match"
+)
+
+// Index defaults.
+const (
+	// DefaultIndexMaxBlockSize is the largest block the index keeps: a
+	// block that grows past it (a common value, such as a frequent name
+	// pair) is marked oversized and no longer searched for candidates, as
+	// the batch linker avoids all-pairs comparison of oversized blocks.
+	DefaultIndexMaxBlockSize = 300
+	// DefaultLoadBatch is the number of records [Index.Load] commits per
+	// transaction (fewer when the store cannot take that many at once).
+	DefaultLoadBatch = 4000
+	// DefaultCacheRecords is how many prepared records the index keeps in
+	// memory.
+	DefaultCacheRecords = 1 << 21
+)
+
+// maxRecluster bounds the size of a person whose links are re-examined
+// pairwise after a split; larger persons are left as they are.
+const maxRecluster = 500
+
+// IndexOptions configures an [Index]. The zero value works: the model's
+// thresholds, and [match.DefaultModel] until a model is given.
+type IndexOptions struct {
+	// Thresholds grade candidates; a zero field means the model's
+	// ([match.Model.Thresholds]).
+	Thresholds match.Thresholds
+	// MaxBlockSize: zero means DefaultIndexMaxBlockSize. It is applied as
+	// blocks grow, so lowering it later takes effect for blocks as they
+	// change; raising it does not bring back blocks already dropped.
+	MaxBlockSize int
+	// LoadBatch: zero means DefaultLoadBatch.
+	LoadBatch int
+	// CacheRecords: zero means DefaultCacheRecords; negative disables it.
+	CacheRecords int
+	// Now returns the time stamped on events and decisions; nil means
+	// time.Now.
+	Now func() time.Time
+	// Model scores and grades pairs and makes blocking keys, with the
+	// constraints and evidence rules [Link] and [match.Scorer.Explain] apply. It
+	// is saved in the store, and an index opened without one uses the
+	// saved model; with neither, [match.DefaultModel], saved with the first
+	// record written. Records keep the blocking keys they were added
+	// with: after changing the blocking rules, reload the records.
+	Model *match.Model
+	// Prepare configures the preparation of records (how birth dates are
+	// read, shared values), as for [Link].
+	Prepare *match.PrepareOptions
+}
+
+func (o *IndexOptions) withDefaults() IndexOptions {
+	var c IndexOptions
+	if o != nil {
+		c = *o
+	}
+	if c.Model == nil {
+		c.Model = match.DefaultModel(nil)
+	}
+	t := c.Model.Thresholds()
+	if c.Thresholds.Link == 0 {
+		c.Thresholds.Link = t.Link
+	}
+	if c.Thresholds.Probable == 0 {
+		c.Thresholds.Probable = t.Probable
+	}
+	if c.Thresholds.Possible == 0 {
+		c.Thresholds.Possible = t.Possible
+	}
+	if c.MaxBlockSize == 0 {
+		c.MaxBlockSize = DefaultIndexMaxBlockSize
+	}
+	if c.LoadBatch == 0 {
+		c.LoadBatch = DefaultLoadBatch
+	}
+	if c.CacheRecords == 0 {
+		c.CacheRecords = DefaultCacheRecords
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Index is the persistent identity index: source records (identity data
+// only) kept in a [Store], each assigned to an enterprise person. Writes are
+// incremental (a record is compared only with the records sharing one of
+// its blocks), serialised within the process, and durable when they return
+// (as durable as the Store). Reads run concurrently with them on snapshots.
+//
+// Candidates are graded by the model's [match.Verdict]: automatic links need a
+// certain grade (a probability at or above the link threshold, no hard
+// constraint, and evidence beyond name and birth date), exactly as the
+// batch linker's constraints and [match.Scorer.Explain] have it. Decisions made by people
+// ([Index.Link], [Index.NeverLink]) outrank the model. Every change is an
+// [Event] in a log a consumer can follow ([Index.Events]); merges and
+// splits can be reverted ([Index.Revert]) and merged-away person ids resolve
+// to their survivor ([Index.Resolve]).
+type Index struct {
+	store Store
+	opt   IndexOptions
+
+	mu     sync.Mutex // serialises writers
+	ctr    counters   // guarded by mu
+	blocks *memBlocks // the blocking index, rebuilt from the records on open
+	wv     *writeView // the writer's view of records, persons and decisions; guarded by mu
+
+	cache   prepCache
+	m       *match.Matcher
+	modelOK bool // the model is saved in the store (or the store is read-only)
+}
+
+// counters are the next free numbers; persisted in every write.
+type counters struct {
+	person, event, seq uint64
+}
+
+// Candidate is one person an [Index.Query] found, with the best matching
+// of their records.
+type Candidate struct {
+	// Person is the enterprise person id.
+	Person string
+	// Record is the person's record that matched best.
+	Record match.RecordRef
+	// Weight is the log2 match weight of that pair.
+	Weight float64
+	// Probability is the match probability, in [0, 1].
+	Probability float64
+	// Grade is the FHIR $match grade.
+	Grade match.Grade
+}
+
+// Person is an enterprise person and their source records.
+type Person struct {
+	// ID is the enterprise person id.
+	ID string
+	// Records are the person's source records, in key order.
+	Records []match.RecordRef
+}
+
+// Assignment is one record and the person it belongs to.
+type Assignment struct {
+	Record match.RecordRef
+	Person string
+}
+
+// OpenIndex opens the index held in s, initialising an empty store. A store
+// holding other data, or an index of another format version, is refused
+// with an error wrapping [ErrForeignStore]. A [ReadOnlyStore] is opened
+// without writing: one holding no index is refused with an error wrapping
+// [ErrNotFound], and o.Model, if given, is used without being saved. o may
+// be nil. The caller keeps ownership of s and closes it after its last use
+// of the index.
+func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
+	var opt IndexOptions
+	if o != nil {
+		opt = *o
+	}
+	ix := &Index{store: s}
+	readOnly := storeReadOnly(s)
+	open := s.Update
+	if readOnly {
+		open = s.View
+	}
+	err := open(ctx, func(tx Txn) error {
+		v, err := tx.Get(keyFormat)
+		switch {
+		case errors.Is(err, ErrNotFound) && readOnly:
+			return fmt.Errorf("mpi: open index: %w: the store holds no index", ErrNotFound)
+		case errors.Is(err, ErrNotFound):
+			for _, err := range tx.Scan(nil, nil) {
+				if err != nil {
+					return err
+				}
+				return fmt.Errorf("mpi: open index: %w: keys without an index format marker", ErrForeignStore)
+			}
+			ix.ctr = counters{1, 1, 1}
+			if err := tx.Set(keyFormat, []byte(indexFormat)); err != nil {
+				return err
+			}
+			if err := tx.Set(keyCounters, ix.ctr.encode()); err != nil {
+				return err
+			}
+			opt.Model, err = loadModel(tx, opt.Model)
+			return err
+		case err != nil:
+			return err
+		case string(v) != indexFormat:
+			return fmt.Errorf("mpi: open index: %w: format %q, want %q", ErrForeignStore, v, indexFormat)
+		}
+		c, err := tx.Get(keyCounters)
+		if err != nil {
+			return fmt.Errorf("mpi: open index: counters: %w", errors.Join(ErrCorrupt, err))
+		}
+		if err := ix.ctr.decode(c); err != nil {
+			return err
+		}
+		if readOnly {
+			opt.Model, err = readModel(tx, opt.Model)
+		} else {
+			opt.Model, err = loadModel(tx, opt.Model)
+		}
+		if err == nil && opt.Model == nil && ix.ctr.seq > 1 {
+			// Records written without a saved model were blocked and
+			// graded by the fixed-weight scorer earlier versions had.
+			return fmt.Errorf("mpi: open index: %w: records were added by the retired built-in scorer; "+
+				"rebuild the index from its sources (carelens index load)", ErrForeignStore)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	ix.modelOK = opt.Model != nil || readOnly
+	ix.opt = opt.withDefaults()
+	if ix.m, err = match.NewMatcher(ix.opt.Model, ix.opt.Prepare); err != nil {
+		return nil, fmt.Errorf("mpi: open index: %w", err)
+	}
+	ix.cache.init(ix.opt.CacheRecords)
+	if err := ix.loadBlocks(ctx); err != nil {
+		return nil, err
+	}
+	return ix, nil
+}
+
+func (c counters) encode() []byte {
+	b := binary.AppendUvarint(nil, c.person)
+	b = binary.AppendUvarint(b, c.event)
+	return binary.AppendUvarint(b, c.seq)
+}
+
+func (c *counters) decode(b []byte) error {
+	d := decoder{b: b}
+	c.person, c.event, c.seq = d.uvarint(), d.uvarint(), d.uvarint()
+	if d.err != nil || c.person == 0 || c.event == 0 || c.seq == 0 {
+		return fmt.Errorf("mpi: index counters: %w", ErrCorrupt)
+	}
+	return nil
+}
+
+func validRef(r match.RecordRef) error {
+	if r.Source == "" || r.ID == "" {
+		return fmt.Errorf("%w: empty source or id", ErrInvalidRecord)
+	}
+	return nil
+}
+
+// Add adds r to the index, or replaces the record with the same source and
+// id, and returns the enterprise person id it now belongs to. Adding a
+// record identical to the stored one changes nothing. The write is durable
+// when Add returns.
+func (ix *Index) Add(ctx context.Context, r match.Record) (string, error) {
+	if err := validRef(r.Ref()); err != nil {
+		return "", err
+	}
+	var person string
+	err := ix.update(ctx, func(w *writer) error {
+		var err error
+		person, err = w.add(&r)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("mpi: add %s: %w", r.Ref(), err)
+	}
+	return person, nil
+}
+
+// Delete removes a record. Its person loses it; if the record was what held
+// the person together, the person splits (EventMoved).
+func (ix *Index) Delete(ctx context.Context, ref match.RecordRef) error {
+	err := ix.update(ctx, func(w *writer) error { return w.remove(ref) })
+	if err != nil {
+		return fmt.Errorf("mpi: delete %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Load adds records from seq in transactions of [IndexOptions.LoadBatch]
+// records, record by record exactly as [Index.Add] would, and returns how
+// many it added. The next batch is prepared while one commits. A batch is
+// durable when progress (if not nil) is called with the running count; a
+// failure stops the load, and the records of the failed batch are not
+// added.
+func (ix *Index) Load(ctx context.Context, seq iter.Seq2[match.Record, error], progress func(n int)) (int, error) {
+	n := 0
+	// commit adds a prepared batch in one transaction, or in two halves
+	// (each committed on its own) when the store cannot take it in one.
+	var commit func(batch []match.Record) error
+	commit = func(batch []match.Record) error {
+		err := ix.updateSized(ctx, len(batch), func(w *writer) error {
+			for i := range batch {
+				if err := validRef(batch[i].Ref()); err != nil {
+					return fmt.Errorf("%s: %w", batch[i].Ref(), err)
+				}
+				if _, err := w.add(&batch[i]); err != nil {
+					return fmt.Errorf("%s: %w", batch[i].Ref(), err)
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, ErrTxnTooBig) && len(batch) > 1 {
+			ix.prepareBatch(batch) // the failed transaction cleared the cache
+			if err := commit(batch[:len(batch)/2]); err != nil {
+				return err
+			}
+			return commit(batch[len(batch)/2:])
+		}
+		if err != nil {
+			return fmt.Errorf("mpi: load: %w", err)
+		}
+		n += len(batch)
+		if progress != nil {
+			progress(n)
+		}
+		return nil
+	}
+	// A pipeline of two: while one batch is committed, the next is
+	// prepared on another goroutine. Preparation only warms the cache, so
+	// the result is the same as adding the records one by one.
+	var prepared []match.Record // prepared, not yet committed
+	batch := make([]match.Record, 0, ix.opt.LoadBatch)
+	for r, err := range seq {
+		if err != nil {
+			if prepared != nil {
+				if cerr := commit(prepared); cerr != nil {
+					return n, cerr
+				}
+			}
+			return n, err
+		}
+		batch = append(batch, r)
+		if len(batch) < cap(batch) {
+			continue
+		}
+		done := make(chan struct{})
+		go func(b []match.Record) {
+			defer close(done)
+			ix.prepareBatch(b)
+		}(batch)
+		var err error
+		if prepared != nil {
+			err = commit(prepared)
+		}
+		<-done
+		if err != nil {
+			return n, err
+		}
+		prepared, batch = batch, make([]match.Record, 0, ix.opt.LoadBatch)
+	}
+	if prepared != nil {
+		if err := commit(prepared); err != nil {
+			return n, err
+		}
+	}
+	if len(batch) > 0 {
+		ix.prepareBatch(batch)
+		if err := commit(batch); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// update runs fn as one durable transaction under the writer lock.
+func (ix *Index) update(ctx context.Context, fn func(w *writer) error) error {
+	return ix.updateSized(ctx, 0, fn)
+}
+
+// updateSized is update for a transaction expected to write about records
+// records, sizing the writer's maps for them.
+func (ix *Index) updateSized(ctx context.Context, records int, fn func(w *writer) error) error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(),
+			edits: make(map[uint64]*blockEdit, 8*records), states: make(map[uint32]recState, records), ov: newWriteOverlay(records)}
+		err := ix.store.Update(ctx, func(tx Txn) error {
+			w.tx = tx
+			if !ix.modelOK {
+				// The first write pins the default model, so that the
+				// blocking keys stored with records stay the ones it makes.
+				if err := saveModel(tx, ix.opt.Model); err != nil {
+					return err
+				}
+			}
+			if err := fn(w); err != nil {
+				return err
+			}
+			return tx.Set(keyCounters, w.ctr.encode())
+		})
+		if err == nil {
+			ix.modelOK = true
+			ix.ctr = w.ctr
+			ix.blocks.apply(w.edits, w.states)
+			ix.wv.apply(w.ov)
+			return nil
+		}
+		// Cached entries are validated against the stored bytes, but a
+		// failed transaction may have cached records that never landed.
+		ix.cache.clear()
+		if !errors.Is(err, ErrConflict) || attempt == 3 {
+			return err
+		}
+	}
+}
+
+// Query finds the persons whose records match r, best first: at most
+// limit of them (zero means 10), graded possible or better. r is not
+// stored. Query runs on a snapshot and does not wait for writers.
+func (ix *Index) Query(ctx context.Context, r match.Record, limit int) ([]Candidate, error) {
+	if limit <= 0 {
+		limit = 10
+	}
+	ce := ix.prepare(&r, 0)
+	var out []Candidate
+	err := ix.store.View(ctx, func(tx Txn) error {
+		rd := reader{ix: ix, tx: tx}
+		cands, err := rd.candidates(ce, r.Ref())
+		if err != nil {
+			return err
+		}
+		best := map[string]int{}
+		for _, c := range cands {
+			if c.grade == "" || c.grade == match.GradeCertainlyNot {
+				continue
+			}
+			cand := Candidate{Person: c.person, Record: c.ref, Weight: c.weight, Probability: c.prob, Grade: c.grade}
+			if i, ok := best[c.person]; ok {
+				if betterCandidate(cand, out[i]) {
+					out[i] = cand
+				}
+				continue
+			}
+			best[c.person] = len(out)
+			out = append(out, cand)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mpi: query: %w", err)
+	}
+	slices.SortFunc(out, func(a, b Candidate) int {
+		if betterCandidate(a, b) {
+			return -1
+		}
+		if betterCandidate(b, a) {
+			return 1
+		}
+		return 0
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+var gradeRank = map[match.Grade]int{match.GradeCertain: 3, match.GradeProbable: 2, match.GradePossible: 1}
+
+func betterCandidate(a, b Candidate) bool {
+	if ra, rb := gradeRank[a.Grade], gradeRank[b.Grade]; ra != rb {
+		return ra > rb
+	}
+	if a.Weight != b.Weight {
+		return a.Weight > b.Weight
+	}
+	if a.Person != b.Person {
+		return a.Person < b.Person
+	}
+	return a.Record.String() < b.Record.String()
+}
+
+// PersonOf returns the enterprise person id of a record, or an error
+// wrapping [ErrNotFound].
+func (ix *Index) PersonOf(ctx context.Context, ref match.RecordRef) (string, error) {
+	var p string
+	err := ix.store.View(ctx, func(tx Txn) error {
+		sr, err := reader{ix: ix, tx: tx}.stored(ref)
+		if err == nil {
+			p = sr.person
+		}
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("mpi: person of %s: %w", ref, err)
+	}
+	return p, nil
+}
+
+// Record returns the stored record of ref.
+func (ix *Index) Record(ctx context.Context, ref match.RecordRef) (match.Record, error) {
+	var r match.Record
+	err := ix.store.View(ctx, func(tx Txn) error {
+		sr, err := reader{ix: ix, tx: tx}.stored(ref)
+		if err != nil {
+			return err
+		}
+		return decodeRecord(sr.raw, &r)
+	})
+	if err != nil {
+		return match.Record{}, fmt.Errorf("mpi: record %s: %w", ref, err)
+	}
+	return r, nil
+}
+
+// Resolve returns the current id of a person id: the id itself while the
+// person exists, or the survivor it was merged into (following merges
+// after merges). An id never issued is [ErrNotFound].
+func (ix *Index) Resolve(ctx context.Context, person string) (string, error) {
+	var out string
+	err := ix.store.View(ctx, func(tx Txn) error {
+		var err error
+		out, err = reader{ix: ix, tx: tx}.resolve(person)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("mpi: resolve person: %w", err)
+	}
+	return out, nil
+}
+
+// Person returns a person and their records. A merged-away id returns the
+// survivor (compare [Person.ID] with the id asked for).
+func (ix *Index) Person(ctx context.Context, id string) (Person, error) {
+	var p Person
+	err := ix.store.View(ctx, func(tx Txn) error {
+		rd := reader{ix: ix, tx: tx}
+		cur, err := rd.resolve(id)
+		if err != nil {
+			return err
+		}
+		p.ID = cur
+		p.Records, err = rd.members(cur)
+		return err
+	})
+	if err != nil {
+		return Person{}, fmt.Errorf("mpi: person: %w", err)
+	}
+	return p, nil
+}
+
+// Decisions returns the decisions people have made about pairs that
+// include ref.
+func (ix *Index) Decisions(ctx context.Context, ref match.RecordRef) ([]Decision, error) {
+	var out []Decision
+	err := ix.store.View(ctx, func(tx Txn) error {
+		var err error
+		out, err = reader{ix: ix, tx: tx}.decisions(ref)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mpi: decisions of %s: %w", ref, err)
+	}
+	return out, nil
+}
+
+// pageSize is how many items the paged sequences read per snapshot.
+const pageSize = 1024
+
+// Events yields the change log from event number since+1 onwards, in
+// order, until the end of the log as it stands. Pages are read in separate
+// snapshots, so the caller may write to the index while iterating. A
+// failure is yielded once, last. Each call starts a new iteration.
+func (ix *Index) Events(ctx context.Context, since uint64) iter.Seq2[Event, error] {
+	return func(yield func(Event, error) bool) {
+		next := since + 1
+		for {
+			var page []Event
+			err := ix.store.View(ctx, func(tx Txn) error {
+				for kv, err := range tx.Scan([]byte("e/"), eventKey(next)) {
+					if err != nil {
+						return err
+					}
+					e, err := decodeEvent(kv.Value)
+					if err != nil {
+						return err
+					}
+					page = append(page, e)
+					if len(page) == pageSize {
+						break
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				yield(Event{}, fmt.Errorf("mpi: events: %w", err))
+				return
+			}
+			for _, e := range page {
+				if !yield(e, nil) {
+					return
+				}
+			}
+			if len(page) < pageSize {
+				return
+			}
+			next = page[len(page)-1].Seq + 1
+		}
+	}
+}
+
+// Assignments yields every record and its person, in record key order (by
+// source, then id, each ordered by length and then bytes). Pages are read
+// in separate snapshots; a record written during the iteration may or may
+// not be seen. A failure is yielded once, last.
+func (ix *Index) Assignments(ctx context.Context) iter.Seq2[Assignment, error] {
+	return func(yield func(Assignment, error) bool) {
+		start := []byte("r/")
+		for {
+			var page []Assignment
+			err := ix.store.View(ctx, func(tx Txn) error {
+				for kv, err := range tx.Scan([]byte("r/"), start) {
+					if err != nil {
+						return err
+					}
+					if bytes.Equal(kv.Key, start) && len(page) == 0 && len(start) > 2 {
+						continue
+					}
+					d := decoder{b: kv.Key[2:]}
+					ref := d.ref()
+					var sr storedRecord
+					if d.err != nil {
+						return fmt.Errorf("record key: %w", ErrCorrupt)
+					}
+					if err := decodeStoredHeader(kv.Value, &sr); err != nil {
+						return err
+					}
+					page = append(page, Assignment{Record: ref, Person: sr.person})
+					if len(page) == pageSize {
+						start = bytes.Clone(kv.Key)
+						break
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				yield(Assignment{}, fmt.Errorf("mpi: assignments: %w", err))
+				return
+			}
+			for _, a := range page {
+				if !yield(a, nil) {
+					return
+				}
+			}
+			if len(page) < pageSize {
+				return
+			}
+		}
+	}
+}
+
+// Stats are counts kept by the index.
+type Stats struct {
+	// Records is the number of source records held.
+	Records int
+	// Persons is the number of persons with at least one record.
+	Persons int
+	// Events is the number of events logged.
+	Events uint64
+}
+
+// Stats counts records and persons by scanning the index.
+func (ix *Index) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	persons := map[string]struct{}{}
+	for a, err := range ix.Assignments(ctx) {
+		if err != nil {
+			return Stats{}, err
+		}
+		st.Records++
+		persons[a.Person] = struct{}{}
+	}
+	st.Persons = len(persons)
+	ix.mu.Lock()
+	st.Events = ix.ctr.event - 1
+	ix.mu.Unlock()
+	return st, nil
+}
+
+// Link records that a and b are the same person, by actor, and joins their
+// persons (the older id survives). It fails with [ErrDecisionConflict] if
+// that would put together records a person has said are different.
+func (ix *Index) Link(ctx context.Context, a, b match.RecordRef, actor Actor) error {
+	err := ix.decide(ctx, a, b, actor, DecisionLink)
+	if err != nil {
+		return fmt.Errorf("mpi: link %s %s: %w", a, b, err)
+	}
+	return nil
+}
+
+// NeverLink records that a and b are different people, by actor. If they
+// are in one person it splits, and the model will never join them again.
+func (ix *Index) NeverLink(ctx context.Context, a, b match.RecordRef, actor Actor) error {
+	err := ix.decide(ctx, a, b, actor, DecisionNeverLink)
+	if err != nil {
+		return fmt.Errorf("mpi: never-link %s %s: %w", a, b, err)
+	}
+	return nil
+}
+
+func (ix *Index) decide(ctx context.Context, a, b match.RecordRef, actor Actor, kind DecisionKind) error {
+	if err := actor.validate(); err != nil {
+		return err
+	}
+	if a == b {
+		return fmt.Errorf("%w: a record and itself", ErrInvalidDecision)
+	}
+	return ix.update(ctx, func(w *writer) error { return w.decide(a, b, actor, kind, 0, nil) })
+}
+
+// Revert reverses the change recorded by event seq, by actor, and records
+// the reversal as a decision so the model does not redo it: a merge is
+// undone (the merged-away person id is restored for its records, and the
+// pair whose link caused it is never-linked); a split caused by a
+// never-link decision, or the decision itself, is undone by linking the
+// pair; a link decision is undone by never-linking the pair. Additions,
+// updates and removals of records are [ErrNotReversible].
+func (ix *Index) Revert(ctx context.Context, seq uint64, actor Actor) error {
+	if err := actor.validate(); err != nil {
+		return err
+	}
+	err := ix.update(ctx, func(w *writer) error { return w.revert(seq, actor) })
+	if err != nil {
+		return fmt.Errorf("mpi: revert event %d: %w", seq, err)
+	}
+	return nil
+}
+
+// ---- reading ----
+
+// reader reads the index inside one transaction.
+type reader struct {
+	ix *Index
+	tx Txn
+	// edits and states, when not nil, are the writer's uncommitted
+	// changes to the blocking index and the records' in-memory state.
+	edits  map[uint64]*blockEdit
+	states map[uint32]recState
+	// w, when not nil, is the writer this reader reads for: it answers
+	// from the writer's in-memory view what that view holds.
+	w *writer
+}
+
+// stored returns the stored record of ref, or ErrNotFound.
+func (rd reader) stored(ref match.RecordRef) (*storedRecord, error) {
+	if rd.w != nil {
+		if _, ok := rd.w.recordNum(ref); !ok {
+			return nil, ErrNotFound
+		}
+	}
+	v, err := rd.tx.Get(recordKey(ref))
+	if err != nil {
+		return nil, err
+	}
+	sr := &storedRecord{}
+	if err := decodeStoredHeader(v, sr); err != nil {
+		return nil, err
+	}
+	sr.raw = bytes.Clone(sr.raw)
+	return sr, nil
+}
+
+// entry returns the prepared form of a stored record, from the cache when
+// it still matches the stored bytes.
+func (rd reader) entry(ref match.RecordRef, sr *storedRecord) (*cacheEntry, error) {
+	h := hashBytes(sr.raw)
+	key := ref
+	if ce := rd.ix.cache.get(key); ce != nil && ce.hash == h {
+		return ce, nil
+	}
+	var r match.Record
+	if err := decodeRecord(sr.raw, &r); err != nil {
+		return nil, err
+	}
+	ce := rd.ix.prepare(&r, h)
+	rd.ix.cache.put(key, ce)
+	return ce, nil
+}
+
+// memberEntry returns the prepared form and record number of a stored
+// record. A writer takes them from memory when the record's in-memory
+// state validates the cached prepared form; otherwise they are read from
+// the store.
+func (rd reader) memberEntry(ref match.RecordRef) (*cacheEntry, uint64, error) {
+	if rd.w != nil {
+		if n, ok := rd.w.recordNum(ref); ok {
+			if st, ok := rd.state(n); ok && st.ref == ref {
+				if ce := rd.ix.cache.get(ref); ce != nil && ce.hash == st.hash {
+					return ce, uint64(n), nil
+				}
+			}
+		}
+	}
+	sr, err := rd.stored(ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	ce, err := rd.entry(ref, sr)
+	return ce, sr.seq, err
+}
+
+func hashBytes(b []byte) uint64 {
+	h := fnv.New64a()
+	h.Write(b)
+	return h.Sum64()
+}
+
+// prepareBatch prepares records ahead of adding them and caches them, so
+// that the scorer is refreshed once for the batch rather than per record.
+func (ix *Index) prepareBatch(batch []match.Record) {
+	ents := make([]*cacheEntry, 0, len(batch))
+	for i := range batch {
+		ref := batch[i].Ref()
+		if ref.Source == "" || ref.ID == "" {
+			continue
+		}
+		raw := appendRecord(nil, &batch[i])
+		ce := &cacheEntry{hash: hashBytes(raw), p: ix.m.Prepare(&batch[i])}
+		ix.cache.put(ref, ce)
+		ents = append(ents, ce)
+	}
+	for _, ce := range ents { // after the whole batch is prepared
+		ix.blockKeys(ce)
+	}
+}
+
+func (ix *Index) blockKeys(ce *cacheEntry) {
+	for _, bh := range ix.m.BlockKeys(nil, ce.p) {
+		if !slices.Contains(ce.blocks, bh) {
+			ce.blocks = append(ce.blocks, bh)
+		}
+	}
+}
+
+// prepare prepares r for scoring and computes its evidence and blocks.
+func (ix *Index) prepare(r *match.Record, h uint64) *cacheEntry {
+	ce := &cacheEntry{hash: h, p: ix.m.Prepare(r)}
+	ix.blockKeys(ce)
+	return ce
+}
+
+// scored is one candidate record scored against the record in hand.
+type scored struct {
+	ref    match.RecordRef
+	person string
+	weight float64
+	prob   float64
+	grade  match.Grade
+}
+
+// candidates scores ce against every record sharing one of its blocks
+// (skipping blocks larger than MaxBlockSize), in deterministic order.
+func (rd reader) candidates(ce *cacheEntry, self match.RecordRef) ([]scored, error) {
+	return rd.candidatesBlocks(ce, self, nil)
+}
+
+// candidatesBlocks is candidates that also returns, in blocks (when not
+// nil), the postings it read for each of ce.blocks, in order.
+func (rd reader) candidatesBlocks(ce *cacheEntry, self match.RecordRef, blocks *[]blockEdit) ([]scored, error) {
+	var nums []uint32
+	var seen map[uint32]struct{} // used once nums is long; a scan of nums before
+	for _, h := range ce.blocks {
+		over, block := rd.postings(h)
+		if blocks != nil {
+			*blocks = append(*blocks, blockEdit{over: over, recs: block})
+		}
+		if over || len(block) > rd.ix.opt.MaxBlockSize {
+			continue
+		}
+		for _, n := range block {
+			if seen == nil {
+				if slices.Contains(nums, n) {
+					continue
+				}
+				nums = append(nums, n)
+				if len(nums) == 64 {
+					seen = make(map[uint32]struct{}, 4*len(nums))
+					for _, m := range nums {
+						seen[m] = struct{}{}
+					}
+				}
+				continue
+			}
+			if _, dup := seen[n]; !dup {
+				seen[n] = struct{}{}
+				nums = append(nums, n)
+			}
+		}
+	}
+	out := make([]scored, 0, len(nums))
+	ents := make([]*cacheEntry, 0, len(nums))
+	for _, n := range nums {
+		st, ok := rd.state(n)
+		if !ok || st.ref == self {
+			continue // deleted, or the record in hand
+		}
+		person := st.person
+		other := rd.ix.cache.get(st.ref)
+		if other == nil || other.hash != st.hash {
+			sr, err := rd.stored(st.ref)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			if other, err = rd.entry(st.ref, sr); err != nil {
+				return nil, err
+			}
+			person = sr.person
+		}
+		out = append(out, scored{ref: st.ref, person: person})
+		ents = append(ents, other)
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	need := make([]*match.Prepared, 0, len(ents)+1)
+	need = append(need, ce.p)
+	for _, e := range ents {
+		need = append(need, e.p)
+	}
+	sc := rd.ix.m.Scorer(need...) // after preparing every candidate
+	for i := range out {
+		v := sc.Verdict(ce.p, ents[i].p)
+		out[i].weight, out[i].prob, out[i].grade = v.Weight, v.Probability, v.Grade(rd.ix.opt.Thresholds)
+	}
+	return out, nil
+}
+
+// resolve follows merge aliases from person to its current id.
+func (rd reader) resolve(person string) (string, error) {
+	cur := person
+	for range 1000 {
+		v, err := rd.tx.Get(aliasKey(cur))
+		if errors.Is(err, ErrNotFound) {
+			if cur == person {
+				if !rd.exists(cur) {
+					return "", ErrNotFound
+				}
+			}
+			return cur, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		cur = string(v)
+	}
+	return "", fmt.Errorf("person alias cycle: %w", ErrCorrupt)
+}
+
+// exists reports whether person has members.
+func (rd reader) exists(person string) bool {
+	ms, err := rd.members(person)
+	return err == nil && len(ms) > 0
+}
+
+// refList reads a reference list; a missing key is an empty list.
+func (rd reader) refList(key []byte) (byte, []match.RecordRef, error) {
+	v, err := rd.tx.Get(key)
+	if errors.Is(err, ErrNotFound) {
+		return refListPlain, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return decodeRefs(v)
+}
+
+// postings lists the records in block h, and whether it is oversized.
+func (rd reader) postings(h uint64) (bool, []uint32) {
+	if rd.edits != nil {
+		if e, ok := rd.edits[h]; ok {
+			return e.over, e.recs
+		}
+	}
+	if rd.w != nil {
+		return rd.ix.blocks.getWriter(h)
+	}
+	return rd.ix.blocks.get(h)
+}
+
+// state returns the in-memory state of record number n.
+func (rd reader) state(n uint32) (recState, bool) {
+	if st, ok := rd.states[n]; ok {
+		return st, st.ref.Source != ""
+	}
+	if rd.w != nil {
+		return rd.ix.blocks.stateWriter(n)
+	}
+	return rd.ix.blocks.state(n)
+}
+
+// members lists the records of person, in order.
+func (rd reader) members(person string) ([]match.RecordRef, error) {
+	if rd.w != nil {
+		return slices.Clone(rd.w.memberList(person)), nil
+	}
+	_, refs, err := rd.refList(memberKey(person))
+	return refs, err
+}
+
+// storedDecision is one element of the decision list of a record.
+type storedDecision struct {
+	Other match.RecordRef `json:"other"`
+	Decision
+}
+
+// decisions lists the decisions about pairs including ref.
+func (rd reader) decisions(ref match.RecordRef) ([]Decision, error) {
+	if rd.w != nil && !rd.w.hasDecisions(ref) {
+		return nil, nil
+	}
+	v, err := rd.tx.Get(decisionKey(ref))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var list []storedDecision
+	if err := jsonUnmarshal(v, &list); err != nil {
+		return nil, fmt.Errorf("decision list: %w", ErrCorrupt)
+	}
+	out := make([]Decision, len(list))
+	for i, d := range list {
+		out[i] = d.Decision
+		out[i].A, out[i].B = ref, d.Other
+	}
+	return out, nil
+}
+
+// ---- writing ----
+
+// writer changes the index inside one read-write transaction.
+type writer struct {
+	ix     *Index
+	tx     Txn
+	ctr    counters
+	now    time.Time
+	edits  map[uint64]*blockEdit
+	states map[uint32]recState
+	ov     *writeOverlay
+}
+
+func (w *writer) reader() reader {
+	return reader{ix: w.ix, tx: w.tx, edits: w.edits, states: w.states, w: w}
+}
+
+func (w *writer) newPerson() string {
+	id := fmt.Sprintf("P%010d", w.ctr.person)
+	w.ctr.person++
+	return id
+}
+
+func (w *writer) emit(e Event) (uint64, error) {
+	e.Seq = w.ctr.event
+	w.ctr.event++
+	e.Time = w.now
+	if e.By == "" {
+		e.By = ByModel
+	}
+	return e.Seq, w.tx.Set(eventKey(e.Seq), encodeJSON(e))
+}
+
+func (w *writer) putStored(ref match.RecordRef, sr *storedRecord) error {
+	v := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(sr.person)+8*len(sr.blocks)+len(sr.raw))
+	v = append(v, storedRecordVersion)
+	v = binary.AppendUvarint(v, sr.seq)
+	v = appendLP(v, sr.person)
+	v = binary.AppendUvarint(v, uint64(len(sr.blocks)))
+	for _, h := range sr.blocks {
+		v = binary.BigEndian.AppendUint64(v, h)
+	}
+	v = append(v, sr.raw...)
+	w.states[uint32(sr.seq)] = recState{ref: ref, person: sr.person, hash: hashBytes(sr.raw)}
+	w.ov.refs[ref] = uint32(sr.seq)
+	return w.tx.Set(recordKey(ref), v)
+}
+
+// add stores r and assigns its person; see Index.Add.
+func (w *writer) add(r *match.Record) (string, error) {
+	rd := w.reader()
+	ref := r.Ref()
+	raw := appendRecord(nil, r)
+	old, err := rd.stored(ref)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		old = nil
+	case err != nil:
+		return "", err
+	case bytes.Equal(old.raw, raw):
+		return old.person, nil // same data: nothing changes
+	}
+	h := hashBytes(raw)
+	ce := w.ix.cache.get(ref)
+	if ce == nil || ce.hash != h {
+		ce = w.ix.prepare(r, h)
+	}
+	sr := &storedRecord{seq: w.ctr.seq, blocks: ce.blocks, raw: raw}
+	if old != nil {
+		sr.seq = old.seq
+		if err := w.detach(ref, old); err != nil {
+			return "", err
+		}
+	} else {
+		w.ctr.seq++
+	}
+	posts := make([]blockEdit, 0, len(ce.blocks))
+	cands, err := rd.candidatesBlocks(ce, ref, &posts)
+	if err != nil {
+		return "", err
+	}
+	person, err := w.assign(ref, ce, cands)
+	if err != nil {
+		return "", err
+	}
+	sr.person = person
+	if err := w.putStored(ref, sr); err != nil {
+		return "", err
+	}
+	// Assigning the person changed no postings: the postings read for the
+	// candidates are current.
+	for i, h := range sr.blocks {
+		w.postingAddTo(h, uint32(sr.seq), posts[i].over, posts[i].recs)
+	}
+	if err := w.memberAdd(person, ref); err != nil {
+		return "", err
+	}
+	if old == nil {
+		_, err = w.emit(Event{Kind: EventAdded, Record: ref, To: person})
+		return person, err
+	}
+	if _, err := w.emit(Event{Kind: EventUpdated, Record: ref, From: old.person, To: person}); err != nil {
+		return "", err
+	}
+	// The old person may have been held together by this record's old data.
+	if err := w.recluster(old.person, Actor{}, 0, nil); err != nil {
+		return "", err
+	}
+	if person != old.person {
+		if err := w.recluster(person, Actor{}, 0, nil); err != nil {
+			return "", err
+		}
+	}
+	cur, err := rd.stored(ref)
+	if err != nil {
+		return "", err
+	}
+	return cur.person, nil
+}
+
+// detach removes ref's postings and membership (not its record).
+func (w *writer) detach(ref match.RecordRef, sr *storedRecord) error {
+	for _, h := range sr.blocks {
+		w.postingRemove(h, uint32(sr.seq))
+	}
+	return w.memberRemove(sr.person, ref)
+}
+
+// postingAddTo adds record n to block h, given the block's current
+// postings; a block that grows past MaxBlockSize is marked oversized and no
+// longer kept.
+func (w *writer) postingAddTo(h uint64, n uint32, over bool, recs []uint32) {
+	if over || slices.Contains(recs, n) {
+		return
+	}
+	if len(recs) >= w.ix.opt.MaxBlockSize {
+		w.edits[h] = &blockEdit{over: true}
+		return
+	}
+	w.edits[h] = &blockEdit{recs: append(slices.Clip(recs), n)} // a new slice: readers may hold recs
+}
+
+func (w *writer) postingRemove(h uint64, n uint32) {
+	over, recs := w.reader().postings(h)
+	if over || !slices.Contains(recs, n) {
+		return
+	}
+	w.edits[h] = &blockEdit{recs: slices.DeleteFunc(slices.Clone(recs), func(x uint32) bool { return x == n })}
+}
+
+// memberAdd adds refs to person, keeping the list ordered.
+func (w *writer) memberAdd(person string, refs ...match.RecordRef) error {
+	ms, err := w.reader().members(person)
+	if err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		if i, found := slices.BinarySearchFunc(ms, ref, compareRefs); !found {
+			ms = slices.Insert(ms, i, ref)
+		}
+	}
+	return w.setMembers(person, ms)
+}
+
+func (w *writer) memberRemove(person string, ref match.RecordRef) error {
+	ms, err := w.reader().members(person)
+	if err != nil {
+		return err
+	}
+	return w.setMembers(person, slices.DeleteFunc(ms, func(r match.RecordRef) bool { return r == ref }))
+}
+
+func (w *writer) remove(ref match.RecordRef) error {
+	rd := w.reader()
+	old, err := rd.stored(ref)
+	if err != nil {
+		return err
+	}
+	if err := w.detach(ref, old); err != nil {
+		return err
+	}
+	if err := w.tx.Delete(recordKey(ref)); err != nil {
+		return err
+	}
+	w.states[uint32(old.seq)] = recState{}
+	w.ov.refs[ref] = 0
+	if _, err := w.emit(Event{Kind: EventRemoved, Record: ref, From: old.person}); err != nil {
+		return err
+	}
+	w.ix.cache.del(ref)
+	return w.recluster(old.person, Actor{}, 0, nil)
+}
+
+// group is a set of records being assembled into one person, with what
+// constrains it.
+type group struct {
+	members map[match.RecordRef]struct{}
+	never   map[match.RecordRef]struct{} // records it may not be joined with
+	nhs     map[uint64]struct{}
+}
+
+func newGroup() *group {
+	return &group{members: map[match.RecordRef]struct{}{}, never: map[match.RecordRef]struct{}{}, nhs: map[uint64]struct{}{}}
+}
+
+// conflicts reports whether joining g and o breaks a never-link decision,
+// or (unless a person linked them) joins two different NHS numbers.
+func (g *group) conflicts(o *group, human bool) bool {
+	for m := range o.members {
+		if _, ok := g.never[m]; ok {
+			return true
+		}
+	}
+	for m := range g.members {
+		if _, ok := o.never[m]; ok {
+			return true
+		}
+	}
+	if !human && len(g.nhs) > 0 && len(o.nhs) > 0 {
+		for n := range o.nhs {
+			if _, ok := g.nhs[n]; !ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (g *group) absorb(o *group) {
+	maps.Copy(g.members, o.members)
+	maps.Copy(g.never, o.never)
+	maps.Copy(g.nhs, o.nhs)
+}
+
+// addMember adds ref with its evidence and decisions to g.
+func (g *group) addMember(ref match.RecordRef, p *match.Prepared, decs []Decision) {
+	g.members[ref] = struct{}{}
+	if p.HasNHSNumber() {
+		g.nhs[p.NHSNumber()] = struct{}{}
+	}
+	for _, d := range decs {
+		if d.Kind == DecisionNeverLink {
+			g.never[d.B] = struct{}{}
+		}
+	}
+}
+
+// personGroup loads the members of person into a group.
+func (w *writer) personGroup(person string) (*group, error) {
+	rd := w.reader()
+	ms, err := rd.members(person)
+	if err != nil {
+		return nil, err
+	}
+	g := newGroup()
+	for _, m := range ms {
+		ce, _, err := rd.memberEntry(m)
+		if err != nil {
+			return nil, err
+		}
+		decs, err := rd.decisions(m)
+		if err != nil {
+			return nil, err
+		}
+		g.addMember(m, ce.p, decs)
+	}
+	return g, nil
+}
+
+// assign picks the person for ref (not yet stored as a member): the
+// persons of records a person linked it to, and of certain candidates,
+// joined greedily (human links first, then by weight) as far as decisions
+// and NHS numbers allow; merging them into the oldest. With none, a new
+// person.
+func (w *writer) assign(ref match.RecordRef, ce *cacheEntry, cands []scored) (string, error) {
+	rd := w.reader()
+	decs, err := rd.decisions(ref)
+	if err != nil {
+		return "", err
+	}
+	type target struct {
+		person string
+		human  bool
+		weight float64
+		via    match.RecordRef
+	}
+	targets := map[string]*target{}
+	never := map[match.RecordRef]bool{}
+	for _, d := range decs {
+		if d.Kind == DecisionNeverLink {
+			never[d.B] = true
+			continue
+		}
+		sr, err := rd.stored(d.B)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		t := targets[sr.person]
+		if t == nil {
+			t = &target{person: sr.person, weight: math.Inf(1), via: d.B}
+			targets[sr.person] = t
+		}
+		t.human, t.weight, t.via = true, math.Inf(1), d.B
+	}
+	for _, c := range cands {
+		if c.grade != match.GradeCertain || never[c.ref] {
+			continue
+		}
+		t := targets[c.person]
+		if t == nil {
+			t = &target{person: c.person, weight: math.Inf(-1)}
+			targets[c.person] = t
+		}
+		if !t.human && c.weight > t.weight {
+			t.weight, t.via = c.weight, c.ref
+		}
+	}
+	order := slices.Collect(maps.Values(targets))
+	slices.SortFunc(order, func(a, b *target) int {
+		if a.human != b.human {
+			if a.human {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(b.weight, a.weight); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.person, b.person)
+	})
+	if len(order) == 0 {
+		return w.newPerson(), nil
+	}
+	acc := newGroup()
+	acc.addMember(ref, ce.p, decs)
+	var accepted []*target
+	for _, t := range order {
+		g, err := w.personGroup(t.person)
+		if err != nil {
+			return "", err
+		}
+		if acc.conflicts(g, t.human) {
+			continue
+		}
+		acc.absorb(g)
+		accepted = append(accepted, t)
+	}
+	if len(accepted) == 0 {
+		return w.newPerson(), nil
+	}
+	survivor := accepted[0].person
+	for _, t := range accepted[1:] {
+		survivor = min(survivor, t.person)
+	}
+	for _, t := range accepted {
+		if t.person == survivor {
+			continue
+		}
+		by := ByModel
+		if t.human {
+			by = humanLinkBy(decs, t.via)
+		}
+		if err := w.merge(t.person, survivor, [2]match.RecordRef{ref, t.via}, Actor{By: by}, 0); err != nil {
+			return "", err
+		}
+	}
+	return survivor, nil
+}
+
+func humanLinkBy(decs []Decision, other match.RecordRef) string {
+	for _, d := range decs {
+		if d.B == other {
+			return d.By
+		}
+	}
+	return ByModel
+}
+
+// merge moves every record of from into into and leaves an alias.
+func (w *writer) merge(from, into string, pair [2]match.RecordRef, actor Actor, cause uint64) error {
+	rd := w.reader()
+	ms, err := rd.members(from)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := w.setPerson(m, into); err != nil {
+			return err
+		}
+	}
+	if err := w.memberAdd(into, ms...); err != nil {
+		return err
+	}
+	if err := w.setMembers(from, nil); err != nil {
+		return err
+	}
+	if err := w.tx.Set(aliasKey(from), []byte(into)); err != nil {
+		return err
+	}
+	_, err = w.emit(Event{Kind: EventMerged, From: from, To: into, Records: ms, Pair: pair,
+		By: actor.By, Reason: actor.Reason, Cause: cause})
+	return err
+}
+
+// move reassigns one record's person.
+func (w *writer) move(ref match.RecordRef, from, to string) error {
+	if err := w.setPerson(ref, to); err != nil {
+		return err
+	}
+	if err := w.memberRemove(from, ref); err != nil {
+		return err
+	}
+	return w.memberAdd(to, ref)
+}
+
+// setPerson rewrites the person of a stored record (not the member lists).
+func (w *writer) setPerson(ref match.RecordRef, to string) error {
+	sr, err := w.reader().stored(ref)
+	if err != nil {
+		return err
+	}
+	sr.person = to
+	return w.putStored(ref, sr)
+}
+
+// recluster re-examines the links inside person and splits it into the
+// components that links (human links first, then automatic ones by
+// weight) join without breaking a decision. The component holding the
+// earliest-added record keeps the id, unless restore names an id (merged
+// into this person earlier) for one of its records.
+func (w *writer) recluster(person string, actor Actor, cause uint64, restore map[match.RecordRef]string) error {
+	rd := w.reader()
+	ms, err := rd.members(person)
+	if err != nil || len(ms) < 2 || len(ms) > maxRecluster {
+		return err
+	}
+	n := len(ms)
+	idx := make(map[match.RecordRef]int, n)
+	ents := make([]*cacheEntry, n)
+	seqs := make([]uint64, n)
+	groups := make([]*group, n)
+	human := map[[2]int]bool{}
+	for i, m := range ms {
+		idx[m] = i
+	}
+	for i, m := range ms {
+		var err error
+		if ents[i], seqs[i], err = rd.memberEntry(m); err != nil {
+			return err
+		}
+		decs, err := rd.decisions(m)
+		if err != nil {
+			return err
+		}
+		groups[i] = newGroup()
+		groups[i].addMember(m, ents[i].p, decs)
+		for _, d := range decs {
+			if j, ok := idx[d.B]; ok && d.Kind == DecisionLink {
+				human[[2]int{min(i, j), max(i, j)}] = true
+			}
+		}
+	}
+	type edge struct {
+		i, j  int
+		w     float64
+		human bool
+	}
+	var edges []edge
+	need := make([]*match.Prepared, n)
+	for i := range n {
+		need[i] = ents[i].p
+	}
+	sc := w.ix.m.Scorer(need...)
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			if human[[2]int{i, j}] {
+				edges = append(edges, edge{i, j, math.Inf(1), true})
+				continue
+			}
+			if v := sc.Verdict(ents[i].p, ents[j].p); v.Grade(w.ix.opt.Thresholds) == match.GradeCertain {
+				edges = append(edges, edge{i, j, v.Weight, false})
+			}
+		}
+	}
+	slices.SortStableFunc(edges, func(a, b edge) int { return cmp.Compare(b.w, a.w) })
+	parent := make([]int, n)
+	for i := range parent {
+		parent[i] = i
+	}
+	find := func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	for _, e := range edges {
+		a, b := find(e.i), find(e.j)
+		if a == b || groups[a].conflicts(groups[b], e.human) {
+			continue
+		}
+		groups[a].absorb(groups[b])
+		parent[b] = a
+	}
+	comps := map[int][]int{}
+	for i := range n {
+		comps[find(i)] = append(comps[find(i)], i)
+	}
+	if len(comps) == 1 {
+		return nil
+	}
+	list := slices.Collect(maps.Values(comps))
+	first := func(c []int) uint64 {
+		s := uint64(math.MaxUint64)
+		for _, i := range c {
+			s = min(s, seqs[i])
+		}
+		return s
+	}
+	slices.SortFunc(list, func(a, b []int) int { return cmp.Compare(first(a), first(b)) })
+	ids := make([]string, len(list))
+	kept := false
+	for k, c := range list {
+		for _, i := range c {
+			if old, ok := restore[ms[i]]; ok && old != person {
+				if cur, err := rd.resolve(old); err == nil && cur == person {
+					ids[k] = old
+					break
+				}
+			}
+		}
+		if ids[k] == "" && !kept {
+			ids[k], kept = person, true
+		}
+	}
+	for k, c := range list {
+		switch {
+		case ids[k] == person:
+			continue
+		case ids[k] == "":
+			ids[k] = w.newPerson()
+		default:
+			if err := w.tx.Delete(aliasKey(ids[k])); err != nil {
+				return err
+			}
+		}
+		for _, i := range c {
+			if err := w.move(ms[i], person, ids[k]); err != nil {
+				return err
+			}
+			if _, err := w.emit(Event{Kind: EventMoved, Record: ms[i], From: person, To: ids[k],
+				By: actor.By, Reason: actor.Reason, Cause: cause}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// decide records a decision about a and b and applies it.
+func (w *writer) decide(a, b match.RecordRef, actor Actor, kind DecisionKind, cause uint64, restore map[match.RecordRef]string) error {
+	rd := w.reader()
+	sa, err := rd.stored(a)
+	if err != nil {
+		return fmt.Errorf("%s: %w", a, err)
+	}
+	sb, err := rd.stored(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", b, err)
+	}
+	ek := EventLinked
+	if kind == DecisionNeverLink {
+		ek = EventNeverLinked
+	}
+	if kind == DecisionLink && sa.person != sb.person {
+		ga, err := w.personGroup(sa.person)
+		if err != nil {
+			return err
+		}
+		gb, err := w.personGroup(sb.person)
+		if err != nil {
+			return err
+		}
+		// The pair's own never-link, if any, is being replaced.
+		delete(ga.never, b)
+		delete(gb.never, a)
+		if ga.conflicts(gb, true) {
+			return ErrDecisionConflict
+		}
+	}
+	seq, err := w.emit(Event{Kind: ek, Pair: [2]match.RecordRef{a, b}, By: actor.By, Reason: actor.Reason, Cause: cause})
+	if err != nil {
+		return err
+	}
+	d := Decision{Kind: kind, By: actor.By, Reason: actor.Reason, Time: w.now, Event: seq}
+	if err := w.putDecision(a, b, d); err != nil {
+		return err
+	}
+	if err := w.putDecision(b, a, d); err != nil {
+		return err
+	}
+	switch {
+	case kind == DecisionLink && sa.person != sb.person:
+		from, into := max(sa.person, sb.person), min(sa.person, sb.person)
+		return w.merge(from, into, [2]match.RecordRef{a, b}, actor, seq)
+	case kind == DecisionNeverLink && sa.person == sb.person:
+		return w.recluster(sa.person, actor, seq, restore)
+	}
+	return nil
+}
+
+func (w *writer) revert(seq uint64, actor Actor) error {
+	v, err := w.tx.Get(eventKey(seq))
+	if err != nil {
+		return err
+	}
+	e, err := decodeEvent(v)
+	if err != nil {
+		return err
+	}
+	actor.Reason = fmt.Sprintf("revert event %d: %s", seq, actor.Reason)
+	switch e.Kind {
+	case EventMerged:
+		restore := map[match.RecordRef]string{}
+		for _, r := range e.Records {
+			restore[r] = e.From
+		}
+		return w.decide(e.Pair[0], e.Pair[1], actor, DecisionNeverLink, seq, restore)
+	case EventLinked:
+		return w.decide(e.Pair[0], e.Pair[1], actor, DecisionNeverLink, seq, nil)
+	case EventNeverLinked:
+		return w.decide(e.Pair[0], e.Pair[1], actor, DecisionLink, seq, nil)
+	case EventMoved:
+		if e.Cause == 0 {
+			return ErrNotReversible
+		}
+		return w.revert(e.Cause, Actor{By: actor.By, Reason: actor.Reason})
+	}
+	return ErrNotReversible
+}
+
+// HasModel reports whether the index's model was given or is saved in its
+// store, rather than [match.DefaultModel] waiting for the first write to pin it
+// (when a model trained on the first records can still take its place).
+func (ix *Index) HasModel() bool { return ix.modelOK }
+
+// putDecision records d about (a, b) in a's list, replacing any earlier
+// decision about the same pair.
+func (w *writer) putDecision(a, b match.RecordRef, d Decision) error {
+	decs, err := w.reader().decisions(a)
+	if err != nil {
+		return err
+	}
+	list := make([]storedDecision, 0, len(decs)+1)
+	for _, x := range decs {
+		if x.B != b {
+			list = append(list, storedDecision{Other: x.B, Decision: x})
+		}
+	}
+	list = append(list, storedDecision{Other: b, Decision: d})
+	w.ov.decided[a] = struct{}{}
+	return w.tx.Set(decisionKey(a), encodeJSON(list))
+}
+
+// Empty reports whether the index holds no records.
+func (ix *Index) Empty(ctx context.Context) (bool, error) {
+	empty := true
+	err := ix.store.View(ctx, func(tx Txn) error {
+		for _, err := range tx.Scan([]byte("r/"), nil) {
+			if err != nil {
+				return err
+			}
+			empty = false
+			break
+		}
+		return nil
+	})
+	return empty, err
+}
