@@ -33,7 +33,7 @@
 //     (Margaret peaks in the 1940s, Olivia in the 2010s), loosely tied to
 //     the surname's naming tradition, 6 % from a synthetic rare tail;
 //   - a valid NHS number, distinct per person: ten digits with the
-//     modulus-11 check digit of [match.NHSCheckDigit], never a repdigit,
+//     modulus-11 check digit of [nhsnumber.CheckDigit], never a repdigit,
 //     from the issued ranges 400 000 000 0–499 999 999 9 and
 //     600 000 000 0–708 800 001 9;
 //   - an address "12 Church Lane, Leeds" (8 % "Flat 3, …") with a UK

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/carelens/carelens/match"
 )
 
@@ -254,7 +256,7 @@ func (p RobustProfile) Generate() ([]match.Record, []string) {
 		newEmail(q)
 		for {
 			first9 := fmt.Sprintf("%d%08d", 4+r.IntN(3), r.IntN(100_000_000))
-			if c, ok := match.NHSCheckDigit(first9); ok {
+			if c, ok := nhsnumber.CheckDigit(first9); ok {
 				q.nhs = first9 + string(c)
 				break
 			}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/nhsnumber"
 )
 
 // referenceYear is the year of the cohort's "today" (1 January): ages and
@@ -120,7 +120,7 @@ func (g *generator) nhsOf(i int) [10]byte {
 	copy(out[:8], first8)
 	for d := range 10 {
 		out[8] = byte('0' + d)
-		c, ok := match.NHSCheckDigit(string(out[:9]))
+		c, ok := nhsnumber.CheckDigit(string(out[:9]))
 		if !ok {
 			continue
 		}

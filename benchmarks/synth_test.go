@@ -14,11 +14,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/antzucaro/matchr"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/carelens/carelens/match"
 )
 
 // cohort is a generated cohort read back from disk.
@@ -194,9 +194,9 @@ func TestSynthCleanRecordsCarryValidDistinctNHSNumbers(t *testing.T) {
 	c := generate(t, opts)
 	byNumber := map[string]int{}
 	withPerson(t, c, opts, func(src string, rec []string, p *person) {
-		n := match.NormaliseNHSNumber(rec[fNHS])
+		n := nhsnumber.Normalise(rec[fNHS])
 		require.NotEmpty(t, n, "clean record %s/%s must have an NHS number", src, rec[fRecordID])
-		assert.True(t, match.ValidNHSNumber(n), "record %s/%s", src, rec[fRecordID])
+		assert.True(t, nhsnumber.Valid(n), "record %s/%s", src, rec[fRecordID])
 		assert.Equal(t, string(p.nhs[:]), n)
 		assert.True(t, n >= "4000000000" && n <= "4999999999" || n >= "6000000000" && n <= "7088000019", "number outside issued ranges")
 		if prev, ok := byNumber[n]; ok {
@@ -220,9 +220,9 @@ func TestSynthMistypedNHSNumbersAreInvalid(t *testing.T) {
 	c := generate(t, opts)
 	require.NotEmpty(t, c.rows["gp"])
 	withPerson(t, c, opts, func(_ string, rec []string, p *person) {
-		n := match.NormaliseNHSNumber(rec[fNHS])
+		n := nhsnumber.Normalise(rec[fNHS])
 		require.Len(t, n, 10)
-		assert.False(t, match.ValidNHSNumber(n), "record %s: mistyped number passes the check", rec[fRecordID])
+		assert.False(t, nhsnumber.Valid(n), "record %s: mistyped number passes the check", rec[fRecordID])
 		assert.NotEqual(t, string(p.nhs[:]), n)
 		// One substituted digit or one adjacent transposition.
 		assert.Equal(t, 1, matchr.DamerauLevenshtein(n, string(p.nhs[:])), "record %s", rec[fRecordID])
@@ -236,7 +236,7 @@ func TestNHSNumbersAllocation(t *testing.T) {
 	check := func(i int) {
 		n := g.nhsOf(i)
 		s := string(n[:])
-		require.True(t, match.ValidNHSNumber(s), "index %d", i)
+		require.True(t, nhsnumber.Valid(s), "index %d", i)
 		require.False(t, repdigit(n[:]))
 		require.True(t, s >= "4000000000" && s <= "4999999999" || s >= "6000000000" && s <= "7088000019", "index %d outside issued ranges", i)
 		require.False(t, seen[n], "index %d repeats a number", i)
@@ -261,7 +261,7 @@ func TestNHSNumbersAllocation(t *testing.T) {
 			g2 := *g
 			g2.nhsOff = q
 			n := g2.nhsOf(0)
-			assert.True(t, match.ValidNHSNumber(string(n[:])))
+			assert.True(t, nhsnumber.Valid(string(n[:])))
 			assert.Equal(t, strconv.FormatUint(blk, 10), string(n[:8]))
 		}
 	}
@@ -483,10 +483,10 @@ func TestSynthErrorRates(t *testing.T) {
 			assert.True(t, off || b == formatDate(p.year, p.day, p.month), "record %s: unexplained birth date", rec[fRecordID])
 		}
 		rc.see(errMissingSex, true, rec[fSex] == "")
-		n := match.NormaliseNHSNumber(rec[fNHS])
+		n := nhsnumber.Normalise(rec[fNHS])
 		rc.see(errMissingNHS, true, rec[fNHS] == "")
-		rc.see(errNHSTypo, true, rec[fNHS] != "" && !match.ValidNHSNumber(n))
-		rc.see(errNHSOther, true, match.ValidNHSNumber(n) && n != string(p.nhs[:]))
+		rc.see(errNHSTypo, true, rec[fNHS] != "" && !nhsnumber.Valid(n))
+		rc.see(errNHSOther, true, nhsnumber.Valid(n) && n != string(p.nhs[:]))
 		rc.see(errMissingAddress, true, rec[fAddress] == "" && rec[fPostcode] == "")
 		rc.see(errMoved, true, rec[fAddress] != "" && !sameAddress(p, rec[fAddress]))
 		mobile := p.phone != "" && p.phoneCode == 0
@@ -595,14 +595,14 @@ func TestRecordShowsExactlyTheAppliedErrors(t *testing.T) {
 		default:
 			assert.Equal(t, formatDate(p.year, p.month, p.day), rec[fBirth])
 		}
-		n := match.NormaliseNHSNumber(rec[fNHS])
+		n := nhsnumber.Normalise(rec[fNHS])
 		switch {
 		case applied.has(errMissingNHS):
 			assert.Empty(t, rec[fNHS])
 		case applied.has(errNHSTypo):
-			assert.False(t, match.ValidNHSNumber(n))
+			assert.False(t, nhsnumber.Valid(n))
 		case applied.has(errNHSOther):
-			assert.True(t, match.ValidNHSNumber(n))
+			assert.True(t, nhsnumber.Valid(n))
 			assert.NotEqual(t, string(p.nhs[:]), n)
 		default:
 			assert.Equal(t, string(p.nhs[:]), n)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/carelens/carelens/mpi"
 
 	"github.com/carelens/carelens/match"
@@ -231,7 +233,7 @@ type Anchor struct {
 // "rec:<source>/<id>".
 func (a Anchor) Key() string {
 	if a.NHSNumber != "" {
-		return "nhs:" + match.NormaliseNHSNumber(a.NHSNumber)
+		return "nhs:" + nhsnumber.Normalise(a.NHSNumber)
 	}
 	if a.Record != nil {
 		return "rec:" + a.Record.Ref().String()
@@ -290,10 +292,10 @@ func (r *Resolution) Refs() []match.RecordRef {
 // primary record's when valid, else "".
 func (r *Resolution) NHSNumber() string {
 	if r.Anchor.NHSNumber != "" {
-		return match.NormaliseNHSNumber(r.Anchor.NHSNumber)
+		return nhsnumber.Normalise(r.Anchor.NHSNumber)
 	}
-	if r.Primary != nil && match.ValidNHSNumber(r.Primary.Record.NHSNumber) {
-		return match.NormaliseNHSNumber(r.Primary.Record.NHSNumber)
+	if r.Primary != nil && nhsnumber.Valid(r.Primary.Record.NHSNumber) {
+		return nhsnumber.Normalise(r.Primary.Record.NHSNumber)
 	}
 	return ""
 }
@@ -383,7 +385,7 @@ func (f *Federation) Resolve(ctx context.Context, a Anchor, ask func(provenance.
 	res := &Resolution{Anchor: a, Resolved: f.now()}
 	switch {
 	case a.NHSNumber != "":
-		if !match.ValidNHSNumber(a.NHSNumber) {
+		if !nhsnumber.Valid(a.NHSNumber) {
 			return nil, ErrAnchor
 		}
 	case a.Record != nil && a.Record.Source != "" && a.Record.ID != "":
@@ -397,11 +399,11 @@ func (f *Federation) Resolve(ctx context.Context, a Anchor, ask func(provenance.
 	var recs []match.Record
 	var sts []SourceStatus
 	if a.NHSNumber != "" {
-		recs, sts = f.Search(ctx, source.Query{NHSNumber: match.NormaliseNHSNumber(a.NHSNumber)}, ask)
+		recs, sts = f.Search(ctx, source.Query{NHSNumber: nhsnumber.Normalise(a.NHSNumber)}, ask)
 		// Records holding exactly this NHS number anchor the search; a
 		// source answering with another is ignored for this step.
 		recs = slices.DeleteFunc(recs, func(r match.Record) bool {
-			return match.NormaliseNHSNumber(r.NHSNumber) != match.NormaliseNHSNumber(a.NHSNumber)
+			return nhsnumber.Normalise(r.NHSNumber) != nhsnumber.Normalise(a.NHSNumber)
 		})
 		if len(recs) == 0 {
 			res.Sources = sts
@@ -416,8 +418,8 @@ func (f *Federation) Resolve(ctx context.Context, a Anchor, ask func(provenance.
 		primary := *a.Record
 		q := demographicQuery(&primary)
 		recs, sts = f.Search(ctx, q, ask)
-		if match.ValidNHSNumber(primary.NHSNumber) {
-			more, sts2 := f.Search(ctx, source.Query{NHSNumber: match.NormaliseNHSNumber(primary.NHSNumber)}, ask)
+		if nhsnumber.Valid(primary.NHSNumber) {
+			more, sts2 := f.Search(ctx, source.Query{NHSNumber: nhsnumber.Normalise(primary.NHSNumber)}, ask)
 			recs = dedupe(append(recs, more...))
 			sts = joinStatus(sts, sts2)
 		}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/carelens/carelens/mpi"
 
 	"github.com/stretchr/testify/assert"
@@ -72,7 +74,7 @@ func (s *testSource) Search(ctx context.Context, q source.Query) ([]match.Record
 		r := p.rec
 		switch {
 		case q.NHSNumber != "":
-			if match.NormaliseNHSNumber(r.NHSNumber) != q.NHSNumber {
+			if nhsnumber.Normalise(r.NHSNumber) != q.NHSNumber {
 				continue
 			}
 		case q.Family != "":

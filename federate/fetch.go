@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/carelens/carelens/fhirutil"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/merge"
@@ -171,8 +173,8 @@ func Demographic(r match.Record, retrieved time.Time) merge.Demographic {
 	if dt, st := match.ParseDate(r.BirthDate); st == match.DateOK && dt.Day != 0 {
 		d.BirthDate = time.Date(dt.Year, time.Month(dt.Month), dt.Day, 0, 0, 0, 0, time.UTC)
 	}
-	if r.NHSNumber != "" && match.ValidNHSNumber(r.NHSNumber) {
-		d.Identifiers = append(d.Identifiers, merge.Identifier{System: fhirutil.NHSNumberSystem, Value: match.NormaliseNHSNumber(r.NHSNumber)})
+	if r.NHSNumber != "" && nhsnumber.Valid(r.NHSNumber) {
+		d.Identifiers = append(d.Identifiers, merge.Identifier{System: fhirutil.NHSNumberSystem, Value: nhsnumber.Normalise(r.NHSNumber)})
 	}
 	for _, id := range r.Identifiers {
 		d.Identifiers = append(d.Identifiers, merge.Identifier{System: id.System, Value: id.Value})

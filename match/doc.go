@@ -38,7 +38,7 @@
 // counts every value it sets aside; [Preparer.Report] says what, per field
 // and per source, and `carelens link` prints it. [NormalisePostcode]
 // knows UK outward/inward parts; [NormalisePhone], [NormaliseEmail] and
-// [ValidNHSNumber] (mod 11, repdigits rejected) complete the set. Other
+// nhsnumber.Valid (mod 11, repdigits rejected) complete the set. Other
 // identifiers compare as strings within their system.
 //
 // # Blocking and scoring

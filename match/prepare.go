@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/antzucaro/matchr"
 )
 
@@ -394,8 +396,8 @@ func (p *Preparer) normalise(r *Record, nr *normRecord, order DateOrder) {
 		nr.flags |= flagEmailNameOnly
 	}
 	if r.NHSNumber != "" {
-		if ValidNHSNumber(r.NHSNumber) {
-			v, _ := strconv.ParseUint(NormaliseNHSNumber(r.NHSNumber), 10, 64)
+		if nhsnumber.Valid(r.NHSNumber) {
+			v, _ := strconv.ParseUint(nhsnumber.Normalise(r.NHSNumber), 10, 64)
 			nr.nhs = v
 		} else {
 			nr.flags |= flagBadNHS

@@ -42,7 +42,7 @@ type Record struct {
 	Email string `json:"email,omitempty"`
 
 	// NHSNumber is the NHS number as supplied; it is an identifier match only
-	// when it passes validation (see [ValidNHSNumber]).
+	// when it passes validation (see [nhsnumber.Valid]).
 	NHSNumber string `json:"nhsNumber,omitempty"`
 	// Identifiers are other identifiers (national id, social security
 	// number, hospital number), compared as strings within the same system.

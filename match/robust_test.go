@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -59,7 +61,7 @@ func steepCohort(people int, seed uint64) ([]match.Record, []int) {
 		p.email = fmt.Sprintf("%s.%s%d@example.com", strings.ToLower(p.g), strings.ToLower(p.f), r.IntN(100))
 		for {
 			first9 := fmt.Sprintf("4%08d", r.IntN(100_000_000))
-			if c, ok := match.NHSCheckDigit(first9); ok {
+			if c, ok := nhsnumber.CheckDigit(first9); ok {
 				p.nhs = first9 + string(c)
 				break
 			}

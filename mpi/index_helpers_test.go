@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/carelens/carelens/mpi"
 
 	"github.com/carelens/carelens/match"
@@ -20,7 +22,7 @@ var (
 func testNHS(n int) string {
 	for k := n; ; k++ {
 		first9 := fmt.Sprintf("4%08d", k%100000000)
-		if d, ok := match.NHSCheckDigit(first9); ok {
+		if d, ok := nhsnumber.CheckDigit(first9); ok {
 			return first9 + string(d)
 		}
 	}

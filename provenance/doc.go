@@ -1,7 +1,8 @@
 // Package provenance says where every piece of CareLens data came from.
 //
-// It is the leaf package of the module: [match], [merge] and fhirutil all
-// import it and it imports nothing of ours.
+// It sits at the bottom of the module: [match], [merge] and fhirutil all
+// import it, and it imports only the leaf package nhsnumber (one NHS
+// number check for the policy's opt-outs and the matcher alike).
 //
 // # Types
 //

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/carelens/carelens/nhsnumber"
 )
 
 // ErrInvalidPolicy is returned by [LoadPolicy] and [Policy.Validate] for a
@@ -21,7 +23,7 @@ var ErrInvalidPolicy = errors.New("provenance: invalid policy")
 
 // Categories returns the clinical categories a [Rule] may name, in a fixed
 // order. They are the values of merge.Category, repeated here because this
-// package imports nothing of the module.
+// package does not import merge (merge imports it).
 func Categories() []string {
 	return []string{"result", "observation", "report", "medication", "allergy", "problem",
 		"procedure", "immunisation", "encounter", "referral", "document", "note", "other"}
@@ -346,7 +348,7 @@ func (p *Policy) Validate() error {
 	optOuts := map[OptOut]int{}
 	for i, o := range p.OptOuts {
 		at := fmt.Sprintf("optOuts[%d]", i)
-		if !validNHSNumber(normNHS(o.Patient)) {
+		if !nhsnumber.Valid(o.Patient) {
 			return bad(at+".patient", "not a valid NHS number")
 		}
 		if o.Source == "" {
@@ -361,7 +363,7 @@ func (p *Policy) Validate() error {
 	restr := map[Restriction]int{}
 	for i, r := range p.Restrictions {
 		at := fmt.Sprintf("restrictions[%d]", i)
-		if !validNHSNumber(normNHS(r.Patient)) {
+		if !nhsnumber.Valid(r.Patient) {
 			return bad(at+".patient", "not a valid NHS number")
 		}
 		k := Restriction{Patient: normNHS(r.Patient), Source: r.Source}
@@ -576,28 +578,6 @@ func normNHS(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// validNHSNumber reports whether s is ten digits with a valid modulus 11
-// check digit.
-func validNHSNumber(s string) bool {
-	if len(s) != 10 {
-		return false
-	}
-	sum := 0
-	for i := range 10 {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		if i < 9 {
-			sum += int(s[i]-'0') * (10 - i)
-		}
-	}
-	check := 11 - sum%11
-	if check == 11 {
-		check = 0
-	}
-	return check != 10 && check == int(s[9]-'0')
 }
 
 // Withheld accumulates what a policy withheld from one view, for the

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/carelens/carelens/fhirutil"
-	"github.com/carelens/carelens/match"
 )
 
 // Params returns the FHIR R4 Patient search parameters that ask a source
@@ -20,8 +21,8 @@ import (
 // family name and a full birth date gives an error wrapping [ErrQuery].
 // The error never holds q's values.
 func (q Query) Params() (url.Values, error) {
-	if match.ValidNHSNumber(q.NHSNumber) {
-		return url.Values{"identifier": {fhirutil.NHSNumberSystem + "|" + match.NormaliseNHSNumber(q.NHSNumber)}}, nil
+	if nhsnumber.Valid(q.NHSNumber) {
+		return url.Values{"identifier": {fhirutil.NHSNumberSystem + "|" + nhsnumber.Normalise(q.NHSNumber)}}, nil
 	}
 	family := strings.TrimSpace(q.Family)
 	if family == "" || !fullDate.MatchString(q.BirthDate) {

@@ -8,8 +8,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/carelens/carelens/audit"
-	"github.com/carelens/carelens/match"
 )
 
 // maxBreakGlassText bounds the user's free-text reason.
@@ -21,7 +22,7 @@ const maxBreakGlassText = 1000
 // for the organisation's privacy officer) before it takes effect.
 func (s *Server) breakGlassStart(q *request) {
 	nhs := q.r.PathValue("nhs")
-	if !match.ValidNHSNumber(nhs) || len(nhs) != 10 {
+	if !nhsnumber.Valid(nhs) || len(nhs) != 10 {
 		s.render(q.w, http.StatusNotFound, "error.html", errorData{base: q.base("Record"), Message: "That is not a valid NHS number."})
 		return
 	}
@@ -95,8 +96,8 @@ func (s *Server) entryView(ev audit.Event) entryView {
 	if o, ok := s.orgs[ev.Org]; ok {
 		e.Org = o.Name
 	}
-	if match.ValidNHSNumber(ev.Patient) {
-		e.Patient, e.PatientDigits = formatNHS(ev.Patient), match.NormaliseNHSNumber(ev.Patient)
+	if nhsnumber.Valid(ev.Patient) {
+		e.Patient, e.PatientDigits = formatNHS(ev.Patient), nhsnumber.Normalise(ev.Patient)
 	}
 	var names []string
 	for _, id := range ev.Answered {
@@ -137,7 +138,7 @@ func (s *Server) accesses(q *request) {
 		s.render(q.w, http.StatusForbidden, "error.html", errorData{base: q.base("Access log"), Message: "Only privacy officers and administrators see the access log."})
 		return
 	}
-	if !match.ValidNHSNumber(nhs) || len(nhs) != 10 {
+	if !nhsnumber.Valid(nhs) || len(nhs) != 10 {
 		s.render(q.w, http.StatusNotFound, "error.html", errorData{base: q.base("Access log"), Message: "That is not a valid NHS number."})
 		return
 	}

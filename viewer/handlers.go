@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/carelens/carelens/mpi"
 
 	"github.com/carelens/carelens/audit"
@@ -186,7 +188,7 @@ func (s *Server) search(q *request) {
 		n := strings.NewReplacer(" ", "", "-", "").Replace(d.NHS)
 		if len(n) != 10 || strings.Trim(n, "0123456789") != "" {
 			d.Error = "An NHS number is 10 digits."
-		} else if !match.ValidNHSNumber(n) {
+		} else if !nhsnumber.Valid(n) {
 			d.Error = "That is not a valid NHS number: its check digit does not match. Check it and try again."
 		}
 		if d.Error != "" {
@@ -212,8 +214,8 @@ func (s *Server) search(q *request) {
 	recs = slices.DeleteFunc(recs, func(r match.Record) bool {
 		src, _ := s.fed.Source(r.Source)
 		nhs := ""
-		if match.ValidNHSNumber(r.NHSNumber) {
-			nhs = match.NormaliseNHSNumber(r.NHSNumber)
+		if nhsnumber.Valid(r.NHSNumber) {
+			nhs = nhsnumber.Normalise(r.NHSNumber)
 		}
 		return !s.policy.SourceShares(viewer, nhs, src)
 	})
@@ -259,8 +261,8 @@ func (s *Server) groupResults(q *request, recs []match.Record) []searchResult {
 	}
 	for _, r := range recs {
 		src := s.sourceName(r.Source)
-		if match.ValidNHSNumber(r.NHSNumber) {
-			n := match.NormaliseNHSNumber(r.NHSNumber)
+		if nhsnumber.Valid(r.NHSNumber) {
+			n := nhsnumber.Normalise(r.NHSNumber)
 			if g, ok := byNHS[n]; ok {
 				g.Sources += ", " + src
 				continue
@@ -294,7 +296,7 @@ func (s *Server) sourceName(id string) string {
 // anchor reads the patient a record URL names.
 func (s *Server) anchor(q *request) (federate.Anchor, string, error) {
 	if n := q.r.PathValue("nhs"); n != "" {
-		if !match.ValidNHSNumber(n) || len(n) != 10 {
+		if !nhsnumber.Valid(n) || len(n) != 10 {
 			return federate.Anchor{}, "", errors.New("that is not a valid NHS number")
 		}
 		return federate.Anchor{NHSNumber: n}, "/patient/" + n, nil

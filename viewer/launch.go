@@ -11,10 +11,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/carelens/carelens/audit"
-	"github.com/carelens/carelens/match"
 )
 
 // LaunchConfig configures context launch: a GP or hospital system opens a
@@ -139,7 +140,7 @@ func (l *launcher) check(token string) (*LaunchClaims, error) {
 	if c.ID == "" || len(c.ID) > 128 {
 		return nil, fmt.Errorf("%w: no token id", errLaunch)
 	}
-	if !match.ValidNHSNumber(c.NHS) || len(c.NHS) != 10 {
+	if !nhsnumber.Valid(c.NHS) || len(c.NHS) != 10 {
 		return nil, fmt.Errorf("%w: invalid NHS number claim", errLaunch)
 	}
 	key := c.Issuer + "\x00" + c.ID

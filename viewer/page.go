@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/federate"
 	"github.com/carelens/carelens/fhirutil"
@@ -549,7 +551,7 @@ func formatBirthTime(t, now time.Time) string {
 
 // formatNHS writes an NHS number 3 3 4, as NHS systems display it.
 func formatNHS(n string) string {
-	n = match.NormaliseNHSNumber(n)
+	n = nhsnumber.Normalise(n)
 	if len(n) != 10 {
 		return n
 	}

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/nhsnumber"
 )
 
 // Params sets one cohort. The zero value of a field is not a default:
@@ -263,12 +263,12 @@ func Generate(p Params) *Cohort {
 	nhs := func() string {
 		for {
 			first := fmt.Sprintf("%d%08d", 4+r.IntN(4), r.IntN(100_000_000))
-			if d, ok := match.NHSCheckDigit(first); ok {
+			if d, ok := nhsnumber.CheckDigit(first); ok {
 				s := first + string(rune('0'+d))
 				if d > 9 {
 					s = first + string(rune(d))
 				}
-				if match.ValidNHSNumber(s) && !usedNHS[s] {
+				if nhsnumber.Valid(s) && !usedNHS[s] {
 					usedNHS[s] = true
 					return s
 				}

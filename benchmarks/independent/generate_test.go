@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/nhsnumber"
 )
 
 func smallParams() Params {
@@ -45,7 +45,7 @@ func TestGenerateCohort(t *testing.T) {
 			}
 			withNHS++
 			want := !r.Has("nhs-typo")
-			if got := match.ValidNHSNumber(v); got != want {
+			if got := nhsnumber.Valid(v); got != want {
 				t.Errorf("record %s: NHS number %q valid %v, want %v", r.ID(), v, got, want)
 			}
 			if want && strings.ReplaceAll(v, " ", "") != c.People[r.Person].NHS {

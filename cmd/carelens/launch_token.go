@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/nhsnumber"
+
 	"github.com/carelens/carelens/viewer"
 	"github.com/carelens/carelens/viewer/demo"
 )
@@ -35,7 +36,7 @@ func runLaunchToken(_ context.Context, args []string, _ io.Reader, stdout, stder
 		return err
 	}
 	n := strings.NewReplacer(" ", "", "-", "").Replace(*nhs)
-	if !match.ValidNHSNumber(n) || len(n) != 10 {
+	if !nhsnumber.Valid(n) || len(n) != 10 {
 		fs.Usage()
 		return fmt.Errorf("%w: --nhs must be a valid NHS number", errUsage)
 	}

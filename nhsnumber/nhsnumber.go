@@ -1,13 +1,16 @@
-package match
+// Package nhsnumber reads and checks NHS numbers: the ten-digit number
+// (three, three and four digits as usually written) whose last digit is a
+// modulus-11 check on the first nine.
+package nhsnumber
 
-// NHSCheckDigit returns the modulus-11 check digit for the first nine digits
+// CheckDigit returns the modulus-11 check digit for the first nine digits
 // of an NHS number, and false when no valid number has those nine digits
 // (the remainder rule gives 10). first9 must hold exactly nine ASCII digits;
 // otherwise ok is false.
 //
 // The algorithm: weight digits 1..9 by 10, 9, ..., 2, sum, take the sum
 // modulo 11, subtract that from 11; 11 becomes 0 and 10 means no number.
-func NHSCheckDigit(first9 string) (digit byte, ok bool) {
+func CheckDigit(first9 string) (digit byte, ok bool) {
 	if len(first9) != 9 {
 		return 0, false
 	}
@@ -29,9 +32,9 @@ func NHSCheckDigit(first9 string) (digit byte, ok bool) {
 	return byte('0' + check), true
 }
 
-// NormaliseNHSNumber strips spaces and hyphens (the number is often written
+// Normalise strips spaces and hyphens (the number is often written
 // 3-3-4) and returns the ten digits, or "" if what remains is not ten digits.
-func NormaliseNHSNumber(s string) string {
+func Normalise(s string) string {
 	var b [10]byte
 	n := 0
 	for i := 0; i < len(s); i++ {
@@ -55,13 +58,13 @@ func NormaliseNHSNumber(s string) string {
 	return string(b[:])
 }
 
-// ValidNHSNumber reports whether s (after [NormaliseNHSNumber]) is a usable
+// Valid reports whether s (after [Normalise]) is a usable
 // NHS number: ten digits whose check digit is right and which is not a
 // number that passes the check but is never issued to a person: one digit
 // repeated (0000000000, 9999999999...). Only a valid number is ever an
 // identifier match.
-func ValidNHSNumber(s string) bool {
-	n := NormaliseNHSNumber(s)
+func Valid(s string) bool {
+	n := Normalise(s)
 	if n == "" {
 		return false
 	}
@@ -75,6 +78,6 @@ func ValidNHSNumber(s string) bool {
 	if repdigit {
 		return false
 	}
-	d, ok := NHSCheckDigit(n[:9])
+	d, ok := CheckDigit(n[:9])
 	return ok && d == n[9]
 }

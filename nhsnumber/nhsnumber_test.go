@@ -1,4 +1,4 @@
-package match
+package nhsnumber
 
 import (
 	"testing"
@@ -29,7 +29,7 @@ func TestValidNHSNumber(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, ValidNHSNumber(tc.in), tc.reason)
+			assert.Equal(t, tc.want, Valid(tc.in), tc.reason)
 		})
 	}
 }
@@ -47,12 +47,12 @@ func TestNHSCheckDigitDetectsSingleErrors(t *testing.T) {
 					continue
 				}
 				b[i] = d
-				assert.False(t, ValidNHSNumber(string(b)), "substitution %s", b)
+				assert.False(t, Valid(string(b)), "substitution %s", b)
 			}
 			b[i] = orig
 			if i < 9 && b[i] != b[i+1] {
 				b[i], b[i+1] = b[i+1], b[i]
-				assert.False(t, ValidNHSNumber(string(b)), "transposition %s", b)
+				assert.False(t, Valid(string(b)), "transposition %s", b)
 				b[i], b[i+1] = b[i+1], b[i]
 			}
 		}
