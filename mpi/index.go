@@ -938,8 +938,8 @@ func (rd reader) candidatesBlocks(ce *cacheEntry, self match.RecordRef, blocks *
 	}
 	sc := rd.ix.m.Scorer(need...) // after preparing every candidate
 	for i := range out {
-		v := sc.Verdict(ce.p, ents[i].p)
-		out[i].weight, out[i].prob, out[i].grade = v.Weight, v.Probability, v.Grade(rd.ix.opt.Thresholds)
+		v, g := sc.Grade(ce.p, ents[i].p, rd.ix.opt.Thresholds)
+		out[i].weight, out[i].prob, out[i].grade = v.Weight, v.Probability, g
 	}
 	return out, nil
 }
@@ -1528,7 +1528,7 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 				edges = append(edges, edge{i, j, math.Inf(1), true})
 				continue
 			}
-			if v := sc.Verdict(ents[i].p, ents[j].p); v.Grade(w.ix.opt.Thresholds) == match.GradeCertain {
+			if v, g := sc.Grade(ents[i].p, ents[j].p, w.ix.opt.Thresholds); g == match.GradeCertain {
 				edges = append(edges, edge{i, j, v.Weight, false})
 			}
 		}
