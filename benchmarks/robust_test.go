@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +149,87 @@ func TestRobustNoIdentifierAnchors(t *testing.T) {
 	assert.Less(t, els.Weight, -4.0, "clearly different birth dates weigh strongly against a match")
 	tp, pred, both := PairCounts(ent, res.Cluster)
 	assert.Less(t, float64(pred-both)/float64(tp), 0.001)
+}
+
+var robustDiagnose = flag.String("robust.diagnose", "", "TestRobustMissedReasons: the profile whose missed true pairs are tallied by reason")
+
+// TestRobustMissedReasons tallies, for one profile (-robust.diagnose
+// NAME), why each true pair the default link leaves apart is missed: a
+// constraint that refused it (above the threshold), its weight below the
+// threshold (with the comparisons that did not agree), or neither
+// (blocking never made it a candidate, or clustering refused the merge).
+// A diagnostic: it asserts only that every missed pair gets one reason.
+func TestRobustMissedReasons(t *testing.T) {
+	if *robustDiagnose == "" {
+		t.Skip("set -robust.diagnose=PROFILE")
+	}
+	n := cmpOr(*robustPeople, 5000)
+	var p *RobustProfile
+	for _, q := range RobustProfiles(n) {
+		if q.Name == *robustDiagnose {
+			p = &q
+		}
+	}
+	require.NotNil(t, p, "no profile %q", *robustDiagnose)
+	recs, ent := p.Generate()
+	res, err := match.Link(t.Context(), recs, nil)
+	require.NoError(t, err)
+	thr := match.Weight(res.Model.EffectiveThreshold())
+	reasons := map[string]int{}
+	missed := 0
+	for a := range recs {
+		for b := a + 1; b < len(recs); b++ {
+			if ent[a] != ent[b] || res.Cluster[a] == res.Cluster[b] {
+				continue
+			}
+			missed++
+			e := res.Scorer.Explain(&res.Prepared[a], &res.Prepared[b])
+			var why string
+			switch {
+			case e.Weight >= thr && e.Constraint != "":
+				why = "constraint: " + e.Constraint + ";"
+			case e.Weight >= thr:
+				why = "linkable: not a candidate, or a cluster guard;"
+			default:
+				why = "below threshold;"
+				if e.Constraint != "" {
+					why += " also " + e.Constraint + ";"
+				}
+			}
+			// The comparisons that did not agree exactly say which
+			// variation cost the pair.
+			for _, c := range e.Comparisons {
+				if !strings.HasPrefix(c.Level, "exact") {
+					why += " " + c.Name + "=" + c.Level
+				}
+			}
+			if reasons[why] == 0 && os.Getenv("CARELENS_DEBUG_ROBUST") != "" {
+				t.Logf("example %s\n%v\n%v\n%s", why, recs[a], recs[b], e)
+			}
+			reasons[why]++
+		}
+	}
+	type kv struct {
+		k string
+		n int
+	}
+	var all []kv
+	sum := 0
+	for k, v := range reasons {
+		all = append(all, kv{k, v})
+		sum += v
+	}
+	slices.SortFunc(all, func(x, y kv) int { return y.n - x.n })
+	t.Logf("%s: %d missed true pairs", p.Name, missed)
+	for _, r := range all[:min(25, len(all))] {
+		t.Logf("%5d  %s", r.n, r.k)
+	}
+	assert.Equal(t, missed, sum)
+}
+
+func cmpOr(v, d int) int {
+	if v == 0 {
+		return d
+	}
+	return v
 }
