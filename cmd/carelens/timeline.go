@@ -111,13 +111,9 @@ func runTimeline(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		for i, s := range srcs {
 			sources[i] = s.src
 		}
-		data, err := fhirutil.TimelineBundle(tl.Entries(), &fhirutil.TimelineOptions{Sources: sources, Conflicts: tl.Conflicts})
-		if err != nil {
-			return fmt.Errorf("timeline: -fhir: %w", err)
-		}
+		// Written a resource at a time: the Bundle is never whole in memory.
 		if err := writeFileWith(*fhirOut, func(w io.Writer) error {
-			_, err := w.Write(data)
-			return err
+			return fhirutil.WriteTimelineBundle(w, tl.Entries(), &fhirutil.TimelineOptions{Sources: sources, Conflicts: tl.Conflicts})
 		}); err != nil {
 			return fmt.Errorf("timeline: -fhir: %w", err)
 		}
