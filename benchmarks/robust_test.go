@@ -16,14 +16,20 @@ import (
 	"github.com/carelens/carelens/match"
 )
 
-var robustPeople = flag.Int("robust.people", 0, "people per robustness profile (default 5000, 2000 with -short)")
+var (
+	robustPeople = flag.Int("robust.people", 0, "people per robustness profile (default 5000, 2000 with -short)")
+	robustSeed   = flag.Uint64("robust.seed", 0, "cohort seed for the robustness sweep (0: each profile's own)")
+)
 
 // knownGaps are the profiles that do not meet the issue 13 targets with
 // the defaults, with what is missing; their F1 is reported, not asserted
 // (false merges always are).
 var knownGaps = map[string]string{
 	"names-dob-only": "by default a pair is never linked on name and birth date alone, so recall is 0; " +
-		"the run with LinkOptions.UniqueNameDOB below is the explicit option for such files",
+		"the run with LinkOptions.UniqueNameDOB below is the explicit option for such files. " +
+		"No name-frequency rule meets both targets here: the planted namesakes (1% of people) are identical " +
+		"on every field present, and with UniqueNameDOB 5 of 5 (5,000 people) and 31 of 32 (20,000) " +
+		"false-merge pairs join such records; a 100 times stricter frequency cap still leaves 0.111% at 20,000",
 }
 
 // TestRobustness trains with defaults on every profile of the sweep and
@@ -41,6 +47,9 @@ func TestRobustness(t *testing.T) {
 		}
 	}
 	for _, p := range RobustProfiles(n) {
+		if *robustSeed != 0 {
+			p.Seed = *robustSeed
+		}
 		t.Run(p.Name, func(t *testing.T) {
 			recs, ent := p.Generate()
 			ceil := RecallCeiling(recs, ent)
@@ -52,8 +61,9 @@ func TestRobustness(t *testing.T) {
 				prec, rec := ratio(both, pred), ratio(both, tp)
 				f1 = harmonic(prec, rec)
 				fm = float64(pred-both) / float64(max(tp, 1))
-				t.Logf("%-16s records=%d true_pairs=%d P=%.4f R=%.4f F1=%.4f false_merges=%d (%.3f%% of true pairs) ceiling R=%.4f F1=%.4f %.1fs",
-					label, len(recs), tp, prec, rec, f1, pred-both, 100*fm, ceil, harmonic(1, ceil), time.Since(start).Seconds())
+				t.Logf("%-16s records=%d true_pairs=%d P=%.4f R=%.4f F1=%.4f false_merges=%d (%.3f%% of true pairs; %d of records identical on every field) ceiling R=%.4f F1=%.4f %.1fs",
+					label, len(recs), tp, prec, rec, f1, pred-both, 100*fm, IndistinguishableFalseMerges(recs, ent, res.Cluster),
+					ceil, harmonic(1, ceil), time.Since(start).Seconds())
 				if os.Getenv("CARELENS_DEBUG_ROBUST") != "" {
 					logModel(t, res.Model)
 					logFalseMerges(t, recs, ent, res, 5)
