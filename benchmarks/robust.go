@@ -404,15 +404,7 @@ func PairCounts(entity []string, cluster []int) (truePairs, predicted, both int6
 // every other person's records. It is an upper bound: typos that make
 // two namesakes' records differ count as telling them apart.
 func RecallCeiling(recs []match.Record, entity []string) float64 {
-	key := func(r *match.Record) string {
-		d, st := match.ParseDate(r.BirthDate)
-		dob := ""
-		if st == match.DateOK {
-			dob = fmt.Sprint(d)
-		}
-		return strings.ToUpper(strings.Join([]string{strings.Join(r.Given, " "), r.Family, dob, r.Sex,
-			strings.Join(r.Address, " "), r.Town, r.Postcode, r.Phone, r.Email, r.NHSNumber}, "|"))
-	}
+	key := recordKey
 	owners := map[string]map[string]bool{}
 	keys := make([]string, len(recs))
 	for i := range recs {
@@ -441,4 +433,39 @@ func RecallCeiling(recs []match.Record, entity []string) float64 {
 		return 1
 	}
 	return float64(reachable) / float64(total)
+}
+
+// recordKey is a record's every field, case and date format aside: two
+// records with one key cannot be told apart.
+func recordKey(r *match.Record) string {
+	d, st := match.ParseDate(r.BirthDate)
+	dob := ""
+	if st == match.DateOK {
+		dob = fmt.Sprint(d)
+	}
+	return strings.ToUpper(strings.Join([]string{strings.Join(r.Given, " "), r.Family, dob, r.Sex,
+		strings.Join(r.Address, " "), r.Town, r.Postcode, r.Phone, r.Email, r.NHSNumber}, "|"))
+}
+
+// IndistinguishableFalseMerges counts the false-merge pairs of a
+// clustering whose two records are identical on every field present (see
+// [RecallCeiling]): merges no linker can avoid without refusing the
+// true pairs that look the same.
+func IndistinguishableFalseMerges(recs []match.Record, entity []string, cluster []int) int64 {
+	byCl := map[int][]int{}
+	for i, c := range cluster {
+		byCl[c] = append(byCl[c], i)
+	}
+	var n int64
+	for _, idx := range byCl {
+		for x := range idx {
+			for y := x + 1; y < len(idx); y++ {
+				a, b := idx[x], idx[y]
+				if entity[a] != entity[b] && recordKey(&recs[a]) == recordKey(&recs[b]) {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }

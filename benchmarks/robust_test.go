@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,14 +16,20 @@ import (
 	"github.com/carelens/carelens/match"
 )
 
-var robustPeople = flag.Int("robust.people", 0, "people per robustness profile (default 5000, 2000 with -short)")
+var (
+	robustPeople = flag.Int("robust.people", 0, "people per robustness profile (default 5000, 2000 with -short)")
+	robustSeed   = flag.Uint64("robust.seed", 0, "cohort seed for the robustness sweep (0: each profile's own)")
+)
 
 // knownGaps are the profiles that do not meet the issue 13 targets with
 // the defaults, with what is missing; their F1 is reported, not asserted
 // (false merges always are).
 var knownGaps = map[string]string{
 	"names-dob-only": "by default a pair is never linked on name and birth date alone, so recall is 0; " +
-		"the run with LinkOptions.UniqueNameDOB below is the explicit option for such files",
+		"the run with LinkOptions.UniqueNameDOB below is the explicit option for such files. " +
+		"No name-frequency rule meets both targets here: the planted namesakes (1% of people) are identical " +
+		"on every field present, and with UniqueNameDOB 5 of 5 (5,000 people) and 31 of 32 (20,000) " +
+		"false-merge pairs join such records; a 100 times stricter frequency cap still leaves 0.111% at 20,000",
 }
 
 // TestRobustness trains with defaults on every profile of the sweep and
@@ -40,6 +47,9 @@ func TestRobustness(t *testing.T) {
 		}
 	}
 	for _, p := range RobustProfiles(n) {
+		if *robustSeed != 0 {
+			p.Seed = *robustSeed
+		}
 		t.Run(p.Name, func(t *testing.T) {
 			recs, ent := p.Generate()
 			ceil := RecallCeiling(recs, ent)
@@ -51,8 +61,9 @@ func TestRobustness(t *testing.T) {
 				prec, rec := ratio(both, pred), ratio(both, tp)
 				f1 = harmonic(prec, rec)
 				fm = float64(pred-both) / float64(max(tp, 1))
-				t.Logf("%-16s records=%d true_pairs=%d P=%.4f R=%.4f F1=%.4f false_merges=%d (%.3f%% of true pairs) ceiling R=%.4f F1=%.4f %.1fs",
-					label, len(recs), tp, prec, rec, f1, pred-both, 100*fm, ceil, harmonic(1, ceil), time.Since(start).Seconds())
+				t.Logf("%-16s records=%d true_pairs=%d P=%.4f R=%.4f F1=%.4f false_merges=%d (%.3f%% of true pairs; %d of records identical on every field) ceiling R=%.4f F1=%.4f %.1fs",
+					label, len(recs), tp, prec, rec, f1, pred-both, 100*fm, IndistinguishableFalseMerges(recs, ent, res.Cluster),
+					ceil, harmonic(1, ceil), time.Since(start).Seconds())
 				if os.Getenv("CARELENS_DEBUG_ROBUST") != "" {
 					logModel(t, res.Model)
 					logFalseMerges(t, recs, ent, res, 5)
@@ -148,4 +159,87 @@ func TestRobustNoIdentifierAnchors(t *testing.T) {
 	assert.Less(t, els.Weight, -4.0, "clearly different birth dates weigh strongly against a match")
 	tp, pred, both := PairCounts(ent, res.Cluster)
 	assert.Less(t, float64(pred-both)/float64(tp), 0.001)
+}
+
+var robustDiagnose = flag.String("robust.diagnose", "", "TestRobustMissedReasons: the profile whose missed true pairs are tallied by reason")
+
+// TestRobustMissedReasons tallies, for one profile (-robust.diagnose
+// NAME), why each true pair the default link leaves apart is missed: a
+// constraint that refused it (above the threshold), its weight below the
+// threshold (with the comparisons that did not agree), or neither
+// (blocking never made it a candidate, or clustering refused the merge).
+// A diagnostic: it asserts only that every missed pair gets one reason.
+func TestRobustMissedReasons(t *testing.T) {
+	if *robustDiagnose == "" {
+		t.Skip("set -robust.diagnose=PROFILE")
+	}
+	n := cmpOr(*robustPeople, 5000)
+	var p *RobustProfile
+	for _, q := range RobustProfiles(n) {
+		if q.Name == *robustDiagnose {
+			p = &q
+		}
+	}
+	require.NotNil(t, p, "no profile %q", *robustDiagnose)
+	recs, ent := p.Generate()
+	res, err := match.Link(t.Context(), recs, nil)
+	require.NoError(t, err)
+	thr := match.Weight(res.Model.EffectiveThreshold())
+	reasons := map[string]int{}
+	missed := 0
+	for a := range recs {
+		for b := a + 1; b < len(recs); b++ {
+			if ent[a] != ent[b] || res.Cluster[a] == res.Cluster[b] {
+				continue
+			}
+			missed++
+			e := res.Scorer.Explain(&res.Prepared[a], &res.Prepared[b])
+			var why string
+			switch {
+			case e.Weight >= thr && e.Constraint != "":
+				why = "constraint: " + e.Constraint + ";"
+			case e.Weight >= thr:
+				why = "linkable: not a candidate, or a cluster guard;"
+			default:
+				why = "below threshold;"
+				if e.Constraint != "" {
+					why += " also " + e.Constraint + ";"
+				}
+			}
+			// The comparisons that did not agree exactly say which
+			// variation cost the pair.
+			for _, c := range e.Comparisons {
+				if !strings.HasPrefix(c.Level, "exact") {
+					why += " " + c.Name + "=" + c.Level
+				}
+			}
+			if reasons[why] == 0 && os.Getenv("CARELENS_DEBUG_ROBUST") != "" {
+				t.Logf("example %s\n%v\n%v\n%s", why, recs[a], recs[b], e)
+			}
+			reasons[why]++
+		}
+	}
+	type kv struct {
+		k string
+		n int
+	}
+	var all []kv
+	sum := 0
+	for k, v := range reasons {
+		all = append(all, kv{k, v})
+		sum += v
+	}
+	slices.SortFunc(all, func(x, y kv) int { return y.n - x.n })
+	t.Logf("%s: %d missed true pairs", p.Name, missed)
+	for _, r := range all[:min(25, len(all))] {
+		t.Logf("%5d  %s", r.n, r.k)
+	}
+	assert.Equal(t, missed, sum)
+}
+
+func cmpOr(v, d int) int {
+	if v == 0 {
+		return d
+	}
+	return v
 }

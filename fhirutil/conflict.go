@@ -65,38 +65,34 @@ type conflictMark struct {
 	reason merge.Reason
 }
 
-// conflictIndex reads the DetectedIssue resources of b that carry
-// [ConflictSystem]: for each implicated reference (a fullUrl or "Type/id"),
-// its conflict. Nil when there are none.
-func (b *Batch) conflictIndex() map[string]conflictMark {
-	var idx map[string]conflictMark
-	for _, r := range b.Resources {
-		v, ok := r.conflictIdentifier()
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseUint(v, 10, 32)
-		if err != nil || n == 0 {
-			continue
-		}
-		m := conflictMark{id: merge.ConflictID(n)}
-		di := r.cr.GetDetectedIssue()
-		for _, c := range di.GetCode().GetCoding() {
-			if c.GetSystem().GetValue() == ConflictSystem {
-				m.reason = merge.Reason(c.GetCode().GetValue())
-			}
-		}
-		for _, ref := range di.GetImplicated() {
-			if s := referenceString(ref); s != "" {
-				if idx == nil {
-					idx = map[string]conflictMark{}
-				}
-				s, _, _ = strings.Cut(s, "/_history/")
-				idx[s] = m
-			}
+// addConflict reads r when it is a DetectedIssue that carries
+// [ConflictSystem]: for each implicated reference (a fullUrl or
+// "Type/id"), its conflict.
+func (x *crossRefs) addConflict(r *Resource) {
+	v, ok := r.conflictIdentifier()
+	if !ok {
+		return
+	}
+	n, err := strconv.ParseUint(v, 10, 32)
+	if err != nil || n == 0 {
+		return
+	}
+	m := conflictMark{id: merge.ConflictID(n)}
+	di := r.cr.GetDetectedIssue()
+	for _, c := range di.GetCode().GetCoding() {
+		if c.GetSystem().GetValue() == ConflictSystem {
+			m.reason = merge.Reason(c.GetCode().GetValue())
 		}
 	}
-	return idx
+	for _, ref := range di.GetImplicated() {
+		if s := referenceString(ref); s != "" {
+			if x.conflicts == nil {
+				x.conflicts = map[string]conflictMark{}
+			}
+			s, _, _ = strings.Cut(s, "/_history/")
+			x.conflicts[s] = m
+		}
+	}
 }
 
 // conflictIdentifier returns the value of r's identifier in
@@ -117,14 +113,14 @@ func (r *Resource) isConflictIssue() bool {
 	return ok
 }
 
-// conflictOf returns the conflict the index gives r, by fullUrl or
+// conflictOf returns the conflict marked on the resource k, by fullUrl or
 // "Type/id".
-func (r *Resource) conflictOf(idx map[string]conflictMark) (conflictMark, bool) {
-	if m, ok := idx[r.FullURL]; ok && r.FullURL != "" {
+func (x *crossRefs) conflictOf(k refKey) (conflictMark, bool) {
+	if m, ok := x.conflicts[k.fullURL]; ok && k.fullURL != "" {
 		return m, true
 	}
-	m, ok := idx[r.Type+"/"+r.ID]
-	return m, ok && r.ID != ""
+	m, ok := x.conflicts[k.typ+"/"+k.id]
+	return m, ok && k.id != ""
 }
 
 // Conflicts returns the conflicts that b's DetectedIssue resources of
@@ -132,13 +128,22 @@ func (r *Resource) conflictOf(idx map[string]conflictMark) (conflictMark, bool) 
 // with its reason and its entries' positions in [Batch.Entries]; the
 // entries themselves carry the conflict's id.
 func (b *Batch) Conflicts() []merge.Conflict {
+	var x crossRefs
+	for _, r := range b.Resources {
+		x.addConflict(r)
+	}
+	return conflictsOf(x.conflicts, b.Entries())
+}
+
+// conflictsOf lists the conflicts marked in idx that entries carry.
+func conflictsOf(idx map[string]conflictMark, entries []merge.Entry) []merge.Conflict {
 	reasons := map[merge.ConflictID]merge.Reason{}
-	for _, m := range b.conflictIndex() {
+	for _, m := range idx {
 		reasons[m.id] = m.reason
 	}
 	var out []merge.Conflict
 	at := map[merge.ConflictID]int{} // a conflict's position in out
-	for i, e := range b.Entries() {
+	for i, e := range entries {
 		if e.Conflict == 0 {
 			continue
 		}

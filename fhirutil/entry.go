@@ -40,85 +40,123 @@ var noteTypes = map[string]bool{"11506-3": true, "34109-9": true, "34746-8": tru
 // resource types CareLens does not map becoming [merge.CategoryOther].
 // Before merging, put each source's entries in order with [merge.Engine.Sort].
 // A DetectedIssue in [ConflictSystem] is no entry of its own: the entries
-// it implicates carry its conflict id.
+// it implicates carry its conflict id. [ReadEntries] gives the same
+// entries from a reader without holding the resources.
 func (b *Batch) Entries() []merge.Entry {
 	out := make([]merge.Entry, 0, len(b.Resources))
-	meds := b.medicationIndex()
-	provs := b.provenanceIndex()
-	conflicts := b.conflictIndex()
+	var x crossRefs
+	x.add(b)
 	for _, r := range b.Resources {
-		if r.Type == "Patient" || r.isConflictIssue() {
+		if !r.isEntry() {
 			continue
 		}
-		e := r.entry(b.Source.ID, b.Retrieved, meds)
-		if m, ok := r.conflictOf(conflicts); ok {
-			e.Conflict = m.id
-		}
-		if provs != nil {
-			var tags []provenance.Tag
-			if r.FullURL != "" {
-				tags = append(tags, provs[r.FullURL]...)
-			}
-			if r.ID != "" {
-				tags = append(tags, provs[r.Type+"/"+r.ID]...)
-			}
-			if len(tags) > 0 {
-				e.Lineage = e.Lineage.Union(provenance.Of(tags...))
-			}
-		}
+		e := r.entry(b.Source.ID, b.Retrieved, x.meds)
+		x.resolve(&e, r.refKey())
 		out = append(out, e)
 	}
 	return out
 }
 
-// provenanceIndex reads the Provenance resources of b: for each target
+// isEntry reports whether r yields an entry: Patients and the
+// DetectedIssues of [ConflictSystem] do not.
+func (r *Resource) isEntry() bool { return r.Type != "Patient" && !r.isConflictIssue() }
+
+// crossRefs are what one resource of an input says of others, which
+// [Batch.Entries] reads into their entries: the codes of Medications
+// (for a medicationReference), the sources Provenances give their
+// targets, and the conflicts DetectedIssues of [ConflictSystem] mark.
+// They are small beside the resources: a code per Medication, a tag per
+// Provenance entity, a mark per implicated reference.
+type crossRefs struct {
+	meds      medications
+	provs     map[string][]provenance.Tag // by target: a fullUrl or "Type/id"
+	conflicts map[string]conflictMark     // by implicated fullUrl or "Type/id"
+}
+
+// add reads the cross-references of b's resources. Adding the batches of
+// one input in order gives what adding them as one batch gives: a later
+// Medication or conflict for the same reference wins, Provenance tags
+// accumulate in input order.
+func (x *crossRefs) add(b *Batch) {
+	for _, r := range b.Resources {
+		x.addMedication(r)
+		x.addProvenance(r, b.Source.ID)
+		x.addConflict(r)
+	}
+}
+
+// refKey is what an entry is found by in the cross-references.
+type refKey struct {
+	typ, id, fullURL string
+}
+
+func (r *Resource) refKey() refKey { return refKey{typ: r.Type, id: r.ID, fullURL: r.FullURL} }
+
+// resolve applies the conflict marks and Provenance sources of the
+// resource k to its entry e.
+func (x *crossRefs) resolve(e *merge.Entry, k refKey) {
+	if m, ok := x.conflictOf(k); ok {
+		e.Conflict = m.id
+	}
+	if x.provs == nil {
+		return
+	}
+	var tags []provenance.Tag
+	if k.fullURL != "" {
+		tags = append(tags, x.provs[k.fullURL]...)
+	}
+	if k.id != "" {
+		tags = append(tags, x.provs[k.typ+"/"+k.id]...)
+	}
+	if len(tags) > 0 {
+		e.Lineage = e.Lineage.Union(provenance.Of(tags...))
+	}
+}
+
+// addProvenance reads r when it is a Provenance: for each target
 // reference (a fullUrl or "Type/id"), the tags of its source entities. An
 // entity's source is the value of its agent's identifier in system
-// [SourceSystem] (as [TimelineBundle] writes it), else the source of b.
-func (b *Batch) provenanceIndex() map[string][]provenance.Tag {
-	var idx map[string][]provenance.Tag
-	for _, r := range b.Resources {
-		p := r.cr.GetProvenance()
-		if p == nil {
-			continue
-		}
-		var tags []provenance.Tag
-		for _, ent := range p.GetEntity() {
-			t := provenance.Tag{Source: b.Source.ID}
-			for _, a := range ent.GetAgent() {
-				if id := a.GetWho().GetIdentifier(); id.GetSystem().GetValue() == SourceSystem && id.GetValue().GetValue() != "" {
-					t.Source = id.GetValue().GetValue()
-				}
-			}
-			ref := referenceString(ent.GetWhat())
-			if ref == "" {
-				continue
-			}
-			if typ, rest, ok := strings.Cut(ref, "/"); ok && !strings.Contains(typ, ":") {
-				t.ResourceType = typ
-				t.ResourceID, t.Version, _ = strings.Cut(rest, "/_history/")
-			} else {
-				t.ResourceID = ref // a fullUrl such as urn:uuid:...
-				t.ResourceType = ent.GetWhat().GetType().GetValue()
-			}
-			tags = append(tags, t)
-		}
-		if len(tags) == 0 {
-			continue
-		}
-		for _, target := range p.GetTarget() {
-			ref := referenceString(target)
-			if ref == "" {
-				continue
-			}
-			ref, _, _ = strings.Cut(ref, "/_history/")
-			if idx == nil {
-				idx = map[string][]provenance.Tag{}
-			}
-			idx[ref] = append(idx[ref], tags...)
-		}
+// [SourceSystem] (as [TimelineBundle] writes it), else source.
+func (x *crossRefs) addProvenance(r *Resource, source string) {
+	p := r.cr.GetProvenance()
+	if p == nil {
+		return
 	}
-	return idx
+	var tags []provenance.Tag
+	for _, ent := range p.GetEntity() {
+		t := provenance.Tag{Source: source}
+		for _, a := range ent.GetAgent() {
+			if id := a.GetWho().GetIdentifier(); id.GetSystem().GetValue() == SourceSystem && id.GetValue().GetValue() != "" {
+				t.Source = id.GetValue().GetValue()
+			}
+		}
+		ref := referenceString(ent.GetWhat())
+		if ref == "" {
+			continue
+		}
+		if typ, rest, ok := strings.Cut(ref, "/"); ok && !strings.Contains(typ, ":") {
+			t.ResourceType = typ
+			t.ResourceID, t.Version, _ = strings.Cut(rest, "/_history/")
+		} else {
+			t.ResourceID = ref // a fullUrl such as urn:uuid:...
+			t.ResourceType = ent.GetWhat().GetType().GetValue()
+		}
+		tags = append(tags, t)
+	}
+	if len(tags) == 0 {
+		return
+	}
+	for _, target := range p.GetTarget() {
+		ref := referenceString(target)
+		if ref == "" {
+			continue
+		}
+		ref, _, _ = strings.Cut(ref, "/_history/")
+		if x.provs == nil {
+			x.provs = map[string][]provenance.Tag{}
+		}
+		x.provs[ref] = append(x.provs[ref], tags...)
+	}
 }
 
 // referenceString returns a Reference as the string FHIR JSON carries
@@ -154,26 +192,23 @@ func (r *Resource) Entry(source string, retrieved time.Time) merge.Entry {
 // fullUrl, "Medication/id", or a contained "#id".
 type medications map[string]*dtpb.CodeableConcept
 
-// medicationIndex indexes the Medications of b by fullUrl and by
-// "Medication/id", so that a medicationReference can be read as a code.
-func (b *Batch) medicationIndex() medications {
-	var idx medications
-	for _, r := range b.Resources {
-		m := r.cr.GetMedication()
-		if m == nil || m.GetCode() == nil {
-			continue
-		}
-		if idx == nil {
-			idx = medications{}
-		}
-		if r.FullURL != "" {
-			idx[r.FullURL] = m.GetCode()
-		}
-		if r.ID != "" {
-			idx["Medication/"+r.ID] = m.GetCode()
-		}
+// addMedication indexes r, when it is a Medication with a code, by
+// fullUrl and by "Medication/id", so that a medicationReference can be
+// read as a code.
+func (x *crossRefs) addMedication(r *Resource) {
+	m := r.cr.GetMedication()
+	if m == nil || m.GetCode() == nil {
+		return
 	}
-	return idx
+	if x.meds == nil {
+		x.meds = medications{}
+	}
+	if r.FullURL != "" {
+		x.meds[r.FullURL] = m.GetCode()
+	}
+	if r.ID != "" {
+		x.meds["Medication/"+r.ID] = m.GetCode()
+	}
 }
 
 func (r *Resource) entry(source string, retrieved time.Time, meds medications) merge.Entry {
@@ -447,16 +482,46 @@ func setMedication(e *merge.Entry, m medicationX, cr *bcrpb.ContainedResource, m
 	}
 	ref := m.GetReference()
 	var cc *dtpb.CodeableConcept
-	switch {
-	case ref.GetMedicationId() != nil:
-		cc = meds["Medication/"+ref.GetMedicationId().GetValue()]
-	case ref.GetUri() != nil:
-		cc = meds[ref.GetUri().GetValue()]
-	case ref.GetFragment() != nil:
+	if ref.GetFragment() != nil {
 		cc = containedMedication(cr, ref.GetFragment().GetValue())
+	} else if k := medicationKey(ref); k != "" {
+		cc = meds[k]
 	}
 	e.Display = ref.GetDisplay().GetValue()
 	setConcept(e, cc)
+}
+
+// medicationKey returns the key by which ref finds a Medication elsewhere
+// in the input ("Medication/id" or a fullUrl), or "".
+func medicationKey(ref *dtpb.Reference) string {
+	switch {
+	case ref.GetMedicationId() != nil:
+		return "Medication/" + ref.GetMedicationId().GetValue()
+	case ref.GetUri() != nil:
+		return ref.GetUri().GetValue()
+	}
+	return ""
+}
+
+// medicationRef returns the key of the Medication elsewhere in the input
+// that r, a MedicationStatement, MedicationRequest or
+// MedicationDispense, names by reference for its code, or "".
+func (r *Resource) medicationRef() string {
+	var m medicationX
+	switch cr := r.cr; {
+	case cr.GetMedicationStatement() != nil:
+		m = cr.GetMedicationStatement().GetMedication()
+	case cr.GetMedicationRequest() != nil:
+		m = cr.GetMedicationRequest().GetMedication()
+	case cr.GetMedicationDispense() != nil:
+		m = cr.GetMedicationDispense().GetMedication()
+	default:
+		return ""
+	}
+	if m.GetCodeableConcept() != nil {
+		return ""
+	}
+	return medicationKey(m.GetReference())
 }
 
 // containedMedication returns the code of the Medication contained in cr

@@ -1,17 +1,21 @@
 package fhirutil
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
 	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
 	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
 	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
@@ -138,6 +142,19 @@ type TimelineOptions struct {
 // its text "CONFLICT #1 (value)"), which [Batch.Entries] reads back into
 // each entry's Conflict and [Batch.Conflicts] into the conflicts.
 func TimelineBundle(entries []merge.Entry, o *TimelineOptions) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := WriteTimelineBundle(&buf, entries, o); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteTimelineBundle writes the Bundle [TimelineBundle] returns to w,
+// the same bytes, one resource at a time: memory holds one resource and
+// not the Bundle (carelens timeline -fhir on a 210 MB input, 52,590
+// entries: 1.56 GB peak RSS when the Bundle was built whole). On an error
+// w holds a part of the Bundle.
+func WriteTimelineBundle(w io.Writer, entries []merge.Entry, o *TimelineOptions) error {
 	if o == nil {
 		o = &TimelineOptions{}
 	}
@@ -149,15 +166,21 @@ func TimelineBundle(entries []merge.Entry, o *TimelineOptions) ([]byte, error) {
 	for _, s := range o.Sources {
 		sources[s.ID] = s
 	}
-	b := &bcrpb.Bundle{Type: &bcrpb.Bundle_TypeCode{Value: cpb.BundleTypeCode_COLLECTION}}
+	m, err := jsonformat.NewMarshaller(false, "", "", fhirversion.R4)
+	if err != nil {
+		return err
+	}
+	bw := &bundleWriter{w: w, m: m}
 	subject := map[string]any{"display": "patient not identified"}
 	if o.Patient != nil {
 		cr, err := patientProto(*o.Patient)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		url := urnFor("patient:" + o.Patient.Key())
-		b.Entry = append(b.Entry, &bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: url}, Resource: cr})
+		if err := bw.entry(url, cr); err != nil {
+			return err
+		}
 		subject = map[string]any{"reference": url}
 	}
 	urls := make([]string, len(entries))
@@ -166,25 +189,71 @@ func TimelineBundle(entries []merge.Entry, o *TimelineOptions) ([]byte, error) {
 		urls[i] = url
 		cr, err := buildResource(entryResource(e, subject))
 		if err != nil {
-			return nil, fmt.Errorf("fhirutil: timeline entry %d: %w", i, err)
+			return fmt.Errorf("fhirutil: timeline entry %d: %w", i, err)
 		}
 		pr, err := buildResource(provenanceFor(url, e.Lineage, sources, recorded))
 		if err != nil {
-			return nil, fmt.Errorf("fhirutil: timeline entry %d provenance: %w", i, err)
+			return fmt.Errorf("fhirutil: timeline entry %d provenance: %w", i, err)
 		}
-		b.Entry = append(b.Entry,
-			&bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: url}, Resource: cr},
-			&bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: urnFor("provenance:" + url)}, Resource: pr})
+		if err := bw.entry(url, cr); err != nil {
+			return err
+		}
+		if err := bw.entry(urnFor("provenance:"+url), pr); err != nil {
+			return err
+		}
 	}
 	for _, is := range conflictIssues(entries, urls, o.Conflicts, subject) {
 		cr, err := buildResource(is)
 		if err != nil {
-			return nil, fmt.Errorf("fhirutil: timeline conflict: %w", err)
+			return fmt.Errorf("fhirutil: timeline conflict: %w", err)
 		}
 		id := is["identifier"].([]any)[0].(map[string]any)["value"].(string)
-		b.Entry = append(b.Entry, &bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: urnFor("conflict:" + id)}, Resource: cr})
+		if err := bw.entry(urnFor("conflict:"+id), cr); err != nil {
+			return err
+		}
 	}
-	return marshal(&bcrpb.ContainedResource{OneofResource: &bcrpb.ContainedResource_Bundle{Bundle: b}})
+	return bw.close()
+}
+
+// bundleWriter writes a collection Bundle entry by entry, in the bytes
+// jsonformat writes for the whole Bundle: members in key order (entry,
+// resourceType, type), each entry's fullUrl before its resource, no
+// "entry" when there are none.
+type bundleWriter struct {
+	w io.Writer
+	m *jsonformat.Marshaller
+	n int // entries written
+}
+
+func (bw *bundleWriter) entry(fullURL string, cr *bcrpb.ContainedResource) error {
+	res, err := bw.m.Marshal(cr)
+	if err != nil {
+		return err
+	}
+	url, err := json.Marshal(fullURL)
+	if err != nil {
+		return err
+	}
+	lead := `,{"fullUrl":`
+	if bw.n == 0 {
+		lead = `{"entry":[{"fullUrl":`
+	}
+	bw.n++
+	for _, p := range [][]byte{[]byte(lead), url, []byte(`,"resource":`), res, []byte("}")} {
+		if _, err := bw.w.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (bw *bundleWriter) close() error {
+	tail := `],"resourceType":"Bundle","type":"collection"}`
+	if bw.n == 0 {
+		tail = `{"resourceType":"Bundle","type":"collection"}`
+	}
+	_, err := io.WriteString(bw.w, tail)
+	return err
 }
 
 func provenanceFor(target string, l provenance.Lineage, sources map[string]provenance.Source, recorded time.Time) map[string]any {

@@ -1,16 +1,23 @@
 package fhirutil
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
+	cpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/codes_go_proto"
+	dtpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/datatypes_go_proto"
+	bcrpb "github.com/google/fhir/go/proto/google/fhir/proto/r4/core/resources/bundle_and_contained_resource_go_proto"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/merge"
 	"github.com/carelens/carelens/provenance"
 )
 
@@ -228,3 +235,98 @@ func TestOutputGolden(t *testing.T) {
 		})
 	}
 }
+
+// timelineBundleWhole is TimelineBundle as it was before it streamed: the
+// whole Bundle built as one proto and marshalled at once. It is the
+// oracle for WriteTimelineBundle's bytes.
+func timelineBundleWhole(entries []merge.Entry, o *TimelineOptions) ([]byte, error) {
+	if o == nil {
+		o = &TimelineOptions{}
+	}
+	recorded := o.Recorded
+	if recorded.IsZero() {
+		recorded = time.Now()
+	}
+	sources := make(map[string]provenance.Source, len(o.Sources))
+	for _, s := range o.Sources {
+		sources[s.ID] = s
+	}
+	b := &bcrpb.Bundle{Type: &bcrpb.Bundle_TypeCode{Value: cpb.BundleTypeCode_COLLECTION}}
+	subject := map[string]any{"display": "patient not identified"}
+	if o.Patient != nil {
+		cr, err := patientProto(*o.Patient)
+		if err != nil {
+			return nil, err
+		}
+		url := urnFor("patient:" + o.Patient.Key())
+		b.Entry = append(b.Entry, &bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: url}, Resource: cr})
+		subject = map[string]any{"reference": url}
+	}
+	urls := make([]string, len(entries))
+	for i, e := range entries {
+		url := urnFor("entry:" + strconv.Itoa(i) + ":" + e.Lineage.String())
+		urls[i] = url
+		cr, err := buildResource(entryResource(e, subject))
+		if err != nil {
+			return nil, fmt.Errorf("fhirutil: timeline entry %d: %w", i, err)
+		}
+		pr, err := buildResource(provenanceFor(url, e.Lineage, sources, recorded))
+		if err != nil {
+			return nil, fmt.Errorf("fhirutil: timeline entry %d provenance: %w", i, err)
+		}
+		b.Entry = append(b.Entry,
+			&bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: url}, Resource: cr},
+			&bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: urnFor("provenance:" + url)}, Resource: pr})
+	}
+	for _, is := range conflictIssues(entries, urls, o.Conflicts, subject) {
+		cr, err := buildResource(is)
+		if err != nil {
+			return nil, fmt.Errorf("fhirutil: timeline conflict: %w", err)
+		}
+		id := is["identifier"].([]any)[0].(map[string]any)["value"].(string)
+		b.Entry = append(b.Entry, &bcrpb.Bundle_Entry{FullUrl: &dtpb.Uri{Value: urnFor("conflict:" + id)}, Resource: cr})
+	}
+	return marshal(&bcrpb.ContainedResource{OneofResource: &bcrpb.ContainedResource_Bundle{Bundle: b}})
+}
+
+// TestWriteTimelineBundleMatchesWhole: the Bundle written a resource at a
+// time is byte for byte the one marshalled whole, with and without a
+// Patient, with conflicts, for no entries, and for the entries of every
+// shared file.
+func TestWriteTimelineBundleMatchesWhole(t *testing.T) {
+	at := time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC)
+	ann := match.Record{Source: "gp", ID: "p1", Given: []string{"Ann"}, Family: "Smith", BirthDate: "1970-01-02", NHSNumber: "9434765919"}
+	srcs := []provenance.Source{{ID: "src", Org: "Y01234", Kind: provenance.KindGP, Name: "High Street <Surgery> & Co"}}
+	inputs := map[string][]merge.Entry{"none": nil}
+	for _, f := range testFiles(t) {
+		b, err := Decode(readFile(t, f), &Options{Source: srcs[0], Retrieved: at})
+		require.NoError(t, err)
+		inputs[filepath.Base(f)] = b.Entries()
+	}
+	conflicted, err := Decode(conflictTimelineBundle(t), &Options{Source: srcs[0], Retrieved: at})
+	require.NoError(t, err)
+	inputs["conflicts"] = conflicted.Entries()
+	for name, entries := range inputs {
+		for _, o := range []*TimelineOptions{
+			{Sources: srcs, Recorded: at, Conflicts: conflicted.Conflicts()},
+			{Sources: srcs, Recorded: at, Patient: &ann},
+		} {
+			want, err := timelineBundleWhole(entries, o)
+			require.NoError(t, err, name)
+			var got bytes.Buffer
+			require.NoError(t, WriteTimelineBundle(&got, entries, o), name)
+			require.Equal(t, string(want), got.String(), name)
+			tb, err := TimelineBundle(entries, o)
+			require.NoError(t, err)
+			require.Equal(t, want, tb, name)
+		}
+	}
+	err = WriteTimelineBundle(failWriter{}, inputs["conflicts"], nil)
+	require.ErrorIs(t, err, errDiskFull)
+}
+
+var errDiskFull = errors.New("disk full")
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errDiskFull }

@@ -2,6 +2,8 @@ package fhirutil
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -182,4 +184,92 @@ func TestPeakRSSLargeBundle(t *testing.T) {
 		kb, _ = peakRSS(t, path, "read")
 		t.Logf("read: peak RSS %d MiB", kb>>10)
 	}
+}
+
+// TestStreamNDJSON: NDJSON is streamed a chunk of lines at a time, and
+// the Batches together are what Decode returns (resources, their lines
+// and byte offsets in issues, Bundles opened), whatever the chunk size
+// and however r splits its reads.
+func TestStreamNDJSON(t *testing.T) {
+	var synthea strings.Builder
+	for _, f := range testFiles(t) {
+		if filepath.Base(filepath.Dir(f)) != "synthea-r4" {
+			continue
+		}
+		var doc struct {
+			Entry []struct{ Resource json.RawMessage }
+		}
+		require.NoError(t, json.Unmarshal(readFile(t, f), &doc))
+		for _, e := range doc.Entry {
+			var c bytes.Buffer
+			require.NoError(t, json.Compact(&c, e.Resource))
+			synthea.Write(c.Bytes())
+			synthea.WriteByte('\n')
+		}
+	}
+	obs := `{"resourceType":"Observation","id":"o","status":"final","code":{"text":"x"}}`
+	cases := map[string]string{
+		"plain":                  nhsPatient + "\n" + obs + "\n",
+		"no final newline":       nhsPatient + "\n" + obs,
+		"leading blank lines":    "\n \n\t" + nhsPatient + "\n\n" + obs + "\n  \n",
+		"crlf":                   nhsPatient + "\r\n" + obs + "\r\n",
+		"bad lines":              obs + "\n" + `{"resourceType":"Observation","id":"b","status":"SECRET"}` + "\nnot json\n" + `{"resourceType":"Nope"}` + "\n" + obs,
+		"bad first line":         `{"resourceType":"Observation",` + "\n" + obs + "\n",
+		"pretty first object":    "{\n \"resourceType\": \"Patient\",\n \"id\": \"p\"\n}\n" + obs + "\n",
+		"bundles on lines":       `{"resourceType":"Observation","id":"z","status":"final","code":{"text":"x"}}` + "\n" + bundleOf(nhsPatient, obs) + "\n" + obs + "\n",
+		"repeated key":           `{"resourceType":"Patient","id":"a","gender":"male","gender":"female"}` + "\n" + obs + "\n",
+		"trailing unicode space": obs + "\n" + obs + "\u00a0\n\u0085",
+		"synthea":                synthea.String(),
+	}
+	retrieved := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, chunk := range []int{1, 100, 1 << 16, streamChunk} {
+		setStreamChunk(t, chunk)
+		for name, in := range cases {
+			for _, lenient := range []bool{false, true} {
+				o := &Options{Lenient: lenient, SkimUnmapped: true, Retrieved: retrieved}
+				want, wantErr := Decode([]byte(in), o)
+				require.NoError(t, wantErr, name)
+				got, n, err := collectStream(t, iotest.HalfReader(strings.NewReader(in)), o)
+				require.NoError(t, err, name)
+				assert.Equal(t, summary(want), summary(got), "%s chunk=%d lenient=%v", name, chunk, lenient)
+				assert.Equal(t, want.Bundles, got.Bundles, name)
+				if chunk == 1 && name == "synthea" {
+					assert.Greater(t, n, 100, "one Batch per line")
+				}
+			}
+		}
+	}
+
+	// A read error ends the stream after the lines read whole.
+	boom := errors.New("disk gone")
+	setStreamChunk(t, 1)
+	b, _, err := collectStream(t, io.MultiReader(strings.NewReader(obs+"\n"+obs+"\n"+obs[:20]), iotest.ErrReader(boom)), nil)
+	assert.ErrorIs(t, err, boom)
+	assert.Len(t, b.Resources, 2)
+}
+
+// FuzzStreamNDJSON: on input that is not a Bundle, Stream yields what
+// Decode returns, errors included, at any chunk size.
+func FuzzStreamNDJSON(f *testing.F) {
+	f.Add(nhsPatient+"\n"+nhsPatient, uint16(1))
+	f.Add("{\"resourceType\":\"Patient\",\n\"id\":\"p\"}\n{}\n", uint16(7))
+	f.Add("  {\"resourceType\":\"Patient\"}\r\n\r\n{\"resourceType\":\"Observation\",\"status\":\"x\"}", uint16(3))
+	f.Add("{\"resourceType\":\"Pat\n{\"a\":1}", uint16(2))
+	f.Fuzz(func(t *testing.T, in string, chunk uint16) {
+		if strings.Contains(in, "Bundle") || len(in) > 1<<16 {
+			t.Skip("Bundles stream with documented differences")
+		}
+		setStreamChunk(t, int(chunk)+1)
+		o := &Options{Retrieved: time.Unix(0, 0).UTC(), Workers: 1}
+		want, wantErr := Decode([]byte(in), o)
+		got, _, err := collectStream(t, iotest.OneByteReader(strings.NewReader(in)), o)
+		if wantErr != nil {
+			require.Error(t, err)
+			require.Equal(t, wantErr.Error(), err.Error())
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, summary(want), summary(got))
+		require.Equal(t, want.Bundles, got.Bundles)
+	})
 }

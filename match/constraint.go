@@ -32,7 +32,8 @@ const (
 	// ConstraintHousehold means no identifier or e-mail agrees and the
 	// birth dates disagree outright, or they are compared, not one typo
 	// apart, and the given names disagree (or are loosely alike, or one is
-	// missing), or a birth date is missing and no phone agrees: what else
+	// missing), or a birth date is missing and no phone agrees, or the
+	// birth dates differ at all and the phones disagree: what else
 	// agrees (family name, address, a landline) is what members of one
 	// household share, a parent and child of one name among them. The
 	// pattern cannot tell a mobile from a landline, so a shared landline
@@ -40,7 +41,10 @@ const (
 	// (see its RESULTS.md): with the twins rule's loose names, it took the
 	// grid's false-merge pairs from 2,177 to 14. [Model.NoTwinGuard] turns
 	// it off with the twins rule, for data whose duplicates change names
-	// and birth dates wholesale (FEBRL).
+	// and birth dates wholesale (FEBRL). [Link], which sees the whole
+	// file, lifts this rule and the twins rule for a record lacking the
+	// birth date or given name when the file shows one person behind the
+	// pair's household key (see householdEvidence).
 	ConstraintHousehold
 	// ConstraintBorrowedID means an identifier or e-mail agrees but the
 	// birth dates and the given names disagree outright (or a given name
@@ -117,6 +121,7 @@ type pairFacts struct {
 	dobNear      bool // birth dates agree, or differ by one typo (one digit, day and month transposed)
 	dobNull      bool // a birth date is missing
 	dobElse      bool // birth dates disagree outright (not within a year or two digits)
+	dobExact     bool // birth dates agree exactly
 	givenElse    bool // given names disagree outright
 	givenLoose   bool // given names only loosely alike (Amy and Mary, below minCorroborationSimilarity)
 	givenNull    bool // a given name is missing
@@ -124,6 +129,8 @@ type pairFacts struct {
 	corroborated bool // a field beyond name, birth date, sex and area agrees
 	idAgrees     bool // a personal field (identifier, e-mail) agrees
 	phoneAgrees  bool // the phone numbers agree
+	phoneElse    bool // both records hold a phone number and they disagree
+	emailElse    bool // both records hold an e-mail address and they disagree
 }
 
 func (s *Scorer) facts(pat uint64) pairFacts {
@@ -146,10 +153,15 @@ func (s *Scorer) facts(pat uint64) pairFacts {
 			f.dobNull = false
 			f.dobElse = lv.kind == LevelElse
 			f.dobNear = lv.kind == LevelExact || lv.kind == LevelTransposed || lv.kind == LevelDistance && lv.thr <= 1
+			f.dobExact = lv.kind == LevelExact
 		case FieldGiven:
 			f.givenElse, f.givenLoose, f.givenNull = lv.kind == LevelElse, loose, false
 		case FieldSex:
 			f.sexElse = lv.kind == LevelElse
+		case FieldPhone:
+			f.phoneElse = lv.kind == LevelElse
+		case FieldEmail:
+			f.emailElse = lv.kind == LevelElse
 		}
 		// An e-mail corroborates only at its exact level, which needs more
 		// than the names in the address (see emailNameOnly).
@@ -170,6 +182,16 @@ func (s *Scorer) facts(pat uint64) pairFacts {
 func (f pairFacts) givenApart() bool { return f.givenElse || f.givenLoose || f.givenNull }
 
 func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
+	return s.constraintKnown(pat, a, b, soleNone)
+}
+
+// constraintKnown is constraint with what the whole file says about the
+// pair's household key (see [householdEvidence.sole]): a given name or
+// birth date that a record lacks counts as the one the file shows for
+// that key, unless the phones or e-mail addresses disagree (a twin's own
+// contact details: on the nhs-0 profile, 2 of the 3 twins the rule first
+// merged had different e-mail addresses).
+func (s *Scorer) constraintKnown(pat uint64, a, b *Prepared, known soleField) Constraint {
 	if a.nhs != 0 && b.nhs != 0 && a.nhs != b.nhs {
 		return ConstraintNHS
 	}
@@ -177,10 +199,22 @@ func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 		return ConstraintSuffix
 	}
 	f := s.facts(pat)
+	switch {
+	case f.phoneElse || f.emailElse:
+	case known == soleGiven && f.givenNull:
+		f.givenNull = false
+	case known == soleDOB && f.dobNull:
+		f.dobNull, f.dobNear, f.dobExact = false, true, true
+	}
 	// A missing given name hides whether the pair are twins: the rest of
 	// a household's record (address, phone, family name) is shared. So
 	// does a missing birth date: with the given names disagreeing or
-	// missing, nothing personal is left to agree.
+	// missing, nothing personal is left to agree. Birth dates that differ
+	// at all, with the phones disagreeing, leave nothing personal agreeing
+	// either: a parent and child or two siblings of one name, born on the
+	// same day of the year, at one address (the independent generator's
+	// Mary Jones of 2000 and of 2009, 8 of its 2,000-person no-NHS
+	// setting's false-merge pairs).
 	if f.idAgrees && !s.model.NoTwinGuard && f.dobElse && f.givenApart() {
 		return ConstraintBorrowedID
 	}
@@ -188,7 +222,8 @@ func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 		if (f.dobNear || f.dobNull) && f.givenApart() {
 			return ConstraintTwins
 		}
-		if f.dobElse || !f.dobNear && !f.dobNull && f.givenApart() || f.dobNull && !f.phoneAgrees {
+		if f.dobElse || !f.dobNear && !f.dobNull && f.givenApart() || f.dobNull && !f.phoneAgrees ||
+			!f.dobExact && !f.dobNull && f.phoneElse {
 			return ConstraintHousehold
 		}
 	}
@@ -202,7 +237,12 @@ func (s *Scorer) constraint(pat uint64, a, b *Prepared) Constraint {
 // different people, so that no cluster may hold both, whatever links
 // connect them through other records: different valid NHS numbers or
 // generational suffixes, or the twins pattern with the given names
-// disagreeing outright (or missing, with the sexes disagreeing).
+// disagreeing outright (or missing, with the sexes disagreeing), or birth
+// dates that differ with phones that disagree and no identifier or e-mail
+// in common (two of one name in one household: the independent
+// generator's 2,000-person no-NHS setting linked two sisters' six records
+// through one record holding neither phone nor postcode, 8 false-merge
+// pairs; with this rule, 2).
 //
 // A missing given name alone is not such evidence: it forbids linking the
 // pair directly ([ConstraintTwins]) but not joining two clusters whose
@@ -216,5 +256,5 @@ func (s *Scorer) apart(pat uint64, a, b *Prepared) bool {
 		return false
 	}
 	f := s.facts(pat)
-	return f.dobNear && !f.idAgrees && (f.givenElse || f.givenNull && f.sexElse)
+	return !f.idAgrees && (f.dobNear && (f.givenElse || f.givenNull && f.sexElse) || !f.dobExact && !f.dobNull && f.phoneElse)
 }

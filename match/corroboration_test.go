@@ -71,6 +71,7 @@ func TestHouseholdConstraints(t *testing.T) {
 		return r
 	}
 	noPhone := func(r Record) Record { r.Phone = ""; return r }
+	phone := func(r Record, p string) Record { r.Phone = p; return r }
 	for _, tc := range []struct {
 		name string
 		a, b Record
@@ -82,6 +83,8 @@ func TestHouseholdConstraints(t *testing.T) {
 		{"one person, a birth-date typo", with("Jack", "1994-05-28", "M"), with("Jack", "1994-05-29", "M"), ConstraintNone},
 		{"one person, a name typo", with("Amelia", "1983-04-02", "F"), with("Amelja", "1983-04-02", "F"), ConstraintNone},
 		{"one name, a birth date missing, no phone", noPhone(with("Jack", "1994-05-28", "M")), noPhone(with("Jack", "", "M")), ConstraintHousehold},
+		{"one name, birth dates a digit apart, phones disagree", phone(with("Mary", "2000-05-03", "F"), "07671 460234"),
+			phone(with("Mary", "2009-05-03", "F"), "07540 704498"), ConstraintHousehold},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := NewPreparer(nil)
@@ -114,4 +117,72 @@ func TestHouseholdConstraints(t *testing.T) {
 			assert.Equal(t, ConstraintNone, sc.Constraint(&pa, &pb))
 		})
 	}
+}
+
+// TestLinkReadsMissingFieldFromFile holds householdEvidence: a record
+// lacking the given name (or the birth date) links to the records of its
+// household key when the whole file shows one given name (one birth date)
+// for that key, and stays apart when the file shows a second person
+// behind it, when one source holds the key twice, or when the two records
+// disagree on a contact detail.
+func TestLinkReadsMissingFieldFromFile(t *testing.T) {
+	home := Record{Family: "Davies", Address: []string{"12 Mill Lane"}, Postcode: "LS6 3AB"}
+	rec := func(src, given, dob, sex string) Record {
+		r := home
+		r.Source, r.BirthDate, r.Sex = src, dob, sex
+		if given != "" {
+			r.Given = []string{given}
+		}
+		return r
+	}
+	email := func(r Record, e string) Record { r.Email = e; return r }
+	amy := rec("gp", "Amy", "1983-04-02", "F")
+	amyNoGiven := rec("hospital", "", "1983-04-02", "F")
+	jack := rec("gp", "Jack", "1994-05-28", "M")
+	jackNoDOB := rec("hospital", "Jack", "", "M")
+	for _, tc := range []struct {
+		name string
+		recs []Record
+		want bool // records 0 and 1 in one cluster
+	}{
+		{"given name missing, one given name behind the key", []Record{amy, amyNoGiven}, true},
+		{"given name missing, the twin in the file", []Record{amy, amyNoGiven, rec("community", "Mary", "1983-04-02", "F")}, false},
+		{"given name missing, a twin of the other sex without a given name", []Record{amy, amyNoGiven, rec("community", "", "1983-04-02", "M")}, false},
+		{"given name missing, one source holds the key twice", []Record{amy, rec("gp", "", "1983-04-02", "F")}, false},
+		{"given name missing, e-mail addresses disagree", []Record{email(amy, "amy.d@example.org"), email(amyNoGiven, "stormcloud7@example.net")}, false},
+		{"birth date missing, one birth date behind the key", []Record{jack, jackNoDOB}, true},
+		{"birth date missing, a parent of one name in the file", []Record{jack, jackNoDOB, rec("community", "Jack", "1966-02-01", "M")}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Link(t.Context(), tc.recs, &LinkOptions{Model: DefaultModel(nil)})
+			require.NoError(t, err)
+			e := res.Scorer.Explain(&res.Prepared[0], &res.Prepared[1])
+			require.GreaterOrEqual(t, e.Weight, Weight(res.Model.EffectiveThreshold()), "the case needs a pair above the threshold: %v", e)
+			assert.Equal(t, tc.want, res.Cluster[0] == res.Cluster[1], "%v", e)
+		})
+	}
+}
+
+// TestApartBirthDateAndPhone holds the cluster-wide form of the household
+// rule: records of one name and address whose birth dates differ and
+// whose phones disagree are two people, so a record lacking the phone and
+// the postcode, which scores above the threshold with both, joins at most
+// one of them.
+func TestApartBirthDateAndPhone(t *testing.T) {
+	mary := func(src, dob, phone, postcode string) Record {
+		return Record{Source: src, Given: []string{"Mary"}, Family: "Jones", BirthDate: dob, Sex: "F",
+			Address: []string{"55 Moor Street"}, Town: "Leeds", Postcode: postcode, Phone: phone}
+	}
+	recs := []Record{
+		mary("gp", "2000-05-03", "07671 460234", "LS8 8JC"),
+		mary("gp", "2009-05-03", "07540 704498", "LS8 8JC"),
+		mary("ambulance", "2009-05-03", "", ""),
+		mary("hospital", "2000-05-03", "07671 460234", "LS8 8JC"),
+		mary("hospital", "2009-05-03", "07540 704498", "LS8 8JC"),
+	}
+	res, err := Link(t.Context(), recs, &LinkOptions{Model: DefaultModel(nil)})
+	require.NoError(t, err)
+	assert.Equal(t, res.Cluster[0], res.Cluster[3], "one Mary's records link")
+	assert.Equal(t, res.Cluster[1], res.Cluster[4], "the other Mary's records link")
+	assert.NotEqual(t, res.Cluster[0], res.Cluster[1], "two Marys, one cluster")
 }

@@ -58,7 +58,8 @@ type LinkOptions struct {
 	// Progress, if set, is called at the start of each stage.
 	Progress func(stage string)
 
-	uniqueNameDOB []bool // per record, when UniqueNameDOB: its name+DOB key may link alone
+	uniqueNameDOB []bool             // per record, when UniqueNameDOB: its name+DOB key may link alone
+	household     *householdEvidence // what the whole file shows behind each household key
 }
 
 // ScoredPair is a linked pair of records by index into the input.
@@ -177,6 +178,7 @@ func Link(ctx context.Context, recs []Record, o *LinkOptions) (*LinkResult, erro
 	if opts.UniqueNameDOB {
 		opts.uniqueNameDOB = uniqueNameDOB(p, recs, prepared)
 	}
+	opts.household = newHouseholdEvidence(recs, prepared)
 	res, err := linkPrepared(ctx, p, prepared, &opts, false)
 	if err != nil {
 		return nil, err
@@ -270,7 +272,7 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 		thr = model.EffectiveThreshold()
 	}
 	thrW := Weight(thr)
-	edges, hist, guarded, unique := scoreEdges(sc, prepared, pairs, thrW, workers, o.uniqueNameDOB)
+	edges, hist, guarded, unique := scoreEdges(sc, prepared, pairs, thrW, workers, o.uniqueNameDOB, o.household)
 	res.Stats.GuardedPairs, res.Stats.UniqueNameDOBLinks, res.Stats.Weights = guarded, unique, hist
 	if train {
 		model.Training.Weights = hist
@@ -308,7 +310,7 @@ func (s *Scorer) weightOf(cp *candPair, recs []Prepared) float64 {
 	return s.patternWeight(cp.pat, &recs[cp.i])
 }
 
-func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, workers int, uniq []bool) ([]edge, *WeightHistogram, int, int) {
+func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, workers int, uniq []bool, ev *householdEvidence) ([]edge, *WeightHistogram, int, int) {
 	parts := make([][]edge, workers)
 	bins := make([]weightBins, workers)
 	guarded := make([]int, workers)
@@ -324,7 +326,8 @@ func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, worke
 					wt := sc.weightOf(cp, recs)
 					bins[w].add(wt)
 					if wt >= thrW {
-						c := sc.constraint(cp.pat, &recs[cp.i], &recs[cp.j])
+						a, b := &recs[cp.i], &recs[cp.j]
+						c := sc.constraintKnown(cp.pat, a, b, ev.sole(cp.i, cp.j, a, b))
 						if c == ConstraintNameDOBOnly && uniq != nil && uniq[cp.i] && uniq[cp.j] && sc.onlyNameDOB(cp.pat) {
 							unique[w]++
 							c = ConstraintNone

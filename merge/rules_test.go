@@ -51,6 +51,37 @@ func TestLoadRules(t *testing.T) {
 	}
 }
 
+// TestLookupSharedCode: one code string in several systems names
+// different concepts per system, and the same system and code twice in one
+// concept is no clash.
+func TestLookupSharedCode(t *testing.T) {
+	c, err := compileRules(&Rules{Concepts: []Concept{
+		{ID: "a", Codes: []Code{{System: "s1", Code: "7"}, {System: "s1", Code: "7"}, {System: "s3", Code: "8"}}},
+		{ID: "b", Codes: []Code{{System: "s2", Code: "7"}}},
+		{ID: "c", Codes: []Code{{System: "s3", Code: "7"}}},
+	}})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		system, code string
+		want         int32
+		ok           bool
+	}{
+		{"s1", "7", 0, true}, {"s2", "7", 1, true}, {"s3", "7", 2, true}, {"s4", "7", 0, false},
+		{"s3", "8", 0, true}, {"s1", "8", 0, false}, {"s1", "9", 0, false},
+	} {
+		id, ok := c.lookup(tc.system, tc.code)
+		assert.Equal(t, tc.ok, ok, "%s|%s", tc.system, tc.code)
+		if tc.ok {
+			assert.Equal(t, tc.want, id, "%s|%s", tc.system, tc.code)
+		}
+	}
+	_, err = compileRules(&Rules{Concepts: []Concept{
+		{ID: "a", Codes: []Code{{System: "s1", Code: "7"}, {System: "s2", Code: "7"}}},
+		{ID: "b", Codes: []Code{{System: "s2", Code: "7"}}},
+	}})
+	require.ErrorIs(t, err, ErrInvalidRules, "a shared code string in two concepts of one system")
+}
+
 func TestSameQty(t *testing.T) {
 	m := engine(t, &Options{Rules: testRules()})
 	glucose, _ := m.rules.lookup(loinc, "2345-7")
@@ -83,4 +114,28 @@ func TestSameQty(t *testing.T) {
 			assert.Equal(t, same, same2, "symmetric")
 		})
 	}
+}
+
+// FuzzFoldText: foldText keeps exactly the ASCII letters (lower-cased),
+// digits and non-ASCII bytes of each side, with one separator between, as
+// written out here with unicode-free byte tests.
+func FuzzFoldText(f *testing.F) {
+	f.Add("Haemoglobin A1c!", "Reviewed, TODAY.")
+	f.Add("", "\xff\x00 é")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		keep := func(s string) []byte {
+			var out []byte
+			for _, c := range []byte(s) {
+				switch {
+				case 'A' <= c && c <= 'Z':
+					out = append(out, c|0x20)
+				case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c >= 0x80:
+					out = append(out, c)
+				}
+			}
+			return out
+		}
+		want := append(append(append([]byte("x"), keep(a)...), 0xff), keep(b)...)
+		assert.Equal(t, want, foldText([]byte("x"), a, b))
+	})
 }

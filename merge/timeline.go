@@ -194,37 +194,21 @@ func (e *Engine) MergeSlices(srcs [][]Entry) (*Timeline, error) {
 // build turns the clusters into the timeline's entries and conflicts.
 func (s *sweep) build(t *Timeline) {
 	cls := s.clusters
-	// The output order: each cluster's key, then the order the clusters
-	// were opened in. Clusters were opened in timeline order and take their
-	// representative's time, which is close, so the permutation is nearly
-	// sorted (which pdqsort detects).
-	s.perm = slices.Grow(s.perm[:0], len(cls))[:len(cls)]
-	perm := s.perm
-	for i := range perm {
-		perm[i] = int32(i)
-	}
-	slices.SortFunc(perm, func(a, b int32) int { return cmp.Or(order(&cls[a].key, &cls[b].key), cmp.Compare(a, b)) })
+	perm := s.outputOrder()
 	reasons := s.groupConflicts()
 	// An entry is built anew when it merges several source entries or is in
 	// a conflict (or its source entry carries an earlier merge's conflict
 	// id); otherwise it is the source entry itself.
-	fresh := func(cl *cluster) bool {
-		return cl.first != cl.last || cl.group >= 0 || s.items[cl.rep].e.Conflict != 0
-	}
-	nOwn, nTags, nCodes := 0, 0, 0
+	fresh := func(cl *cluster) bool { return cl.fresh || cl.group >= 0 }
+	nOwn := 0
 	for ci := range cls {
-		cl := &cls[ci]
-		if fresh(cl) {
+		if fresh(&cls[ci]) {
 			nOwn++
-		}
-		for j := cl.first; cl.first != cl.last && j >= 0; j = s.items[j].next {
-			nTags += s.items[j].e.Lineage.Len()
-			nCodes += len(s.items[j].e.Codes)
 		}
 	}
 	// The entries built anew, and their lineages and codes, in three blocks.
 	own := make([]Entry, 0, nOwn)
-	tagArena, codeArena := make([]provenance.Tag, 0, nTags), make([]Code, 0, nCodes)
+	tagArena, codeArena := make([]provenance.Tag, 0, s.nTags), make([]Code, 0, s.nCodes)
 	t.items = make([]*Entry, len(cls))
 	t.mstart = make([]int32, len(cls)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
@@ -285,6 +269,38 @@ func (s *sweep) build(t *Timeline) {
 		t.items[i].Conflict = id
 		t.Conflicts[id-1].Entries = append(t.Conflicts[id-1].Entries, i)
 	}
+}
+
+// outputOrder returns the clusters in output order: by key, then in the
+// order they were opened in. They were opened in timeline order of their
+// first member, so those that still have that member's key (most of them)
+// are in order already; only the others are sorted, then merged in from
+// the back. On the heavy patient of BenchmarkMergeSizes 1,767 of 16,157
+// clusters are sorted, and ordering them takes 2.1M instructions per
+// merge where sorting all of them took 7.5M (cachegrind).
+func (s *sweep) outputOrder() []int32 {
+	cls := s.clusters
+	perm, moved := slices.Grow(s.perm[:0], len(cls)), s.moved[:0]
+	for ci := range cls {
+		if !cls[ci].moved {
+			perm = append(perm, int32(ci))
+		} else {
+			moved = append(moved, int32(ci))
+		}
+	}
+	before := func(a, b int32) int { return cmp.Or(order(&cls[a].key, &cls[b].key), cmp.Compare(a, b)) }
+	slices.SortFunc(moved, before)
+	i, j := len(perm)-1, len(moved)-1
+	perm = perm[:len(cls)]
+	for k := len(perm) - 1; j >= 0; k-- {
+		if i >= 0 && before(perm[i], moved[j]) > 0 {
+			perm[k], i = perm[i], i-1
+		} else {
+			perm[k], j = moved[j], j-1
+		}
+	}
+	s.perm, s.moved = perm, moved
+	return perm
 }
 
 // groupConflicts groups the clusters of disagreeing pairs (union-find over

@@ -146,7 +146,7 @@ type recordData struct {
 	Sources    []sourceBox
 	Pending    []pendingMatch
 	Summary    summaryData
-	Timeline   []row
+	Timeline   rows
 	Categories []categoryBox
 	From, To   string
 	Shown      int

@@ -41,6 +41,13 @@ func TestFHIRCheckFails(t *testing.T) {
 	require.NoError(t, os.WriteFile(cut, []byte(`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"a"}},{"resource":{"resourceType":"Pat`), 0o644))
 	notJSON := filepath.Join(dir, "x.json")
 	require.NoError(t, os.WriteFile(notJSON, []byte("hello"), 0o644))
+	// Skipped: the Bundle (two repeated keys), entry[0] (two issues) and
+	// entry[2], each counted once.
+	skips := filepath.Join(dir, "skips.json")
+	require.NoError(t, os.WriteFile(skips, []byte(`{"resourceType":"Bundle","type":"collection","type":"searchset","entry":[`+
+		`{"resource":{"resourceType":"Observation","id":"a","status":"bogus","status":"x"}},`+
+		`{"resource":{"resourceType":"Observation","id":"b","status":"final","code":{"text":"ok"}}},`+
+		`{"resource":{"resourceType":"Observation","id":"c","status":"nope"}}],"entry":[]}`), 0o644))
 
 	tests := []struct {
 		name       string
@@ -56,6 +63,7 @@ func TestFHIRCheckFails(t *testing.T) {
 		{"duplicate key", []string{dup}, true, []string{"dup.json: FAIL:", "Patient/d: Patient.identifier: duplicate key at byte 118 (resource skipped)"}, []string{"9434765919"}},
 		{"duplicate key, lenient", []string{"-lenient", dup}, false, []string{"dup.json: ok: 1 resources", "duplicate key at byte 118 (last value kept, resource kept)"}, []string{"9434765919"}},
 		{"truncated", []string{cut}, true, []string{"cut.json: FAIL: fhirutil: invalid JSON: unexpected end of input at byte 135 in entry[1]"}, nil},
+		{"skipped counted per resource", []string{skips}, true, []string{"skips.json: FAIL: 1 resources, 1 bundles, 3 skipped, 0 issues on kept resources"}, nil},
 		{"not JSON", []string{notJSON}, true, []string{"x.json: FAIL: fhirutil: invalid JSON"}, nil},
 		{"missing file", []string{filepath.Join(dir, "nope.json")}, true, []string{"nope.json: FAIL:"}, nil},
 	}

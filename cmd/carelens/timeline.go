@@ -111,13 +111,9 @@ func runTimeline(ctx context.Context, args []string, _ io.Reader, stdout, stderr
 		for i, s := range srcs {
 			sources[i] = s.src
 		}
-		data, err := fhirutil.TimelineBundle(tl.Entries(), &fhirutil.TimelineOptions{Sources: sources, Conflicts: tl.Conflicts})
-		if err != nil {
-			return fmt.Errorf("timeline: -fhir: %w", err)
-		}
+		// Written a resource at a time: the Bundle is never whole in memory.
 		if err := writeFileWith(*fhirOut, func(w io.Writer) error {
-			_, err := w.Write(data)
-			return err
+			return fhirutil.WriteTimelineBundle(w, tl.Entries(), &fhirutil.TimelineOptions{Sources: sources, Conflicts: tl.Conflicts})
 		}); err != nil {
 			return fmt.Errorf("timeline: -fhir: %w", err)
 		}
@@ -168,22 +164,21 @@ func loadRulesFile(path string) (*merge.Rules, error) {
 }
 
 // read decodes the source's file into its entries, reporting every issue
-// on stderr as "file: issue". Issues carry locations, types, ids and FHIR
-// paths only.
+// on stderr as "file: issue" as it is found. Issues carry locations,
+// types, ids and FHIR paths only. The file is streamed
+// (fhirutil.ReadEntries): memory holds the entries, not the resources.
 func (s *timelineSource) read(lenient bool, stderr io.Writer) error {
 	f, err := os.Open(s.path)
 	if err != nil {
 		return fmt.Errorf("timeline: source %s: %w", s.src.ID, err)
 	}
 	defer f.Close()
-	b, err := fhirutil.Read(f, &fhirutil.Options{Source: s.src, Lenient: lenient, SkimUnmapped: true})
+	s.entries, err = fhirutil.ReadEntries(f, &fhirutil.Options{Source: s.src, Lenient: lenient, SkimUnmapped: true}, func(is *fhirutil.ResourceError) {
+		fmt.Fprintf(stderr, "%s: %v\n", s.path, is)
+	})
 	if err != nil {
 		return fmt.Errorf("timeline: source %s: %s: %w", s.src.ID, s.path, err)
 	}
-	for _, is := range b.Issues {
-		fmt.Fprintf(stderr, "%s: %v\n", s.path, is)
-	}
-	s.entries = b.Entries()
 	return nil
 }
 
