@@ -3,12 +3,14 @@ package match
 import (
 	"fmt"
 	"testing"
+
+	"github.com/carelens/carelens/match/strdist"
 )
 
 func BenchmarkJaroWinkler(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = JaroWinkler("JOHNATHAN", "JONATHAN")
+		_ = strdist.JaroWinkler("JOHNATHAN", "JONATHAN")
 	}
 }
 
@@ -17,7 +19,7 @@ func BenchmarkDamerauLevenshtein(b *testing.B) {
 		b.Run(fmt.Sprintf("len=%d", len(tc[0])), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				_ = DamerauLevenshtein(tc[0], tc[1])
+				_ = strdist.DamerauLevenshtein(tc[0], tc[1])
 			}
 		})
 	}

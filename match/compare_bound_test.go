@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carelens/carelens/match/strdist"
+
 	"github.com/antzucaro/matchr"
 	"github.com/stretchr/testify/assert"
 )
@@ -12,7 +14,7 @@ import (
 // TestComparatorsBounded feeds every registered comparator two
 // 20,000-character values (ASCII digits, and a non-ASCII name-like value,
 // which takes the slow paths): each must allocate little whatever the
-// length, and score them as it scores their first MaxCompareRunes runes.
+// length, and score them as it scores their first strdist.MaxCompareRunes runes.
 // Before the cap, Levenshtein built a 20,000² table and Jaro-Winkler took
 // about 4·10⁸ steps per pair.
 func TestComparatorsBounded(t *testing.T) {
@@ -31,21 +33,21 @@ func TestComparatorsBounded(t *testing.T) {
 			runtime.ReadMemStats(&after)
 			assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(1<<20), "%s allocates a bounded amount", name)
 			if name != "exact" && name != "damerau-levenshtein" {
-				assert.Equal(t, c.Similarity(capRunes(p[0]), capRunes(p[1])), got, "%s scores the capped values", name)
+				assert.Equal(t, c.Similarity(strdist.Cap(p[0]), strdist.Cap(p[1])), got, "%s scores the capped values", name)
 			}
 		}
 	}
 }
 
-// TestCapRunesKeepsShortValues checks that values of up to MaxCompareRunes
+// TestCapRunesKeepsShortValues checks that values of up to strdist.MaxCompareRunes
 // runes are compared whole (the results agree with matchr on them) and
 // that the cap counts runes, not bytes.
 func TestCapRunesKeepsShortValues(t *testing.T) {
-	s := strings.Repeat("é", MaxCompareRunes)
-	assert.Equal(t, s, capRunes(s))
-	assert.Equal(t, s, capRunes(s+"xyz"))
+	s := strings.Repeat("é", strdist.MaxCompareRunes)
+	assert.Equal(t, s, strdist.Cap(s))
+	assert.Equal(t, s, strdist.Cap(s+"xyz"))
 	a, b := "Harcourt Road 12", "Harcourt Rd 12"
 	lv, _ := LookupComparator("levenshtein")
 	assert.Equal(t, distanceSimilarity(matchr.Levenshtein(a, b), a, b), lv.Similarity(a, b))
-	assert.Equal(t, matchr.JaroWinkler(a+"ö", b+"ö", false), JaroWinkler(a+"ö", b+"ö"))
+	assert.Equal(t, matchr.JaroWinkler(a+"ö", b+"ö", false), strdist.JaroWinkler(a+"ö", b+"ö"))
 }

@@ -309,7 +309,7 @@ func (m *Model) Validate() error {
 				return fmt.Errorf("match: comparison %s level %d: %w %q", c.Name, li, ErrUnknownComparator, l.Kind)
 			}
 			if l.Kind == LevelSimilarity {
-				if _, ok := comparators[l.Comparator]; !ok {
+				if _, ok := LookupComparator(l.Comparator); !ok {
 					return fmt.Errorf("match: comparison %s level %d: %w %q", c.Name, li, ErrUnknownComparator, l.Comparator)
 				}
 			}

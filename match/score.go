@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/carelens/carelens/match/strdist"
+
 	"github.com/carelens/carelens/internal/invariants"
 )
 
@@ -103,7 +105,8 @@ func (m *Model) Scorer(p *Preparer) (*Scorer, error) {
 			cc.weightNot = append(cc.weightNot, wn)
 			cl := compiledLevel{kind: l.Kind, thr: l.Threshold}
 			if l.Kind == LevelSimilarity {
-				cl.cmp, cl.cmpName = comparators[l.Comparator], l.Comparator
+				cl.cmp, _ = LookupComparator(l.Comparator)
+				cl.cmpName = l.Comparator
 			}
 			cc.levels = append(cc.levels, cl)
 			w := 0.0
@@ -376,7 +379,7 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 			}
 			if simCmp != l.cmpName {
 				simCmp = l.cmpName
-				if l.cmpName == "jaro-winkler" && jaroWinklerUpper(v.strs[x], v.strs[y]) < c.minSim {
+				if l.cmpName == "jaro-winkler" && strdist.JaroWinklerUpper(v.strs[x], v.strs[y]) < c.minSim {
 					sim = 0 // no similarity level can hold
 				} else {
 					sim = l.cmp.Similarity(v.strs[x], v.strs[y])
@@ -393,8 +396,8 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 				// Distances beyond the comparison's largest bound are
 				// never needed: compute once, capped.
 				dist = c.maxDist + 1
-				if dlWithin(v.strs[x], v.strs[y], c.maxDist) {
-					dist = DamerauLevenshtein(v.strs[x], v.strs[y])
+				if strdist.Within(v.strs[x], v.strs[y], c.maxDist) {
+					dist = strdist.DamerauLevenshtein(v.strs[x], v.strs[y])
 				}
 			}
 			if dist <= int(l.thr) {
@@ -428,7 +431,7 @@ func swapped(v *vocabView, a, b *Prepared) bool {
 			return true
 		}
 		sx, sy := v.strs[x], v.strs[y]
-		return jaroWinklerUpper(sx, sy) >= swapThreshold && JaroWinkler(sx, sy) >= swapThreshold
+		return strdist.JaroWinklerUpper(sx, sy) >= swapThreshold && strdist.JaroWinkler(sx, sy) >= swapThreshold
 	}
 	return sim(ag, bf) && sim(af, bg)
 }

@@ -1,4 +1,4 @@
-package match
+package strdist
 
 import (
 	"math/rand/v2"
@@ -58,7 +58,7 @@ func TestDamerauLevenshteinAgreesWithMatchr(t *testing.T) {
 		want := matchr.DamerauLevenshtein(a, b)
 		require.Equal(t, want, DamerauLevenshtein(a, b), "%q %q", a, b)
 		for k := range 4 {
-			require.Equal(t, want <= k, dlWithin(a, b, k), "within %d: %q %q", k, a, b)
+			require.Equal(t, want <= k, Within(a, b, k), "within %d: %q %q", k, a, b)
 		}
 	}
 }
@@ -92,7 +92,7 @@ func TestJaroWinklerAgreesWithMatchr(t *testing.T) {
 			want = 1
 		}
 		require.InDelta(t, want, JaroWinkler(a, b), 1e-12, "%q %q", a, b)
-		require.GreaterOrEqual(t, jaroWinklerUpper(a, b)+1e-12, want, "upper bound %q %q", a, b)
+		require.GreaterOrEqual(t, JaroWinklerUpper(a, b)+1e-12, want, "upper bound %q %q", a, b)
 	}
 }
 
