@@ -1,6 +1,7 @@
 package match
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -123,28 +124,6 @@ var nameSuffixes = map[string]string{
 	"ii": "ii", "iii": "iii", "iv": "iv", "2nd": "ii", "3rd": "iii",
 }
 
-// placeholderGiven are given names that say nothing about who the person is
-// (newborn and unknown-patient conventions). They carry no weight.
-var placeholderGiven = map[string]bool{
-	"baby": true, "babygirl": true, "babyboy": true, "baby girl": true, "baby boy": true,
-	"bg": true, "bb": true, "girl": true, "boy": true, "infant": true, "newborn": true,
-	"twin": true, "twin a": true, "twin b": true, "twina": true, "twinb": true,
-	"unknown": true, "unk": true, "nk": true, "not known": true, "notknown": true, "none": true,
-	"na": true, "n a": true, "null": true, "test": true, "zztest": true, "xx": true, "xxx": true,
-	"male": true, "female": true, "anon": true, "anonymous": true, "patient": true, "trauma": true,
-}
-
-// placeholderFamily are family names that say nothing about who the person
-// is. Na and Doe are not among them: both are real surnames (Na is a
-// Korean family name; Doe an English one), so only the whole names John
-// Doe and Jane Doe, the unknown-patient convention, are placeholders (see
-// parseName).
-var placeholderFamily = map[string]bool{
-	"unknown": true, "unk": true, "nk": true, "not known": true, "notknown": true, "none": true,
-	"null": true, "test": true, "zztest": true, "xx": true, "xxx": true,
-	"anon": true, "anonymous": true, "patient": true, "trauma": true, "baby": true,
-}
-
 // normName is a parsed personal name.
 type normName struct {
 	given       []string // forename first; placeholders removed
@@ -158,17 +137,11 @@ type normName struct {
 // names) is a placeholder such as BABY GIRL or UNKNOWN, including forms such
 // as "twin 2" and "baby1".
 func isPlaceholderGiven(s string) bool {
-	if placeholderGiven[s] {
+	if isPlaceholder("given", s) {
 		return true
 	}
 	t := strings.TrimRight(s, "0123456789 ")
-	if t != s && placeholderGiven[t] {
-		return true
-	}
-	if strings.HasPrefix(s, "baby") || strings.HasPrefix(s, "twin ") || strings.HasPrefix(s, "trauma") || strings.HasPrefix(s, "zztest") {
-		return true
-	}
-	return false
+	return t != s && isPlaceholder("given", t) || hasPlaceholderPrefix("given-prefix", s)
 }
 
 // parseName normalises given and family name parts.
@@ -214,11 +187,13 @@ func parseName(given []string, family string) normName {
 	}
 	ftoks = fo
 	whole := strings.Join(ftoks, "")
-	if whole == "doe" && len(n.given) == 1 && (n.given[0] == "john" || n.given[0] == "jane") {
-		n.given = nil // John Doe, Jane Doe: no name at all
+	if len(n.given) == 1 && isPlaceholder("whole-name", n.given[0]+" "+whole) ||
+		len(n.given) == 0 && n.placeholder && len(toks) == 0 && isPlaceholder("whole-name", "baby "+whole) {
+		n.given = nil // John Doe, Jane Doe, Baby Doe: no name at all
 		n.placeholder = true
+		whole, ftoks = "", nil
 	}
-	if placeholderFamily[whole] || strings.HasPrefix(whole, "zztest") || whole == "doe" && n.placeholder {
+	if isPlaceholder("family", whole) || hasPlaceholderPrefix("family-prefix", whole) {
 		n.placeholder = true
 		ftoks = nil
 		whole = ""
@@ -435,13 +410,10 @@ func parseDate(s string, monthFirst bool) (Date, DateStatus) {
 // isSentinelDate reports whether d is a default that systems write when
 // the birth date is unknown.
 func isSentinelDate(d Date) bool {
-	switch {
-	case d.Month == 1 && d.Day == 1:
-		return d.Year == 1900 || d.Year == 1901 || d.Year == 1800 || d.Year == 1
-	case d.Month == 12 && d.Day == 31:
-		return d.Year == 1899 || d.Year == 9999
+	if !(d.Month == 1 && d.Day == 1 || d.Month == 12 && d.Day == 31) {
+		return false // every entry is 1 January or 31 December: no lookup for most dates
 	}
-	return false
+	return isPlaceholder("date", fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day))
 }
 
 // NormalisePostcode returns a postcode in canonical form and its outward
@@ -585,8 +557,7 @@ func NormaliseEmail(s string) string {
 	if at <= 0 || at == len(s)-1 || strings.ContainsAny(s, " \t") {
 		return ""
 	}
-	switch s[:at] {
-	case "none", "noemail", "no", "unknown", "test", "na", "nomail", "no.email", "noreply", "null", "x":
+	if isPlaceholder("email-local", s[:at]) {
 		return ""
 	}
 	return s
@@ -618,7 +589,7 @@ func normIdentifier(s string) string {
 			break
 		}
 	}
-	if same || v == "123456789" || v == "123456789X" || v == "UNKNOWN" || v == "NONE" || v == "NA" {
+	if same || isPlaceholder("identifier", v) {
 		return ""
 	}
 	return v
