@@ -67,12 +67,12 @@ func mix(h, x uint64) uint64 {
 	return h
 }
 
-// BlockKey is one blocking key of a record: the rule that made it and a
+// ruleKey is one blocking key of a record: the rule that made it and a
 // 64-bit hash of the agreeing values. Hashes are stable across processes
 // and Preparers (they hash normalised values, not vocabulary ids), so an
 // index may persist them. Distinct values may rarely share a hash; that
 // only adds a candidate.
-type BlockKey struct {
+type ruleKey struct {
 	// Rule is the index of the rule in the model's Blocking list.
 	Rule int
 	// Hash identifies the block.
@@ -82,17 +82,17 @@ type BlockKey struct {
 // AppendBlockingKeys appends the blocking keys of a to dst, one per rule
 // for which a has every key value. Missing, placeholder and shared values
 // make no key.
-func (s *Scorer) AppendBlockingKeys(dst []BlockKey, a *Prepared) []BlockKey {
+func (s *Scorer) appendBlockingKeys(dst []ruleKey, a *Prepared) []ruleKey {
 	for i := range s.blocks {
 		if h := s.blockKey(i, a); h != 0 {
-			dst = append(dst, BlockKey{Rule: i, Hash: h})
+			dst = append(dst, ruleKey{Rule: i, Hash: h})
 		}
 	}
 	return dst
 }
 
 // BlockingRuleCount returns the number of blocking rules.
-func (s *Scorer) BlockingRuleCount() int { return len(s.blocks) }
+func (s *Scorer) blockingRuleCount() int { return len(s.blocks) }
 
 // blockKey returns rule i's key for a, or 0 when a has none.
 func (s *Scorer) blockKey(i int, a *Prepared) uint64 {
@@ -162,7 +162,7 @@ func (s *Scorer) blockKey(i int, a *Prepared) uint64 {
 			if id == 0 || int(id) >= len(v.strs) {
 				return 0
 			}
-			_, d := NormalisePostcodeDistrict(v.strs[id])
+			d := postcodeDistrict(v.strs[id])
 			if d == "" {
 				return 0
 			}

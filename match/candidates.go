@@ -47,7 +47,7 @@ type RuleStats struct {
 
 // buildBlocks computes every rule's keys and blocks using every core.
 func buildBlocks(ctx context.Context, sc *Scorer, recs []Prepared, maxBlock, window, workers int) *blockSet {
-	nr := sc.BlockingRuleCount()
+	nr := sc.blockingRuleCount()
 	bs := &blockSet{n: len(recs), keys: make([][]uint64, nr), pos: make([][]int32, nr),
 		order: make([][]uint32, nr), blocks: make([][]span, nr), window: window, stats: make([]RuleStats, nr)}
 	sem := make(chan struct{}, workers)

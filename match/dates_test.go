@@ -179,7 +179,7 @@ func TestBirthDateRange(t *testing.T) {
 	for i, d := range ds {
 		if d.true.Year < 1880 {
 			assert.Zero(t, prep[i].dob, "treated as missing")
-			assert.True(t, prep[i].Flags().OutOfRangeDate)
+			assert.True(t, prep[i].flagsReport().OutOfRangeDate)
 		} else {
 			assert.Equal(t, d.true.packed(), prep[i].dob)
 		}

@@ -15,9 +15,10 @@
 //     comparator ([ErrUnknownComparator]).
 //   - [Model.Scorer] binds a model to a Preparer. [Scorer.Score] returns a
 //     pair's match weight (log2 odds; [Probability] converts it) without
-//     allocating, [Scorer.Explain] says why level by level, and
-//     [Scorer.AppendBlockingKeys] lists the [BlockKey]s of one record so
-//     an index can find candidates incrementally.
+//     allocating, and [Scorer.Explain] says why level by level.
+//   - A [Matcher] does the same for records seen one at a time (an index,
+//     a search across sources): it prepares, lists blocking keys, and
+//     grades pairs by the same constraints ([Verdict]).
 //   - [Train] estimates a model from unlabelled records: u from random
 //     pairs, m by expectation–maximisation over blocked pairs, the prior
 //     from deterministic rules refined by EM, deterministic for a seed.

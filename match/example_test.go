@@ -7,22 +7,22 @@ import (
 	"github.com/carelens/carelens/match"
 )
 
-// Example_scorePair prepares two records one at a time, as an index would,
-// and scores and explains the pair with the default (untrained) model.
-func Example_scorePair() {
-	p := match.NewPreparer(nil)
-	a := p.Prepare(&match.Record{Source: "gp", ID: "1", Given: []string{"Jonathan"}, Family: "Smith",
-		BirthDate: "1984-03-07", Postcode: "LS1 4AP", NHSNumber: "943 476 5919"})
-	b := p.Prepare(&match.Record{Source: "hospital", ID: "7", Given: []string{"JOHNATHAN"}, Family: "SMITH",
-		BirthDate: "07/03/1984", Postcode: "ls14ap", NHSNumber: "9434765919"})
-	sc, err := match.DefaultModel(nil).Scorer(p)
+// ExampleMatcher prepares two records one at a time, as a service sees
+// them, and grades and explains the pair with the default (untrained)
+// model.
+func ExampleMatcher() {
+	m, err := match.NewMatcher(nil, nil)
 	if err != nil {
 		panic(err)
 	}
-	w := sc.Score(&a, &b)
-	e := sc.Explain(&a, &b)
-	fmt.Printf("linked: %v, grade: %s, blocking keys: %d\n", match.Probability(w) >= 0.5, e.Grade, len(sc.AppendBlockingKeys(nil, &a)))
-	// Output: linked: true, grade: certain, blocking keys: 8
+	a := m.Prepare(&match.Record{Source: "gp", ID: "1", Given: []string{"Jonathan"}, Family: "Smith",
+		BirthDate: "1984-03-07", Postcode: "LS1 4AP", NHSNumber: "943 476 5919"})
+	b := m.Prepare(&match.Record{Source: "hospital", ID: "7", Given: []string{"JOHNATHAN"}, Family: "SMITH",
+		BirthDate: "07/03/1984", Postcode: "ls14ap", NHSNumber: "9434765919"})
+	v := m.Verdict(a, b)
+	e := m.Explain(a, b)
+	fmt.Printf("grade: %s, explained: %s, blocking keys: %d\n", v.Grade(m.Model().Thresholds()), e.Grade, len(m.BlockKeys(nil, a)))
+	// Output: grade: certain, explained: certain, blocking keys: 8
 }
 
 // ExampleLink links records from two sources: the model is trained on the

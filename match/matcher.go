@@ -150,8 +150,8 @@ func (mt *Matcher) Explain(a, b *Prepared) Explanation { return mt.Scorer(a, b).
 
 // BlockKeys appends the hashes of p's blocking keys to dst.
 func (mt *Matcher) BlockKeys(dst []uint64, p *Prepared) []uint64 {
-	var keys [16]BlockKey
-	for _, k := range mt.Scorer(p).AppendBlockingKeys(keys[:0], p) {
+	var keys [16]ruleKey
+	for _, k := range mt.Scorer(p).appendBlockingKeys(keys[:0], p) {
 		dst = append(dst, k.Hash)
 	}
 	return dst

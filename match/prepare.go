@@ -93,8 +93,8 @@ func (p *Prepared) HasNHSNumber() bool { return p.nhs != 0 }
 func (p *Prepared) NHSNumber() uint64 { return p.nhs }
 
 // Flags describe what normalisation noticed, for reporting. They hold no PHI.
-func (p *Prepared) Flags() PreparedFlags {
-	return PreparedFlags{
+func (p *Prepared) flagsReport() preparedFlags {
+	return preparedFlags{
 		PlaceholderName: p.flags&flagPlaceholderName != 0,
 		InvalidDate:     p.flags&flagBadDate != 0,
 		PlaceholderDate: p.flags&flagPlaceholderDate != 0,
@@ -103,8 +103,8 @@ func (p *Prepared) Flags() PreparedFlags {
 	}
 }
 
-// PreparedFlags report values that normalisation set aside.
-type PreparedFlags struct {
+// preparedFlags report values that normalisation set aside.
+type preparedFlags struct {
 	PlaceholderName bool // a placeholder name (BABY, UNKNOWN...) was dropped
 	InvalidDate     bool // the birth date could not be read or does not exist
 	PlaceholderDate bool // the birth date is a default such as 1900-01-01

@@ -439,22 +439,21 @@ func swapped(v *vocabView, a, b *Prepared) bool {
 func samePostcodeDistrict(s *Scorer, x, y uint32) bool {
 	v := &s.views[FieldPostcode]
 	a, b := v.strs[x], v.strs[y]
-	_, oa := NormalisePostcodeDistrict(a)
-	_, ob := NormalisePostcodeDistrict(b)
+	oa, ob := postcodeDistrict(a), postcodeDistrict(b)
 	return oa != "" && oa == ob
 }
 
-// NormalisePostcodeDistrict returns the outward part of a canonical
-// postcode without allocating: the part before the space for a UK
-// postcode, all but the last character otherwise.
-func NormalisePostcodeDistrict(canonical string) (string, string) {
+// postcodeDistrict returns the outward part of a canonical postcode
+// without allocating: the part before the space for a UK postcode, all but
+// the last character otherwise.
+func postcodeDistrict(canonical string) string {
 	if i := strings.IndexByte(canonical, ' '); i > 0 {
-		return canonical, canonical[:i]
+		return canonical[:i]
 	}
 	if len(canonical) < 2 {
-		return canonical, ""
+		return ""
 	}
-	return canonical, canonical[:len(canonical)-1]
+	return canonical[:len(canonical)-1]
 }
 
 func partMatch(a, b *Prepared) bool {

@@ -66,11 +66,11 @@ func TestBlockingKeysSkipPlaceholders(t *testing.T) {
 	b := p.Prepare(&Record{Given: []string{"Baby Girl"}, Family: "Unknown", BirthDate: "1900-01-01", NHSNumber: "0000000000"})
 	sc, err := DefaultModel(nil).Scorer(p)
 	require.NoError(t, err)
-	assert.Empty(t, sc.AppendBlockingKeys(nil, &a))
+	assert.Empty(t, sc.appendBlockingKeys(nil, &a))
 	assert.InDelta(t, sc.Prior(), sc.Score(&a, &b), 1e-9, "placeholders carry no weight")
-	assert.True(t, a.Flags().PlaceholderName)
-	assert.True(t, a.Flags().PlaceholderDate)
-	assert.True(t, a.Flags().InvalidNHS)
+	assert.True(t, a.flagsReport().PlaceholderName)
+	assert.True(t, a.flagsReport().PlaceholderDate)
+	assert.True(t, a.flagsReport().InvalidNHS)
 }
 
 // TestPrepareWhileScoring prepares records on some goroutines while others
@@ -102,7 +102,7 @@ func TestPrepareWhileScoring(t *testing.T) {
 				a, b := &first[k%50], &first[(k*7)%50]
 				w := sc.Score(a, b)
 				assert.InDelta(t, w, sc.Score(b, a), 0.5, "term frequencies may move while records are added")
-				_ = sc.AppendBlockingKeys(nil, a)
+				_ = sc.appendBlockingKeys(nil, a)
 			}
 		})
 	}
