@@ -500,18 +500,18 @@ func (f *Federation) pickPrimary(recs []match.Record) match.Record {
 	if len(recs) == 1 {
 		return recs[0]
 	}
-	p := match.NewPreparer(nil)
-	prep := p.PrepareAll(recs)
-	s, err := f.model.Scorer(p)
+	m, err := match.NewMatcher(f.model, nil)
 	if err != nil {
 		return recs[0]
 	}
+	prep := m.PrepareAll(recs)
+	s := m.Scorer(prep...)
 	best, bestW := 0, 0.0
 	for i := range prep {
 		var w float64
 		for j := range prep {
 			if i != j {
-				w += s.Score(&prep[i], &prep[j])
+				w += s.Score(prep[i], prep[j])
 			}
 		}
 		if i == 0 || w > bestW || (w == bestW && f.order(recs[i].Source) < f.order(recs[best].Source)) {
@@ -533,19 +533,18 @@ func (f *Federation) order(id string) int {
 func (f *Federation) grade(ctx context.Context, res *Resolution, recs []match.Record) error {
 	primary := res.Primary.Record
 	all := append([]match.Record{primary}, recs...)
-	p := match.NewPreparer(nil)
-	prep := p.PrepareAll(all)
-	s, err := f.model.Scorer(p)
+	m, err := match.NewMatcher(f.model, nil)
 	if err != nil {
 		return fmt.Errorf("federate: scorer: %w", err)
 	}
+	prep := m.PrepareAll(all)
 	res.Used = append(res.Used, *res.Primary)
 	for i := 1; i < len(all); i++ {
 		r := all[i]
 		if r.Ref() == primary.Ref() {
 			continue
 		}
-		e := s.Explain(&prep[0], &prep[i])
+		e := m.Explain(prep[0], prep[i])
 		c := Candidate{Source: f.info(r.Source), Record: r, Explanation: e, Against: primary.Ref(), Grade: e.Grade}
 		if f.dec != nil {
 			kind, ok, err := f.dec.Decided(ctx, primary.Ref(), r.Ref())

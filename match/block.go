@@ -25,7 +25,7 @@ type compiledRule struct {
 	field []Field
 }
 
-func compileRule(r BlockingRule, p *Preparer) (compiledRule, error) {
+func compileRule(r BlockingRule, p *preparer) (compiledRule, error) {
 	cr := compiledRule{name: r.Name, seed: hashString("carelens-block:" + r.Name)}
 	for _, k := range r.Keys {
 		switch k {

@@ -34,7 +34,7 @@ func TestSortByKey(t *testing.T) {
 // TestLinkIndependentOfWorkers checks that clusters do not depend on the
 // number of goroutines.
 func TestLinkIndependentOfWorkers(t *testing.T) {
-	p := NewPreparer(nil)
+	p := newPreparer(nil)
 	_ = p
 	recs := syntheticRecords(2000, 3)
 	one, err := Link(t.Context(), recs, &LinkOptions{Workers: 1})

@@ -30,7 +30,7 @@ func TestClusterNHSConstraintThroughChain(t *testing.T) {
 // most of their cross pairs contradict are kept apart, and that the guard
 // can be turned off.
 func TestChainGuard(t *testing.T) {
-	p := NewPreparer(nil)
+	p := newPreparer(nil)
 	mk := func(given, family, dob, pc string) Prepared {
 		return p.Prepare(&Record{Given: []string{given}, Family: family, BirthDate: dob, Postcode: pc})
 	}
@@ -40,7 +40,7 @@ func TestChainGuard(t *testing.T) {
 		mk("harriet", "quill", "1991-09-09", "BD1 2AB"),
 		mk("harriet", "quill", "1991-09-09", "BD1 2AB"),
 	}
-	sc, err := DefaultModel(nil).Scorer(p)
+	sc, err := DefaultModel(nil).scorer(p)
 	require.NoError(t, err)
 	thr := Weight(0.5)
 	edges := []edge{{0, 1, 50}, {2, 3, 50}, {1, 2, thr + 1}} // one weak bridge
@@ -76,7 +76,7 @@ func TestTrainDeterministic(t *testing.T) {
 func TestClusterApartThroughThird(t *testing.T) {
 	house := Record{Family: "Pemberton", BirthDate: "2019-06-17", Address: []string{"107 Harcourt Road"},
 		Postcode: "LS6 3AB", Phone: "07700 900777"}
-	mk := func(p *Preparer, given, sex, dob string) Prepared {
+	mk := func(p *preparer, given, sex, dob string) Prepared {
 		r := house
 		if given != "" {
 			r.Given = []string{given}
@@ -89,40 +89,40 @@ func TestClusterApartThroughThird(t *testing.T) {
 	}
 	tests := []struct {
 		name      string
-		recs      func(p *Preparer) []Prepared
+		recs      func(p *preparer) []Prepared
 		noTwin    bool
 		together  bool
 		wantApart int
 		reason    string
 	}{
 		{name: "twins through a nameless record", together: false, wantApart: 1,
-			recs: func(p *Preparer) []Prepared {
+			recs: func(p *preparer) []Prepared {
 				return []Prepared{mk(p, "Oliver", "M", ""), mk(p, "", "", ""), mk(p, "Harriet", "F", "")}
 			},
 			reason: "Oliver and Harriet share a birth date and household: twins"},
 		{name: "twins through a record with a birth-date typo", together: false, wantApart: 1,
-			recs: func(p *Preparer) []Prepared {
+			recs: func(p *preparer) []Prepared {
 				return []Prepared{mk(p, "Oliver", "M", ""), mk(p, "Oliver", "M", "2018-06-17"), mk(p, "Harriet", "F", "")}
 			},
 			reason: "the typo makes the bridge's own pair look like no twins; the cluster still holds both"},
 		{name: "guard off", noTwin: true, together: true,
-			recs: func(p *Preparer) []Prepared {
+			recs: func(p *preparer) []Prepared {
 				return []Prepared{mk(p, "Oliver", "M", ""), mk(p, "", "", ""), mk(p, "Harriet", "F", "")}
 			},
 			reason: "NoTwinGuard (FEBRL) lets the links stand"},
 		{name: "one person, one record without given name", together: true,
-			recs: func(p *Preparer) []Prepared {
+			recs: func(p *preparer) []Prepared {
 				return []Prepared{mk(p, "", "M", ""), mk(p, "Oliver", "M", ""), mk(p, "Oliver", "M", "")}
 			},
 			reason: "a missing given name proves nothing: it cannot veto the merge"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := NewPreparer(nil)
+			p := newPreparer(nil)
 			recs := tc.recs(p)
 			m := DefaultModel(nil)
 			m.NoTwinGuard = tc.noTwin
-			sc, err := m.Scorer(p)
+			sc, err := m.scorer(p)
 			require.NoError(t, err)
 			edges := []edge{{0, 1, 50}, {1, 2, 40}} // as if both links scored high
 			cl := clusterEdges(sc, recs, edges, Weight(0.5), false)
@@ -136,7 +136,7 @@ func TestClusterApartThroughThird(t *testing.T) {
 // date (one digit, day and month transposed) does not lift the twins
 // guard, while birth dates years apart are left to the score.
 func TestTwinsConstraintBirthDateTypo(t *testing.T) {
-	p := NewPreparer(nil)
+	p := newPreparer(nil)
 	base := Record{Family: "Pemberton", Address: []string{"107 Harcourt Road"}, Postcode: "LS6 3AB", Phone: "07700 900777"}
 	a, b := base, base
 	a.Given, a.BirthDate = []string{"Oliver"}, "2019-06-03"
@@ -155,7 +155,7 @@ func TestTwinsConstraintBirthDateTypo(t *testing.T) {
 	} {
 		b.BirthDate = tc.dob
 		pb := p.Prepare(&b)
-		sc, err := DefaultModel(nil).Scorer(p)
+		sc, err := DefaultModel(nil).scorer(p)
 		require.NoError(t, err)
 		assert.Equal(t, tc.want, sc.Constraint(&pa, &pb), tc.dob)
 	}

@@ -27,7 +27,7 @@ func TestLooseSimilarityDoesNotCorroborate(t *testing.T) {
 			}
 		}
 	}
-	p := NewPreparer(nil)
+	p := newPreparer(nil)
 	a := Record{Given: []string{"Anne"}, Family: "Leack", BirthDate: "1956-06-23", Sex: "F",
 		Address: []string{"77 Beech Avenue"}, Postcode: "OX1 9BW"}
 	namesake := Record{Given: []string{"Anne"}, Family: "Hamwick", BirthDate: "1956-06-23", Sex: "F",
@@ -35,7 +35,7 @@ func TestLooseSimilarityDoesNotCorroborate(t *testing.T) {
 	typo := namesake
 	typo.Address = []string{"77 Beach Avenue"}
 	pa, pn, pt := p.Prepare(&a), p.Prepare(&namesake), p.Prepare(&typo)
-	sc, err := m.Scorer(p) // after Prepare: the scorer snapshots the values
+	sc, err := m.scorer(p) // after Prepare: the scorer snapshots the values
 	require.NoError(t, err)
 
 	e := sc.Explain(&pa, &pn)
@@ -87,9 +87,9 @@ func TestHouseholdConstraints(t *testing.T) {
 			phone(with("Mary", "2009-05-03", "F"), "07540 704498"), ConstraintHousehold},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := NewPreparer(nil)
+			p := newPreparer(nil)
 			pa, pb := p.Prepare(&tc.a), p.Prepare(&tc.b)
-			sc, err := DefaultModel(nil).Scorer(p)
+			sc, err := DefaultModel(nil).scorer(p)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, sc.Constraint(&pa, &pb), "%v", sc.Explain(&pa, &pb))
 			if tc.want == ConstraintNone {
@@ -100,9 +100,9 @@ func TestHouseholdConstraints(t *testing.T) {
 				// relative when a birth date is missing
 				a, b := tc.a, tc.b
 				a.Phone, b.Phone = "07700 900123", "07700 900123"
-				p := NewPreparer(nil)
+				p := newPreparer(nil)
 				pa, pb := p.Prepare(&a), p.Prepare(&b)
-				sc, err := DefaultModel(nil).Scorer(p)
+				sc, err := DefaultModel(nil).scorer(p)
 				require.NoError(t, err)
 				assert.Equal(t, ConstraintNone, sc.Constraint(&pa, &pb))
 			}
@@ -110,9 +110,9 @@ func TestHouseholdConstraints(t *testing.T) {
 			// rule's cluster-wide guard, which needs a disagreeing name).
 			a, b := tc.a, tc.b
 			a.NHSNumber, b.NHSNumber = "9434765919", "9434765919"
-			p = NewPreparer(nil)
+			p = newPreparer(nil)
 			pa, pb = p.Prepare(&a), p.Prepare(&b)
-			sc, err = DefaultModel(nil).Scorer(p)
+			sc, err = DefaultModel(nil).scorer(p)
 			require.NoError(t, err)
 			assert.Equal(t, ConstraintNone, sc.Constraint(&pa, &pb))
 		})

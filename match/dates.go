@@ -195,7 +195,7 @@ func (s *sourceDates) add(raw string) {
 
 // learnDateOrders counts, per source, what the records' birth dates prove
 // about the source's date order, and returns each source's order.
-func (p *Preparer) learnDateOrders(recs []Record) map[string]DateOrder {
+func (p *preparer) learnDateOrders(recs []Record) map[string]DateOrder {
 	p.dateMu.Lock()
 	defer p.dateMu.Unlock()
 	last := ""
@@ -219,7 +219,7 @@ func (p *Preparer) learnDateOrders(recs []Record) map[string]DateOrder {
 
 // sourceDatesLocked returns the evidence of source, adding it; p.dateMu
 // must be held.
-func (p *Preparer) sourceDatesLocked(src string) *sourceDates {
+func (p *preparer) sourceDatesLocked(src string) *sourceDates {
 	s := p.dates[src]
 	if s == nil {
 		s = &sourceDates{set: p.opts.DateOrders[src]}
@@ -230,7 +230,7 @@ func (p *Preparer) sourceDatesLocked(src string) *sourceDates {
 
 // dateOrderOf counts one record's birth date and returns its source's
 // order, for records prepared one at a time.
-func (p *Preparer) dateOrderOf(r *Record) DateOrder {
+func (p *preparer) dateOrderOf(r *Record) DateOrder {
 	p.dateMu.Lock()
 	defer p.dateMu.Unlock()
 	s := p.sourceDatesLocked(r.Source)
@@ -240,12 +240,12 @@ func (p *Preparer) dateOrderOf(r *Record) DateOrder {
 
 // parseBirthDate reads a birth date in its source's order and checks it
 // against the plausible range.
-func (p *Preparer) parseBirthDate(s string, order DateOrder) (Date, DateStatus) {
+func (p *preparer) parseBirthDate(s string, order DateOrder) (Date, DateStatus) {
 	return readBirthDate(s, order, p.opts.BirthDates)
 }
 
 // readBirthDate reads a birth date written in order and checks it against
-// rng. It is the one birth-date reader: the Preparer, and through it the
+// rng. It is the one birth-date reader: the preparer, and through it the
 // identity index's scorers and safety evidence, use it.
 func readBirthDate(s string, order DateOrder, rng DateRange) (Date, DateStatus) {
 	if order == YearFirst {
@@ -260,10 +260,10 @@ func readBirthDate(s string, order DateOrder, rng DateRange) (Date, DateStatus) 
 	return d, st
 }
 
-// birthDateOf reads r's birth date as [Preparer.Prepare] does (its
+// birthDateOf reads r's birth date as preparer.Prepare does (its
 // source's order as learned so far, the plausible range) without counting
 // it as evidence of the order: for a record Prepare has already counted.
-func (p *Preparer) birthDateOf(r *Record) (Date, DateStatus) {
+func (p *preparer) birthDateOf(r *Record) (Date, DateStatus) {
 	p.dateMu.Lock()
 	order := p.sourceDatesLocked(r.Source).order()
 	p.dateMu.Unlock()
@@ -314,9 +314,9 @@ type SourceDateOrder struct {
 	Ambiguous  int `json:"ambiguous"`
 }
 
-// Report returns what the Preparer has set aside so far and the date
+// Report returns what the preparer has set aside so far and the date
 // order it chose per source.
-func (p *Preparer) Report() DataReport {
+func (p *preparer) Report() DataReport {
 	r := DataReport{Records: p.Len(), BirthDates: p.opts.BirthDates.String()}
 	add := func(field string, invalid, placeholder, outOfRange int64) {
 		if invalid+placeholder+outOfRange > 0 {
@@ -373,7 +373,7 @@ func (r *DataReport) Lines() []string {
 	return out
 }
 
-// Preparer issue counters.
+// preparer issue counters.
 const (
 	issueNamePlaceholder = iota
 	issueDateInvalid
@@ -384,7 +384,7 @@ const (
 )
 
 // count adds one prepared record's flags to the issue counters.
-func (p *Preparer) count(flags uint8) {
+func (p *preparer) count(flags uint8) {
 	if flags == 0 {
 		return
 	}

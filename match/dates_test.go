@@ -68,7 +68,7 @@ func recordsOf(ds []datedRecord) []Record {
 func TestDateOrderPerSource(t *testing.T) {
 	formats := map[string]string{"a": "dmy", "b": "mdy", "c": "iso", "d": "mdy-dash"}
 	ds := datedRecords(7, 400, 1930, 2020, formats)
-	p := NewPreparer(&PrepareOptions{BirthDates: DateRange{To: Date{2025, 12, 31}}})
+	p := newPreparer(&PrepareOptions{BirthDates: DateRange{To: Date{2025, 12, 31}}})
 	prep := p.PrepareAll(recordsOf(ds))
 	for i := range ds {
 		require.Equal(t, ds[i].true.packed(), prep[i].dob, "record %s/%s", ds[i].rec.Source, ds[i].rec.ID)
@@ -134,7 +134,7 @@ func TestDateOrderOptionAndMixed(t *testing.T) {
 			for i, d := range tc.dates {
 				recs[i] = Record{Source: "s", ID: fmt.Sprint(i), BirthDate: d}
 			}
-			p := NewPreparer(&PrepareOptions{DateOrders: tc.orders})
+			p := newPreparer(&PrepareOptions{DateOrders: tc.orders})
 			prep := p.PrepareAll(recs)
 			assert.Equal(t, tc.want.packed(), prep[0].dob, tc.reason)
 			rep := p.Report()
@@ -144,7 +144,7 @@ func TestDateOrderOptionAndMixed(t *testing.T) {
 
 			// One record at a time, the order is decided from the
 			// source's values seen so far.
-			q := NewPreparer(&PrepareOptions{DateOrders: tc.orders})
+			q := newPreparer(&PrepareOptions{DateOrders: tc.orders})
 			for i := range recs[1:] {
 				q.Prepare(&recs[i+1])
 			}
@@ -171,7 +171,7 @@ func TestBirthDateRange(t *testing.T) {
 		Record{Source: "a", ID: "x2", BirthDate: "1984-02-30"},
 		Record{Source: "a", ID: "x3", BirthDate: "2999-05-01"})
 
-	p := NewPreparer(nil)
+	p := newPreparer(nil)
 	prep := p.PrepareAll(recs)
 	rep := p.Report()
 	require.Len(t, rep.Fields, 1)
@@ -189,7 +189,7 @@ func TestBirthDateRange(t *testing.T) {
 	assert.Contains(t, rep.Lines(), "1 records: birth date invalid, treated as missing")
 	assert.Contains(t, rep.Lines(), "1 records: birth date a placeholder, treated as missing")
 
-	hist := NewPreparer(&PrepareOptions{BirthDates: DateRange{From: Date{Year: 1600}, To: Date{Year: 2000}}})
+	hist := newPreparer(&PrepareOptions{BirthDates: DateRange{From: Date{Year: 1600}, To: Date{Year: 2000}}})
 	prep = hist.PrepareAll(recs)
 	for i, d := range ds {
 		assert.Equal(t, d.true.packed(), prep[i].dob)
@@ -270,7 +270,7 @@ func TestInferDateOrder(t *testing.T) {
 // TestYearFirstSourceFlagsYearLastDates: a source set to ymd reads its
 // year-first dates and counts a year-last one as invalid.
 func TestYearFirstSourceFlagsYearLastDates(t *testing.T) {
-	p := NewPreparer(&PrepareOptions{DateOrders: map[string]DateOrder{"s": YearFirst}})
+	p := newPreparer(&PrepareOptions{DateOrders: map[string]DateOrder{"s": YearFirst}})
 	recs := []Record{{Source: "s", ID: "1", Family: "Lee", BirthDate: "1988-04-05"},
 		{Source: "s", ID: "2", Family: "Lee", BirthDate: "04/05/1988"}}
 	prep := p.PrepareAll(recs)

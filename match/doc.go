@@ -3,22 +3,23 @@
 //
 // The pipeline is normalise → block → score (Fellegi–Sunter) → cluster:
 //
-//   - A [Preparer] normalises each [Record] once into a compact [Prepared]
-//     form (vocabulary ids, Double Metaphone codes, a packed date, the NHS
-//     number as an integer), growing term-frequency tables as it goes.
-//     [Preparer.Prepare] handles one record, independently of any batch;
-//     [Preparer.PrepareAll] does a batch on every core with the same result.
+//   - Each [Record] is normalised once into a compact [Prepared] form
+//     (vocabulary ids, Double Metaphone codes, a packed date, the NHS
+//     number as an integer), growing term-frequency tables as it goes:
+//     in a batch on every core ([Link], [Train]), or one at a time
+//     ([Matcher.Prepare]), with the same result.
 //   - A [Model] is plain data: [Comparison]s with ordered [Level]s (null
 //     first, else last, first match wins), m and u per level, the prior,
 //     the [BlockingRule]s and the threshold. [Model.WriteJSON] and
 //     [ReadModel] save and load it; loading fails on an unknown
 //     comparator ([ErrUnknownComparator]).
-//   - [Model.Scorer] binds a model to a Preparer. [Scorer.Score] returns a
-//     pair's match weight (log2 odds; [Probability] converts it) without
-//     allocating, and [Scorer.Explain] says why level by level.
-//   - A [Matcher] does the same for records seen one at a time (an index,
+//   - A [Scorer] binds a model to the prepared records ([LinkResult.Scorer],
+//     [Matcher.Scorer]). [Scorer.Score] returns a pair's match weight
+//     (log2 odds; [Probability] converts it) without allocating, and
+//     [Scorer.Explain] says why level by level.
+//   - A [Matcher] is the model for records seen one at a time (an index,
 //     a search across sources): it prepares, lists blocking keys, and
-//     grades pairs by the same constraints ([Verdict]).
+//     grades pairs by the batch linker's constraints ([Verdict]).
 //   - [Train] estimates a model from unlabelled records: u from random
 //     pairs, m by expectation–maximisation over blocked pairs, the prior
 //     from deterministic rules refined by EM, deterministic for a seed.
@@ -32,12 +33,12 @@
 // middle name), multi-part and hyphenated family names joined with their
 // parts kept for a "part" level; [CanonicalGivenName] applies the alias
 // table shipped as data (nicknames.txt). [ParseDate] reads the common date
-// formats and flags invalid dates instead of guessing. A [Preparer] reads
+// formats and flags invalid dates instead of guessing. Preparation reads
 // each source's ambiguous dates (01/02/2003) in the order that source's
 // unambiguous values show, treats birth dates outside
 // [PrepareOptions.BirthDates] (default 1880 to today) as missing, and
-// counts every value it sets aside; [Preparer.Report] says what, per field
-// and per source, and `carelens link` prints it. [NormalisePostcode]
+// counts every value it sets aside; [LinkResult.Data] says what, per
+// field and per source, and `carelens link` prints it. [NormalisePostcode]
 // knows UK outward/inward parts; [NormalisePhone], [NormaliseEmail] and
 // nhsnumber.Valid (mod 11, repdigits rejected) complete the set. Other
 // identifiers compare as strings within their system.

@@ -21,7 +21,7 @@ type LinkOptions struct {
 	Train TrainOptions
 	// Prepare configures the preparation of the records (the plausible
 	// birth-date range, date orders per source); nil means the defaults.
-	// [LinkResult.Preparer] reports what preparation set aside.
+	// [LinkResult.Data] reports what preparation set aside.
 	Prepare *PrepareOptions
 	// MaxBlockSize is the largest block compared all-pairs; larger blocks
 	// are compared by sorted neighbourhood. Zero means DefaultMaxBlockSize.
@@ -82,9 +82,11 @@ type LinkResult struct {
 	Pairs []ScoredPair
 	// Stats describe the run.
 	Stats LinkStats
-	// Preparer and Prepared give access to the prepared records (for
-	// Explain); Scorer is bound to them.
-	Preparer *Preparer
+	// Data reports the values preparation set aside (placeholders,
+	// invalid and out-of-range values) and each source's date order.
+	Data *DataReport
+	// Prepared are the prepared records, in input order, for
+	// [Scorer.Explain]; Scorer is bound to them.
 	Prepared []Prepared
 	Scorer   *Scorer
 }
@@ -169,7 +171,7 @@ func Link(ctx context.Context, recs []Record, o *LinkOptions) (*LinkResult, erro
 	if o != nil {
 		opts = *o
 	}
-	p := NewPreparer(opts.Prepare)
+	p := newPreparer(opts.Prepare)
 	t0 := time.Now()
 	if opts.Progress != nil {
 		opts.Progress("prepare")
@@ -183,12 +185,13 @@ func Link(ctx context.Context, recs []Record, o *LinkOptions) (*LinkResult, erro
 	if err != nil {
 		return nil, err
 	}
+	res.Data = new(p.Report())
 	res.Stats.Timings["prepare"] = time.Since(t0) - res.Stats.Timings["total"]
 	res.Stats.Timings["total"] = time.Since(t0)
 	return res, nil
 }
 
-func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *LinkOptions, trainOnly bool) (*LinkResult, error) {
+func linkPrepared(ctx context.Context, p *preparer, prepared []Prepared, o *LinkOptions, trainOnly bool) (*LinkResult, error) {
 	start := time.Now()
 	timings := map[string]time.Duration{}
 	stage := func(name string, since time.Time) {
@@ -204,7 +207,7 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 	if model == nil {
 		model = DefaultModel(p.IdentifierSystems())
 	}
-	sc, err := model.Scorer(p)
+	sc, err := model.scorer(p)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +233,7 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 		pairs.n += s.pairs.n
 	}
 	stage("block", t)
-	res := &LinkResult{Preparer: p, Prepared: prepared}
+	res := &LinkResult{Prepared: prepared}
 	n := float64(len(prepared))
 	res.Stats.Records = len(prepared)
 	res.Stats.CandidatePairs = int64(pairs.n)
@@ -250,7 +253,7 @@ func linkPrepared(ctx context.Context, p *Preparer, prepared []Prepared, o *Link
 		}
 		model.Training.Data = new(p.Report())
 		// Same comparisons and levels: patterns stay valid.
-		sc, err = model.Scorer(p)
+		sc, err = model.scorer(p)
 		if err != nil {
 			return nil, err
 		}

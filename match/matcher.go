@@ -91,7 +91,7 @@ func (s *Scorer) Grade(a, b *Prepared, t Thresholds) (Verdict, Grade) {
 // the current one has not seen. It is safe for concurrent use.
 type Matcher struct {
 	model *Model
-	prep  *Preparer
+	prep  *preparer
 	mu    sync.Mutex // serialises refreshes
 	sc    atomic.Pointer[Scorer]
 }
@@ -102,8 +102,8 @@ func NewMatcher(m *Model, o *PrepareOptions) (*Matcher, error) {
 	if m == nil {
 		m = DefaultModel(nil)
 	}
-	mt := &Matcher{model: m, prep: NewPreparer(o)}
-	sc, err := m.Scorer(mt.prep)
+	mt := &Matcher{model: m, prep: newPreparer(o)}
+	sc, err := m.scorer(mt.prep)
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +120,17 @@ func (mt *Matcher) Prepare(r *Record) *Prepared {
 	return &p
 }
 
+// PrepareAll prepares a batch of records, each source's ambiguous dates
+// read in the order the whole batch shows (see [DateOrderAuto]).
+func (mt *Matcher) PrepareAll(recs []Record) []*Prepared {
+	ps := mt.prep.PrepareAll(recs)
+	out := make([]*Prepared, len(ps))
+	for i := range ps {
+		out[i] = &ps[i]
+	}
+	return out
+}
+
 // BirthDate reads r's birth date as the matcher's preparation does.
 func (mt *Matcher) BirthDate(r *Record) (Date, DateStatus) { return mt.prep.birthDateOf(r) }
 
@@ -134,7 +145,7 @@ func (mt *Matcher) Scorer(ps ...*Prepared) *Scorer {
 	if sc := mt.sc.Load(); sc.coversAll(ps) {
 		return sc
 	}
-	sc, err := mt.model.Scorer(mt.prep)
+	sc, err := mt.model.scorer(mt.prep)
 	if err != nil {
 		panic("match: validated model failed to bind: " + err.Error())
 	}

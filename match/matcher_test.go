@@ -41,9 +41,9 @@ func TestScorerGradeIsVerdictGrade(t *testing.T) {
 // to score it rather than score its new values as missing; a Matcher
 // refreshes its own.
 func TestStaleScorerPanics(t *testing.T) {
-	p := NewPreparer(nil)
+	p := newPreparer(nil)
 	a := p.Prepare(&Record{Given: []string{"Ada"}, Family: "Lovelace", BirthDate: "1815-12-10"})
-	sc, err := DefaultModel(nil).Scorer(p)
+	sc, err := DefaultModel(nil).scorer(p)
 	require.NoError(t, err)
 	b := p.Prepare(&Record{Given: []string{"Augusta"}, Family: "Byron", BirthDate: "1815-12-10"})
 	assert.Panics(t, func() { sc.Score(&a, &b) })

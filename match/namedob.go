@@ -31,7 +31,7 @@ const maxExpectedNamesakes = 0.01
 // only to pairs with no other field present on both records (a phone or
 // address that disagrees keeps [ConstraintNameDOBOnly]), so data with
 // other fields keeps the default safety.
-func uniqueNameDOB(p *Preparer, recs []Record, prepared []Prepared) []bool {
+func uniqueNameDOB(p *preparer, recs []Record, prepared []Prepared) []bool {
 	type key struct {
 		given, family, dob uint32
 	}

@@ -261,7 +261,7 @@ const (
 	DatePlaceholder
 	// DateOutOfRange means a real date outside the plausible range of
 	// birth dates (see [PrepareOptions.BirthDates]); it is treated as
-	// missing, and a [Preparer] counts it.
+	// missing, and a preparer counts it.
 	DateOutOfRange
 )
 
@@ -304,7 +304,7 @@ func atoiN(s string) (int, bool) {
 // 1800-01-01, 1899-12-31, 0001-01-01, 9999-12-31) are DatePlaceholder; a
 // year before 1880 or after 2100 is DateOutOfRange.
 //
-// ParseDate reads one value on its own. A [Preparer] reads a source's
+// ParseDate reads one value on its own. A preparer reads a source's
 // ambiguous values (01/02/2003) in the order the source's unambiguous
 // values show, and checks the range set by [PrepareOptions.BirthDates].
 func ParseDate(s string) (Date, DateStatus) {

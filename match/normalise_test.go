@@ -157,7 +157,7 @@ func FuzzNormalisers(f *testing.F) {
 		n := parseName([]string{s}, s)
 		again := parseName(n.given, n.family)
 		assert.Equal(t, n.family, again.family, "family idempotent")
-		p := NewPreparer(nil)
+		p := newPreparer(nil)
 		p.Prepare(&Record{Given: []string{s}, Family: s, FullName: s, BirthDate: s, Postcode: s, Phone: s,
 			Email: s, NHSNumber: s, Address: []string{s}, Identifiers: []Identifier{{System: "x", Value: s}}})
 	})

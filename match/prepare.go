@@ -38,7 +38,7 @@ const (
 )
 
 // MaxIdentifiers is how many distinct other-identifier systems a
-// [Preparer] keeps; identifiers of further systems are ignored.
+// preparer keeps; identifiers of further systems are ignored.
 const MaxIdentifiers = 6
 
 const numFields = int(FieldIdentifier) + MaxIdentifiers
@@ -72,7 +72,7 @@ const (
 
 // Prepared is a record normalised once into the compact form the pair loop
 // reads: small vocabulary ids, a packed date, the NHS number as an integer.
-// It is only meaningful together with the [Preparer] that made it. A zero
+// It is only meaningful together with the preparer that made it. A zero
 // value field means "missing" (absent, placeholder, invalid).
 type Prepared struct {
 	v      [numFields]uint32 // vocabulary ids by Field (string fields and identifiers)
@@ -226,7 +226,7 @@ func (v *vocab) view() vocabView {
 	return vv
 }
 
-// PrepareOptions configure a [Preparer]. The zero value works.
+// PrepareOptions configure a preparer. The zero value works.
 type PrepareOptions struct {
 	// SharedValueLimit is how many records may share a phone number,
 	// e-mail address or identifier before the value is treated as shared
@@ -234,7 +234,7 @@ type PrepareOptions struct {
 	// makes no blocking key. Zero means DefaultSharedValueLimit.
 	SharedValueLimit int
 	// BirthDates is the plausible range of birth dates: a date outside it
-	// is treated as missing and counted in [Preparer.Report]. A zero From
+	// is treated as missing and counted in preparer.Report. A zero From
 	// means DefaultEarliestBirthDate (1880-01-01), which suits living
 	// patients; a zero To means today. A historical file sets an earlier
 	// From.
@@ -249,12 +249,12 @@ type PrepareOptions struct {
 // DefaultSharedValueLimit is the default [PrepareOptions.SharedValueLimit].
 const DefaultSharedValueLimit = 20
 
-// Preparer normalises records into [Prepared] form, one at a time or in
+// preparer normalises records into [Prepared] form, one at a time or in
 // batches, growing its vocabularies and term-frequency tables as it goes.
 // It is safe for concurrent use. Ids it hands out are stable for its
 // lifetime but not across processes: persist the raw [Record], never a
 // Prepared.
-type Preparer struct {
+type preparer struct {
 	opts   PrepareOptions
 	vocabs [numFields]*vocab // names share one vocabulary; see newPreparer
 	out    *vocab            // postcode outward parts
@@ -268,9 +268,9 @@ type Preparer struct {
 	issues [numIssues]atomic.Int64 // values set aside, for Report
 }
 
-// NewPreparer returns an empty Preparer; o may be nil.
-func NewPreparer(o *PrepareOptions) *Preparer {
-	p := &Preparer{}
+// newPreparer returns an empty preparer; o may be nil.
+func newPreparer(o *PrepareOptions) *preparer {
+	p := &preparer{}
 	if o != nil {
 		p.opts = *o
 	}
@@ -293,18 +293,18 @@ func NewPreparer(o *PrepareOptions) *Preparer {
 	return p
 }
 
-// Len returns how many records the Preparer has prepared.
-func (p *Preparer) Len() int { return int(p.n.Load()) }
+// Len returns how many records the preparer has prepared.
+func (p *preparer) Len() int { return int(p.n.Load()) }
 
 // IdentifierSystems returns the identifier systems seen so far, in slot order.
-func (p *Preparer) IdentifierSystems() []string {
+func (p *preparer) IdentifierSystems() []string {
 	p.sysMu.Lock()
 	defer p.sysMu.Unlock()
 	return append([]string(nil), p.systems...)
 }
 
 // identifierSlot returns the slot of system, assigning one; -1 when full.
-func (p *Preparer) identifierSlot(system string) int {
+func (p *preparer) identifierSlot(system string) int {
 	p.sysMu.Lock()
 	defer p.sysMu.Unlock()
 	for i, s := range p.systems {
@@ -333,7 +333,7 @@ type normRecord struct {
 	out    string
 }
 
-func (p *Preparer) normalise(r *Record, nr *normRecord, order DateOrder) {
+func (p *preparer) normalise(r *Record, nr *normRecord, order DateOrder) {
 	given, family := r.Given, r.Family
 	if len(given) == 0 && family == "" && r.FullName != "" {
 		given, family = splitFullName(r.FullName)
@@ -416,7 +416,7 @@ func (p *Preparer) normalise(r *Record, nr *normRecord, order DateOrder) {
 
 // intern fills out from nr for the fields whose vocabulary is v (locked by
 // the caller).
-func (p *Preparer) internField(f Field, nr *normRecord, out *Prepared) {
+func (p *preparer) internField(f Field, nr *normRecord, out *Prepared) {
 	v := p.vocabs[f]
 	switch f {
 	case FieldGiven:
@@ -435,7 +435,7 @@ func (p *Preparer) internField(f Field, nr *normRecord, out *Prepared) {
 	}
 }
 
-func (p *Preparer) copyScalars(nr *normRecord, out *Prepared) {
+func (p *preparer) copyScalars(nr *normRecord, out *Prepared) {
 	out.dob, out.nhs, out.sex, out.suffix, out.flags = nr.dob, nr.nhs, nr.sex, nr.suffix, nr.flags
 	p.count(nr.flags)
 }
@@ -444,7 +444,7 @@ func (p *Preparer) copyScalars(nr *normRecord, out *Prepared) {
 // term-frequency tables, and returns its prepared form. Its birth date
 // counts towards its source's date order, which is decided from the
 // source's values seen so far.
-func (p *Preparer) Prepare(r *Record) Prepared {
+func (p *preparer) Prepare(r *Record) Prepared {
 	var nr normRecord
 	p.normalise(r, &nr, p.dateOrderOf(r))
 	var out Prepared
@@ -472,10 +472,10 @@ func (p *Preparer) Prepare(r *Record) Prepared {
 }
 
 // PrepareAll prepares records in a batch using every core. The result is
-// the same as calling [Preparer.Prepare] on each record in order, except
+// the same as calling preparer.Prepare on each record in order, except
 // that each source's date order (see [DateOrderAuto]) is decided from the
 // whole batch (and earlier ones) before any of its dates is read.
-func (p *Preparer) PrepareAll(recs []Record) []Prepared {
+func (p *preparer) PrepareAll(recs []Record) []Prepared {
 	// Assign identifier slots in record order first, so that concurrent
 	// normalisation cannot make slot order depend on scheduling.
 	last := ""

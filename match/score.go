@@ -19,7 +19,7 @@ type compiledLevel struct {
 	cmpName string
 }
 
-// compiledComparison is a comparison bound to a Preparer's field slots.
+// compiledComparison is a comparison bound to a preparer's field slots.
 type compiledComparison struct {
 	field  Field
 	levels []compiledLevel
@@ -39,14 +39,14 @@ type compiledComparison struct {
 	minSim      float64 // smallest similarity threshold among the levels
 }
 
-// Scorer scores pairs of records prepared by one [Preparer] under one
-// [Model]. It reads a snapshot of the Preparer's vocabularies taken when
-// it was made: records prepared later need a new Scorer ([Model.Scorer] is
+// Scorer scores pairs of records prepared by one preparer under one
+// [Model]. It reads a snapshot of the preparer's vocabularies taken when
+// it was made: records prepared later need a new Scorer (Model.scorer is
 // cheap). A Scorer is safe for concurrent use and allocates nothing per
 // pair.
 type Scorer struct {
 	model  *Model
-	p      *Preparer
+	p      *preparer
 	comps  []compiledComparison
 	views  [numFields]vocabView
 	out    vocabView
@@ -57,7 +57,7 @@ type Scorer struct {
 
 // Scorer binds the model to p's vocabularies. It fails when the model is
 // invalid.
-func (m *Model) Scorer(p *Preparer) (*Scorer, error) {
+func (m *Model) scorer(p *preparer) (*Scorer, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}

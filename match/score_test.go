@@ -11,14 +11,14 @@ import (
 
 func fixturePair(tb testing.TB) (*Scorer, Prepared, Prepared, Prepared) {
 	tb.Helper()
-	p := NewPreparer(nil)
+	p := newPreparer(nil)
 	a := p.Prepare(&Record{Source: "gp", ID: "1", Given: []string{"Jonathan"}, Family: "Smith-Jones",
 		BirthDate: "1984-03-07", Sex: "M", Postcode: "sw1a 1aa", Phone: "07700 900123", NHSNumber: "943 476 5919"})
 	b := p.Prepare(&Record{Source: "hosp", ID: "9", Given: []string{"Johnathan"}, Family: "Jones",
 		BirthDate: "07/03/1984", Sex: "male", Postcode: "SW1A1AA", Phone: "+44 7700 900123", NHSNumber: "9434765919"})
 	c := p.Prepare(&Record{Source: "hosp", ID: "10", Given: []string{"Mary"}, Family: "Brown",
 		BirthDate: "1950-11-02", Sex: "F", Postcode: "LS1 4AP", NHSNumber: "4010232137"})
-	sc, err := DefaultModel(nil).Scorer(p)
+	sc, err := DefaultModel(nil).scorer(p)
 	require.NoError(tb, err)
 	return sc, a, b, c
 }
@@ -61,10 +61,10 @@ func TestModelJSONRoundTrip(t *testing.T) {
 }
 
 func TestBlockingKeysSkipPlaceholders(t *testing.T) {
-	p := NewPreparer(nil)
+	p := newPreparer(nil)
 	a := p.Prepare(&Record{Given: []string{"Baby Girl"}, Family: "Unknown", BirthDate: "1900-01-01", NHSNumber: "0000000000"})
 	b := p.Prepare(&Record{Given: []string{"Baby Girl"}, Family: "Unknown", BirthDate: "1900-01-01", NHSNumber: "0000000000"})
-	sc, err := DefaultModel(nil).Scorer(p)
+	sc, err := DefaultModel(nil).scorer(p)
 	require.NoError(t, err)
 	assert.Empty(t, sc.appendBlockingKeys(nil, &a))
 	assert.InDelta(t, sc.Prior(), sc.Score(&a, &b), 1e-9, "placeholders carry no weight")
@@ -78,7 +78,7 @@ func TestBlockingKeysSkipPlaceholders(t *testing.T) {
 // does; run with -race.
 func TestPrepareWhileScoring(t *testing.T) {
 	recs := syntheticRecords(300, 5)
-	p := NewPreparer(nil)
+	p := newPreparer(nil)
 	m := DefaultModel(nil)
 	first := make([]Prepared, 50)
 	for i := range first {
@@ -95,7 +95,7 @@ func TestPrepareWhileScoring(t *testing.T) {
 	for range 2 {
 		wg.Go(func() {
 			for k := range 200 {
-				sc, err := m.Scorer(p)
+				sc, err := m.scorer(p)
 				if !assert.NoError(t, err) {
 					return
 				}
@@ -125,10 +125,10 @@ func TestFamilyLevels(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := NewPreparer(nil)
+			p := newPreparer(nil)
 			a, b := p.Prepare(&tc.a), p.Prepare(&tc.b)
 			m := DefaultModel(nil)
-			sc, err := m.Scorer(p)
+			sc, err := m.scorer(p)
 			require.NoError(t, err)
 			var family *compiledComparison
 			for i := range sc.comps {
@@ -176,10 +176,10 @@ func TestGivenAliasLevel(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.a+"/"+tc.b, func(t *testing.T) {
-			p := NewPreparer(nil)
+			p := newPreparer(nil)
 			a := p.Prepare(&Record{Given: []string{tc.a}})
 			b := p.Prepare(&Record{Given: []string{tc.b}})
-			sc, err := DefaultModel(nil).Scorer(p)
+			sc, err := DefaultModel(nil).scorer(p)
 			require.NoError(t, err)
 			v := &sc.views[FieldGiven]
 			x, y := a.v[FieldGiven], b.v[FieldGiven]

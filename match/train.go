@@ -66,7 +66,7 @@ func Train(ctx context.Context, recs []Record, base *Model, o *TrainOptions) (*M
 	if o != nil {
 		po = o.Prepare
 	}
-	p := NewPreparer(po)
+	p := newPreparer(po)
 	prepared := p.PrepareAll(recs)
 	if base == nil {
 		base = DefaultModel(p.IdentifierSystems())

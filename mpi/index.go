@@ -55,14 +55,14 @@ type IndexOptions struct {
 	// time.Now.
 	Now func() time.Time
 	// Model scores and grades pairs and makes blocking keys, with the
-	// constraints and evidence rules [Link] and [match.Scorer.Explain] apply. It
+	// constraints and grading [match.Link] and [match.Scorer.Explain] apply. It
 	// is saved in the store, and an index opened without one uses the
 	// saved model; with neither, [match.DefaultModel], saved with the first
 	// record written. Records keep the blocking keys they were added
 	// with: after changing the blocking rules, reload the records.
 	Model *match.Model
 	// Prepare configures the preparation of records (how birth dates are
-	// read, shared values), as for [Link].
+	// read, shared values), as for [match.Link].
 	Prepare *match.PrepareOptions
 }
 

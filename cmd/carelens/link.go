@@ -451,7 +451,7 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 		return err
 	}
 	if !textReport || res.Model.Training == nil || res.Model.Training.Data == nil {
-		reportData(stderr, res.Preparer.Report())
+		reportData(stderr, *res.Data)
 	}
 	if *uniqueNameDOB {
 		fmt.Fprintf(stderr, "carelens: --link-unique-name-dob: %d pairs linked on name and birth date alone\n", res.Stats.UniqueNameDOBLinks)
