@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/carelens/carelens/fhirutil"
+	"github.com/carelens/carelens/internal/shareddata"
+	"github.com/carelens/carelens/merge"
 	"github.com/carelens/carelens/provenance"
 )
 
@@ -228,6 +231,78 @@ func TestTimelineErrors(t *testing.T) {
 			} else {
 				assert.NotErrorIs(t, err, errUsage)
 			}
+		})
+	}
+}
+
+// wholeFileTimeline is carelens timeline as it was before it streamed:
+// each file read whole (fhirutil.Read, then Batch.Entries), merged, and
+// printed. It is the oracle for the streaming command.
+func wholeFileTimeline(t *testing.T, rulesPath string, args []string) (string, string) {
+	t.Helper()
+	srcs, err := parseTimelineSources(args)
+	require.NoError(t, err)
+	opts := &merge.Options{Rules: &merge.Rules{}}
+	if rulesPath != "" {
+		opts.Rules, err = loadRulesFile(rulesPath)
+		require.NoError(t, err)
+	}
+	eng, err := merge.Compile(opts)
+	require.NoError(t, err)
+	var streams [][]merge.Entry
+	var issues strings.Builder
+	for _, s := range srcs {
+		data, err := os.ReadFile(s.path)
+		require.NoError(t, err)
+		b, err := fhirutil.Read(bytes.NewReader(data), &fhirutil.Options{Source: s.src, SkimUnmapped: true})
+		require.NoError(t, err)
+		for _, is := range b.Issues {
+			fmt.Fprintf(&issues, "%s: %v\n", s.path, is)
+		}
+		s.entries = b.Entries()
+		eng.Sort(s.entries)
+		streams = append(streams, s.entries)
+	}
+	tl, err := eng.MergeSlices(streams)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, writeTimeline(&out, tl, srcs, nil))
+	return out.String(), issues.String()
+}
+
+// TestTimelineStreamedMatchesWholeFile: the streaming command prints,
+// byte for byte, the timeline and issues of the whole-file path, on the
+// sample (with a conflict), the shared Synthea patients as three sources,
+// and the HL7 example Bundles (a searchset with a Medication after the
+// request naming it, a document, batch responses holding Bundles).
+func TestTimelineStreamedMatchesWholeFile(t *testing.T) {
+	dir := shareddata.Path(t, "fhir")
+	synthea, err := filepath.Glob(filepath.Join(dir, "synthea-r4", "*.json"))
+	require.NoError(t, err)
+	require.Len(t, synthea, 3)
+	hl7, err := filepath.Glob(filepath.Join(dir, "hl7-r4-examples", "Bundle-*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, hl7)
+	cases := map[string]struct {
+		rules string
+		args  []string
+	}{
+		"sample":  {sampleFile("rules.json"), []string{"gp=" + sampleFile("gp.json"), sampleFile("hospital.json")}},
+		"synthea": {"", []string{"gp=" + synthea[0], "hospital=" + synthea[1], "community=" + synthea[2]}},
+		"hl7":     {"", hl7},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			want, wantIssues := wholeFileTimeline(t, tc.rules, tc.args)
+			var args []string
+			if tc.rules != "" {
+				args = append(args, "-rules", tc.rules)
+			}
+			got, gotIssues, err := runTimelineCmd(t, append(args, tc.args...)...)
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+			assert.Equal(t, wantIssues, gotIssues)
+			assert.Greater(t, strings.Count(got, "\n"), 3)
 		})
 	}
 }
