@@ -205,6 +205,8 @@ func TestTimelineErrors(t *testing.T) {
 	notJSON := filepath.Join(dir, "x.json")
 	require.NoError(t, os.WriteFile(notJSON, []byte("hello"), 0o644))
 	gp, hosp := sampleFile("gp.json"), sampleFile("hospital.json")
+	cut := filepath.Join(dir, "cut.json")
+	require.NoError(t, os.WriteFile(cut, []byte(`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"a"}},{"resource":{"resourceType":"Observ`), 0o644))
 
 	tests := []struct {
 		name  string
@@ -215,6 +217,7 @@ func TestTimelineErrors(t *testing.T) {
 		{"no arguments", nil, true, "at least one SOURCE=FILE"},
 		{"missing file", []string{"gp=" + gp, "lab=" + filepath.Join(dir, "nope.json")}, false, "nope.json"},
 		{"not FHIR", []string{notJSON}, false, "x.json"},
+		{"truncated", []string{"gp=" + gp, "lab=" + cut}, false, "source lab: " + cut + ": fhirutil: invalid JSON: unexpected end of input at byte 138 in entry[1]"},
 		{"duplicate id", []string{"gp=" + hosp, gp}, true, `duplicate source id "gp"`},
 		{"unknown without", []string{"-without", "lab", gp, hosp}, true, `-without "lab" is not one of the sources`},
 		{"bad rules", []string{"-rules", badRules, gp, hosp}, false, "rules.json"},
