@@ -75,6 +75,11 @@ func TestRobustness(t *testing.T) {
 			if gap, ok := knownGaps[p.Name]; ok {
 				t.Logf("known gap, not asserted: %s", gap)
 			} else {
+				// Every other profile carries an identifier or a contact
+				// field on most records: the issue's 0.97 holds (nhs-0,
+				// the lowest, at 0.9765-0.9778 over seeds 13, 7 and 29
+				// and 2,000 to 20,000 people).
+				assert.GreaterOrEqual(t, f1, 0.97, "issue 13: F1 >= 0.97 where most records carry an identifier or contact field")
 				assert.Greater(t, f1, harmonic(1, ceil)-0.05, "F1 far below the ceiling")
 			}
 			if p.Name == "names-dob-only" {
