@@ -75,6 +75,11 @@ func TestRobustness(t *testing.T) {
 			if gap, ok := knownGaps[p.Name]; ok {
 				t.Logf("known gap, not asserted: %s", gap)
 			} else {
+				// Every other profile carries an identifier or a contact
+				// field on most records: the issue's 0.97 holds (nhs-0,
+				// the lowest, at 0.9765-0.9778 over seeds 13, 7 and 29
+				// and 2,000 to 20,000 people).
+				assert.GreaterOrEqual(t, f1, 0.97, "issue 13: F1 >= 0.97 where most records carry an identifier or contact field")
 				assert.Greater(t, f1, harmonic(1, ceil)-0.05, "F1 far below the ceiling")
 			}
 			if p.Name == "names-dob-only" {
@@ -86,7 +91,14 @@ func TestRobustness(t *testing.T) {
 				// then merges 0.09-0.39% of true pairs' worth of
 				// different people (2,000 to 20,000 people): above the
 				// 0.1% limit. That is why it is not the default and
-				// why the default keeps recall at 0 here.
+				// why the default keeps recall at 0 here. Measured
+				// variants (F1 / false-merge share at 5,000 and 20,000
+				// people): the frequency cap maxExpectedNamesakes at
+				// 0.0001: 0.753/0.075%, 0.682/0.111%; at 0.001:
+				// 0.838/0.094%, 0.799/0.134%; at 0.01 (the option) and
+				// above: 0.847/0.094%, 0.847/0.148%; also linking one
+				// typo in name or birth date: 0.911/0.433%,
+				// 0.910/0.874%.
 				_, fm := run(p.Name+"+unique", &match.LinkOptions{UniqueNameDOB: true})
 				t.Logf("UniqueNameDOB (explicit option, not a default): false merges %.3f%% of true pairs", 100*fm)
 			}

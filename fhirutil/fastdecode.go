@@ -769,9 +769,9 @@ var (
 	fastInstantRE  = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])-(0[0-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$`)
 )
 
-// fastYears bounds the years read here: jsonformat's microseconds and
-// this reader's agree well inside them (a negative year or one past 9999
-// is not even a four-digit match).
+// fastYearOK bounds the years read here to 1000-9999 (the patterns
+// already refuse a sign or a fifth digit): jsonformat's microseconds and
+// this reader's agree well inside them, and older dates go to jsonformat.
 func fastYearOK(t time.Time) bool { return t.Year() >= 1000 }
 
 // fastDateValue reads a FHIR date in UTC ([TimeZone]) as jsonformat does.

@@ -13,8 +13,9 @@ import (
 // for the medicationReference of a request that may come before it, the
 // sources a Provenance gives its target, a conflict a DetectedIssue
 // marks) is kept as a small index and applied to the entries at the end.
-// Memory is then the entries and that index, not the input: a 200 MB
-// Bundle whose entries Read took 1.5 GB to produce takes about 100 MB.
+// Memory is then the entries and that index, not the input: carelens
+// timeline on a 210 MB Bundle (116,417 entries) peaks at 336 MB RSS, of
+// which about 120 MB is live heap, where with Read it took 1,549 MB.
 //
 // Each issue is passed to issue (which may be nil) as it is found, in
 // input order, rather than held. The error is the one Stream yields;

@@ -61,7 +61,7 @@
 //
 // The engine reads every entry once into a small item (order key, interval,
 // concept, sources), then places the items in timeline order, a k-way merge
-// of the streams (a binary heap of their heads, O(n log k)): each joins the
+// of the streams (a tournament tree of their heads, O(n log k)): each joins the
 // closest merged entry it may join, among those of its concept still within
 // a window, or starts a new one; a merged entry of another source that
 // disagrees is a conflict, unless a source on the item's side also holds the

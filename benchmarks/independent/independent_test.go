@@ -169,9 +169,10 @@ var knownFailures = map[string]string{
 }
 
 // TestIndependentCohorts links the 2,000-person grid with carelens link's
-// defaults, as a new user would, and holds the settings where most records
-// carry an NHS number (coverage >= 50%) to the issue 13 targets: false-merge
-// pairs under 0.1% of true pairs and pairwise F1 at least 0.9.
+// defaults, as a new user would, and holds every setting to the issue 13
+// safety target, false-merge pairs under 0.1% of true pairs, and the
+// settings where most records carry an NHS number (coverage >= 50%) to
+// pairwise F1 at least 0.9 too.
 func TestIndependentCohorts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs carelens link 11 times")
@@ -182,14 +183,11 @@ func TestIndependentCohorts(t *testing.T) {
 		t.Run(p.Name(), func(t *testing.T) {
 			o := evaluate(t, p)
 			rows = append(rows, o.row())
-			if p.NHSCoverage < 0.5 {
-				return
-			}
 			var fails []string
 			if o.s.FalseMergeShare >= 0.001 {
 				fails = append(fails, fmt.Sprintf("false-merge share %.3f%% >= 0.1%% (%d pairs)", o.s.FalseMergeShare*100, o.s.FalseMerges))
 			}
-			if o.s.F1 < 0.9 {
+			if o.s.F1 < 0.9 && p.NHSCoverage >= 0.5 {
 				fails = append(fails, fmt.Sprintf("F1 %.4f < 0.9", o.s.F1))
 			}
 			why, known := knownFailures[p.Name()]

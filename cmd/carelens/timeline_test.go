@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/carelens/carelens/fhirutil"
+	"github.com/carelens/carelens/internal/shareddata"
+	"github.com/carelens/carelens/merge"
 	"github.com/carelens/carelens/provenance"
 )
 
@@ -202,6 +205,8 @@ func TestTimelineErrors(t *testing.T) {
 	notJSON := filepath.Join(dir, "x.json")
 	require.NoError(t, os.WriteFile(notJSON, []byte("hello"), 0o644))
 	gp, hosp := sampleFile("gp.json"), sampleFile("hospital.json")
+	cut := filepath.Join(dir, "cut.json")
+	require.NoError(t, os.WriteFile(cut, []byte(`{"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient","id":"a"}},{"resource":{"resourceType":"Observ`), 0o644))
 
 	tests := []struct {
 		name  string
@@ -212,6 +217,7 @@ func TestTimelineErrors(t *testing.T) {
 		{"no arguments", nil, true, "at least one SOURCE=FILE"},
 		{"missing file", []string{"gp=" + gp, "lab=" + filepath.Join(dir, "nope.json")}, false, "nope.json"},
 		{"not FHIR", []string{notJSON}, false, "x.json"},
+		{"truncated", []string{"gp=" + gp, "lab=" + cut}, false, "source lab: " + cut + ": fhirutil: invalid JSON: unexpected end of input at byte 138 in entry[1]"},
 		{"duplicate id", []string{"gp=" + hosp, gp}, true, `duplicate source id "gp"`},
 		{"unknown without", []string{"-without", "lab", gp, hosp}, true, `-without "lab" is not one of the sources`},
 		{"bad rules", []string{"-rules", badRules, gp, hosp}, false, "rules.json"},
@@ -228,6 +234,78 @@ func TestTimelineErrors(t *testing.T) {
 			} else {
 				assert.NotErrorIs(t, err, errUsage)
 			}
+		})
+	}
+}
+
+// wholeFileTimeline is carelens timeline as it was before it streamed:
+// each file read whole (fhirutil.Read, then Batch.Entries), merged, and
+// printed. It is the oracle for the streaming command.
+func wholeFileTimeline(t *testing.T, rulesPath string, args []string) (string, string) {
+	t.Helper()
+	srcs, err := parseTimelineSources(args)
+	require.NoError(t, err)
+	opts := &merge.Options{Rules: &merge.Rules{}}
+	if rulesPath != "" {
+		opts.Rules, err = loadRulesFile(rulesPath)
+		require.NoError(t, err)
+	}
+	eng, err := merge.Compile(opts)
+	require.NoError(t, err)
+	var streams [][]merge.Entry
+	var issues strings.Builder
+	for _, s := range srcs {
+		data, err := os.ReadFile(s.path)
+		require.NoError(t, err)
+		b, err := fhirutil.Read(bytes.NewReader(data), &fhirutil.Options{Source: s.src, SkimUnmapped: true})
+		require.NoError(t, err)
+		for _, is := range b.Issues {
+			fmt.Fprintf(&issues, "%s: %v\n", s.path, is)
+		}
+		s.entries = b.Entries()
+		eng.Sort(s.entries)
+		streams = append(streams, s.entries)
+	}
+	tl, err := eng.MergeSlices(streams)
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, writeTimeline(&out, tl, srcs, nil))
+	return out.String(), issues.String()
+}
+
+// TestTimelineStreamedMatchesWholeFile: the streaming command prints,
+// byte for byte, the timeline and issues of the whole-file path, on the
+// sample (with a conflict), the shared Synthea patients as three sources,
+// and the HL7 example Bundles (a searchset with a Medication after the
+// request naming it, a document, batch responses holding Bundles).
+func TestTimelineStreamedMatchesWholeFile(t *testing.T) {
+	dir := shareddata.Path(t, "fhir")
+	synthea, err := filepath.Glob(filepath.Join(dir, "synthea-r4", "*.json"))
+	require.NoError(t, err)
+	require.Len(t, synthea, 3)
+	hl7, err := filepath.Glob(filepath.Join(dir, "hl7-r4-examples", "Bundle-*.json"))
+	require.NoError(t, err)
+	require.NotEmpty(t, hl7)
+	cases := map[string]struct {
+		rules string
+		args  []string
+	}{
+		"sample":  {sampleFile("rules.json"), []string{"gp=" + sampleFile("gp.json"), sampleFile("hospital.json")}},
+		"synthea": {"", []string{"gp=" + synthea[0], "hospital=" + synthea[1], "community=" + synthea[2]}},
+		"hl7":     {"", hl7},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			want, wantIssues := wholeFileTimeline(t, tc.rules, tc.args)
+			var args []string
+			if tc.rules != "" {
+				args = append(args, "-rules", tc.rules)
+			}
+			got, gotIssues, err := runTimelineCmd(t, append(args, tc.args...)...)
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+			assert.Equal(t, wantIssues, gotIssues)
+			assert.Greater(t, strings.Count(got, "\n"), 3)
 		})
 	}
 }

@@ -276,7 +276,16 @@ func (s *Server) searchset(w http.ResponseWriter, r *http.Request, params url.Va
 	}
 	page := items[min(offset, len(items)):min(offset+count, len(items))]
 
+	// The answer is sized up front (the entries' bytes, their fullUrls and
+	// wrapping, and the links): growing the buffer by doubling was most of
+	// the server's CPU per $everything (0.7 ms of the largest demo
+	// patient's, mostly clearing new memory).
+	size := 512 + 2*len(selfURL)
+	for _, it := range page {
+		size += len(it.JSON) + len(base) + len(it.Type) + len(it.ID) + len(it.FullURL) + 64
+	}
 	var b bytes.Buffer
+	b.Grow(size)
 	b.WriteString(`{"resourceType":"Bundle","type":"searchset","timestamp":`)
 	writeString(&b, time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, `,"total":%d,"link":[{"relation":"self","url":`, len(items))
