@@ -58,7 +58,7 @@ func BenchmarkHouseholdEvidence(b *testing.B) {
 		recs[i] = Record{Source: fmt.Sprint("s", i%4), Given: []string{fmt.Sprint("G", i%97)}, Family: fmt.Sprint("F", h%5003),
 			BirthDate: fmt.Sprintf("%d-%02d-%02d", 1930+i%90, 1+i%12, 1+i%28), Postcode: fmt.Sprintf("LS%d %dAB", h%90, h%10)}
 	}
-	p := NewPreparer(nil)
+	p := newPreparer(nil)
 	prepared := p.PrepareAll(recs)
 	for b.Loop() {
 		newHouseholdEvidence(recs, prepared)
