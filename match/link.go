@@ -181,7 +181,7 @@ func Link(ctx context.Context, recs []Record, o *LinkOptions) (*LinkResult, erro
 		opts.uniqueNameDOB = uniqueNameDOB(p, recs, prepared)
 	}
 	opts.household = newHouseholdEvidence(recs, prepared)
-	res, err := linkPrepared(ctx, p, prepared, &opts, false)
+	res, err := linkPrepared(ctx, p, prepared, &opts)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,57 @@ func Link(ctx context.Context, recs []Record, o *LinkOptions) (*LinkResult, erro
 	return res, nil
 }
 
-func linkPrepared(ctx context.Context, p *preparer, prepared []Prepared, o *LinkOptions, trainOnly bool) (*LinkResult, error) {
+// candidates is what blocking found: the scorer bound to the prepared
+// records, the candidate pairs and the blocks they came from.
+type candidates struct {
+	sc    *Scorer
+	pairs pairList
+	bs    *blockSet
+}
+
+// findCandidates binds model to the prepared records and blocks them.
+func findCandidates(ctx context.Context, p *preparer, prepared []Prepared, model *Model, o *LinkOptions, workers int) (*candidates, error) {
+	sc, err := model.scorer(p)
+	if err != nil {
+		return nil, err
+	}
+	maxBlock := o.MaxBlockSize
+	if maxBlock <= 0 {
+		maxBlock = DefaultMaxBlockSize
+	}
+	window := o.Window
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	bs := buildBlocks(ctx, sc, prepared, maxBlock, window, workers)
+	sinks := forEachCandidate(ctx, bs, workers, func() *patternSink { return &patternSink{sc: sc, recs: prepared} })
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c := &candidates{sc: sc, bs: bs}
+	for _, s := range sinks {
+		c.pairs.chunks = append(c.pairs.chunks, s.pairs.chunks...)
+		c.pairs.n += s.pairs.n
+	}
+	return c, nil
+}
+
+// train estimates a model on the candidates (see [Train]) and rebinds
+// their scorer to it; the comparisons and levels are the same, so the
+// candidates' patterns stay valid.
+func (c *candidates) train(ctx context.Context, p *preparer, prepared []Prepared, o *TrainOptions) (*Model, error) {
+	model, err := trainModel(ctx, c.sc, prepared, c.pairs, c.bs, o)
+	if err != nil {
+		return nil, err
+	}
+	model.Training.Data = new(p.Report())
+	if c.sc, err = model.scorer(p); err != nil {
+		return nil, err
+	}
+	return model, nil
+}
+
+func linkPrepared(ctx context.Context, p *preparer, prepared []Prepared, o *LinkOptions) (*LinkResult, error) {
 	start := time.Now()
 	timings := map[string]time.Duration{}
 	stage := func(name string, since time.Time) {
@@ -203,35 +253,18 @@ func linkPrepared(ctx context.Context, p *preparer, prepared []Prepared, o *Link
 		}
 	}
 	model := o.Model
-	train := model == nil || trainOnly
+	train := model == nil
 	if model == nil {
 		model = DefaultModel(p.IdentifierSystems())
 	}
-	sc, err := model.scorer(p)
+	workers := defaultWorkers(o.Workers)
+	progress("block")
+	t := time.Now()
+	cands, err := findCandidates(ctx, p, prepared, model, o, workers)
 	if err != nil {
 		return nil, err
 	}
-	workers := defaultWorkers(o.Workers)
-	maxBlock := o.MaxBlockSize
-	if maxBlock <= 0 {
-		maxBlock = DefaultMaxBlockSize
-	}
-	window := o.Window
-	if window <= 0 {
-		window = DefaultWindow
-	}
-	progress("block")
-	t := time.Now()
-	bs := buildBlocks(ctx, sc, prepared, maxBlock, window, workers)
-	sinks := forEachCandidate(ctx, bs, workers, func() *patternSink { return &patternSink{sc: sc, recs: prepared} })
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var pairs pairList
-	for _, s := range sinks {
-		pairs.chunks = append(pairs.chunks, s.pairs.chunks...)
-		pairs.n += s.pairs.n
-	}
+	pairs, bs := cands.pairs, cands.bs
 	stage("block", t)
 	res := &LinkResult{Prepared: prepared}
 	n := float64(len(prepared))
@@ -247,27 +280,14 @@ func linkPrepared(ctx context.Context, p *preparer, prepared []Prepared, o *Link
 	if train {
 		progress("train")
 		t = time.Now()
-		model, err = trainModel(ctx, sc, prepared, pairs, bs, &o.Train)
-		if err != nil {
+		if model, err = cands.train(ctx, p, prepared, &o.Train); err != nil {
 			return nil, err
-		}
-		model.Training.Data = new(p.Report())
-		// Same comparisons and levels: patterns stay valid.
-		sc, err = model.scorer(p)
-		if err != nil {
-			return nil, err
-		}
-		if trainOnly {
-			// Link counts the weights as it scores; Train alone scores the
-			// candidates once more for the report's histogram.
-			model.Training.Weights = weightHistogram(sc, prepared, pairs, workers)
 		}
 		stage("train", t)
 	}
+	sc := cands.sc
+	cands = nil // pairs below is the only reference, dropped after scoring
 	res.Model, res.Scorer = model, sc
-	if trainOnly {
-		return res, nil
-	}
 	progress("score")
 	t = time.Now()
 	thr := o.Threshold

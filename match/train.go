@@ -71,15 +71,23 @@ func Train(ctx context.Context, recs []Record, base *Model, o *TrainOptions) (*M
 	if base == nil {
 		base = DefaultModel(p.IdentifierSystems())
 	}
-	lo := LinkOptions{Model: base}
+	var to TrainOptions
 	if o != nil {
-		lo.Train = *o
+		to = *o
 	}
-	res, err := linkPrepared(ctx, p, prepared, &lo, true)
+	workers := defaultWorkers(to.Workers)
+	cands, err := findCandidates(ctx, p, prepared, base, &LinkOptions{}, workers)
 	if err != nil {
 		return nil, err
 	}
-	return res.Model, nil
+	m, err := cands.train(ctx, p, prepared, &to)
+	if err != nil {
+		return nil, err
+	}
+	// Link counts the weights as it scores; Train alone scores the
+	// candidates once more for the report's histogram.
+	m.Training.Weights = weightHistogram(cands.sc, prepared, cands.pairs, workers)
+	return m, nil
 }
 
 // randomU estimates u per comparison level from random pairs.
