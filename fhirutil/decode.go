@@ -94,6 +94,9 @@ type Batch struct {
 	Retrieved time.Time
 	// Source is the source the input came from.
 	Source provenance.Source
+	// Next is, for a Bundle, the url of its link with relation "next"
+	// (the next page of a searchset), or "".
+	Next string
 }
 
 // Err returns the issues that skipped a resource, joined, or nil when
@@ -131,11 +134,11 @@ func Decode(data []byte, o *Options) (*Batch, error) {
 	if b.Retrieved.IsZero() {
 		b.Retrieved = time.Now().UTC()
 	}
-	jobs, bundles, issues, err := split(data, o.Lenient)
+	jobs, bundles, issues, next, err := split(data, o.Lenient)
 	if err != nil {
 		return b, err
 	}
-	b.Bundles = bundles
+	b.Bundles, b.Next = bundles, next
 	b.Issues = issues
 	b.add(decodeJobs(jobs, o))
 	return b, nil
@@ -254,31 +257,34 @@ func putUnmarshaller(skipValidation bool, u *jsonformat.Unmarshaller) {
 // opened, and the Bundle's repeated keys as issues. It scans the input
 // once (see scan.go); jsonformat then decodes each resource once, on a
 // worker.
-func split(data []byte, lenient bool) ([]job, int, []*ResourceError, error) {
+func split(data []byte, lenient bool) (jobs []job, bundles int, issues []*ResourceError, next string, err error) {
 	lead := len(data) - len(bytes.TrimLeft(data, " \t\r\n"))
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return nil, 0, nil, ErrEmpty
+		return nil, 0, nil, "", ErrEmpty
 	}
 	if data[0] != '{' {
-		return nil, 0, nil, fmt.Errorf("%w: input is not a JSON object", ErrInvalidJSON)
+		return nil, 0, nil, "", fmt.Errorf("%w: input is not a JSON object", ErrInvalidJSON)
 	}
 	t, err := scanTop(data)
 	switch {
 	case err != nil && bytes.Contains(data, []byte("\n{")):
 		jobs, err := splitNDJSON(data, int64(lead)) // NDJSON whose first line is bad
-		return jobs, 0, nil, err
+		return jobs, 0, nil, "", err
 	case err != nil:
 		if se, ok := errors.AsType[*scanError](err); ok {
 			se.offset += int64(lead)
 		}
-		return nil, 0, nil, fmt.Errorf("%w: %w", ErrInvalidJSON, err)
+		return nil, 0, nil, "", fmt.Errorf("%w: %w", ErrInvalidJSON, err)
 	case len(bytes.TrimSpace(t.rest)) > 0:
 		jobs, err := splitNDJSON(data, int64(lead))
-		return jobs, 0, nil, err
+		return jobs, 0, nil, "", err
+	}
+	if t.resourceType == "Bundle" {
+		next = t.next
 	}
 	jobs, n, issues := documentJobs(data, t, job{offset: int64(lead)}, lenient)
-	return jobs, n, issues, nil
+	return jobs, n, issues, next, nil
 }
 
 // splitDocument splits one JSON object: a Bundle into its entries, any

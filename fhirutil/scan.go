@@ -251,11 +251,53 @@ type scannedEntry struct {
 type scannedTop struct {
 	resourceType string
 	id           string // the top-level id, when a plain string
+	next         string // the url of the link whose relation is "next" (a searchset's next page)
 	entries      []scannedEntry
 	// dups are the keys the top-level object repeats.
 	dups []dupKey
 	// rest is what follows the object (non-empty for NDJSON).
 	rest []byte
+}
+
+// links reads a top-level "link" array into t.next: the url of the link
+// whose relation is "next". A caller paging through a searchset needs nothing
+// else from the Bundle, so it need not decode it a second time.
+func (s *scanner) links(t *scannedTop) error {
+	if s.peek() != '[' {
+		_, err := s.skip()
+		return err
+	}
+	return s.array(func(int) error {
+		if s.peek() != '{' {
+			_, err := s.skip()
+			return err
+		}
+		// Copies: a streaming scanner may move its buffer between values.
+		var rel, url string
+		err := s.object(func(key []byte) error {
+			k := string(key)
+			if (k == "relation" || k == "url") && s.peek() == '"' {
+				v, err := s.str()
+				if k == "relation" {
+					rel = string(v)
+				} else {
+					url = string(v)
+				}
+				return err
+			}
+			_, err := s.skip()
+			return err
+		})
+		if err != nil || rel != "next" {
+			return err
+		}
+		if !strings.Contains(url, `\`) {
+			t.next = url
+			return nil
+		}
+		// An escaped url ("https:\/\/..." is valid JSON): unescape it.
+		return json.Unmarshal([]byte(`"`+url+`"`), &t.next)
+	})
 }
 
 // scanError locates a syntax error found by scanTop.
@@ -333,6 +375,8 @@ func (s *scanner) top(t *scannedTop, entry func(scannedEntry) error) error {
 				t.id = string(v)
 			}
 			return err
+		case "link":
+			return s.links(t)
 		case "entry":
 			if s.peek() != '[' {
 				_, err := s.skip()
