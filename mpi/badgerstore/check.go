@@ -42,10 +42,11 @@ type Report struct {
 
 // Check reports the damage in the store in dir without changing anything:
 // it reads the MANIFEST, verifies every table file against it and against
-// its checksums, and (when those are sound) opens the store read-only and
-// reads every key and value. The error is for a store that cannot be
-// checked (missing, in use by a writer, unreadable); damage is reported in
-// the Report, not as an error.
+// its checksums, reads every log (.mem, .vlog) for damage before valid
+// entries, and (when those are sound) opens the store read-only and reads
+// every key and value. The error is for a store that cannot be checked
+// (missing, in use by a writer, unreadable); damage is reported in the
+// Report, not as an error.
 func Check(dir string) (Report, error) {
 	var rep Report
 	if err := checkDir(dir, true); err != nil {

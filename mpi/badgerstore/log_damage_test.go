@@ -28,6 +28,9 @@ import (
 
 const logRecords = 20
 
+// logHeader is the length of the header of a Badger log file.
+const logHeader = 20
+
 func logKey(i int) string { return fmt.Sprintf("rec/%03d", i) }
 
 // writeRecords writes n records into s, one synced transaction each (so
@@ -350,4 +353,72 @@ func TestTornValueLogOpens(t *testing.T) {
 	rep, err := badgerstore.Check(dir)
 	require.NoError(t, err)
 	assert.Empty(t, rep.Problems)
+}
+
+// FuzzDamagedMemLog writes junk over the memtable log of a crashed store
+// and opens it for writing: the open either fails with ErrCorrupt,
+// changing no file, or keeps every record, except the last when the
+// damage starts in the last transaction (a torn tail).
+func FuzzDamagedMemLog(f *testing.F) {
+	template := crashedStore(f)
+	mem := onlyFile(f, template, ".mem")
+	last := keyAt(f, mem, logRecords-1) - 5 // where the last transaction starts
+	f.Add(uint32(keyAt(f, mem, 4)), []byte{0xff})
+	f.Add(uint32(last+10), []byte("junk"))
+	f.Add(uint32(keyAt(f, mem, 7)-5), make([]byte, 300))
+	f.Add(uint32(last-3), []byte{1, 2, 3, 4, 5, 6, 7})
+	f.Fuzz(func(t *testing.T, off uint32, junk []byte) {
+		if len(junk) == 0 || len(junk) > 4096 {
+			return
+		}
+		at := logHeader + int64(off)%(last+200-logHeader)
+		dir := sparseCopy(t, template)
+		path := onlyFile(t, dir, ".mem")
+		old := make([]byte, len(junk))
+		fh, err := os.OpenFile(path, os.O_RDWR, 0)
+		require.NoError(t, err)
+		_, err = fh.ReadAt(old, at)
+		require.NoError(t, err)
+		_, err = fh.WriteAt(junk, at)
+		require.NoError(t, err)
+		require.NoError(t, fh.Close())
+		i := 0
+		for i < len(junk) && junk[i] == old[i] {
+			i++
+		}
+		if i == len(junk) {
+			return // nothing changed
+		}
+		damage := at + int64(i)
+
+		before := mpitest.HashDir(t, dir)
+		s, err := badgerstore.Open(dir, &badgerstore.Options{ReserveBytes: -1})
+		if err != nil {
+			require.ErrorIs(t, err, mpi.ErrCorrupt)
+			require.Equal(t, before, mpitest.HashDir(t, dir), "a refused open changed nothing")
+			return
+		}
+		n := countKeys(t, s)
+		require.NoError(t, s.Close())
+		if damage < last {
+			require.Equal(t, logRecords, n, "damage at byte %d, before the last transaction (byte %d), dropped records", damage, last)
+		} else {
+			require.GreaterOrEqual(t, n, logRecords-1, "a torn tail loses at most the last transaction")
+		}
+	})
+}
+
+// TestDamagedOlderValueLogIsRefused: Badger never cuts a value log older
+// than the newest, but reads values from it without verifying their
+// checksums, so damage there is refused as well.
+func TestDamagedOlderValueLogIsRefused(t *testing.T) {
+	dir := valueLogStore(t)
+	s, err := badgerstore.Open(dir, nil) // starts a new value log
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	logs, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	require.NoError(t, err)
+	require.Len(t, logs, 2, "an older and a newer value log")
+	flipByte(t, logs[0], keyAt(t, logs[0], logRecords/2)+100)
+	assertRefused(t, dir, logs[0])
 }

@@ -57,12 +57,20 @@ func isLogFile(name string) bool {
 // values without verifying their checksums, so damage there would be
 // returned as data.
 func checkLogs(dir string, names []string) []Problem {
+	newest, newestID := "", uint64(0)
+	for _, name := range names {
+		id, err := strconv.ParseUint(strings.TrimSuffix(name, ".vlog"), 10, 32)
+		if err == nil && strings.HasSuffix(name, ".vlog") && id >= newestID {
+			newest, newestID = name, id
+		}
+	}
 	var ps []Problem
 	for _, name := range names {
 		if !isLogFile(name) {
 			continue
 		}
-		if what := checkLog(filepath.Join(dir, name)); what != "" {
+		cut := strings.HasSuffix(name, ".mem") || name == newest
+		if what := checkLog(filepath.Join(dir, name), cut); what != "" {
 			ps = append(ps, Problem{File: name, What: what})
 		}
 	}
@@ -70,9 +78,9 @@ func checkLogs(dir string, names []string) []Problem {
 }
 
 // checkLog reads the log at path, read-only, and says what is wrong with
-// it, or "" when Badger would read it whole or cut no more than a damaged
-// tail.
-func checkLog(path string) string {
+// it, or "" when it is whole or no more than its tail is damaged. cut
+// says whether Badger replays it on a write open, cutting it at damage.
+func checkLog(path string, cut bool) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return err.Error()
@@ -100,11 +108,11 @@ func checkLog(path string) string {
 		return fmt.Sprintf("cannot map: %v", err)
 	}
 	defer syscall.Munmap(data)
-	return verifyLog(data)
+	return verifyLog(data, cut)
 }
 
 // verifyLog is checkLog on the bytes of a log.
-func verifyLog(data []byte) string {
+func verifyLog(data []byte, cut bool) string {
 	if id := binary.BigEndian.Uint64(data); id != 0 {
 		// This package never encrypts; Badger would look the key up and
 		// fail to open the store.
@@ -121,11 +129,17 @@ func verifyLog(data []byte) string {
 	if next <= r.end {
 		next = r.end + 1
 	}
-	if at := nextCommitted(data, next); at >= 0 {
-		return fmt.Sprintf("damaged at byte %d of %d with valid entries after it (from byte %d): the storage engine would cut the file at byte %d and lose them",
+	at := nextCommitted(data, next)
+	switch {
+	case at < 0:
+		return ""
+	case cut:
+		return fmt.Sprintf("damaged at byte %d of %d with valid entries after it (from byte %d): opened for writing, the storage engine would cut the file at byte %d and lose them",
 			r.stop, len(data), at, r.end)
+	default:
+		return fmt.Sprintf("damaged at byte %d of %d with valid entries after it (from byte %d): the storage engine reads the values there without verifying their checksums",
+			r.stop, len(data), at)
 	}
-	return ""
 }
 
 // replayed is what replay learns.
