@@ -235,11 +235,15 @@ func readEntry(data []byte, off int) (e logEntry, n int, fatal string) {
 		return e, 0, ""
 	}
 	kv := int(klen + vlen) // in 32 bits, as Badger adds them
-	if kv > len(data)-p || logCRCSize > len(data)-p-kv {
+	if kv > len(data)-p {
 		return e, 0, ""
 	}
+	// Badger slices the key before reading the checksum.
 	if uint32(kv) < klen {
 		return e, 0, "the key and value lengths wrap around"
+	}
+	if logCRCSize > len(data)-p-kv {
+		return e, 0, ""
 	}
 	body := data[off : p+kv]
 	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(data[p+kv:]) {
