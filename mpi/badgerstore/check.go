@@ -42,10 +42,11 @@ type Report struct {
 
 // Check reports the damage in the store in dir without changing anything:
 // it reads the MANIFEST, verifies every table file against it and against
-// its checksums, and (when those are sound) opens the store read-only and
-// reads every key and value. The error is for a store that cannot be
-// checked (missing, in use by a writer, unreadable); damage is reported in
-// the Report, not as an error.
+// its checksums, reads every log (.mem, .vlog) for damage before valid
+// entries, and (when those are sound) opens the store read-only and reads
+// every key and value. The error is for a store that cannot be checked
+// (missing, in use by a writer, unreadable); damage is reported in the
+// Report, not as an error.
 func Check(dir string) (Report, error) {
 	var rep Report
 	if err := checkDir(dir, true); err != nil {
@@ -102,12 +103,12 @@ type state struct {
 	interrupted bool // a write-ahead log is left: the last session did not close
 }
 
-// inspect reads the MANIFEST and the table files of the store in dir
-// without changing them: files are opened read-only, and a panic of the
-// storage engine's table reader on damaged bytes is recovered. Problems
-// are what Badger would otherwise "repair" by deleting files (tables the
-// MANIFEST does not list), ignore (tables failing their checksums) or
-// crash on (truncated tables).
+// inspect reads the MANIFEST, the table files and the logs of the store
+// in dir without changing them: files are opened read-only, and a panic of
+// the storage engine's table reader on damaged bytes is recovered.
+// Problems are what Badger would otherwise "repair" by deleting files
+// (tables the MANIFEST does not list) or data (log entries after damage),
+// ignore (tables failing their checksums) or crash on (truncated tables).
 func inspect(dir string) state {
 	var st state
 	entries, err := os.ReadDir(dir)
@@ -116,8 +117,12 @@ func inspect(dir string) state {
 		return st
 	}
 	onDisk := map[uint64]string{}
+	var logs []string
 	for _, e := range entries {
 		name := e.Name()
+		if isLogFile(name) {
+			logs = append(logs, name)
+		}
 		if id, ok := table.ParseFileID(name); ok {
 			onDisk[id] = name
 		}
@@ -127,10 +132,16 @@ func inspect(dir string) state {
 			}
 		}
 	}
-	mf, ok := readManifest(dir, &st)
-	if !ok {
-		return st
+	if mf, ok := readManifest(dir, &st); ok {
+		inspectTables(dir, mf, onDisk, &st)
 	}
+	st.problems = append(st.problems, checkLogs(dir, logs)...)
+	return st
+}
+
+// inspectTables verifies the table files onDisk (by id) against the
+// MANIFEST mf and their checksums.
+func inspectTables(dir string, mf badger.Manifest, onDisk map[uint64]string, st *state) {
 	st.tables = len(mf.Tables)
 	ids := make([]uint64, 0, len(mf.Tables))
 	for id := range mf.Tables {
@@ -158,7 +169,6 @@ func inspect(dir string) state {
 		st.problems = append(st.problems, Problem{File: name, unlisted: true,
 			What: "table not listed in the MANIFEST (a damaged MANIFEST, or a write interrupted by a crash)"})
 	}
-	return st
 }
 
 // readManifest replays the MANIFEST read-only. A damaged tail is a

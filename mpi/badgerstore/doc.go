@@ -24,11 +24,17 @@
 //
 // Badger "repairs" some damage by deleting data: a MANIFEST that lost its
 // tail makes it delete every table the MANIFEST no longer lists, a table
-// failing its checksums is skipped, and a truncated table panics in one of
-// its goroutines. So before Badger opens a directory, [Open] reads the
-// MANIFEST and verifies every table's structure and checksums itself,
-// read-only; damage fails with an error wrapping [mpi.ErrCorrupt] that
-// names the files, and nothing is changed. [Check] reports the same
+// failing its checksums is skipped, a truncated table panics in one of
+// its goroutines, and a log (the write-ahead log of the memory tables,
+// .mem, or the value log, .vlog) is cut at its first damaged entry, losing
+// the acknowledged entries after it. So before Badger opens a directory,
+// [Open] reads the MANIFEST, verifies every table's structure and
+// checksums and reads every log itself, read-only; damage fails with an
+// error wrapping [mpi.ErrCorrupt] that names the files (and, in a log, the
+// byte offsets), and nothing is changed. The one cut allowed is the damaged
+// tail of a log with no valid entry after it: what a crash in the middle
+// of a write leaves, never acknowledged (writes are synced before they
+// are), and removed by Badger's recovery as usual. [Check] reports the same
 // without opening the store for writing. A panic of the engine during a
 // transaction becomes an error wrapping [mpi.ErrCorrupt].
 //

@@ -95,10 +95,13 @@ var (
 //
 // Before the storage engine sees the directory, Open checks its files as
 // [Check] does: a damaged MANIFEST, a table file that is missing, fails its
-// checksums or is truncated, or a table the MANIFEST does not list fails
-// with an error wrapping [mpi.ErrCorrupt] naming the files, and nothing
-// is changed (Badger would otherwise delete unlisted tables, skip tables
-// failing their checksums, or crash). The one exception is a store whose
+// checksums or is truncated, a table the MANIFEST does not list, or a log
+// damaged before valid entries fails with an error wrapping
+// [mpi.ErrCorrupt] naming the files, and nothing is changed (Badger would
+// otherwise delete unlisted tables, skip tables failing their checksums,
+// crash, or cut the log at the damage, losing the entries after it). A log
+// whose damage runs to its end, with no valid entry after it (a write cut
+// short by a crash), is Badger's to cut. The one exception is a store whose
 // last session did not close (a crash), opened for writing: unlisted tables
 // are then the remains of an interrupted flush or compaction, whose data is
 // still in the write-ahead log or in the listed tables, and Badger's
@@ -162,9 +165,9 @@ func openEngine(dir string, opt Options) (*Store, error) {
 		return err
 	})
 	if err != nil {
-		// The checks above found nothing wrong with the files Badger
-		// reads; what is left (a damaged write-ahead log, an I/O error) is
-		// reported as Badger words it.
+		// The checks above found nothing wrong with the MANIFEST, the
+		// tables and the logs; what is left (an I/O error, a damaged key
+		// registry) is reported as Badger words it.
 		return nil, fmt.Errorf("badgerstore: open %s: storage engine: %v", dir, err)
 	}
 	reserve := opt.ReserveBytes
