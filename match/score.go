@@ -261,8 +261,18 @@ func (s *Scorer) pattern(a, b *Prepared) uint64 {
 	return p
 }
 
+// minTFValues is the fewest values of a field from which a value's
+// frequency is read for the term-frequency adjustment. In fewer, every
+// value is "common": the viewer resolves one patient from the 2-8 records
+// the sources return, where each name is a quarter or more of the names
+// seen, and exact agreement on given and family name lost 6 bits each,
+// so that one person's records with the same NHS number, name and birth
+// date but a new address scored probable (p = 0.987), not certain.
+const minTFValues = 100
+
 // tfAdjust is the term-frequency adjustment for an exact agreement on a's
-// value: log2(u_exact / frequency of the value), bounded to ±6 bits.
+// value: log2(u_exact / frequency of the value), bounded to ±6 bits, once
+// the field holds minTFValues values.
 func (s *Scorer) tfAdjust(c *compiledComparison, a *Prepared) float64 {
 	v := &s.views[c.field]
 	id := a.v[c.field]
@@ -275,7 +285,7 @@ func (s *Scorer) tfAdjust(c *compiledComparison, a *Prepared) float64 {
 	} else {
 		n, total = uint64(atomic.LoadUint32(&v.count[id])), v.v.total.Load()
 	}
-	if total == 0 || n == 0 || c.uExact <= 0 {
+	if total < minTFValues || n == 0 || c.uExact <= 0 {
 		return 0
 	}
 	tf := float64(n) / float64(total)

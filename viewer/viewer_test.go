@@ -63,9 +63,15 @@ func startDemo(t *testing.T, timeout time.Duration) *env {
 // adjust (a test clock, say).
 func startDemoWith(t *testing.T, timeout time.Duration, adjust func(*viewer.Config)) *env {
 	t.Helper()
+	return startDemoSeed(t, timeout, 7, adjust)
+}
+
+// startDemoSeed is startDemoWith for the cohort of another seed.
+func startDemoSeed(t *testing.T, timeout time.Duration, seed uint64, adjust func(*viewer.Config)) *env {
+	t.Helper()
 	logs := &syncBuffer{}
 	dir := t.TempDir()
-	d, err := demo.Start(t.Context(), &demo.Options{People: 40, Seed: 7, DataDir: dir, Timeout: timeout,
+	d, err := demo.Start(t.Context(), &demo.Options{People: 40, Seed: seed, DataDir: dir, Timeout: timeout,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Viewer: adjust})
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, d.Close()) })
@@ -364,7 +370,12 @@ func TestSearchByNameAndBirthDate(t *testing.T) {
 }
 
 func TestConfirmPossibleMatchIsKeptInTheIndex(t *testing.T) {
-	e := startDemo(t, 3*time.Second)
+	// Seed 3's cohort holds a record that only a person can place: twins'
+	// pattern (same birth date, different given names) at another source.
+	// Seed 7's has none since exact name agreement stopped losing 6 bits
+	// per name to term frequencies read from the few records of one
+	// resolution (match.minTFValues).
+	e := startDemoSeed(t, 3*time.Second, 3, nil)
 	c := e.gp()
 	// Find a patient with a possible match among the generated ones.
 	var nhs, ref string
