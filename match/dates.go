@@ -260,16 +260,6 @@ func readBirthDate(s string, order DateOrder, rng DateRange) (Date, DateStatus) 
 	return d, st
 }
 
-// birthDateOf reads r's birth date as preparer.Prepare does (its
-// source's order as learned so far, the plausible range) without counting
-// it as evidence of the order: for a record Prepare has already counted.
-func (p *preparer) birthDateOf(r *Record) (Date, DateStatus) {
-	p.dateMu.Lock()
-	order := p.sourceDatesLocked(r.Source).order()
-	p.dateMu.Unlock()
-	return p.parseBirthDate(r.BirthDate, order)
-}
-
 // DataReport says what preparing the records set aside, per field, and
 // how each source's ambiguous dates were read. It holds no PHI: field and
 // source names and counts.

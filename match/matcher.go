@@ -62,10 +62,8 @@ func (v Verdict) Grade(t Thresholds) Grade {
 // Verdict scores a pair and names the constraint on it, if any. It panics
 // when a or b was prepared after s was made (see [Scorer]).
 func (s *Scorer) Verdict(a, b *Prepared) Verdict {
-	s.mustCover(a, b)
-	pat := s.pattern(a, b)
-	w := s.patternWeight(pat, a)
-	return Verdict{Weight: w, Probability: Probability(w), Constraint: s.constraint(pat, a, b)}
+	v, _ := s.Grade(a, b, Thresholds{}) // no possible threshold: the constraint is always worked out
+	return v
 }
 
 // Grade scores and grades a pair by t: [Scorer.Verdict] then
@@ -130,9 +128,6 @@ func (mt *Matcher) PrepareAll(recs []Record) []*Prepared {
 	}
 	return out
 }
-
-// BirthDate reads r's birth date as the matcher's preparation does.
-func (mt *Matcher) BirthDate(r *Record) (Date, DateStatus) { return mt.prep.birthDateOf(r) }
 
 // Scorer returns a Scorer that covers every record in ps (and every record
 // prepared before them).

@@ -1,7 +1,6 @@
 package match
 
 import (
-	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -413,7 +412,7 @@ func isSentinelDate(d Date) bool {
 	if !(d.Month == 1 && d.Day == 1 || d.Month == 12 && d.Day == 31) {
 		return false // every entry is 1 January or 31 December: no lookup for most dates
 	}
-	return isPlaceholder("date", fmt.Sprintf("%04d-%02d-%02d", d.Year, d.Month, d.Day))
+	return isPlaceholder("date", d.ISO())
 }
 
 // NormalisePostcode returns a postcode in canonical form and its outward

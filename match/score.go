@@ -591,7 +591,7 @@ type Explanation struct {
 // Explain scores a pair and says why; its grade is the [Verdict]'s at the
 // model's [Model.Thresholds].
 func (s *Scorer) Explain(a, b *Prepared) Explanation {
-	v := s.Verdict(a, b)
+	s.mustCover(a, b)
 	e := Explanation{Prior: s.prior, Weight: s.prior}
 	pat := s.pattern(a, b)
 	for i := range s.comps {
@@ -606,6 +606,7 @@ func (s *Scorer) Explain(a, b *Prepared) Explanation {
 		e.Comparisons = append(e.Comparisons, ce)
 	}
 	e.Probability = Probability(e.Weight)
+	v := Verdict{Weight: e.Weight, Probability: e.Probability, Constraint: s.constraint(pat, a, b)}
 	e.Grade = v.Grade(s.model.Thresholds())
 	e.Constraint = v.Constraint.String()
 	return e
