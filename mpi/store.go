@@ -42,7 +42,7 @@ var (
 
 // Store is the persistence seam beneath an [Index]: an ordered key-value
 // store with serialisable read-write transactions. It is deliberately small,
-// so that an embedded engine (match/badgerstore), an in-memory map
+// so that an embedded engine (mpi/badgerstore), an in-memory map
 // ([NewMemoryStore]) or a distributed transactional key-value store can sit
 // behind it without anything above the seam changing.
 //

@@ -18,7 +18,7 @@ import (
 	"github.com/dgraph-io/badger/v4/options"
 )
 
-// Errors specific to a Badger store; the others are match's.
+// Errors specific to a Badger store; the others are mpi's.
 var (
 	// ErrLocked reports that another process has the store open.
 	ErrLocked = errors.New("badgerstore: directory is in use by another process")
@@ -419,7 +419,7 @@ func (s *Store) DiskSize() (int64, error) {
 	return total, err
 }
 
-// translate maps Badger's errors onto match's sentinels.
+// translate maps Badger's errors onto mpi's sentinels.
 func translate(err error) error {
 	switch {
 	case err == nil:

@@ -17,7 +17,7 @@ import (
 // TestTranslateKeepsOSErrors: an error from the file system under Badger
 // is matched by errors.Is at the store boundary (permissions, a full disk,
 // an I/O error), not by its text, and is never reported as corruption;
-// Badger's sentinels become match's.
+// Badger's sentinels become mpi's.
 func TestTranslateKeepsOSErrors(t *testing.T) {
 	for _, errno := range []syscall.Errno{syscall.EACCES, syscall.ENOSPC, syscall.EIO} {
 		under := fmt.Errorf("while syncing value log: %w", &os.PathError{Op: "write", Path: "000001.vlog", Err: errno})

@@ -331,7 +331,7 @@ func (s *Store) translateClosed(op string, err error) error {
 	return translate(op, err)
 }
 
-// translate maps PostgreSQL's and pgx's errors onto match's sentinels.
+// translate maps PostgreSQL's and pgx's errors onto mpi's sentinels.
 // Messages carry the operation and SQLSTATE, never the server's message
 // text, which may quote stored values.
 func translate(op string, err error) error {
