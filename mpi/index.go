@@ -117,10 +117,9 @@ type Index struct {
 	store Store
 	opt   IndexOptions
 
-	mu     sync.Mutex // serialises writers
-	ctr    counters   // guarded by mu
-	blocks *memBlocks // the blocking index, rebuilt from the records on open
-	wv     *writeView // the writer's view of records, persons and decisions; guarded by mu
+	mu  sync.Mutex // serialises writers
+	ctr counters   // guarded by mu
+	mem *memState  // blocks, records' states and persons, rebuilt from the records on open
 
 	cache   prepCache
 	m       *match.Matcher
@@ -202,7 +201,11 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 			return err
 		case err != nil:
 			return err
-		case string(v) != indexFormat:
+		case string(v) == indexFormat2 && !readOnly:
+			if err := tx.Set(keyFormat, []byte(indexFormat)); err != nil {
+				return err
+			}
+		case string(v) != indexFormat && string(v) != indexFormat2:
 			return fmt.Errorf("mpi: open index: %w: format %q, want %q", ErrForeignStore, v, indexFormat)
 		}
 		c, err := tx.Get(keyCounters)
@@ -234,7 +237,12 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 		return nil, fmt.Errorf("mpi: open index: %w", err)
 	}
 	ix.cache.init(ix.opt.CacheRecords)
-	if err := ix.loadBlocks(ctx); err != nil {
+	if !readOnly {
+		if err := ix.dropPersonLists(ctx); err != nil {
+			return nil, fmt.Errorf("mpi: open index: %w", err)
+		}
+	}
+	if err := ix.loadState(ctx); err != nil {
 		return nil, err
 	}
 	return ix, nil
@@ -271,7 +279,7 @@ func (ix *Index) Add(ctx context.Context, r match.Record) (string, error) {
 		return "", err
 	}
 	var person string
-	err := ix.update(ctx, func(w *writer) error {
+	err := ix.update(ctx, 1, func(w *writer) error {
 		var err error
 		person, err = w.add(&r)
 		return err
@@ -285,7 +293,7 @@ func (ix *Index) Add(ctx context.Context, r match.Record) (string, error) {
 // Delete removes a record. Its person loses it; if the record was what held
 // the person together, the person splits (EventMoved).
 func (ix *Index) Delete(ctx context.Context, ref match.RecordRef) error {
-	err := ix.update(ctx, func(w *writer) error { return w.remove(ref) })
+	err := ix.update(ctx, 1, func(w *writer) error { return w.remove(ref) })
 	if err != nil {
 		return fmt.Errorf("mpi: delete %s: %w", ref, err)
 	}
@@ -304,7 +312,7 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[match.Record, error], p
 	// (each committed on its own) when the store cannot take it in one.
 	var commit func(batch []match.Record) error
 	commit = func(batch []match.Record) error {
-		err := ix.updateSized(ctx, len(batch), func(w *writer) error {
+		err := ix.update(ctx, len(batch), func(w *writer) error {
 			for i := range batch {
 				if err := validRef(batch[i].Ref()); err != nil {
 					return fmt.Errorf("%s: %w", batch[i].Ref(), err)
@@ -378,19 +386,19 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[match.Record, error], p
 	return n, nil
 }
 
-// update runs fn as one durable transaction under the writer lock.
-func (ix *Index) update(ctx context.Context, fn func(w *writer) error) error {
-	return ix.updateSized(ctx, 0, fn)
-}
-
-// updateSized is update for a transaction expected to write about records
-// records, sizing the writer's maps for them.
-func (ix *Index) updateSized(ctx context.Context, records int, fn func(w *writer) error) error {
+// update runs fn as one durable transaction under the writer lock, sizing
+// the writer's maps for about records records.
+func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) error) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	shared := ix.shared()
 	for attempt := 0; ; attempt++ {
-		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(),
-			edits: make(map[uint64]*blockEdit, 8*records), states: make(map[uint32]recState, records), ov: newWriteOverlay(records)}
+		if shared {
+			if err := ix.refreshLocked(ctx); err != nil {
+				return err
+			}
+		}
+		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(), ov: newOverlay(records)}
 		err := ix.store.Update(ctx, func(tx Txn) error {
 			w.tx = tx
 			if !ix.modelOK {
@@ -408,8 +416,7 @@ func (ix *Index) updateSized(ctx context.Context, records int, fn func(w *writer
 		if err == nil {
 			ix.modelOK = true
 			ix.ctr = w.ctr
-			ix.blocks.apply(w.edits, w.states)
-			ix.wv.apply(w.ov)
+			ix.mem.apply(w.ov)
 			return nil
 		}
 		// Cached entries are validated against the stored bytes, but a
@@ -423,16 +430,21 @@ func (ix *Index) updateSized(ctx context.Context, records int, fn func(w *writer
 
 // Query finds the persons whose records match r, best first: at most
 // limit of them (zero means 10), graded possible or better. r is not
-// stored. Query runs on a snapshot and does not wait for writers.
+// stored. Query runs on a snapshot and does not wait for writers (over a
+// [SharedStore] it first catches up with other processes' writes, which
+// waits for this process's writer).
 func (ix *Index) Query(ctx context.Context, r match.Record, limit int) ([]Candidate, error) {
 	if limit <= 0 {
 		limit = 10
 	}
 	ce := ix.prepare(&r, 0)
 	var out []Candidate
+	if err := ix.catchUp(ctx); err != nil {
+		return nil, err
+	}
 	err := ix.store.View(ctx, func(tx Txn) error {
 		rd := reader{ix: ix, tx: tx}
-		cands, err := rd.candidates(ce, r.Ref())
+		cands, err := rd.candidates(ce, r.Ref(), nil)
 		if err != nil {
 			return err
 		}
@@ -523,6 +535,9 @@ func (ix *Index) Record(ctx context.Context, ref match.RecordRef) (match.Record,
 // person exists, or the survivor it was merged into (following merges
 // after merges). An id never issued is [ErrNotFound].
 func (ix *Index) Resolve(ctx context.Context, person string) (string, error) {
+	if err := ix.catchUp(ctx); err != nil {
+		return "", err
+	}
 	var out string
 	err := ix.store.View(ctx, func(tx Txn) error {
 		var err error
@@ -538,6 +553,9 @@ func (ix *Index) Resolve(ctx context.Context, person string) (string, error) {
 // Person returns a person and their records. A merged-away id returns the
 // survivor (compare [Person.ID] with the id asked for).
 func (ix *Index) Person(ctx context.Context, id string) (Person, error) {
+	if err := ix.catchUp(ctx); err != nil {
+		return Person{}, err
+	}
 	var p Person
 	err := ix.store.View(ctx, func(tx Txn) error {
 		rd := reader{ix: ix, tx: tx}
@@ -545,9 +563,8 @@ func (ix *Index) Person(ctx context.Context, id string) (Person, error) {
 		if err != nil {
 			return err
 		}
-		p.ID = cur
-		p.Records, err = rd.members(cur)
-		return err
+		p.ID, p.Records = cur, rd.members(cur)
+		return nil
 	})
 	if err != nil {
 		return Person{}, fmt.Errorf("mpi: person: %w", err)
@@ -573,46 +590,53 @@ func (ix *Index) Decisions(ctx context.Context, ref match.RecordRef) ([]Decision
 // pageSize is how many items the paged sequences read per snapshot.
 const pageSize = 1024
 
-// Events yields the change log from event number since+1 onwards, in
-// order, until the end of the log as it stands. Pages are read in separate
-// snapshots, so the caller may write to the index while iterating. A
-// failure is yielded once, last. Each call starts a new iteration.
-func (ix *Index) Events(ctx context.Context, since uint64) iter.Seq2[Event, error] {
-	return func(yield func(Event, error) bool) {
-		next := since + 1
+// paged yields decode(key, value) for the keys under prefix from start on,
+// reading pageSize of them per snapshot, so that the caller may write to
+// the index while iterating. A failure is yielded once, last, wrapped with
+// what.
+func paged[T any](ctx context.Context, s Store, what string, prefix, start []byte, decode func(k, v []byte) (T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
 		for {
-			var page []Event
-			err := ix.store.View(ctx, func(tx Txn) error {
-				for kv, err := range tx.Scan([]byte("e/"), eventKey(next)) {
+			var page []T
+			err := s.View(ctx, func(tx Txn) error {
+				for kv, err := range tx.Scan(prefix, start) {
 					if err != nil {
 						return err
 					}
-					e, err := decodeEvent(kv.Value)
+					x, err := decode(kv.Key, kv.Value)
 					if err != nil {
 						return err
 					}
-					page = append(page, e)
-					if len(page) == pageSize {
+					if page = append(page, x); len(page) == pageSize {
+						start = append(bytes.Clone(kv.Key), 0) // the next key after it
 						break
 					}
 				}
 				return nil
 			})
 			if err != nil {
-				yield(Event{}, fmt.Errorf("mpi: events: %w", err))
+				var zero T
+				yield(zero, fmt.Errorf("mpi: %s: %w", what, err))
 				return
 			}
-			for _, e := range page {
-				if !yield(e, nil) {
+			for _, x := range page {
+				if !yield(x, nil) {
 					return
 				}
 			}
 			if len(page) < pageSize {
 				return
 			}
-			next = page[len(page)-1].Seq + 1
 		}
 	}
+}
+
+// Events yields the change log from event number since+1 onwards, in
+// order, until the end of the log as it stands. Pages are read in separate
+// snapshots, so the caller may write to the index while iterating. A
+// failure is yielded once, last. Each call starts a new iteration.
+func (ix *Index) Events(ctx context.Context, since uint64) iter.Seq2[Event, error] {
+	return paged(ctx, ix.store, "events", []byte("e/"), eventKey(since+1), func(_, v []byte) (Event, error) { return decodeEvent(v) })
 }
 
 // Assignments yields every record and its person, in record key order (by
@@ -620,49 +644,16 @@ func (ix *Index) Events(ctx context.Context, since uint64) iter.Seq2[Event, erro
 // in separate snapshots; a record written during the iteration may or may
 // not be seen. A failure is yielded once, last.
 func (ix *Index) Assignments(ctx context.Context) iter.Seq2[Assignment, error] {
-	return func(yield func(Assignment, error) bool) {
-		start := []byte("r/")
-		for {
-			var page []Assignment
-			err := ix.store.View(ctx, func(tx Txn) error {
-				for kv, err := range tx.Scan([]byte("r/"), start) {
-					if err != nil {
-						return err
-					}
-					if bytes.Equal(kv.Key, start) && len(page) == 0 && len(start) > 2 {
-						continue
-					}
-					d := decoder{b: kv.Key[2:]}
-					ref := d.ref()
-					var sr storedRecord
-					if d.err != nil {
-						return fmt.Errorf("record key: %w", ErrCorrupt)
-					}
-					if err := decodeStoredHeader(kv.Value, &sr); err != nil {
-						return err
-					}
-					page = append(page, Assignment{Record: ref, Person: sr.person})
-					if len(page) == pageSize {
-						start = bytes.Clone(kv.Key)
-						break
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				yield(Assignment{}, fmt.Errorf("mpi: assignments: %w", err))
-				return
-			}
-			for _, a := range page {
-				if !yield(a, nil) {
-					return
-				}
-			}
-			if len(page) < pageSize {
-				return
-			}
+	return paged(ctx, ix.store, "assignments", []byte("r/"), nil, func(k, v []byte) (Assignment, error) {
+		d := decoder{b: k[2:]}
+		ref := d.ref()
+		var sr storedRecord
+		if d.err != nil {
+			return Assignment{}, fmt.Errorf("record key: %w", ErrCorrupt)
 		}
-	}
+		err := decodeStoredHeader(v, &sr)
+		return Assignment{Record: ref, Person: sr.person}, err
+	})
 }
 
 // Stats are counts kept by the index.
@@ -721,7 +712,7 @@ func (ix *Index) decide(ctx context.Context, a, b match.RecordRef, actor Actor, 
 	if a == b {
 		return fmt.Errorf("%w: a record and itself", ErrInvalidDecision)
 	}
-	return ix.update(ctx, func(w *writer) error { return w.decide(a, b, actor, kind, 0, nil) })
+	return ix.update(ctx, 1, func(w *writer) error { return w.decide(a, b, actor, kind, 0, nil) })
 }
 
 // Revert reverses the change recorded by event seq, by actor, and records
@@ -735,7 +726,7 @@ func (ix *Index) Revert(ctx context.Context, seq uint64, actor Actor) error {
 	if err := actor.validate(); err != nil {
 		return err
 	}
-	err := ix.update(ctx, func(w *writer) error { return w.revert(seq, actor) })
+	err := ix.update(ctx, 1, func(w *writer) error { return w.revert(seq, actor) })
 	if err != nil {
 		return fmt.Errorf("mpi: revert event %d: %w", seq, err)
 	}
@@ -748,19 +739,15 @@ func (ix *Index) Revert(ctx context.Context, seq uint64, actor Actor) error {
 type reader struct {
 	ix *Index
 	tx Txn
-	// edits and states, when not nil, are the writer's uncommitted
-	// changes to the blocking index and the records' in-memory state.
-	edits  map[uint64]*blockEdit
-	states map[uint32]recState
-	// w, when not nil, is the writer this reader reads for: it answers
-	// from the writer's in-memory view what that view holds.
-	w *writer
+	// ov, when not nil, is the uncommitted changes of the writer this
+	// reader reads for, which it sees over the memState.
+	ov *overlay
 }
 
 // stored returns the stored record of ref, or ErrNotFound.
 func (rd reader) stored(ref match.RecordRef) (*storedRecord, error) {
-	if rd.w != nil {
-		if _, ok := rd.w.recordNum(ref); !ok {
+	if rd.ov != nil {
+		if _, ok := rd.recordNum(ref); !ok {
 			return nil, ErrNotFound
 		}
 	}
@@ -798,8 +785,8 @@ func (rd reader) entry(ref match.RecordRef, sr *storedRecord) (*cacheEntry, erro
 // state validates the cached prepared form; otherwise they are read from
 // the store.
 func (rd reader) memberEntry(ref match.RecordRef) (*cacheEntry, uint64, error) {
-	if rd.w != nil {
-		if n, ok := rd.w.recordNum(ref); ok {
+	if rd.ov != nil {
+		if n, ok := rd.recordNum(ref); ok {
 			if st, ok := rd.state(n); ok && st.ref == ref {
 				if ce := rd.ix.cache.get(ref); ce != nil && ce.hash == st.hash {
 					return ce, uint64(n), nil
@@ -865,44 +852,22 @@ type scored struct {
 }
 
 // candidates scores ce against every record sharing one of its blocks
-// (skipping blocks larger than MaxBlockSize), in deterministic order.
-func (rd reader) candidates(ce *cacheEntry, self match.RecordRef) ([]scored, error) {
-	return rd.candidatesBlocks(ce, self, nil)
-}
-
-// candidatesBlocks is candidates that also returns, in blocks (when not
-// nil), the postings it read for each of ce.blocks, in order.
-func (rd reader) candidatesBlocks(ce *cacheEntry, self match.RecordRef, blocks *[]blockEdit) ([]scored, error) {
+// (skipping blocks larger than MaxBlockSize), in record number order. When
+// blocks is not nil it also returns there the postings it read for each of
+// ce.blocks, in order.
+func (rd reader) candidates(ce *cacheEntry, self match.RecordRef, blocks *[]blockEdit) ([]scored, error) {
 	var nums []uint32
-	var seen map[uint32]struct{} // used once nums is long; a scan of nums before
 	for _, h := range ce.blocks {
 		over, block := rd.postings(h)
 		if blocks != nil {
 			*blocks = append(*blocks, blockEdit{over: over, recs: block})
 		}
-		if over || len(block) > rd.ix.opt.MaxBlockSize {
-			continue
-		}
-		for _, n := range block {
-			if seen == nil {
-				if slices.Contains(nums, n) {
-					continue
-				}
-				nums = append(nums, n)
-				if len(nums) == 64 {
-					seen = make(map[uint32]struct{}, 4*len(nums))
-					for _, m := range nums {
-						seen[m] = struct{}{}
-					}
-				}
-				continue
-			}
-			if _, dup := seen[n]; !dup {
-				seen[n] = struct{}{}
-				nums = append(nums, n)
-			}
+		if !over && len(block) <= rd.ix.opt.MaxBlockSize {
+			nums = append(nums, block...)
 		}
 	}
+	slices.Sort(nums)
+	nums = slices.Compact(nums)
 	out := make([]scored, 0, len(nums))
 	ents := make([]*cacheEntry, 0, len(nums))
 	for _, n := range nums {
@@ -951,7 +916,7 @@ func (rd reader) resolve(person string) (string, error) {
 		v, err := rd.tx.Get(aliasKey(cur))
 		if errors.Is(err, ErrNotFound) {
 			if cur == person {
-				if !rd.exists(cur) {
+				if len(rd.ix.mem.memberList(cur)) == 0 && (rd.ov == nil || len(rd.ov.members[cur]) == 0) {
 					return "", ErrNotFound
 				}
 			}
@@ -965,55 +930,42 @@ func (rd reader) resolve(person string) (string, error) {
 	return "", fmt.Errorf("person alias cycle: %w", ErrCorrupt)
 }
 
-// exists reports whether person has members.
-func (rd reader) exists(person string) bool {
-	ms, err := rd.members(person)
-	return err == nil && len(ms) > 0
-}
-
-// refList reads a reference list; a missing key is an empty list.
-func (rd reader) refList(key []byte) (byte, []match.RecordRef, error) {
-	v, err := rd.tx.Get(key)
-	if errors.Is(err, ErrNotFound) {
-		return refListPlain, nil, nil
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	return decodeRefs(v)
-}
-
 // postings lists the records in block h, and whether it is oversized.
 func (rd reader) postings(h uint64) (bool, []uint32) {
-	if rd.edits != nil {
-		if e, ok := rd.edits[h]; ok {
-			return e.over, e.recs
-		}
+	if e, ok := rd.ov.blockEdit(h); ok {
+		return e.over, e.recs
 	}
-	if rd.w != nil {
-		return rd.ix.blocks.getWriter(h)
-	}
-	return rd.ix.blocks.get(h)
+	return rd.ix.mem.block(h)
 }
 
 // state returns the in-memory state of record number n.
 func (rd reader) state(n uint32) (recState, bool) {
-	if st, ok := rd.states[n]; ok {
-		return st, st.ref.Source != ""
+	if rd.ov != nil {
+		if st, ok := rd.ov.recs[n]; ok {
+			return st, st.ref.Source != ""
+		}
 	}
-	if rd.w != nil {
-		return rd.ix.blocks.stateWriter(n)
+	return rd.ix.mem.rec(n)
+}
+
+// recordNum returns the record number of a live record.
+func (rd reader) recordNum(ref match.RecordRef) (uint32, bool) {
+	if rd.ov != nil {
+		if n, ok := rd.ov.refs[ref]; ok {
+			return n, n != 0
+		}
 	}
-	return rd.ix.blocks.state(n)
+	return rd.ix.mem.recordNum(ref)
 }
 
 // members lists the records of person, in order.
-func (rd reader) members(person string) ([]match.RecordRef, error) {
-	if rd.w != nil {
-		return slices.Clone(rd.w.memberList(person)), nil
+func (rd reader) members(person string) []match.RecordRef {
+	if rd.ov != nil {
+		if ms, ok := rd.ov.members[person]; ok {
+			return slices.Clone(ms)
+		}
 	}
-	_, refs, err := rd.refList(memberKey(person))
-	return refs, err
+	return slices.Clone(rd.ix.mem.memberList(person))
 }
 
 // storedDecision is one element of the decision list of a record.
@@ -1024,8 +976,10 @@ type storedDecision struct {
 
 // decisions lists the decisions about pairs including ref.
 func (rd reader) decisions(ref match.RecordRef) ([]Decision, error) {
-	if rd.w != nil && !rd.w.hasDecisions(ref) {
-		return nil, nil
+	if rd.ov != nil {
+		if _, ok := rd.ov.decided[ref]; !ok && !rd.ix.mem.hasDecisions(ref) {
+			return nil, nil
+		}
 	}
 	v, err := rd.tx.Get(decisionKey(ref))
 	if errors.Is(err, ErrNotFound) {
@@ -1050,18 +1004,14 @@ func (rd reader) decisions(ref match.RecordRef) ([]Decision, error) {
 
 // writer changes the index inside one read-write transaction.
 type writer struct {
-	ix     *Index
-	tx     Txn
-	ctr    counters
-	now    time.Time
-	edits  map[uint64]*blockEdit
-	states map[uint32]recState
-	ov     *writeOverlay
+	ix  *Index
+	tx  Txn
+	ctr counters
+	now time.Time
+	ov  *overlay
 }
 
-func (w *writer) reader() reader {
-	return reader{ix: w.ix, tx: w.tx, edits: w.edits, states: w.states, w: w}
-}
+func (w *writer) reader() reader { return reader{ix: w.ix, tx: w.tx, ov: w.ov} }
 
 func (w *writer) newPerson() string {
 	id := fmt.Sprintf("P%010d", w.ctr.person)
@@ -1089,7 +1039,7 @@ func (w *writer) putStored(ref match.RecordRef, sr *storedRecord) error {
 		v = binary.BigEndian.AppendUint64(v, h)
 	}
 	v = append(v, sr.raw...)
-	w.states[uint32(sr.seq)] = recState{ref: ref, person: sr.person, hash: hashBytes(sr.raw)}
+	w.ov.recs[uint32(sr.seq)] = recState{ref: ref, person: sr.person, hash: hashBytes(sr.raw), blocks: sr.blocks}
 	w.ov.refs[ref] = uint32(sr.seq)
 	return w.tx.Set(recordKey(ref), v)
 }
@@ -1116,14 +1066,12 @@ func (w *writer) add(r *match.Record) (string, error) {
 	sr := &storedRecord{seq: w.ctr.seq, blocks: ce.blocks, raw: raw}
 	if old != nil {
 		sr.seq = old.seq
-		if err := w.detach(ref, old); err != nil {
-			return "", err
-		}
+		w.detach(ref, old)
 	} else {
 		w.ctr.seq++
 	}
 	posts := make([]blockEdit, 0, len(ce.blocks))
-	cands, err := rd.candidatesBlocks(ce, ref, &posts)
+	cands, err := rd.candidates(ce, ref, &posts)
 	if err != nil {
 		return "", err
 	}
@@ -1140,9 +1088,7 @@ func (w *writer) add(r *match.Record) (string, error) {
 	for i, h := range sr.blocks {
 		w.postingAddTo(h, uint32(sr.seq), posts[i].over, posts[i].recs)
 	}
-	if err := w.memberAdd(person, ref); err != nil {
-		return "", err
-	}
+	w.memberAdd(person, ref)
 	if old == nil {
 		_, err = w.emit(Event{Kind: EventAdded, Record: ref, To: person})
 		return person, err
@@ -1167,11 +1113,11 @@ func (w *writer) add(r *match.Record) (string, error) {
 }
 
 // detach removes ref's postings and membership (not its record).
-func (w *writer) detach(ref match.RecordRef, sr *storedRecord) error {
+func (w *writer) detach(ref match.RecordRef, sr *storedRecord) {
 	for _, h := range sr.blocks {
 		w.postingRemove(h, uint32(sr.seq))
 	}
-	return w.memberRemove(sr.person, ref)
+	w.memberRemove(sr.person, ref)
 }
 
 // postingAddTo adds record n to block h, given the block's current
@@ -1182,10 +1128,10 @@ func (w *writer) postingAddTo(h uint64, n uint32, over bool, recs []uint32) {
 		return
 	}
 	if len(recs) >= w.ix.opt.MaxBlockSize {
-		w.edits[h] = &blockEdit{over: true}
+		w.ov.blocks[h] = &blockEdit{over: true}
 		return
 	}
-	w.edits[h] = &blockEdit{recs: append(slices.Clip(recs), n)} // a new slice: readers may hold recs
+	w.ov.blocks[h] = &blockEdit{recs: append(slices.Clip(recs), n)} // a new slice: readers may hold recs
 }
 
 func (w *writer) postingRemove(h uint64, n uint32) {
@@ -1193,29 +1139,23 @@ func (w *writer) postingRemove(h uint64, n uint32) {
 	if over || !slices.Contains(recs, n) {
 		return
 	}
-	w.edits[h] = &blockEdit{recs: slices.DeleteFunc(slices.Clone(recs), func(x uint32) bool { return x == n })}
+	w.ov.blocks[h] = &blockEdit{recs: slices.DeleteFunc(slices.Clone(recs), func(x uint32) bool { return x == n })}
 }
 
 // memberAdd adds refs to person, keeping the list ordered.
-func (w *writer) memberAdd(person string, refs ...match.RecordRef) error {
-	ms, err := w.reader().members(person)
-	if err != nil {
-		return err
-	}
+func (w *writer) memberAdd(person string, refs ...match.RecordRef) {
+	ms := w.reader().members(person)
 	for _, ref := range refs {
 		if i, found := slices.BinarySearchFunc(ms, ref, compareRefs); !found {
 			ms = slices.Insert(ms, i, ref)
 		}
 	}
-	return w.setMembers(person, ms)
+	w.ov.members[person] = slices.Clip(ms)
 }
 
-func (w *writer) memberRemove(person string, ref match.RecordRef) error {
-	ms, err := w.reader().members(person)
-	if err != nil {
-		return err
-	}
-	return w.setMembers(person, slices.DeleteFunc(ms, func(r match.RecordRef) bool { return r == ref }))
+func (w *writer) memberRemove(person string, ref match.RecordRef) {
+	ms := w.reader().members(person)
+	w.ov.members[person] = slices.DeleteFunc(ms, func(r match.RecordRef) bool { return r == ref })
 }
 
 func (w *writer) remove(ref match.RecordRef) error {
@@ -1224,13 +1164,11 @@ func (w *writer) remove(ref match.RecordRef) error {
 	if err != nil {
 		return err
 	}
-	if err := w.detach(ref, old); err != nil {
-		return err
-	}
+	w.detach(ref, old)
 	if err := w.tx.Delete(recordKey(ref)); err != nil {
 		return err
 	}
-	w.states[uint32(old.seq)] = recState{}
+	w.ov.recs[uint32(old.seq)] = recState{}
 	w.ov.refs[ref] = 0
 	if _, err := w.emit(Event{Kind: EventRemoved, Record: ref, From: old.person}); err != nil {
 		return err
@@ -1296,10 +1234,7 @@ func (g *group) addMember(ref match.RecordRef, p *match.Prepared, decs []Decisio
 // personGroup loads the members of person into a group.
 func (w *writer) personGroup(person string) (*group, error) {
 	rd := w.reader()
-	ms, err := rd.members(person)
-	if err != nil {
-		return nil, err
-	}
+	ms := rd.members(person)
 	g := newGroup()
 	for _, m := range ms {
 		ce, _, err := rd.memberEntry(m)
@@ -1315,11 +1250,56 @@ func (w *writer) personGroup(person string) (*group, error) {
 	return g, nil
 }
 
+// link is a reason to put two groups in one person: a person's decision,
+// or a certain match of weight w.
+type link struct {
+	i, j  int
+	w     float64
+	human bool
+}
+
+// join unites groups along links, human links first and then the
+// strongest (links is sorted so, stably), skipping a link that would join
+// records a person said are different or, unless a person linked them, two
+// NHS numbers. It returns each group's root.
+func join(groups []*group, links []link) []int {
+	slices.SortStableFunc(links, func(a, b link) int {
+		if a.human != b.human {
+			if a.human {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(b.w, a.w)
+	})
+	root := make([]int, len(groups))
+	for i := range root {
+		root[i] = i
+	}
+	find := func(i int) int {
+		for root[i] != i {
+			root[i] = root[root[i]]
+			i = root[i]
+		}
+		return i
+	}
+	for _, l := range links {
+		a, b := find(l.i), find(l.j)
+		if a != b && !groups[a].conflicts(groups[b], l.human) {
+			groups[a].absorb(groups[b])
+			root[b] = a
+		}
+	}
+	for i := range root {
+		root[i] = find(i)
+	}
+	return root
+}
+
 // assign picks the person for ref (not yet stored as a member): the
 // persons of records a person linked it to, and of certain candidates,
-// joined greedily (human links first, then by weight) as far as decisions
-// and NHS numbers allow; merging them into the oldest. With none, a new
-// person.
+// joined as far as decisions and NHS numbers allow (see join); merging
+// them into the oldest. With none, a new person.
 func (w *writer) assign(ref match.RecordRef, ce *cacheEntry, cands []scored) (string, error) {
 	rd := w.reader()
 	decs, err := rd.decisions(ref)
@@ -1327,7 +1307,6 @@ func (w *writer) assign(ref match.RecordRef, ce *cacheEntry, cands []scored) (st
 		return "", err
 	}
 	type target struct {
-		person string
 		human  bool
 		weight float64
 		via    match.RecordRef
@@ -1346,72 +1325,50 @@ func (w *writer) assign(ref match.RecordRef, ce *cacheEntry, cands []scored) (st
 		if err != nil {
 			return "", err
 		}
-		t := targets[sr.person]
-		if t == nil {
-			t = &target{person: sr.person, weight: math.Inf(1), via: d.B}
-			targets[sr.person] = t
-		}
-		t.human, t.weight, t.via = true, math.Inf(1), d.B
+		targets[sr.person] = &target{human: true, weight: math.Inf(1), via: d.B}
 	}
 	for _, c := range cands {
 		if c.grade != match.GradeCertain || never[c.ref] {
 			continue
 		}
-		t := targets[c.person]
-		if t == nil {
-			t = &target{person: c.person, weight: math.Inf(-1)}
-			targets[c.person] = t
-		}
-		if !t.human && c.weight > t.weight {
+		if t := targets[c.person]; t == nil {
+			targets[c.person] = &target{weight: c.weight, via: c.ref}
+		} else if !t.human && c.weight > t.weight {
 			t.weight, t.via = c.weight, c.ref
 		}
 	}
-	order := slices.Collect(maps.Values(targets))
-	slices.SortFunc(order, func(a, b *target) int {
-		if a.human != b.human {
-			if a.human {
-				return -1
-			}
-			return 1
-		}
-		if c := cmp.Compare(b.weight, a.weight); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.person, b.person)
-	})
-	if len(order) == 0 {
-		return w.newPerson(), nil
-	}
-	acc := newGroup()
-	acc.addMember(ref, ce.p, decs)
-	var accepted []*target
-	for _, t := range order {
-		g, err := w.personGroup(t.person)
+	persons := slices.Sorted(maps.Keys(targets)) // ties go to the older id
+	groups := []*group{newGroup()}
+	groups[0].addMember(ref, ce.p, decs)
+	var links []link
+	for k, p := range persons {
+		g, err := w.personGroup(p)
 		if err != nil {
 			return "", err
 		}
-		if acc.conflicts(g, t.human) {
-			continue
-		}
-		acc.absorb(g)
-		accepted = append(accepted, t)
+		groups = append(groups, g)
+		links = append(links, link{0, k + 1, targets[p].weight, targets[p].human})
 	}
-	if len(accepted) == 0 {
+	root := join(groups, links)
+	survivor := ""
+	for k, p := range persons {
+		if root[k+1] == root[0] && (survivor == "" || p < survivor) {
+			survivor = p
+		}
+	}
+	if survivor == "" {
 		return w.newPerson(), nil
 	}
-	survivor := accepted[0].person
-	for _, t := range accepted[1:] {
-		survivor = min(survivor, t.person)
-	}
-	for _, t := range accepted {
-		if t.person == survivor {
+	for _, l := range links { // in the order join took them
+		p, t := persons[l.j-1], targets[persons[l.j-1]]
+		if root[l.j] != root[0] || p == survivor {
 			continue
 		}
 		by := ByModel
 		if t.human {
 			by = humanLinkBy(decs, t.via)
 		}
-		if err := w.merge(t.person, survivor, [2]match.RecordRef{ref, t.via}, Actor{By: by}, 0); err != nil {
+		if err := w.merge(p, survivor, [2]match.RecordRef{ref, t.via}, Actor{By: by}, 0); err != nil {
 			return "", err
 		}
 	}
@@ -1430,25 +1387,18 @@ func humanLinkBy(decs []Decision, other match.RecordRef) string {
 // merge moves every record of from into into and leaves an alias.
 func (w *writer) merge(from, into string, pair [2]match.RecordRef, actor Actor, cause uint64) error {
 	rd := w.reader()
-	ms, err := rd.members(from)
-	if err != nil {
-		return err
-	}
+	ms := rd.members(from)
 	for _, m := range ms {
 		if err := w.setPerson(m, into); err != nil {
 			return err
 		}
 	}
-	if err := w.memberAdd(into, ms...); err != nil {
-		return err
-	}
-	if err := w.setMembers(from, nil); err != nil {
-		return err
-	}
+	w.memberAdd(into, ms...)
+	w.ov.members[from] = nil
 	if err := w.tx.Set(aliasKey(from), []byte(into)); err != nil {
 		return err
 	}
-	_, err = w.emit(Event{Kind: EventMerged, From: from, To: into, Records: ms, Pair: pair,
+	_, err := w.emit(Event{Kind: EventMerged, From: from, To: into, Records: ms, Pair: pair,
 		By: actor.By, Reason: actor.Reason, Cause: cause})
 	return err
 }
@@ -1458,10 +1408,9 @@ func (w *writer) move(ref match.RecordRef, from, to string) error {
 	if err := w.setPerson(ref, to); err != nil {
 		return err
 	}
-	if err := w.memberRemove(from, ref); err != nil {
-		return err
-	}
-	return w.memberAdd(to, ref)
+	w.memberRemove(from, ref)
+	w.memberAdd(to, ref)
+	return nil
 }
 
 // setPerson rewrites the person of a stored record (not the member lists).
@@ -1481,9 +1430,9 @@ func (w *writer) setPerson(ref match.RecordRef, to string) error {
 // into this person earlier) for one of its records.
 func (w *writer) recluster(person string, actor Actor, cause uint64, restore map[match.RecordRef]string) error {
 	rd := w.reader()
-	ms, err := rd.members(person)
-	if err != nil || len(ms) < 2 || len(ms) > maxRecluster {
-		return err
+	ms := rd.members(person)
+	if len(ms) < 2 || len(ms) > maxRecluster {
+		return nil
 	}
 	n := len(ms)
 	idx := make(map[match.RecordRef]int, n)
@@ -1511,12 +1460,7 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 			}
 		}
 	}
-	type edge struct {
-		i, j  int
-		w     float64
-		human bool
-	}
-	var edges []edge
+	var links []link
 	need := make([]*match.Prepared, n)
 	for i := range n {
 		need[i] = ents[i].p
@@ -1525,37 +1469,16 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 	for i := range n {
 		for j := i + 1; j < n; j++ {
 			if human[[2]int{i, j}] {
-				edges = append(edges, edge{i, j, math.Inf(1), true})
-				continue
-			}
-			if v, g := sc.Grade(ents[i].p, ents[j].p, w.ix.opt.Thresholds); g == match.GradeCertain {
-				edges = append(edges, edge{i, j, v.Weight, false})
+				links = append(links, link{i, j, math.Inf(1), true})
+			} else if v, g := sc.Grade(ents[i].p, ents[j].p, w.ix.opt.Thresholds); g == match.GradeCertain {
+				links = append(links, link{i, j, v.Weight, false})
 			}
 		}
 	}
-	slices.SortStableFunc(edges, func(a, b edge) int { return cmp.Compare(b.w, a.w) })
-	parent := make([]int, n)
-	for i := range parent {
-		parent[i] = i
-	}
-	find := func(i int) int {
-		for parent[i] != i {
-			parent[i] = parent[parent[i]]
-			i = parent[i]
-		}
-		return i
-	}
-	for _, e := range edges {
-		a, b := find(e.i), find(e.j)
-		if a == b || groups[a].conflicts(groups[b], e.human) {
-			continue
-		}
-		groups[a].absorb(groups[b])
-		parent[b] = a
-	}
+	root := join(groups, links)
 	comps := map[int][]int{}
-	for i := range n {
-		comps[find(i)] = append(comps[find(i)], i)
+	for i, r := range root {
+		comps[r] = append(comps[r], i)
 	}
 	if len(comps) == 1 {
 		return nil

@@ -11,17 +11,23 @@ import (
 // Key layout of the index inside its Store. Record references inside keys
 // are length-prefixed (source, then id), so that one is never a prefix of
 // another. No demographic value appears in a key. The blocking index is not
-// stored: each record keeps its blocking-key hashes and the index is
-// rebuilt from them in memory when the index is opened (see memBlocks).
+// stored, nor are the persons' record lists: each record keeps its person
+// and its blocking-key hashes, and both are rebuilt from them in memory
+// when the index is opened (see memState).
 //
 //	m/format                 index format marker
 //	m/counters               next person number, next event sequence, next record sequence
 //	r/<ref>                  stored record: sequence, person id, block hashes, record fields
-//	p/<person>               a person's records
 //	a/<person>               survivor of a merged-away person id
 //	d/<ref>                  people's decisions about pairs including the record
 //	e/<seq8>                 change event
-const indexFormat = "carelens-index/2"
+const indexFormat = "carelens-index/3"
+
+// indexFormat2 also kept each person's records under p/<person>; format 3
+// derives them from the records, as it does the blocking index. A format 2
+// index opened for writing is marked format 3 and its person lists are
+// deleted (dropPersonLists); opened read-only, it is read as it is.
+const indexFormat2 = "carelens-index/2"
 
 var (
 	keyFormat   = []byte("m/format")
@@ -39,43 +45,9 @@ func appendRef(dst []byte, r match.RecordRef) []byte {
 
 func recordKey(r match.RecordRef) []byte { return appendRef([]byte("r/"), r) }
 
-func memberKey(person string) []byte { return []byte("p/" + person) }
-
 func aliasKey(person string) []byte { return []byte("a/" + person) }
 
 func decisionKey(a match.RecordRef) []byte { return appendRef([]byte("d/"), a) }
-
-// A list of record references (a person's members) is stored as one value:
-// a flag byte (always refListPlain), then length-prefixed references in
-// order.
-const (
-	refListPlain     = 0
-	refListOversized = 1
-)
-
-func encodeRefs(flag byte, refs []match.RecordRef) []byte {
-	b := make([]byte, 1, 1+len(refs)*24)
-	b[0] = flag
-	for _, r := range refs {
-		b = appendRef(b, r)
-	}
-	return b
-}
-
-func decodeRefs(b []byte) (byte, []match.RecordRef, error) {
-	if len(b) == 0 || b[0] > refListOversized {
-		return 0, nil, fmt.Errorf("mpi: reference list: %w", ErrCorrupt)
-	}
-	d := decoder{b: b[1:]}
-	var refs []match.RecordRef
-	for len(d.b) > 0 && d.err == nil {
-		refs = append(refs, d.ref())
-	}
-	if d.err != nil {
-		return 0, nil, fmt.Errorf("mpi: reference list: %w", d.err)
-	}
-	return b[0], refs, nil
-}
 
 func compareRefs(a, b match.RecordRef) int {
 	if c := cmp.Compare(a.Source, b.Source); c != 0 {

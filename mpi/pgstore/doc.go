@@ -39,12 +39,15 @@
 //
 // # Several instances
 //
-// A mpi.Index keeps its counters and blocking index in memory. So that
-// two processes over one database never write from a stale picture, an
-// Update that rewrites the index's counters key ([Options.Fence]) fails
-// with [mpi.ErrConflict] unless the stored value is the one this Store
-// last saw; [Store.Stale] tells a service to open its index afresh before
-// answering, so that another instance's writes are found on the next query.
+// A mpi.Index keeps its counters, blocking index and persons in memory.
+// The Store declares itself shared ([Store.Shared]), so an index over it
+// catches up with other processes' writes (from the index's event log)
+// before each write and each query: a record added through one instance is
+// found through another on the next query. So that two processes never
+// write from a stale picture even so, an Update that rewrites the index's
+// counters key ([Options.Fence]) fails with [mpi.ErrConflict] unless the
+// stored value is the one this Store last read or wrote; the index then
+// catches up and tries again.
 //
 // # Read-only
 //

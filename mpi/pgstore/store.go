@@ -181,7 +181,12 @@ func (s *Store) View(ctx context.Context, fn func(mpi.Txn) error) error {
 		return s.translateClosed("begin", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	return fn(&txn{s: s, ctx: ctx, tx: tx})
+	t := &txn{s: s, ctx: ctx, tx: tx}
+	if err := fn(t); err != nil {
+		return err
+	}
+	s.noteFence(t) // the index has caught up with what it read
+	return nil
 }
 
 // Update implements [mpi.Store]: a SERIALIZABLE transaction. The writes
@@ -719,31 +724,7 @@ func (t *txn) copyUpsert(ss []int16, ks, vs [][]byte) error {
 	return nil
 }
 
-// Stale reports whether another writer has changed the fence key (see
-// [Options.Fence]) since this Store last read or wrote it: for an identity
-// index, whether another process has written to it. A service holding a
-// mpi.Index over a shared database checks it before answering and, when
-// it is true, opens the index afresh, so that a record added through
-// another instance is found on the next query. It costs one point read.
-func (s *Store) Stale(ctx context.Context) (bool, error) {
-	if s.closed.Load() {
-		return false, mpi.ErrStoreClosed
-	}
-	if len(s.fence) == 0 {
-		return false, nil
-	}
-	var cur []byte
-	err := s.pool.QueryRow(ctx, s.qGet, shardOf(s.fence), s.fence).Scan(&cur)
-	if errors.Is(err, pgx.ErrNoRows) {
-		cur, err = nil, nil
-	}
-	if err != nil {
-		return false, s.translateClosed("stale", err)
-	}
-	s.fenceMu.Lock()
-	defer s.fenceMu.Unlock()
-	if !s.seenKnow {
-		return cur != nil, nil
-	}
-	return !bytes.Equal(cur, s.seen), nil
-}
+// Shared implements [mpi.SharedStore]: other processes may write to the
+// database, so an index over this Store catches up with their writes
+// before it answers or writes.
+func (s *Store) Shared() bool { return true }

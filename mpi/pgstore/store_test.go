@@ -275,3 +275,34 @@ func TestReadOnly(t *testing.T) {
 	_, err = pgstore.Open(t.Context(), srv.URL("postgres"), &pgstore.Options{Schema: schema, ReadOnly: true})
 	assert.ErrorIs(t, err, mpi.ErrForeignStore, "an older schema is not migrated read-only")
 }
+
+// TestFence: a Store that writes the fence key after another Store has
+// changed it, without reading it since, fails with ErrConflict and writes
+// nothing; once it has read the new value (in a View, as an index catching
+// up does), its write goes through.
+func TestFence(t *testing.T) {
+	s1, schema := openStore(t, nil)
+	defer s1.Close()
+	s2, _ := openStore(t, &pgstore.Options{Schema: schema})
+	defer s2.Close()
+	ctx := t.Context()
+	set := func(s *pgstore.Store, v string) error {
+		return s.Update(ctx, func(tx mpi.Txn) error { return tx.Set(pgstore.DefaultFence, []byte(v)) })
+	}
+	get := func(s *pgstore.Store) (v string) {
+		require.NoError(t, s.View(ctx, func(tx mpi.Txn) error {
+			b, err := tx.Get(pgstore.DefaultFence)
+			v = string(b)
+			return err
+		}))
+		return v
+	}
+	require.NoError(t, set(s1, "1"))
+	assert.Equal(t, "1", get(s2))
+	require.NoError(t, set(s1, "2"))
+	require.ErrorIs(t, set(s2, "3"), mpi.ErrConflict, "s2 last saw 1")
+	assert.Equal(t, "2", get(s1), "the refused write left nothing")
+	assert.Equal(t, "2", get(s2))
+	require.NoError(t, set(s2, "3"), "s2 has read 2")
+	require.ErrorIs(t, set(s1, "4"), mpi.ErrConflict, "s1 last saw 2")
+}

@@ -1,0 +1,289 @@
+package mpi
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+
+	"github.com/carelens/carelens/match"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// viewPerson is a synthetic record; records with the same n are one person.
+func viewPerson(n int, src string) match.Record {
+	given := []string{"Oliver", "Amelia", "Harry", "Isla", "Jack", "Ava", "George"}
+	family := []string{"Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson"}
+	return match.Record{
+		Source:    src,
+		ID:        fmt.Sprintf("%s-%d", src, n),
+		Given:     []string{given[n%len(given)]},
+		Family:    family[(n/len(given))%len(family)],
+		BirthDate: fmt.Sprintf("%04d-%02d-%02d", 1940+n%50, 1+(n/5)%12, 2+(n/3)%27),
+		Sex:       []string{"F", "M"}[n%2],
+		Address:   []string{fmt.Sprintf("%d Mill Lane", 1+n%89)},
+		Postcode:  fmt.Sprintf("YO%d %dAB", 1+n%20, n%10),
+		Phone:     fmt.Sprintf("07700 %06d", 200000+n),
+	}
+}
+
+// requireViewMatchesStore checks the index's in-memory state against the
+// state a fresh open rebuilds from the store, and that the store holds no
+// person lists (format 3 derives them from the records).
+func requireViewMatchesStore(t *testing.T, ix *Index, step string) {
+	t.Helper()
+	fresh, err := OpenIndex(t.Context(), ix.store, nil)
+	require.NoError(t, err, step)
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	m, f := ix.mem, fresh.mem
+	assert.Equal(t, f.refs, m.refs, "%s: records", step)
+	assert.Equal(t, f.members, m.members, "%s: members", step)
+	assert.Equal(t, f.decided, m.decided, "%s: decided", step)
+	assert.Equal(t, f.over, m.over, "%s: oversized blocks", step)
+	live := func(recs []recState) []recState {
+		return slices.DeleteFunc(slices.Clone(recs), func(r recState) bool { return r.ref.Source == "" })
+	}
+	assert.Equal(t, live(f.recs), live(m.recs), "%s: record states", step)
+	for h, recs := range m.post {
+		assert.ElementsMatch(t, f.post[h], recs, "%s: block %x", step, h)
+	}
+	assert.Len(t, m.post, len(f.post), "%s: blocks", step)
+	require.NoError(t, ix.store.View(t.Context(), func(tx Txn) error {
+		for kv, err := range tx.Scan([]byte("p/"), nil) {
+			if err != nil {
+				return err
+			}
+			t.Errorf("%s: person list stored under %q", step, kv.Key)
+		}
+		return nil
+	}), step)
+	for p, ms := range m.members {
+		assert.True(t, slices.IsSortedFunc(ms, compareRefs), "%s: members of %s in order", step, p)
+	}
+}
+
+// TestIndexMemoryFollowsStore runs adds, merges, updates, removals,
+// decisions, a refused decision and reverts, and after each checks that
+// the index's in-memory state (blocks, records, members, decisions) is
+// what reopening the index rebuilds from the store.
+func TestIndexMemoryFollowsStore(t *testing.T) {
+	ctx := t.Context()
+	ix, err := OpenIndex(ctx, NewMemoryStore(), nil)
+	require.NoError(t, err)
+	requireViewMatchesStore(t, ix, "empty")
+
+	var recs []match.Record
+	for n := range 12 {
+		for _, src := range []string{"gp", "hospital"} {
+			recs = append(recs, viewPerson(n, src))
+		}
+	}
+	loaded, err := ix.Load(ctx, func(yield func(match.Record, error) bool) {
+		for _, r := range recs {
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}, nil)
+	require.NoError(t, err)
+	require.Equal(t, len(recs), loaded)
+	requireViewMatchesStore(t, ix, "load")
+
+	// A bridge: two partial records of one person join when a full one arrives.
+	full := viewPerson(40, "x")
+	a, b, c := full, full, full
+	a.Source, a.ID, a.Phone = "gp", "a", ""
+	b.Source, b.ID, b.Address, b.Postcode = "hospital", "b", nil, ""
+	c.Source, c.ID = "community", "c"
+	for _, r := range []match.Record{a, b, c} {
+		_, err := ix.Add(ctx, r)
+		require.NoError(t, err)
+	}
+	requireViewMatchesStore(t, ix, "merge")
+
+	// An update that makes a record someone else.
+	moved := viewPerson(3, "hospital")
+	other := viewPerson(41, "hospital")
+	other.ID = moved.ID
+	_, err = ix.Add(ctx, other)
+	require.NoError(t, err)
+	requireViewMatchesStore(t, ix, "update")
+
+	require.NoError(t, ix.Delete(ctx, c.Ref()))
+	requireViewMatchesStore(t, ix, "delete")
+
+	actor := Actor{By: "reviewer", Reason: "checked"}
+	require.NoError(t, ix.NeverLink(ctx, viewPerson(1, "gp").Ref(), viewPerson(1, "hospital").Ref(), actor))
+	requireViewMatchesStore(t, ix, "never-link")
+	require.NoError(t, ix.Link(ctx, a.Ref(), b.Ref(), actor))
+	requireViewMatchesStore(t, ix, "link")
+
+	// A refused decision changes nothing, in the store or in memory.
+	p1gp, p1h, p2gp := viewPerson(1, "gp").Ref(), viewPerson(1, "hospital").Ref(), viewPerson(2, "gp").Ref()
+	require.NoError(t, ix.Link(ctx, p2gp, p1gp, actor))
+	requireViewMatchesStore(t, ix, "link joining persons")
+	before := maps.Clone(ix.mem.members)
+	require.ErrorIs(t, ix.Link(ctx, p1h, p2gp, actor), ErrDecisionConflict)
+	assert.Equal(t, before, ix.mem.members)
+	requireViewMatchesStore(t, ix, "refused link")
+
+	var last uint64
+	for e, err := range ix.Events(ctx, 0) {
+		require.NoError(t, err)
+		if e.Kind == EventNeverLinked || e.Kind == EventLinked {
+			last = e.Seq
+		}
+	}
+	require.NoError(t, ix.Revert(ctx, last, actor))
+	requireViewMatchesStore(t, ix, "revert")
+
+	// A record re-added after its removal.
+	_, err = ix.Add(ctx, c)
+	require.NoError(t, err)
+	requireViewMatchesStore(t, ix, "re-add")
+}
+
+// TestIndexUpgradesFormat2 opens an index written in format 2, which kept
+// each person's records under p/, for writing: it becomes format 3, its
+// person lists are deleted in several transactions, and every record keeps
+// its person.
+func TestIndexUpgradesFormat2(t *testing.T) {
+	ctx := t.Context()
+	st := NewMemoryStore()
+	ix, err := OpenIndex(ctx, st, nil)
+	require.NoError(t, err)
+	persons := map[match.RecordRef]string{}
+	for n := range 30 {
+		for _, src := range []string{"gp", "hospital"} {
+			r := viewPerson(n, src)
+			p, err := ix.Add(ctx, r)
+			require.NoError(t, err)
+			persons[r.Ref()] = p
+		}
+	}
+	// Rewrite the store as format 2 wrote it, with more person lists than
+	// one upgrade transaction deletes.
+	require.NoError(t, st.Update(ctx, func(tx Txn) error {
+		if err := tx.Set(keyFormat, []byte(indexFormat2)); err != nil {
+			return err
+		}
+		for p, ms := range ix.mem.members {
+			v := []byte{0}
+			for _, r := range ms {
+				v = appendRef(v, r)
+			}
+			if err := tx.Set([]byte("p/"+p), v); err != nil {
+				return err
+			}
+		}
+		for i := range 2500 {
+			if err := tx.Set(fmt.Appendf(nil, "p/Q%06d", i), []byte{0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	countLists := func() (n int) {
+		require.NoError(t, st.View(ctx, func(tx Txn) error {
+			for _, err := range tx.Scan([]byte("p/"), nil) {
+				if err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		}))
+		return n
+	}
+	require.Greater(t, countLists(), 2500)
+
+	up, err := OpenIndex(ctx, st, nil)
+	require.NoError(t, err)
+	assert.Zero(t, countLists())
+	require.NoError(t, st.View(ctx, func(tx Txn) error {
+		v, err := tx.Get(keyFormat)
+		assert.Equal(t, indexFormat, string(v))
+		return err
+	}))
+	for ref, p := range persons {
+		got, err := up.PersonOf(ctx, ref)
+		require.NoError(t, err)
+		assert.Equal(t, p, got, "%s", ref)
+		pr, err := up.Person(ctx, p)
+		require.NoError(t, err)
+		assert.Contains(t, pr.Records, ref)
+	}
+}
+
+// sharedStore declares a memory store shared, as if other processes wrote
+// to it too.
+type sharedStore struct{ Store }
+
+func (sharedStore) Shared() bool { return true }
+
+// TestIndexRefreshFollowsOtherInstance runs two indexes over one shared
+// store, writing through each in turn (adds, merges, an update that moves a
+// record, a removal, decisions, a revert), and checks after each write
+// that the other finds what was written on its next query, and that its
+// in-memory state is what opening the index afresh builds.
+func TestIndexRefreshFollowsOtherInstance(t *testing.T) {
+	ctx := t.Context()
+	st := sharedStore{NewMemoryStore()}
+	a, err := OpenIndex(ctx, st, nil)
+	require.NoError(t, err)
+	b, err := OpenIndex(ctx, st, nil)
+	require.NoError(t, err)
+	both := []*Index{a, b}
+	check := func(step string) {
+		t.Helper()
+		for _, ix := range both {
+			require.NoError(t, ix.Refresh(ctx), step)
+			requireViewMatchesStore(t, ix, step)
+		}
+	}
+	for n := range 10 {
+		w, r := both[n%2], both[1-n%2]
+		p, err := w.Add(ctx, viewPerson(n, "gp"))
+		require.NoError(t, err)
+		cs, err := r.Query(ctx, viewPerson(n, "hospital"), 1)
+		require.NoError(t, err)
+		require.NotEmpty(t, cs, "record %d written through one index is found through the other", n)
+		assert.Equal(t, p, cs[0].Person)
+		p2, err := r.Add(ctx, viewPerson(n, "hospital"))
+		require.NoError(t, err)
+		assert.Equal(t, p, p2)
+		pr, err := w.Person(ctx, p)
+		require.NoError(t, err)
+		assert.Len(t, pr.Records, 2, "the writer sees the other's addition to its person")
+		check(fmt.Sprintf("add %d", n))
+	}
+	// An update through a moves a record to someone else; b follows.
+	moved := viewPerson(41, "hospital")
+	moved.ID = viewPerson(3, "hospital").ID
+	_, err = a.Add(ctx, moved)
+	require.NoError(t, err)
+	check("update")
+	require.NoError(t, b.Delete(ctx, viewPerson(4, "gp").Ref()))
+	check("delete")
+	actor := Actor{By: "reviewer"}
+	require.NoError(t, a.NeverLink(ctx, viewPerson(1, "gp").Ref(), viewPerson(1, "hospital").Ref(), actor))
+	check("never-link")
+	require.NoError(t, b.Link(ctx, viewPerson(2, "gp").Ref(), viewPerson(5, "gp").Ref(), actor))
+	check("link")
+	var last uint64
+	for e, err := range b.Events(ctx, 0) {
+		require.NoError(t, err)
+		if e.Kind == EventMerged {
+			last = e.Seq
+		}
+	}
+	require.NoError(t, a.Revert(ctx, last, actor))
+	check("revert")
+	pa, err := a.PersonOf(ctx, viewPerson(2, "gp").Ref())
+	require.NoError(t, err)
+	pb, err := b.PersonOf(ctx, viewPerson(5, "gp").Ref())
+	require.NoError(t, err)
+	assert.NotEqual(t, pa, pb, "the reverted merge is undone in both")
+}
