@@ -13,6 +13,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/carelens/carelens/match"
@@ -32,6 +33,13 @@ const (
 	// memory.
 	DefaultCacheRecords = 1 << 21
 )
+
+// maxAttempts is how many times a write that lost a race with another
+// writer (ErrConflict) is tried in all, catching up in between when the
+// store is shared (TestIndexWriteAfterLostRace). Each further attempt
+// needs yet another write to land between its catching up and its commit
+// (a few milliseconds); past 8 the caller gets ErrConflict.
+const maxAttempts = 8
 
 // maxRecluster bounds the size of a person whose links are re-examined
 // pairwise after a split; larger persons are left as they are.
@@ -117,9 +125,10 @@ type Index struct {
 	store Store
 	opt   IndexOptions
 
-	mu  sync.Mutex // serialises writers
-	ctr counters   // guarded by mu
-	mem *memState  // blocks, records' states and persons, rebuilt from the records on open
+	mu  sync.Mutex               // serialises writers
+	ctr counters                 // guarded by mu
+	pub atomic.Pointer[counters] // ctr as of the last commit or refresh, read without mu
+	mem *memState                // blocks, records' states and persons, rebuilt from the records on open
 
 	cache   prepCache
 	m       *match.Matcher
@@ -237,6 +246,7 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 		return nil, fmt.Errorf("mpi: open index: %w", err)
 	}
 	ix.cache.init(ix.opt.CacheRecords)
+	ix.publish()
 	if !readOnly {
 		if err := ix.dropPersonLists(ctx); err != nil {
 			return nil, fmt.Errorf("mpi: open index: %w", err)
@@ -246,6 +256,12 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 		return nil, err
 	}
 	return ix, nil
+}
+
+// publish makes ix.ctr, as it now is, what catchUp compares with; under mu.
+func (ix *Index) publish() {
+	c := ix.ctr
+	ix.pub.Store(&c)
 }
 
 func (c counters) encode() []byte {
@@ -401,6 +417,13 @@ func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) err
 		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(), ov: newOverlay(records)}
 		err := ix.store.Update(ctx, func(tx Txn) error {
 			w.tx = tx
+			if shared {
+				// Another process may have written since the refresh
+				// above: then this write is refused and retried.
+				if cur, err := tx.Get(keyCounters); err != nil || !bytes.Equal(cur, ix.ctr.encode()) {
+					return cmp.Or(err, ErrConflict)
+				}
+			}
 			if !ix.modelOK {
 				// The first write pins the default model, so that the
 				// blocking keys stored with records stay the ones it makes.
@@ -416,13 +439,14 @@ func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) err
 		if err == nil {
 			ix.modelOK = true
 			ix.ctr = w.ctr
+			ix.publish()
 			ix.mem.apply(w.ov)
 			return nil
 		}
 		// Cached entries are validated against the stored bytes, but a
 		// failed transaction may have cached records that never landed.
 		ix.cache.clear()
-		if !errors.Is(err, ErrConflict) || attempt == 3 {
+		if !errors.Is(err, ErrConflict) || attempt == maxAttempts-1 {
 			return err
 		}
 	}

@@ -275,6 +275,18 @@ func (ix *Index) catchUp(ctx context.Context) error {
 	if !ix.shared() {
 		return nil
 	}
+	var cur []byte
+	err := ix.store.View(ctx, func(tx Txn) error {
+		v, err := tx.Get(keyCounters)
+		cur = bytes.Clone(v)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("mpi: refresh: %w", err)
+	}
+	if bytes.Equal(cur, ix.pub.Load().encode()) {
+		return nil // nothing new: no need to wait for this process's writer
+	}
 	return ix.Refresh(ctx)
 }
 
@@ -345,6 +357,7 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 	if w != nil {
 		ix.mem.apply(w.ov)
 		ix.ctr = w.ctr
+		ix.publish()
 	}
 	return nil
 }

@@ -1,9 +1,11 @@
 package mpi
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/carelens/carelens/match"
@@ -286,4 +288,95 @@ func TestIndexRefreshFollowsOtherInstance(t *testing.T) {
 	pb, err := b.PersonOf(ctx, viewPerson(5, "gp").Ref())
 	require.NoError(t, err)
 	assert.NotEqual(t, pa, pb, "the reverted merge is undone in both")
+}
+
+// TestIndexRefreshConcurrent runs writers and readers on two indexes over
+// one shared store at once: every write succeeds (a write that raced the
+// other index's catches up and is tried again), no person id is issued
+// twice, and both indexes end with the state a fresh open builds.
+func TestIndexRefreshConcurrent(t *testing.T) {
+	ctx := t.Context()
+	st := sharedStore{NewMemoryStore()}
+	var both []*Index
+	for range 2 {
+		ix, err := OpenIndex(ctx, st, nil)
+		require.NoError(t, err)
+		both = append(both, ix)
+	}
+	const people = 40
+	var wg sync.WaitGroup
+	for k, src := range []string{"gp", "hospital"} {
+		wg.Go(func() {
+			for n := range people {
+				_, err := both[k].Add(ctx, viewPerson(n, src))
+				assert.NoError(t, err)
+			}
+		})
+		wg.Go(func() {
+			for n := range people {
+				_, err := both[1-k].Query(ctx, viewPerson(n, src), 3)
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	for k, ix := range both {
+		require.NoError(t, ix.Refresh(ctx))
+		requireViewMatchesStore(t, ix, fmt.Sprintf("index %d", k))
+	}
+	added := map[string]int{}
+	for e, err := range both[0].Events(ctx, 0) {
+		require.NoError(t, err)
+		if e.Kind == EventAdded {
+			added[e.Record.String()]++
+		}
+	}
+	assert.Len(t, added, 2*people)
+	for r, n := range added {
+		assert.Equal(t, 1, n, "%s added once", r)
+	}
+	st2, err := both[1].Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 2*people, st2.Records)
+}
+
+// raceStore is a shared store that runs before, once, ahead of its next
+// Update: another process's write landing between an index's catching up
+// and its commit.
+type raceStore struct {
+	sharedStore
+	before func()
+}
+
+func (s *raceStore) Update(ctx context.Context, fn func(Txn) error) error {
+	if h := s.before; h != nil {
+		s.before = nil
+		h()
+	}
+	return s.sharedStore.Update(ctx, fn)
+}
+
+// TestIndexWriteAfterLostRace: another index writes between this one's
+// catching up and its commit; the commit is refused, and the write is
+// tried again after catching up, so the record links to the person the
+// other index made in between.
+func TestIndexWriteAfterLostRace(t *testing.T) {
+	ctx := t.Context()
+	mem := sharedStore{NewMemoryStore()}
+	rs := &raceStore{sharedStore: mem}
+	a, err := OpenIndex(ctx, rs, nil)
+	require.NoError(t, err)
+	b, err := OpenIndex(ctx, mem, nil)
+	require.NoError(t, err)
+	var other string
+	rs.before = func() {
+		var err error
+		other, err = b.Add(ctx, viewPerson(7, "hospital"))
+		require.NoError(t, err)
+	}
+	p, err := a.Add(ctx, viewPerson(7, "gp"))
+	require.NoError(t, err)
+	require.NotEmpty(t, other, "the other index wrote first")
+	assert.Equal(t, other, p, "the retried write saw the other index's record")
+	requireViewMatchesStore(t, a, "after the race")
 }

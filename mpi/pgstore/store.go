@@ -181,12 +181,7 @@ func (s *Store) View(ctx context.Context, fn func(mpi.Txn) error) error {
 		return s.translateClosed("begin", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	t := &txn{s: s, ctx: ctx, tx: tx}
-	if err := fn(t); err != nil {
-		return err
-	}
-	s.noteFence(t) // the index has caught up with what it read
-	return nil
+	return fn(&txn{s: s, ctx: ctx, tx: tx})
 }
 
 // Update implements [mpi.Store]: a SERIALIZABLE transaction. The writes
