@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -29,9 +30,6 @@ const (
 	// DefaultLoadBatch is the number of records [Index.Load] commits per
 	// transaction (fewer when the store cannot take that many at once).
 	DefaultLoadBatch = 4000
-	// DefaultCacheRecords is how many prepared records the index keeps in
-	// memory.
-	DefaultCacheRecords = 1 << 21
 )
 
 // maxAttempts is how many times a write that lost a race with another
@@ -57,8 +55,6 @@ type IndexOptions struct {
 	MaxBlockSize int
 	// LoadBatch: zero means DefaultLoadBatch.
 	LoadBatch int
-	// CacheRecords: zero means DefaultCacheRecords; negative disables it.
-	CacheRecords int
 	// Now returns the time stamped on events and decisions; nil means
 	// time.Now.
 	Now func() time.Time
@@ -98,9 +94,6 @@ func (o *IndexOptions) withDefaults() IndexOptions {
 	if c.LoadBatch == 0 {
 		c.LoadBatch = DefaultLoadBatch
 	}
-	if c.CacheRecords == 0 {
-		c.CacheRecords = DefaultCacheRecords
-	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -130,7 +123,6 @@ type Index struct {
 	pub atomic.Pointer[counters] // ctr as of the last commit or refresh, read without mu
 	mem *memState                // blocks, records' states and persons, rebuilt from the records on open
 
-	cache   prepCache
 	m       *match.Matcher
 	modelOK bool // the model is saved in the store (or the store is read-only)
 }
@@ -245,7 +237,6 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 	if ix.m, err = match.NewMatcher(ix.opt.Model, ix.opt.Prepare); err != nil {
 		return nil, fmt.Errorf("mpi: open index: %w", err)
 	}
-	ix.cache.init(ix.opt.CacheRecords)
 	ix.publish()
 	if !readOnly {
 		if err := ix.dropPersonLists(ctx); err != nil {
@@ -297,7 +288,7 @@ func (ix *Index) Add(ctx context.Context, r match.Record) (string, error) {
 	var person string
 	err := ix.update(ctx, 1, func(w *writer) error {
 		var err error
-		person, err = w.add(&r)
+		person, err = w.add(&r, nil)
 		return err
 	})
 	if err != nil {
@@ -326,76 +317,72 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[match.Record, error], p
 	n := 0
 	// commit adds a prepared batch in one transaction, or in two halves
 	// (each committed on its own) when the store cannot take it in one.
-	var commit func(batch []match.Record) error
-	commit = func(batch []match.Record) error {
-		err := ix.update(ctx, len(batch), func(w *writer) error {
-			for i := range batch {
-				if err := validRef(batch[i].Ref()); err != nil {
-					return fmt.Errorf("%s: %w", batch[i].Ref(), err)
+	var commit func(recs []match.Record, preps []prep) error
+	commit = func(recs []match.Record, preps []prep) error {
+		err := ix.update(ctx, len(recs), func(w *writer) error {
+			for i := range recs {
+				err := validRef(recs[i].Ref())
+				if err == nil {
+					_, err = w.add(&recs[i], &preps[i])
 				}
-				if _, err := w.add(&batch[i]); err != nil {
-					return fmt.Errorf("%s: %w", batch[i].Ref(), err)
+				if err != nil {
+					return fmt.Errorf("%s: %w", recs[i].Ref(), err)
 				}
 			}
 			return nil
 		})
-		if errors.Is(err, ErrTxnTooBig) && len(batch) > 1 {
-			ix.prepareBatch(batch) // the failed transaction cleared the cache
-			if err := commit(batch[:len(batch)/2]); err != nil {
+		if h := len(recs) / 2; errors.Is(err, ErrTxnTooBig) && h > 0 {
+			if err := commit(recs[:h], preps[:h]); err != nil {
 				return err
 			}
-			return commit(batch[len(batch)/2:])
+			return commit(recs[h:], preps[h:])
 		}
 		if err != nil {
 			return fmt.Errorf("mpi: load: %w", err)
 		}
-		n += len(batch)
+		n += len(recs)
 		if progress != nil {
 			progress(n)
 		}
 		return nil
 	}
 	// A pipeline of two: while one batch is committed, the next is
-	// prepared on another goroutine. Preparation only warms the cache, so
-	// the result is the same as adding the records one by one.
-	var prepared []match.Record // prepared, not yet committed
+	// prepared on another goroutine. Each record is prepared as Add would
+	// prepare it, so the result is the same as adding them one by one.
+	var pending []match.Record // prepared, not yet committed
+	var pendingPreps []prep
+	flush := func() error {
+		if pending == nil {
+			return nil
+		}
+		return commit(pending, pendingPreps)
+	}
 	batch := make([]match.Record, 0, ix.opt.LoadBatch)
 	for r, err := range seq {
 		if err != nil {
-			if prepared != nil {
-				if cerr := commit(prepared); cerr != nil {
-					return n, cerr
-				}
-			}
-			return n, err
+			return n, cmp.Or(flush(), err)
 		}
-		batch = append(batch, r)
-		if len(batch) < cap(batch) {
+		if batch = append(batch, r); len(batch) < cap(batch) {
 			continue
 		}
+		var preps []prep
 		done := make(chan struct{})
 		go func(b []match.Record) {
 			defer close(done)
-			ix.prepareBatch(b)
+			preps = ix.prepareBatch(b)
 		}(batch)
-		var err error
-		if prepared != nil {
-			err = commit(prepared)
-		}
+		err := flush()
 		<-done
 		if err != nil {
 			return n, err
 		}
-		prepared, batch = batch, make([]match.Record, 0, ix.opt.LoadBatch)
+		pending, pendingPreps, batch = batch, preps, make([]match.Record, 0, ix.opt.LoadBatch)
 	}
-	if prepared != nil {
-		if err := commit(prepared); err != nil {
-			return n, err
-		}
+	if err := flush(); err != nil {
+		return n, err
 	}
 	if len(batch) > 0 {
-		ix.prepareBatch(batch)
-		if err := commit(batch); err != nil {
+		if err := commit(batch, ix.prepareBatch(batch)); err != nil {
 			return n, err
 		}
 	}
@@ -443,9 +430,6 @@ func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) err
 			ix.mem.apply(w.ov)
 			return nil
 		}
-		// Cached entries are validated against the stored bytes, but a
-		// failed transaction may have cached records that never landed.
-		ix.cache.clear()
 		if !errors.Is(err, ErrConflict) || attempt == maxAttempts-1 {
 			return err
 		}
@@ -461,14 +445,14 @@ func (ix *Index) Query(ctx context.Context, r match.Record, limit int) ([]Candid
 	if limit <= 0 {
 		limit = 10
 	}
-	ce := ix.prepare(&r, 0)
+	pr := ix.prepare(&r)
 	var out []Candidate
 	if err := ix.catchUp(ctx); err != nil {
 		return nil, err
 	}
 	err := ix.store.View(ctx, func(tx Txn) error {
 		rd := reader{ix: ix, tx: tx}
-		cands, err := rd.candidates(ce, r.Ref(), nil)
+		cands, err := rd.candidates(pr, r.Ref(), nil)
 		if err != nil {
 			return err
 		}
@@ -787,43 +771,37 @@ func (rd reader) stored(ref match.RecordRef) (*storedRecord, error) {
 	return sr, nil
 }
 
-// entry returns the prepared form of a stored record, from the cache when
-// it still matches the stored bytes.
-func (rd reader) entry(ref match.RecordRef, sr *storedRecord) (*cacheEntry, error) {
-	h := hashBytes(sr.raw)
-	key := ref
-	if ce := rd.ix.cache.get(key); ce != nil && ce.hash == h {
-		return ce, nil
+// prepared returns the prepared form of record number n, whose state is
+// st: from memory, or prepared from the stored record (and then kept in
+// memory, unless the record changed meanwhile).
+func (rd reader) prepared(n uint32, st recState) (*match.Prepared, error) {
+	if st.p != nil {
+		return st.p, nil
+	}
+	sr, err := reader{ix: rd.ix, tx: rd.tx}.stored(st.ref)
+	if err != nil {
+		return nil, err
 	}
 	var r match.Record
 	if err := decodeRecord(sr.raw, &r); err != nil {
 		return nil, err
 	}
-	ce := rd.ix.prepare(&r, h)
-	rd.ix.cache.put(key, ce)
-	return ce, nil
+	p := rd.ix.m.Prepare(&r)
+	if h := hashBytes(sr.raw); h == st.hash && rd.ov == nil {
+		rd.ix.mem.setPrepared(n, h, p)
+	}
+	return p, nil
 }
 
-// memberEntry returns the prepared form and record number of a stored
-// record. A writer takes them from memory when the record's in-memory
-// state validates the cached prepared form; otherwise they are read from
-// the store.
-func (rd reader) memberEntry(ref match.RecordRef) (*cacheEntry, uint64, error) {
-	if rd.ov != nil {
-		if n, ok := rd.recordNum(ref); ok {
-			if st, ok := rd.state(n); ok && st.ref == ref {
-				if ce := rd.ix.cache.get(ref); ce != nil && ce.hash == st.hash {
-					return ce, uint64(n), nil
-				}
-			}
-		}
+// member returns the prepared form and record number of a live record.
+func (rd reader) member(ref match.RecordRef) (*match.Prepared, uint32, error) {
+	n, ok := rd.recordNum(ref)
+	st, live := rd.state(n)
+	if !ok || !live {
+		return nil, 0, ErrNotFound
 	}
-	sr, err := rd.stored(ref)
-	if err != nil {
-		return nil, 0, err
-	}
-	ce, err := rd.entry(ref, sr)
-	return ce, sr.seq, err
+	p, err := rd.prepared(n, st)
+	return p, n, err
 }
 
 func hashBytes(b []byte) uint64 {
@@ -832,38 +810,40 @@ func hashBytes(b []byte) uint64 {
 	return h.Sum64()
 }
 
-// prepareBatch prepares records ahead of adding them and caches them, so
-// that the scorer is refreshed once for the batch rather than per record.
-func (ix *Index) prepareBatch(batch []match.Record) {
-	ents := make([]*cacheEntry, 0, len(batch))
+// prep is a record prepared for scoring, with its blocks.
+type prep struct {
+	p      *match.Prepared
+	blocks []uint64
+}
+
+// prepare prepares r for scoring and lists its blocks.
+func (ix *Index) prepare(r *match.Record) prep {
+	p := ix.m.Prepare(r)
+	return prep{p, ix.blockKeys(p)}
+}
+
+// prepareBatch prepares records ahead of adding them, listing their blocks
+// once the whole batch is prepared, so that the scorer is refreshed once
+// for the batch rather than per record.
+func (ix *Index) prepareBatch(batch []match.Record) []prep {
+	out := make([]prep, len(batch))
 	for i := range batch {
-		ref := batch[i].Ref()
-		if ref.Source == "" || ref.ID == "" {
-			continue
-		}
-		raw := appendRecord(nil, &batch[i])
-		ce := &cacheEntry{hash: hashBytes(raw), p: ix.m.Prepare(&batch[i])}
-		ix.cache.put(ref, ce)
-		ents = append(ents, ce)
+		out[i].p = ix.m.Prepare(&batch[i])
 	}
-	for _, ce := range ents { // after the whole batch is prepared
-		ix.blockKeys(ce)
+	for i := range out {
+		out[i].blocks = ix.blockKeys(out[i].p)
 	}
+	return out
 }
 
-func (ix *Index) blockKeys(ce *cacheEntry) {
-	for _, bh := range ix.m.BlockKeys(nil, ce.p) {
-		if !slices.Contains(ce.blocks, bh) {
-			ce.blocks = append(ce.blocks, bh)
+func (ix *Index) blockKeys(p *match.Prepared) []uint64 {
+	var blocks []uint64
+	for _, h := range ix.m.BlockKeys(nil, p) {
+		if !slices.Contains(blocks, h) {
+			blocks = append(blocks, h)
 		}
 	}
-}
-
-// prepare prepares r for scoring and computes its evidence and blocks.
-func (ix *Index) prepare(r *match.Record, h uint64) *cacheEntry {
-	ce := &cacheEntry{hash: h, p: ix.m.Prepare(r)}
-	ix.blockKeys(ce)
-	return ce
+	return blocks
 }
 
 // scored is one candidate record scored against the record in hand.
@@ -875,13 +855,13 @@ type scored struct {
 	grade  match.Grade
 }
 
-// candidates scores ce against every record sharing one of its blocks
+// candidates scores pr against every record sharing one of its blocks
 // (skipping blocks larger than MaxBlockSize), in record number order. When
 // blocks is not nil it also returns there the postings it read for each of
-// ce.blocks, in order.
-func (rd reader) candidates(ce *cacheEntry, self match.RecordRef, blocks *[]blockEdit) ([]scored, error) {
+// pr.blocks, in order.
+func (rd reader) candidates(pr prep, self match.RecordRef, blocks *[]blockEdit) ([]scored, error) {
 	var nums []uint32
-	for _, h := range ce.blocks {
+	for _, h := range pr.blocks {
 		over, block := rd.postings(h)
 		if blocks != nil {
 			*blocks = append(*blocks, blockEdit{over: over, recs: block})
@@ -893,41 +873,25 @@ func (rd reader) candidates(ce *cacheEntry, self match.RecordRef, blocks *[]bloc
 	slices.Sort(nums)
 	nums = slices.Compact(nums)
 	out := make([]scored, 0, len(nums))
-	ents := make([]*cacheEntry, 0, len(nums))
+	need := []*match.Prepared{pr.p}
 	for _, n := range nums {
 		st, ok := rd.state(n)
 		if !ok || st.ref == self {
 			continue // deleted, or the record in hand
 		}
-		person := st.person
-		other := rd.ix.cache.get(st.ref)
-		if other == nil || other.hash != st.hash {
-			sr, err := rd.stored(st.ref)
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			if other, err = rd.entry(st.ref, sr); err != nil {
-				return nil, err
-			}
-			person = sr.person
+		p, err := rd.prepared(n, st)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted in this snapshot
 		}
-		out = append(out, scored{ref: st.ref, person: person})
-		ents = append(ents, other)
-	}
-	if len(out) == 0 {
-		return out, nil
-	}
-	need := make([]*match.Prepared, 0, len(ents)+1)
-	need = append(need, ce.p)
-	for _, e := range ents {
-		need = append(need, e.p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, scored{ref: st.ref, person: st.person})
+		need = append(need, p)
 	}
 	sc := rd.ix.m.Scorer(need...) // after preparing every candidate
 	for i := range out {
-		v, g := sc.Grade(ce.p, ents[i].p, rd.ix.opt.Thresholds)
+		v, g := sc.Grade(pr.p, need[i+1], rd.ix.opt.Thresholds)
 		out[i].weight, out[i].prob, out[i].grade = v.Weight, v.Probability, g
 	}
 	return out, nil
@@ -1013,7 +977,7 @@ func (rd reader) decisions(ref match.RecordRef) ([]Decision, error) {
 		return nil, err
 	}
 	var list []storedDecision
-	if err := jsonUnmarshal(v, &list); err != nil {
+	if err := json.Unmarshal(v, &list); err != nil {
 		return nil, fmt.Errorf("decision list: %w", ErrCorrupt)
 	}
 	out := make([]Decision, len(list))
@@ -1053,7 +1017,7 @@ func (w *writer) emit(e Event) (uint64, error) {
 	return e.Seq, w.tx.Set(eventKey(e.Seq), encodeJSON(e))
 }
 
-func (w *writer) putStored(ref match.RecordRef, sr *storedRecord) error {
+func (w *writer) putStored(ref match.RecordRef, sr *storedRecord, p *match.Prepared) error {
 	v := make([]byte, 0, 1+2*binary.MaxVarintLen64+len(sr.person)+8*len(sr.blocks)+len(sr.raw))
 	v = append(v, storedRecordVersion)
 	v = binary.AppendUvarint(v, sr.seq)
@@ -1063,13 +1027,14 @@ func (w *writer) putStored(ref match.RecordRef, sr *storedRecord) error {
 		v = binary.BigEndian.AppendUint64(v, h)
 	}
 	v = append(v, sr.raw...)
-	w.ov.recs[uint32(sr.seq)] = recState{ref: ref, person: sr.person, hash: hashBytes(sr.raw), blocks: sr.blocks}
+	w.ov.recs[uint32(sr.seq)] = recState{ref: ref, person: sr.person, hash: hashBytes(sr.raw), blocks: sr.blocks, p: p}
 	w.ov.refs[ref] = uint32(sr.seq)
 	return w.tx.Set(recordKey(ref), v)
 }
 
 // add stores r and assigns its person; see Index.Add.
-func (w *writer) add(r *match.Record) (string, error) {
+// pre, when not nil, is r prepared (see prepareBatch).
+func (w *writer) add(r *match.Record, pre *prep) (string, error) {
 	rd := w.reader()
 	ref := r.Ref()
 	raw := appendRecord(nil, r)
@@ -1082,29 +1047,28 @@ func (w *writer) add(r *match.Record) (string, error) {
 	case bytes.Equal(old.raw, raw):
 		return old.person, nil // same data: nothing changes
 	}
-	h := hashBytes(raw)
-	ce := w.ix.cache.get(ref)
-	if ce == nil || ce.hash != h {
-		ce = w.ix.prepare(r, h)
+	if pre == nil {
+		pr := w.ix.prepare(r)
+		pre = &pr
 	}
-	sr := &storedRecord{seq: w.ctr.seq, blocks: ce.blocks, raw: raw}
+	sr := &storedRecord{seq: w.ctr.seq, blocks: pre.blocks, raw: raw}
 	if old != nil {
 		sr.seq = old.seq
 		w.detach(ref, old)
 	} else {
 		w.ctr.seq++
 	}
-	posts := make([]blockEdit, 0, len(ce.blocks))
-	cands, err := rd.candidates(ce, ref, &posts)
+	posts := make([]blockEdit, 0, len(pre.blocks))
+	cands, err := rd.candidates(*pre, ref, &posts)
 	if err != nil {
 		return "", err
 	}
-	person, err := w.assign(ref, ce, cands)
+	person, err := w.assign(ref, pre.p, cands)
 	if err != nil {
 		return "", err
 	}
 	sr.person = person
-	if err := w.putStored(ref, sr); err != nil {
+	if err := w.putStored(ref, sr, pre.p); err != nil {
 		return "", err
 	}
 	// Assigning the person changed no postings: the postings read for the
@@ -1197,7 +1161,6 @@ func (w *writer) remove(ref match.RecordRef) error {
 	if _, err := w.emit(Event{Kind: EventRemoved, Record: ref, From: old.person}); err != nil {
 		return err
 	}
-	w.ix.cache.del(ref)
 	return w.recluster(old.person, Actor{}, 0, nil)
 }
 
@@ -1261,7 +1224,7 @@ func (w *writer) personGroup(person string) (*group, error) {
 	ms := rd.members(person)
 	g := newGroup()
 	for _, m := range ms {
-		ce, _, err := rd.memberEntry(m)
+		p, _, err := rd.member(m)
 		if err != nil {
 			return nil, err
 		}
@@ -1269,7 +1232,7 @@ func (w *writer) personGroup(person string) (*group, error) {
 		if err != nil {
 			return nil, err
 		}
-		g.addMember(m, ce.p, decs)
+		g.addMember(m, p, decs)
 	}
 	return g, nil
 }
@@ -1324,7 +1287,7 @@ func join(groups []*group, links []link) []int {
 // persons of records a person linked it to, and of certain candidates,
 // joined as far as decisions and NHS numbers allow (see join); merging
 // them into the oldest. With none, a new person.
-func (w *writer) assign(ref match.RecordRef, ce *cacheEntry, cands []scored) (string, error) {
+func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []scored) (string, error) {
 	rd := w.reader()
 	decs, err := rd.decisions(ref)
 	if err != nil {
@@ -1363,7 +1326,7 @@ func (w *writer) assign(ref match.RecordRef, ce *cacheEntry, cands []scored) (st
 	}
 	persons := slices.Sorted(maps.Keys(targets)) // ties go to the older id
 	groups := []*group{newGroup()}
-	groups[0].addMember(ref, ce.p, decs)
+	groups[0].addMember(ref, p, decs)
 	var links []link
 	for k, p := range persons {
 		g, err := w.personGroup(p)
@@ -1443,8 +1406,9 @@ func (w *writer) setPerson(ref match.RecordRef, to string) error {
 	if err != nil {
 		return err
 	}
+	st, _ := w.reader().state(uint32(sr.seq))
 	sr.person = to
-	return w.putStored(ref, sr)
+	return w.putStored(ref, sr, st.p)
 }
 
 // recluster re-examines the links inside person and splits it into the
@@ -1460,8 +1424,8 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 	}
 	n := len(ms)
 	idx := make(map[match.RecordRef]int, n)
-	ents := make([]*cacheEntry, n)
-	seqs := make([]uint64, n)
+	ents := make([]*match.Prepared, n)
+	seqs := make([]uint32, n)
 	groups := make([]*group, n)
 	human := map[[2]int]bool{}
 	for i, m := range ms {
@@ -1469,7 +1433,7 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 	}
 	for i, m := range ms {
 		var err error
-		if ents[i], seqs[i], err = rd.memberEntry(m); err != nil {
+		if ents[i], seqs[i], err = rd.member(m); err != nil {
 			return err
 		}
 		decs, err := rd.decisions(m)
@@ -1477,7 +1441,7 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 			return err
 		}
 		groups[i] = newGroup()
-		groups[i].addMember(m, ents[i].p, decs)
+		groups[i].addMember(m, ents[i], decs)
 		for _, d := range decs {
 			if j, ok := idx[d.B]; ok && d.Kind == DecisionLink {
 				human[[2]int{min(i, j), max(i, j)}] = true
@@ -1485,16 +1449,12 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 		}
 	}
 	var links []link
-	need := make([]*match.Prepared, n)
-	for i := range n {
-		need[i] = ents[i].p
-	}
-	sc := w.ix.m.Scorer(need...)
+	sc := w.ix.m.Scorer(ents...)
 	for i := range n {
 		for j := i + 1; j < n; j++ {
 			if human[[2]int{i, j}] {
 				links = append(links, link{i, j, math.Inf(1), true})
-			} else if v, g := sc.Grade(ents[i].p, ents[j].p, w.ix.opt.Thresholds); g == match.GradeCertain {
+			} else if v, g := sc.Grade(ents[i], ents[j], w.ix.opt.Thresholds); g == match.GradeCertain {
 				links = append(links, link{i, j, v.Weight, false})
 			}
 		}
@@ -1508,8 +1468,8 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 		return nil
 	}
 	list := slices.Collect(maps.Values(comps))
-	first := func(c []int) uint64 {
-		s := uint64(math.MaxUint64)
+	first := func(c []int) uint32 {
+		s := uint32(math.MaxUint32)
 		for _, i := range c {
 			s = min(s, seqs[i])
 		}

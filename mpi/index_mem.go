@@ -34,14 +34,15 @@ type memState struct {
 }
 
 // recState is what the index keeps about each stored record, so that
-// scoring a candidate needs no store read when its prepared form is
-// cached: its reference, its person, the hash of its stored fields (which
-// validates the cached prepared form), and its blocks (so that catching
-// up with another process's change to it can take it out of them). A zero
-// ref marks a deleted record.
+// scoring a candidate needs no store read: its reference, its person, its
+// prepared form (nil until first needed after an open), the hash of its
+// stored fields (which the prepared form was made from), and its blocks
+// (so that catching up with another process's change to it can take it
+// out of them). A zero ref marks a deleted record.
 type recState struct {
 	ref    match.RecordRef
 	person string
+	p      *match.Prepared
 	hash   uint64
 	blocks []uint64
 }
@@ -118,6 +119,16 @@ func (m *memState) hasDecisions(ref match.RecordRef) bool {
 	defer m.mu.RUnlock()
 	_, ok := m.decided[ref]
 	return ok
+}
+
+// setPrepared keeps p as the prepared form of record number n, unless
+// the record has changed from the one hashed h.
+func (m *memState) setPrepared(n uint32, h uint64, p *match.Prepared) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if int(n) < len(m.recs) && m.recs[n].hash == h {
+		m.recs[n].p = p
+	}
 }
 
 func (m *memState) setRecLocked(n uint32, st recState) {
@@ -326,8 +337,9 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 		delete(touched, match.RecordRef{})
 		rd := w.reader()
 		for ref := range touched {
+			var st recState // as this process had it
 			if n, ok := rd.recordNum(ref); ok {
-				st, _ := rd.state(n)
+				st, _ = rd.state(n)
 				for _, h := range st.blocks {
 					w.postingRemove(h, n)
 				}
@@ -342,7 +354,11 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 				return err
 			}
 			n := uint32(sr.seq)
-			w.ov.recs[n], w.ov.refs[ref] = recState{ref: ref, person: sr.person, hash: hashBytes(sr.raw), blocks: sr.blocks}, n
+			h := hashBytes(sr.raw)
+			if h != st.hash {
+				st.p = nil // prepared again when needed
+			}
+			w.ov.recs[n], w.ov.refs[ref] = recState{ref: ref, person: sr.person, p: st.p, hash: h, blocks: sr.blocks}, n
 			for _, h := range sr.blocks {
 				over, recs := rd.postings(h)
 				w.postingAddTo(h, n, over, recs)

@@ -45,9 +45,21 @@ func requireViewMatchesStore(t *testing.T, ix *Index, step string) {
 	assert.Equal(t, f.decided, m.decided, "%s: decided", step)
 	assert.Equal(t, f.over, m.over, "%s: oversized blocks", step)
 	live := func(recs []recState) []recState {
-		return slices.DeleteFunc(slices.Clone(recs), func(r recState) bool { return r.ref.Source == "" })
+		out := slices.DeleteFunc(slices.Clone(recs), func(r recState) bool { return r.ref.Source == "" })
+		for i := range out {
+			out[i].p = nil // prepared on demand after an open
+		}
+		return out
 	}
 	assert.Equal(t, live(f.recs), live(m.recs), "%s: record states", step)
+	for _, st := range m.recs {
+		if st.p == nil || st.ref.Source == "" {
+			continue
+		}
+		r, err := ix.Record(t.Context(), st.ref)
+		require.NoError(t, err, step)
+		assert.Equal(t, *ix.m.Prepare(&r), *st.p, "%s: prepared form of %s is its stored record's", step, st.ref)
+	}
 	for h, recs := range m.post {
 		assert.ElementsMatch(t, f.post[h], recs, "%s: block %x", step, h)
 	}
@@ -260,6 +272,14 @@ func TestIndexRefreshFollowsOtherInstance(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, pr.Records, 2, "the writer sees the other's addition to its person")
 		check(fmt.Sprintf("add %d", n))
+	}
+	// Queries through both fill their prepared forms of every record, so
+	// that the update below must replace one.
+	for n := range 10 {
+		for _, ix := range both {
+			_, err := ix.Query(ctx, viewPerson(n, "gp"), 3)
+			require.NoError(t, err)
+		}
 	}
 	// An update through a moves a record to someone else; b follows.
 	moved := viewPerson(41, "hospital")
