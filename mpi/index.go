@@ -425,9 +425,9 @@ func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) err
 		})
 		if err == nil {
 			ix.modelOK = true
-			ix.ctr = w.ctr
-			ix.publish()
 			ix.mem.apply(w.ov)
+			ix.ctr = w.ctr
+			ix.publish() // after apply: a query that sees these counters finds the changes
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) || attempt == maxAttempts-1 {
