@@ -249,7 +249,7 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 	return ix, nil
 }
 
-// publish makes ix.ctr, as it now is, what catchUp compares with; under mu.
+// publish makes ix.ctr, as it now is, what view compares with; under mu.
 func (ix *Index) publish() {
 	c := ix.ctr
 	ix.pub.Store(&c)
@@ -447,10 +447,7 @@ func (ix *Index) Query(ctx context.Context, r match.Record, limit int) ([]Candid
 	}
 	pr := ix.prepare(&r)
 	var out []Candidate
-	if err := ix.catchUp(ctx); err != nil {
-		return nil, err
-	}
-	err := ix.store.View(ctx, func(tx Txn) error {
+	err := ix.view(ctx, func(tx Txn) error {
 		rd := reader{ix: ix, tx: tx}
 		cands, err := rd.candidates(pr, r.Ref(), nil)
 		if err != nil {
@@ -543,11 +540,8 @@ func (ix *Index) Record(ctx context.Context, ref match.RecordRef) (match.Record,
 // person exists, or the survivor it was merged into (following merges
 // after merges). An id never issued is [ErrNotFound].
 func (ix *Index) Resolve(ctx context.Context, person string) (string, error) {
-	if err := ix.catchUp(ctx); err != nil {
-		return "", err
-	}
 	var out string
-	err := ix.store.View(ctx, func(tx Txn) error {
+	err := ix.view(ctx, func(tx Txn) error {
 		var err error
 		out, err = reader{ix: ix, tx: tx}.resolve(person)
 		return err
@@ -561,11 +555,8 @@ func (ix *Index) Resolve(ctx context.Context, person string) (string, error) {
 // Person returns a person and their records. A merged-away id returns the
 // survivor (compare [Person.ID] with the id asked for).
 func (ix *Index) Person(ctx context.Context, id string) (Person, error) {
-	if err := ix.catchUp(ctx); err != nil {
-		return Person{}, err
-	}
 	var p Person
-	err := ix.store.View(ctx, func(tx Txn) error {
+	err := ix.view(ctx, func(tx Txn) error {
 		rd := reader{ix: ix, tx: tx}
 		cur, err := rd.resolve(id)
 		if err != nil {

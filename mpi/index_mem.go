@@ -280,25 +280,33 @@ func (ix *Index) Refresh(ctx context.Context) error {
 	return ix.refreshLocked(ctx)
 }
 
-// catchUp is Refresh for an index over a shared store, and nothing
-// otherwise.
-func (ix *Index) catchUp(ctx context.Context) error {
-	if !ix.shared() {
-		return nil
+// view runs fn in a read-only transaction of the store. Over a
+// [SharedStore] it first checks, in that transaction, that this index has
+// caught up with every write the snapshot holds; when it has not, it
+// catches up (Refresh) and runs again. A third run, with yet another
+// process's write landed meanwhile, answers from memory as it then is.
+func (ix *Index) view(ctx context.Context, fn func(tx Txn) error) error {
+	for attempt := 0; ; attempt++ {
+		behind := false
+		err := ix.store.View(ctx, func(tx Txn) error {
+			if attempt < 2 && ix.shared() {
+				cur, err := tx.Get(keyCounters)
+				if err != nil {
+					return err
+				}
+				if behind = !bytes.Equal(cur, ix.pub.Load().encode()); behind {
+					return nil
+				}
+			}
+			return fn(tx)
+		})
+		if err != nil || !behind {
+			return err
+		}
+		if err := ix.Refresh(ctx); err != nil {
+			return err
+		}
 	}
-	var cur []byte
-	err := ix.store.View(ctx, func(tx Txn) error {
-		v, err := tx.Get(keyCounters)
-		cur = bytes.Clone(v)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("mpi: refresh: %w", err)
-	}
-	if bytes.Equal(cur, ix.pub.Load().encode()) {
-		return nil // nothing new: no need to wait for this process's writer
-	}
-	return ix.Refresh(ctx)
 }
 
 func (ix *Index) shared() bool {
