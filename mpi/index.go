@@ -595,10 +595,11 @@ const pageSize = 1024
 // what.
 func paged[T any](ctx context.Context, s Store, what string, prefix, start []byte, decode func(k, v []byte) (T, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
+		from := start
 		for {
 			var page []T
 			err := s.View(ctx, func(tx Txn) error {
-				for kv, err := range tx.Scan(prefix, start) {
+				for kv, err := range tx.Scan(prefix, from) {
 					if err != nil {
 						return err
 					}
@@ -607,7 +608,7 @@ func paged[T any](ctx context.Context, s Store, what string, prefix, start []byt
 						return err
 					}
 					if page = append(page, x); len(page) == pageSize {
-						start = append(bytes.Clone(kv.Key), 0) // the next key after it
+						from = append(bytes.Clone(kv.Key), 0) // the next key after it
 						break
 					}
 				}

@@ -1,6 +1,7 @@
 package mpi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -399,4 +400,47 @@ func TestIndexWriteAfterLostRace(t *testing.T) {
 	require.NotEmpty(t, other, "the other index wrote first")
 	assert.Equal(t, other, p, "the retried write saw the other index's record")
 	requireViewMatchesStore(t, a, "after the race")
+}
+
+// TestIndexPagedSequences reads more records and events than one page:
+// every one once, in order, from where asked, and the same again when the
+// sequence is iterated a second time.
+func TestIndexPagedSequences(t *testing.T) {
+	ctx := t.Context()
+	ix, err := OpenIndex(ctx, NewMemoryStore(), nil)
+	require.NoError(t, err)
+	const n = pageSize + pageSize/2
+	_, err = ix.Load(ctx, func(yield func(match.Record, error) bool) {
+		for i := range n {
+			if !yield(viewPerson(i, "gp"), nil) {
+				return
+			}
+		}
+	}, nil)
+	require.NoError(t, err)
+	as := ix.Assignments(ctx)
+	for range 2 {
+		var refs []match.RecordRef
+		for a, err := range as {
+			require.NoError(t, err)
+			refs = append(refs, a.Record)
+		}
+		require.Len(t, refs, n)
+		assert.True(t, slices.IsSortedFunc(refs, func(a, b match.RecordRef) int {
+			return bytes.Compare(recordKey(a), recordKey(b))
+		}), "record key order")
+		assert.Len(t, slices.CompactFunc(refs, func(a, b match.RecordRef) bool { return a == b }), n, "each once")
+	}
+	es := ix.Events(ctx, 100)
+	for range 2 {
+		var seqs []uint64
+		for e, err := range es {
+			require.NoError(t, err)
+			seqs = append(seqs, e.Seq)
+		}
+		require.Len(t, seqs, n-100)
+		for i, s := range seqs {
+			require.Equal(t, uint64(101+i), s)
+		}
+	}
 }
