@@ -22,5 +22,7 @@
 // [Store] is a small ordered key-value interface with transactions.
 // mpi/badgerstore is the durable embedded store, mpi/pgstore the one over
 // PostgreSQL and compatible databases, [NewMemoryStore] serves tests, and
-// mpitest.RunStore checks any other.
+// mpitest.RunStore checks any other. Several processes may serve one index
+// over a [SharedStore] (pgstore): each catches up with the others' writes,
+// from the event log, before it answers or writes ([Index.Refresh]).
 package mpi
