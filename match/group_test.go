@@ -1,0 +1,127 @@
+package match
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// explained returns the explanation's entry for the comparison called name.
+func explained(t *testing.T, e Explanation, name string) ComparisonExplanation {
+	t.Helper()
+	for _, c := range e.Comparisons {
+		if c.Name == name {
+			return c
+		}
+	}
+	require.Failf(t, "no comparison", "%q", name)
+	return ComparisonExplanation{}
+}
+
+// TestAddressGroupCountsOnce scores pairs under the default model, whose
+// address fields form one Comparison.Group, and under the same model with
+// the group removed (every field independent): a move counts once, a
+// household's shared address is scored exactly as before, and so is a
+// pattern in which a precise member (a house number) agrees.
+func TestAddressGroupCountsOnce(t *testing.T) {
+	home := Record{Given: []string{"Oliver"}, Family: "Pemberton", BirthDate: "1984-03-07", Sex: "M",
+		Address: []string{"12 Harcourt Road"}, Town: "Leeds", Postcode: "LS6 3AB", Phone: "07700 900777", NHSNumber: "9434765919"}
+	with := func(f func(r *Record)) *Record {
+		r := home
+		f(&r)
+		return &r
+	}
+	p := newPreparer(nil)
+	a := p.Prepare(&home)
+	moved := p.Prepare(with(func(r *Record) {
+		r.Address, r.Town, r.Postcode, r.Phone = []string{"3 Quarry Lane"}, "York", "YO1 7HH", "07700 900123"
+	}))
+	sister := p.Prepare(with(func(r *Record) {
+		r.Given, r.Sex, r.BirthDate, r.NHSNumber, r.Phone = []string{"Harriet"}, "F", "1987-10-02", "", ""
+	}))
+	movedInTown := p.Prepare(with(func(r *Record) {
+		r.Address, r.Postcode = []string{"3 Quarry Lane"}, "LS2 9JT"
+	}))
+	sameNumber := p.Prepare(with(func(r *Record) {
+		r.Address, r.Town, r.Postcode, r.NHSNumber = []string{"12 Quarry Lane"}, "York", "YO1 7HH", "4010232137"
+	}))
+	grouped := DefaultModel(nil)
+	independent := grouped.Clone()
+	members := map[string]bool{}
+	for i := range independent.Comparisons {
+		if g := independent.Comparisons[i].Group; g != "" {
+			require.Equal(t, addressGroup, g)
+			members[independent.Comparisons[i].Name] = true
+			independent.Comparisons[i].Group = ""
+		}
+	}
+	require.Equal(t, map[string]bool{"house number": true, "address": true, "town": true, "postcode": true, "state": true}, members)
+	sg, err := grouped.scorer(p)
+	require.NoError(t, err)
+	si, err := independent.scorer(p)
+	require.NoError(t, err)
+
+	t.Run("a move counts once", func(t *testing.T) {
+		eg, ei := sg.Explain(&a, &moved), si.Explain(&a, &moved)
+		assert.InDelta(t, sg.Score(&a, &moved), eg.Weight, 1e-9, "Explain and Score agree")
+		assert.InDelta(t, sg.Score(&a, &moved), sg.Score(&moved, &a), 1e-9, "symmetric")
+		var sum, strongest float64
+		disagreeing, counted := 0, 0
+		for name := range members {
+			w := explained(t, ei, name).Weight
+			if w < 0 {
+				disagreeing++
+				sum += w
+				strongest = min(strongest, w)
+			}
+			g := explained(t, eg, name)
+			assert.Equal(t, addressGroup, g.Group)
+			if g.Weight < 0 {
+				counted++
+				assert.InDelta(t, strongest, min(strongest, g.Weight), 1e-9)
+			}
+			assert.InDelta(t, w, g.Weight+g.Uncounted, 1e-9, "%s: counted or uncounted, the level's weight is its own", name)
+		}
+		require.GreaterOrEqual(t, disagreeing, 3, "house number, street, town and postcode all differ")
+		assert.Equal(t, 1, counted, "one member carries the group's disagreement")
+		assert.InDelta(t, strongest-sum, eg.Weight-ei.Weight, 1e-9, "the group's disagreement is its strongest member's weight, not the sum")
+		assert.InDelta(t, explained(t, ei, "phone").Weight, explained(t, eg, "phone").Weight, 1e-9, "the phone is not of the group")
+		assert.Less(t, explained(t, eg, "phone").Weight, -2.0, "a different phone still counts against the pair")
+	})
+	t.Run("household unchanged", func(t *testing.T) {
+		// A sister at the same address agrees on every member: no
+		// disagreement to fold, so the group cannot help her.
+		assert.InDelta(t, si.Score(&a, &sister), sg.Score(&a, &sister), 1e-9)
+		for name := range members {
+			assert.Zero(t, explained(t, sg.Explain(&a, &sister), name).Uncounted, name)
+		}
+	})
+	t.Run("a precise member agrees", func(t *testing.T) {
+		// One house number under another street and postcode is not a
+		// move but chance (or a postcode mistyped): scored member by
+		// member, exactly as without the group, so the agreeing number
+		// cannot lift the other members' disagreement.
+		e := sg.Explain(&a, &sameNumber)
+		require.Equal(t, "exact", explained(t, e, "house number").Level)
+		require.Positive(t, explained(t, e, "house number").Weight)
+		assert.InDelta(t, si.Score(&a, &sameNumber), sg.Score(&a, &sameNumber), 1e-9)
+		for name := range members {
+			assert.Zero(t, explained(t, e, name).Uncounted, name)
+		}
+	})
+	t.Run("a move within the town", func(t *testing.T) {
+		// The town is an area: its agreement does not pin the place, and
+		// the rest of the move still counts once.
+		eg, ei := sg.Explain(&a, &movedInTown), si.Explain(&a, &movedInTown)
+		require.Equal(t, "exact", explained(t, eg, "town").Level)
+		assert.Greater(t, eg.Weight, ei.Weight)
+		counted := 0
+		for name := range members {
+			if explained(t, eg, name).Weight < 0 {
+				counted++
+			}
+		}
+		assert.Equal(t, 1, counted)
+	})
+}
