@@ -125,3 +125,52 @@ func TestAddressGroupCountsOnce(t *testing.T) {
 		assert.Equal(t, 1, counted)
 	})
 }
+
+// TestNameOnlyEmailNotCountedTwice: an e-mail address made only of its
+// record's names and birth year repeats the names, so between records
+// whose names differ it is not compared (whatever it would say), and
+// between records with the same names, or an address with more in it,
+// it is.
+func TestNameOnlyEmailNotCountedTwice(t *testing.T) {
+	rec := func(given, family, email string) Record {
+		r := Record{Family: family, BirthDate: "1990-05-04", Email: email}
+		if given != "" {
+			r.Given = []string{given}
+		}
+		return r
+	}
+	tests := []struct {
+		name     string
+		a, b     Record
+		compared bool
+		reason   string
+	}{
+		{name: "siblings share an address made of the names", a: rec("Isla", "Elliott", "ielliott@example.com"),
+			b: rec("Ian", "Elliott", "ielliott@example.com"), compared: false,
+			reason: "the same address by construction: the given names' disagreement says it all"},
+		{name: "a name typo carried into the address", a: rec("Isla", "Elliott", "isla.elliott@example.com"),
+			b: rec("Isla", "Eliott", "isla.eliott@example.com"), compared: false,
+			reason: "the address resembles the other exactly as much as the family names do"},
+		{name: "namesakes", a: rec("Isla", "Elliott", "isla.elliott@example.com"),
+			b: rec("Isla", "Elliott", "elliott.isla@example.org"), compared: true,
+			reason: "same names: the addresses differ by format and domain, which the names do not say"},
+		{name: "more than the names", a: rec("Isla", "Elliott", "isla.elliott3@example.com"),
+			b: rec("Ian", "Elliott", "isla.elliott3@example.com"), compared: true,
+			reason: "a number of her own: personal, and a family sharing it is the borrowed-identifier rule's case"},
+		{name: "a given name missing", a: rec("", "Elliott", "elliott1990@example.com"),
+			b: rec("Isla", "Elliott", "elliott1990@example.org"), compared: true,
+			reason: "the address is what is left to tell twins apart"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPreparer(nil)
+			a, b := p.Prepare(&tc.a), p.Prepare(&tc.b)
+			sc, err := DefaultModel(nil).scorer(p)
+			require.NoError(t, err)
+			for _, e := range []Explanation{sc.Explain(&a, &b), sc.Explain(&b, &a)} {
+				email := explained(t, e, "email")
+				assert.Equal(t, tc.compared, email.LevelIndex != 0, "%s (level %s)", tc.reason, email.Level)
+			}
+		})
+	}
+}

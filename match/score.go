@@ -408,6 +408,9 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 	if x == 0 || y == 0 || c.shared && (s.isShared(f, x) || s.isShared(f, y)) {
 		return 0
 	}
+	if f == FieldEmail && nameOnlyEmails(a, b) {
+		return 0
+	}
 	v := &s.views[f]
 	if int(x) >= len(v.strs) || int(y) >= len(v.strs) {
 		return 0 // prepared after this scorer was made
@@ -488,6 +491,21 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 		}
 	}
 	return len(c.levels) - 1
+}
+
+// nameOnlyEmails reports whether two records' e-mail addresses are both
+// made only of their own names and birth years (see emailNameOnly) while
+// the names differ: each address is then a function of its record's
+// names, so whether the two agree, resemble each other or differ repeats
+// what the name comparisons already counted (Isla and Ian Elliott both
+// writing ielliott@, a typo in the family name carried into the
+// address), and the e-mail is not compared. Between records with the
+// same names, such addresses still differ by format and domain, as two
+// namesakes' do, and are compared; so are they when a name is missing
+// (the address is then what is left to tell twins apart).
+func nameOnlyEmails(a, b *Prepared) bool {
+	ag, af, bg, bf := a.v[FieldGiven], a.v[FieldFamily], b.v[FieldGiven], b.v[FieldFamily]
+	return a.flags&b.flags&flagEmailNameOnly != 0 && ag != 0 && af != 0 && bg != 0 && bf != 0 && (ag != bg || af != bf)
 }
 
 // swapThreshold is the Jaro-Winkler similarity each crossed name must
