@@ -1,6 +1,7 @@
 package match
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -173,4 +174,16 @@ func TestNameOnlyEmailNotCountedTwice(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTrainingReportNamesGroup: the training report says which
+// comparisons count their disagreement once.
+func TestTrainingReportNamesGroup(t *testing.T) {
+	m, err := Train(t.Context(), syntheticRecords(300, 3), nil, nil)
+	require.NoError(t, err)
+	var b strings.Builder
+	require.NoError(t, m.WriteTrainingReport(&b))
+	assert.Contains(t, b.String(), "\npostcode (group address: the group's disagreement counts once)")
+	assert.Contains(t, b.String(), "\nhouse number (depends on postcode) (group address: the group's disagreement counts once)")
+	assert.NotContains(t, b.String(), "\nphone (depends on postcode) (group")
 }

@@ -229,6 +229,8 @@ type ComparisonReport struct {
 	Name string `json:"name"`
 	// Given is the field whose agreement switches U to UGiven, if any.
 	Given string `json:"given,omitempty"`
+	// Group is the comparison's [Comparison.Group], if any.
+	Group string `json:"group,omitempty"`
 	// Pairs is the (expected) number of matching pairs m was estimated
 	// from.
 	Pairs    float64       `json:"pairs"`

@@ -498,7 +498,7 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 	}
 	report := make([]ComparisonReport, len(out.Comparisons))
 	for i, c := range out.Comparisons {
-		report[i] = ComparisonReport{Name: c.Name, Given: c.Given}
+		report[i] = ComparisonReport{Name: c.Name, Given: c.Given, Group: c.Group}
 	}
 	for c := range sc.comps {
 		mi := sc.comps[c].mi
