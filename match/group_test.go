@@ -187,3 +187,13 @@ func TestTrainingReportNamesGroup(t *testing.T) {
 	assert.Contains(t, b.String(), "\nhouse number (depends on postcode) (group address: the group's disagreement counts once)")
 	assert.NotContains(t, b.String(), "\nphone (depends on postcode) (group")
 }
+
+// TestValidateGroups: a model may name at most maxGroups groups.
+func TestValidateGroups(t *testing.T) {
+	m := DefaultModel(nil)
+	require.NoError(t, m.Validate())
+	for i := range m.Comparisons[:maxGroups+1] {
+		m.Comparisons[i].Group = string(rune('a' + i))
+	}
+	assert.ErrorIs(t, m.Validate(), ErrInvalidModel)
+}

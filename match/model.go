@@ -158,7 +158,8 @@ type Model struct {
 	// Threshold is the match probability at or above which a pair links;
 	// zero means DefaultThreshold.
 	Threshold float64 `json:"threshold,omitempty"`
-	// Comparisons are summed as independent evidence.
+	// Comparisons are summed as independent evidence, but for the
+	// disagreement of the members of one Group, which counts once.
 	Comparisons []Comparison `json:"comparisons"`
 	// Blocking lists the rules that make candidate pairs.
 	Blocking []BlockingRule `json:"blocking"`
@@ -269,6 +270,10 @@ const DefaultThreshold = 0.5
 // per comparison into a uint64).
 const maxComparisons = 16
 
+// maxGroups bounds the distinct Comparison.Group names of a model (a
+// scorer keeps each group's weights of a pair on the stack).
+const maxGroups = 4
+
 // maxLevels bounds the levels of one comparison.
 const maxLevels = 15
 
@@ -311,7 +316,14 @@ func (m *Model) Validate() error {
 	if len(m.Comparisons) == 0 || len(m.Comparisons) > maxComparisons {
 		return fmt.Errorf("%w: %d comparisons (want 1..%d)", ErrInvalidModel, len(m.Comparisons), maxComparisons)
 	}
+	groups := map[string]bool{}
 	for ci, c := range m.Comparisons {
+		if c.Group != "" {
+			groups[c.Group] = true
+		}
+		if len(groups) > maxGroups {
+			return fmt.Errorf("%w: more than %d groups", ErrInvalidModel, maxGroups)
+		}
 		if _, _, err := parseField(c.Field); err != nil {
 			return fmt.Errorf("match: comparison %d (%s): %w", ci, c.Name, err)
 		}

@@ -288,10 +288,10 @@ func (s *Scorer) patternWeight(pat uint64, a *Prepared) float64 {
 // under another postcode weighs +5.4 bits untrained, and folding the
 // other members' disagreement under it would let namesakes link on it.
 type groupState struct {
-	sum, worst [maxComparisons]float64 // the members' negative weights: total and strongest
-	pos        [maxComparisons]float64 // the members' positive weights
-	at         [maxComparisons]int8    // comparison index of worst, plus one
-	pinned     [maxComparisons]bool    // a precise member weighs for the pair
+	sum, worst [maxGroups]float64 // the members' negative weights: total and strongest
+	pos        [maxGroups]float64 // the members' positive weights
+	at         [maxGroups]int8    // comparison index of worst, plus one
+	pinned     [maxGroups]bool    // a precise member weighs for the pair
 }
 
 func (g *groupState) add(s *Scorer, c int, lw float64) {
