@@ -126,12 +126,13 @@ type Comparison struct {
 	// other comparisons of the same Group ("address": house number,
 	// street, town, postcode, county all say where a person lives). One
 	// change of that fact, a move, shows in every member at once: when
-	// members weigh against a pair and none but an area (town, county)
-	// weighs for it, the group's disagreement counts once, at its
-	// strongest member's weight, instead of once per member. Positive
-	// weights add as before (Given keeps shared agreement from counting
-	// twice), and a pair in which a precise member agrees while others
-	// differ is scored member by member.
+	// members weigh against a pair and none corroborates it (an area
+	// such as the town, or a loose likeness of two streets, does not),
+	// the group's disagreement counts once, at its strongest member's
+	// weight, instead of once per member. Positive weights add as before
+	// (Given keeps shared agreement from counting twice), and a pair in
+	// which a member corroborates while others differ is scored member by
+	// member.
 	Group string `json:"group,omitempty"`
 }
 

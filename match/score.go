@@ -260,7 +260,7 @@ func (s *Scorer) patternWeight(pat uint64, a *Prepared) float64 {
 		l := int(pat >> (4 * c) & 15)
 		lw := s.levelWeight(c, l, pat)
 		if cc.group >= 0 {
-			g.add(s, c, lw)
+			g.add(s, c, l, lw)
 		} else {
 			w += lw
 		}
@@ -278,24 +278,28 @@ func (s *Scorer) patternWeight(pat uint64, a *Prepared) float64 {
 // in one pair.
 //
 // A group has moved when some member weighs against the pair and no
-// member that pins a place (every member but an area: town, county)
-// weighs for it: a move changes house number, street and postcode at
-// once, and is counted once, at the strongest member's negative weight.
-// A pattern in which a precise member agrees while others differ is not
-// a move (a postcode mistyped beyond one edit under the same street, or
-// one house number in two places by chance) and its members add up as
+// member corroborates it (see corroborates: an area such as the town, a
+// loose likeness of two streets, or a weight under minCorroboration does
+// not): a move changes house number, street and postcode at once, and is
+// counted once, at the strongest member's negative weight. A pattern in
+// which a member corroborates while others differ is not taken for a
+// move (a postcode mistyped beyond one edit under the same street, or
+// one house number in two places by chance), and its members add up as
 // independent evidence, as they did before groups: a shared house number
-// under another postcode weighs +5.4 bits untrained, and folding the
-// other members' disagreement under it would let namesakes link on it.
+// under another postcode weighs +5.4 bits untrained and lifts
+// [ConstraintNameDOBOnly], and folding the other members' disagreement
+// under it would let namesakes link on it.
 type groupState struct {
 	sum, worst [maxGroups]float64 // the members' negative weights: total and strongest
 	pos        [maxGroups]float64 // the members' positive weights
 	at         [maxGroups]int8    // comparison index of worst, plus one
-	pinned     [maxGroups]bool    // a precise member weighs for the pair
+	pinned     [maxGroups]bool    // a member corroborates the pair
 }
 
-func (g *groupState) add(s *Scorer, c int, lw float64) {
-	k := s.comps[c].group
+// add counts comparison c, a group member, at level l with weight lw.
+func (g *groupState) add(s *Scorer, c, l int, lw float64) {
+	cc := &s.comps[c]
+	k := cc.group
 	switch {
 	case lw < 0:
 		g.sum[k] += lw
@@ -304,7 +308,7 @@ func (g *groupState) add(s *Scorer, c int, lw float64) {
 		}
 	case lw > 0:
 		g.pos[k] += lw
-		g.pinned[k] = g.pinned[k] || !isArea(s.comps[c].field)
+		g.pinned[k] = g.pinned[k] || corroborates(cc, &cc.levels[l], lw)
 	}
 }
 
@@ -657,7 +661,7 @@ type ComparisonExplanation struct {
 	// Group is the comparison's [Comparison.Group], if any.
 	Group string `json:"group,omitempty"`
 	// Uncounted is the level's weight when it is not added: its Group
-	// has moved (no precise member agrees), it weighs against the pair,
+	// has moved (no member corroborates the pair), it weighs against it,
 	// and another member weighs more strongly, so the group's
 	// disagreement is counted there, once. Weight is then 0.
 	Uncounted float64 `json:"uncounted,omitempty"`
@@ -689,8 +693,8 @@ func (s *Scorer) Explain(a, b *Prepared) Explanation {
 	pat := s.pattern(a, b)
 	var g groupState
 	for i := range s.comps {
-		if s.comps[i].group >= 0 {
-			g.add(s, i, s.levelWeight(i, int(pat>>(4*i)&15), pat))
+		if l := int(pat >> (4 * i) & 15); s.comps[i].group >= 0 {
+			g.add(s, i, l, s.levelWeight(i, l, pat))
 		}
 	}
 	for i := range s.comps {
