@@ -44,6 +44,9 @@ func TestAddressGroupCountsOnce(t *testing.T) {
 	movedInTown := p.Prepare(with(func(r *Record) {
 		r.Address, r.Postcode = []string{"3 Quarry Lane"}, "LS2 9JT"
 	}))
+	styleAlike := p.Prepare(with(func(r *Record) {
+		r.Address, r.Town, r.Postcode = []string{"40 Hartley Road"}, "York", "YO1 7HH"
+	}))
 	sameNumber := p.Prepare(with(func(r *Record) {
 		r.Address, r.Town, r.Postcode, r.NHSNumber = []string{"12 Quarry Lane"}, "York", "YO1 7HH", "4010232137"
 	}))
@@ -110,6 +113,17 @@ func TestAddressGroupCountsOnce(t *testing.T) {
 		for name := range members {
 			assert.Zero(t, explained(t, e, name).Uncounted, name)
 		}
+	})
+	t.Run("a street alike only in style", func(t *testing.T) {
+		// A loose likeness of the street corroborates nothing (the rule
+		// of ConstraintNameDOBOnly): its weight adds, and the move still
+		// counts once.
+		e := sg.Explain(&a, &styleAlike)
+		addr := explained(t, e, "address")
+		require.Equal(t, "jaro-winkler >= 0.75", addr.Level)
+		require.Positive(t, addr.Weight)
+		assert.NotZero(t, explained(t, e, "house number").Uncounted+explained(t, e, "postcode").Uncounted)
+		assert.Greater(t, sg.Score(&a, &styleAlike), si.Score(&a, &styleAlike))
 	})
 	t.Run("a move within the town", func(t *testing.T) {
 		// The town is an area: its agreement does not pin the place, and
