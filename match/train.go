@@ -589,7 +589,8 @@ func trainModel(ctx context.Context, sc *Scorer, recs []Prepared, pairs pairList
 // [LinkOptions.UniqueNameDOB] merges there cannot be avoided by any rule:
 // on the robustness sweep's names-dob-only profile its false merges join
 // records identical on every field present (5 of 5 pairs at 5,000
-// people: 0.094% of true pairs; 0.148% at 20,000, above the 0.1% limit).
+// people: 0.094% of true pairs; 0.148% at 20,000, and 0.147% at 5,000
+// with the cohort seed 7, above the 0.1% limit).
 const nameDOBOnlyWarning = "no record holds an identifier, phone, e-mail or address: no pair links on name and birth date alone; " +
 	"LinkOptions.UniqueNameDOB (carelens link --link-unique-name-dob) links a name and birth date that no source holds twice, " +
 	"at the cost of merging namesakes the file cannot tell apart"
