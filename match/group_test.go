@@ -24,7 +24,9 @@ func explained(t *testing.T, e Explanation, name string) ComparisonExplanation {
 // address fields form one Comparison.Group, and under the same model with
 // the group removed (every field independent): a move counts once, a
 // household's shared address is scored exactly as before, and so is a
-// pattern in which a precise member (a house number) agrees.
+// pattern in which a member corroborates the pair (a house number), while
+// an area (the town) or a street alike only in style leaves the move
+// counted once.
 func TestAddressGroupCountsOnce(t *testing.T) {
 	home := Record{Given: []string{"Oliver"}, Family: "Pemberton", BirthDate: "1984-03-07", Sex: "M",
 		Address: []string{"12 Harcourt Road"}, Town: "Leeds", Postcode: "LS6 3AB", Phone: "07700 900777", NHSNumber: "9434765919"}
@@ -101,7 +103,7 @@ func TestAddressGroupCountsOnce(t *testing.T) {
 			assert.Zero(t, explained(t, sg.Explain(&a, &sister), name).Uncounted, name)
 		}
 	})
-	t.Run("a precise member agrees", func(t *testing.T) {
+	t.Run("a member corroborates", func(t *testing.T) {
 		// One house number under another street and postcode is not a
 		// move but chance (or a postcode mistyped): scored member by
 		// member, exactly as without the group, so the agreeing number
