@@ -396,19 +396,41 @@ func PairCounts(entity []string, cluster []int) (truePairs, predicted, both int6
 }
 
 // RecallCeiling returns the highest pair recall any linker can reach
-// without a false merge, computed from the truth: a record identical on
-// every field (case and date format aside) to a record of another person
-// cannot be told from it, so a true pair with such a record in it can
-// only be linked by also linking a pair of different people. The ceiling
-// is the share of true pairs whose two records are both told apart from
-// every other person's records. It is an upper bound: typos that make
-// two namesakes' records differ count as telling them apart.
+// without a false merge, computed from the truth alone (no linker is
+// run). A linker decides on what the records hold; so when two records of
+// different people, c and d, hold exactly what a true pair's a and b hold
+// (every field, case and date format aside: [recordKey]), it must decide
+// (a, b) and (c, d) alike, and linking the true pair links the false one.
+// A true pair is within reach when no such pair of different people
+// exists, which is so exactly when a's key and b's key each belong to
+// records of one person only (if another person's c shares a's key, (c, b)
+// is such a pair). The ceiling is the share of true pairs within reach.
+// It is an upper bound: a typo that makes two namesakes' records differ
+// counts as telling them apart, though no linker could tell which of the
+// two the mistyped record belongs to.
 func RecallCeiling(recs []match.Record, entity []string) float64 {
-	key := recordKey
+	return ceiling(recs, entity, false)
+}
+
+// ExactRecallCeiling is [RecallCeiling] for a linker that links only
+// records agreeing exactly (case and date format aside) on every field
+// both hold, a field missing from one record being no disagreement: the
+// share of true pairs within reach whose two records so agree. On a file
+// of names and birth dates alone it bounds what linking on an exact,
+// unique name and birth date (match.LinkOptions' UniqueNameDOB) can
+// reach; the gap to RecallCeiling is the true pairs with a typo, which
+// only a linker willing to link nearly equal names and dates could reach.
+func ExactRecallCeiling(recs []match.Record, entity []string) float64 {
+	return ceiling(recs, entity, true)
+}
+
+func ceiling(recs []match.Record, entity []string, exact bool) float64 {
 	owners := map[string]map[string]bool{}
 	keys := make([]string, len(recs))
+	fields := make([][]string, len(recs))
 	for i := range recs {
-		keys[i] = key(&recs[i])
+		fields[i] = recordFields(&recs[i])
+		keys[i] = strings.Join(fields[i], "|")
 		if owners[keys[i]] == nil {
 			owners[keys[i]] = map[string]bool{}
 		}
@@ -423,7 +445,8 @@ func RecallCeiling(recs []match.Record, entity []string) float64 {
 		for x := range idx {
 			for y := x + 1; y < len(idx); y++ {
 				total++
-				if len(owners[keys[idx[x]]]) == 1 && len(owners[keys[idx[y]]]) == 1 {
+				a, b := keys[idx[x]], keys[idx[y]]
+				if len(owners[a]) == 1 && len(owners[b]) == 1 && (!exact || agree(fields[idx[x]], fields[idx[y]])) {
 					reachable++
 				}
 			}
@@ -437,14 +460,33 @@ func RecallCeiling(recs []match.Record, entity []string) float64 {
 
 // recordKey is a record's every field, case and date format aside: two
 // records with one key cannot be told apart.
-func recordKey(r *match.Record) string {
+func recordKey(r *match.Record) string { return strings.Join(recordFields(r), "|") }
+
+// recordFields are the fields of [recordKey], in a fixed order, "" where
+// missing.
+func recordFields(r *match.Record) []string {
 	d, st := match.ParseDate(r.BirthDate)
 	dob := ""
 	if st == match.DateOK {
 		dob = fmt.Sprint(d)
 	}
-	return strings.ToUpper(strings.Join([]string{strings.Join(r.Given, " "), r.Family, dob, r.Sex,
-		strings.Join(r.Address, " "), r.Town, r.Postcode, r.Phone, r.Email, r.NHSNumber}, "|"))
+	f := []string{strings.Join(r.Given, " "), r.Family, dob, r.Sex,
+		strings.Join(r.Address, " "), r.Town, r.Postcode, r.Phone, r.Email, r.NHSNumber}
+	for i := range f {
+		f[i] = strings.ToUpper(f[i])
+	}
+	return f
+}
+
+// agree reports whether two records' fields are equal wherever both are
+// present.
+func agree(a, b []string) bool {
+	for i := range a {
+		if a[i] != "" && b[i] != "" && a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // IndistinguishableFalseMerges counts the false-merge pairs of a

@@ -111,6 +111,24 @@ const minCorroboration = 1
 // mistyped in one record stays at 0.90 or above.
 const minCorroborationSimilarity = 0.9
 
+// isLoose reports whether a level is a loose similarity: what two
+// different streets of one style share ("74 Church Avenue" and "77 Beech
+// Avenue" are Jaro-Winkler 0.75 apart), or two given names (Amy and
+// Mary).
+func isLoose(lv *compiledLevel) bool {
+	return lv.kind == LevelSimilarity && lv.thr < minCorroborationSimilarity
+}
+
+// corroborates reports whether comparison cc at level lv, weighing w in
+// the pair, corroborates it beyond name, birth date, sex and area (see
+// [ConstraintNameDOBOnly]). An e-mail corroborates only at its exact
+// level, which needs more than the names in the address (see
+// emailNameOnly).
+func corroborates(cc *compiledComparison, lv *compiledLevel, w float64) bool {
+	nameLike := cc.field == FieldEmail && lv.kind != LevelExact
+	return !isDemographic(cc.field) && !isArea(cc.field) && !nameLike && !isLoose(lv) && w >= minCorroboration
+}
+
 // isArea reports whether f names an area many people share (town, state):
 // agreement there corroborates no one.
 func isArea(f Field) bool { return f == FieldTown || f == FieldState }
@@ -142,10 +160,7 @@ func (s *Scorer) facts(pat uint64) pairFacts {
 			continue
 		}
 		lv := &cc.levels[l]
-		// A loose similarity is what two different streets of one style
-		// share ("74 Church Avenue" and "77 Beech Avenue" are
-		// Jaro-Winkler 0.75 apart), or two given names (Amy and Mary).
-		loose := lv.kind == LevelSimilarity && lv.thr < minCorroborationSimilarity
+		loose := isLoose(lv)
 		switch cc.field {
 		case FieldBirthDate:
 			// A typo in one twin's record leaves the birth dates one
@@ -163,10 +178,7 @@ func (s *Scorer) facts(pat uint64) pairFacts {
 		case FieldEmail:
 			f.emailElse = lv.kind == LevelElse
 		}
-		// An e-mail corroborates only at its exact level, which needs more
-		// than the names in the address (see emailNameOnly).
-		nameLike := cc.field == FieldEmail && lv.kind != LevelExact
-		if !isDemographic(cc.field) && !isArea(cc.field) && !nameLike && !loose && s.levelWeight(c, l, pat) >= minCorroboration {
+		if corroborates(cc, lv, s.levelWeight(c, l, pat)) {
 			f.corroborated = true
 			if cc.field == FieldNHSNumber || cc.field >= FieldIdentifier || cc.field == FieldEmail {
 				f.idAgrees = true // personal: twins do not share it

@@ -72,6 +72,12 @@
 // candidate pairs. Term-frequency adjustment scales exact agreement on
 // names, postcodes, towns and phones by how common the value is.
 //
+// Fields that tell one fact are not counted as independent where they
+// move together: the address fields form one [Comparison.Group], whose
+// disagreement in a pair counts once (a move) unless one of them
+// corroborates the pair, and two e-mail addresses made only of their
+// records' names are not compared when the names differ.
+//
 // # Clustering and constraints
 //
 // Links above the threshold are joined strongest first into connected

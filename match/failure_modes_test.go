@@ -134,6 +134,14 @@ func FailureModes() []FailureMode {
 		}),
 			WantLinked: false, WantGrades: []Grade{GradePossible, GradeCertainlyNot},
 			Reason: "nothing beyond name, birth date and sex agrees: a person confirms"},
+		{Name: "mover with NHS number", A: with(func(r *Record) { r.NHSNumber = "9434765919" }), B: with(func(r *Record) {
+			r.NHSNumber = "9434765919"
+			r.Address = []string{"3 Quarry Lane"}
+			r.Postcode = "YO1 7HH"
+			r.Phone = "07700 900123"
+		}),
+			WantLinked: true, WantGrades: []Grade{GradeCertain, GradeProbable},
+			Reason: "one move changes house number, street, postcode and phone together: counted once, it cannot outweigh the NHS number, name and birth date"},
 	}
 }
 

@@ -39,6 +39,27 @@ func TestUniqueNameDOB(t *testing.T) {
 	assert.Positive(t, on.Stats.UniqueNameDOBLinks)
 }
 
+// TestTrainWarnsNameDOBOnly: training says when no pair can link by
+// default because the file holds nothing beyond names and birth dates, and
+// only then.
+func TestTrainWarnsNameDOBOnly(t *testing.T) {
+	only, err := Train(t.Context(), syntheticNameDOB(), nil, nil)
+	require.NoError(t, err)
+	assert.Contains(t, only.Training.Warnings, nameDOBOnlyWarning)
+
+	withTown := syntheticNameDOB()
+	for i := range withTown {
+		withTown[i].Town = "Leeds"
+	}
+	area, err := Train(t.Context(), withTown, nil, nil)
+	require.NoError(t, err)
+	assert.Contains(t, area.Training.Warnings, nameDOBOnlyWarning, "a town corroborates no one")
+
+	full, err := Train(t.Context(), syntheticRecords(300, 3), nil, nil)
+	require.NoError(t, err)
+	assert.NotContains(t, full.Training.Warnings, nameDOBOnlyWarning, "phones and addresses can corroborate")
+}
+
 // syntheticNameDOB returns distinct people with only names and birth dates.
 func syntheticNameDOB() []Record {
 	var out []Record

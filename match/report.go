@@ -29,6 +29,9 @@ func (m *Model) WriteTrainingReport(w io.Writer) error {
 		if c.Given != "" {
 			name += " (depends on " + c.Given + ")"
 		}
+		if c.Group != "" {
+			name += " (group " + c.Group + ": the group's disagreement counts once)"
+		}
 		fmt.Fprintf(&b, "%s, %.0f matching pairs\n", name, c.Pairs)
 		for _, l := range c.Levels {
 			given := ""

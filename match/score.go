@@ -35,6 +35,7 @@ type compiledComparison struct {
 	uExact      float64
 	shared      bool    // values shared by too many records count as null
 	mi          int     // index of the comparison in the model
+	group       int     // index of its Group among the scorer's groups; -1 for none
 	maxDist     int     // largest distance threshold among the levels
 	minSim      float64 // smallest similarity threshold among the levels
 }
@@ -51,6 +52,7 @@ type Scorer struct {
 	views  [numFields]vocabView
 	out    vocabView
 	prior  float64 // log2 prior odds
+	groups int     // distinct Comparison.Group names
 	limit  uint32
 	blocks []compiledRule
 }
@@ -69,6 +71,7 @@ func (m *Model) scorer(p *preparer) (*Scorer, error) {
 		}
 	}
 	s.out = p.out.view()
+	groups := map[string]int{}
 	for mi, c := range m.Comparisons {
 		f, sys, err := parseField(c.Field)
 		if err != nil {
@@ -84,8 +87,16 @@ func (m *Model) scorer(p *preparer) (*Scorer, error) {
 				s.views[f] = v.view()
 			}
 		}
-		cc := compiledComparison{field: f, tf: c.TermFrequency, mi: mi, cond: [2]int{-1, -1},
+		cc := compiledComparison{field: f, tf: c.TermFrequency, mi: mi, cond: [2]int{-1, -1}, group: -1,
 			shared: f == FieldPhone || f == FieldEmail || f >= FieldIdentifier}
+		if c.Group != "" {
+			g, ok := groups[c.Group]
+			if !ok {
+				g = len(groups)
+				groups[c.Group] = g
+			}
+			cc.group = g
+		}
 		for li, l := range c.Levels {
 			wg, wn := 0.0, 0.0
 			if li > 0 {
@@ -126,6 +137,7 @@ func (m *Model) scorer(p *preparer) (*Scorer, error) {
 		}
 		s.comps = append(s.comps, cc)
 	}
+	s.groups = len(groups)
 	for i := range s.comps {
 		k := 0
 		for given := range strings.SplitSeq(m.Comparisons[s.comps[i].mi].Given, "+") {
@@ -237,18 +249,78 @@ func (s *Scorer) condHolds(cc *compiledComparison, pat uint64) bool {
 }
 
 // patternWeight returns the match weight of a pair with comparison
-// pattern pat; a is the first record, for term frequencies.
+// pattern pat; a is the first record, for term frequencies. The members
+// of a [Comparison.Group] that has moved (see groupState) count their
+// disagreement once, at the strongest.
 func (s *Scorer) patternWeight(pat uint64, a *Prepared) float64 {
 	w := s.prior
+	var g groupState
 	for c := range s.comps {
 		cc := &s.comps[c]
 		l := int(pat >> (4 * c) & 15)
-		w += s.levelWeight(c, l, pat)
+		lw := s.levelWeight(c, l, pat)
+		if cc.group >= 0 {
+			g.add(s, c, l, lw)
+		} else {
+			w += lw
+		}
 		if cc.tf && cc.levels[l].kind == LevelExact {
 			w += s.tfAdjust(cc, a)
 		}
 	}
+	for k := range s.groups {
+		w += g.weight(k)
+	}
 	return w
+}
+
+// groupState accumulates the weights of each [Comparison.Group]'s members
+// in one pair.
+//
+// A group has moved when some member weighs against the pair and no
+// member corroborates it (see corroborates: an area such as the town, a
+// loose likeness of two streets, or a weight under minCorroboration does
+// not): a move changes house number, street and postcode at once, and is
+// counted once, at the strongest member's negative weight. A pattern in
+// which a member corroborates while others differ is not taken for a
+// move (a postcode mistyped beyond one edit under the same street, or
+// one house number in two places by chance), and its members add up as
+// independent evidence, as they did before groups: a shared house number
+// under another postcode weighs +5.4 bits untrained and lifts
+// [ConstraintNameDOBOnly], and folding the other members' disagreement
+// under it would let namesakes link on it.
+type groupState struct {
+	sum, worst [maxGroups]float64 // the members' negative weights: total and strongest
+	pos        [maxGroups]float64 // the members' positive weights
+	at         [maxGroups]int8    // comparison index of worst, plus one
+	pinned     [maxGroups]bool    // a member corroborates the pair
+}
+
+// add counts comparison c, a group member, at level l with weight lw.
+func (g *groupState) add(s *Scorer, c, l int, lw float64) {
+	cc := &s.comps[c]
+	k := cc.group
+	switch {
+	case lw < 0:
+		g.sum[k] += lw
+		if lw < g.worst[k] {
+			g.worst[k], g.at[k] = lw, int8(c+1)
+		}
+	case lw > 0:
+		g.pos[k] += lw
+		g.pinned[k] = g.pinned[k] || corroborates(cc, &cc.levels[l], lw)
+	}
+}
+
+// moved reports whether group k has moved (see groupState).
+func (g *groupState) moved(k int) bool { return g.at[k] != 0 && !g.pinned[k] }
+
+// weight returns group k's part of the match weight.
+func (g *groupState) weight(k int) float64 {
+	if g.moved(k) {
+		return g.pos[k] + g.worst[k]
+	}
+	return g.pos[k] + g.sum[k]
 }
 
 // pattern returns the level index of every comparison for the pair,
@@ -340,6 +412,9 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 	if x == 0 || y == 0 || c.shared && (s.isShared(f, x) || s.isShared(f, y)) {
 		return 0
 	}
+	if f == FieldEmail && nameOnlyEmails(a, b) {
+		return 0
+	}
 	v := &s.views[f]
 	if int(x) >= len(v.strs) || int(y) >= len(v.strs) {
 		return 0 // prepared after this scorer was made
@@ -420,6 +495,21 @@ func (s *Scorer) level(c *compiledComparison, a, b *Prepared) int {
 		}
 	}
 	return len(c.levels) - 1
+}
+
+// nameOnlyEmails reports whether two records' e-mail addresses are both
+// made only of their own names and birth years (see emailNameOnly) while
+// the names differ: each address is then a function of its record's
+// names, so whether the two agree, resemble each other or differ repeats
+// what the name comparisons already counted (Isla and Ian Elliott both
+// writing ielliott@, a typo in the family name carried into the
+// address), and the e-mail is not compared. Between records with the
+// same names, such addresses still differ by format and domain, as two
+// namesakes' do, and are compared; so are they when a name is missing
+// (the address is then what is left to tell twins apart).
+func nameOnlyEmails(a, b *Prepared) bool {
+	ag, af, bg, bf := a.v[FieldGiven], a.v[FieldFamily], b.v[FieldGiven], b.v[FieldFamily]
+	return a.flags&b.flags&flagEmailNameOnly != 0 && ag != 0 && af != 0 && bg != 0 && bf != 0 && (ag != bg || af != bf)
 }
 
 // swapThreshold is the Jaro-Winkler similarity each crossed name must
@@ -568,6 +658,13 @@ type ComparisonExplanation struct {
 	Weight float64 `json:"weight"`
 	// TermFrequency is the term-frequency adjustment added (exact levels).
 	TermFrequency float64 `json:"termFrequency"`
+	// Group is the comparison's [Comparison.Group], if any.
+	Group string `json:"group,omitempty"`
+	// Uncounted is the level's weight when it is not added: its Group
+	// has moved (no member corroborates the pair), it weighs against it,
+	// and another member weighs more strongly, so the group's
+	// disagreement is counted there, once. Weight is then 0.
+	Uncounted float64 `json:"uncounted,omitempty"`
 }
 
 // Explanation says why a pair scored what it did, comparison by
@@ -594,11 +691,21 @@ func (s *Scorer) Explain(a, b *Prepared) Explanation {
 	s.mustCover(a, b)
 	e := Explanation{Prior: s.prior, Weight: s.prior}
 	pat := s.pattern(a, b)
+	var g groupState
+	for i := range s.comps {
+		if l := int(pat >> (4 * i) & 15); s.comps[i].group >= 0 {
+			g.add(s, i, l, s.levelWeight(i, l, pat))
+		}
+	}
 	for i := range s.comps {
 		c := &s.comps[i]
 		l := int(pat >> (4 * i) & 15)
-		ce := ComparisonExplanation{Name: s.model.Comparisons[c.mi].Name, Level: s.model.Comparisons[c.mi].Levels[l].Label,
-			LevelIndex: l, Weight: s.levelWeight(i, l, pat)}
+		mc := &s.model.Comparisons[c.mi]
+		ce := ComparisonExplanation{Name: mc.Name, Level: mc.Levels[l].Label,
+			LevelIndex: l, Weight: s.levelWeight(i, l, pat), Group: mc.Group}
+		if c.group >= 0 && ce.Weight < 0 && g.moved(c.group) && int(g.at[c.group]) != i+1 {
+			ce.Uncounted, ce.Weight = ce.Weight, 0
+		}
 		if c.tf && c.levels[l].kind == LevelExact {
 			ce.TermFrequency = s.tfAdjust(c, a)
 		}
@@ -618,7 +725,11 @@ func (e Explanation) String() string {
 	fmt.Fprintf(&b, "%-22s %-28s %8s %8s\n", "comparison", "level", "weight", "tf adj")
 	fmt.Fprintf(&b, "%-22s %-28s %8.2f\n", "prior", "", e.Prior)
 	for _, c := range e.Comparisons {
-		fmt.Fprintf(&b, "%-22s %-28s %8.2f %8.2f\n", c.Name, c.Level, c.Weight, c.TermFrequency)
+		fmt.Fprintf(&b, "%-22s %-28s %8.2f %8.2f", c.Name, c.Level, c.Weight, c.TermFrequency)
+		if c.Uncounted != 0 {
+			fmt.Fprintf(&b, "  (%.2f: %s counted once)", c.Uncounted, c.Group)
+		}
+		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "%-22s %-28s %8.2f\n", "total", "", e.Weight)
 	fmt.Fprintf(&b, "probability %.6f  grade %s", e.Probability, e.Grade)
