@@ -18,7 +18,8 @@
 // # Transactions
 //
 // [Store.Update] runs SERIALIZABLE; [Store.View] runs REPEATABLE READ,
-// READ ONLY (one snapshot). A transaction's writes are kept in memory and
+// READ ONLY (one snapshot), its BEGIN sent in one round trip with its
+// first statement. A transaction's writes are kept in memory and
 // sent at commit in key order: as one array upsert and one array delete,
 // or, from [Options.CopyThreshold] keys, by COPY into a temporary staging
 // table and one upsert from it — the index's bulk load sends thousands of

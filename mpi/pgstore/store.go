@@ -168,7 +168,8 @@ func shardOf(key []byte) int16 {
 }
 
 // View implements [mpi.Store]: a read-only transaction at REPEATABLE
-// READ, which in PostgreSQL reads one snapshot throughout.
+// READ, which in PostgreSQL reads one snapshot throughout. Its BEGIN is
+// sent with its first statement (see readTx).
 func (s *Store) View(ctx context.Context, fn func(mpi.Txn) error) error {
 	if s.closed.Load() {
 		return mpi.ErrStoreClosed
@@ -176,13 +177,133 @@ func (s *Store) View(ctx context.Context, fn func(mpi.Txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return s.translateClosed("begin", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	return fn(&txn{s: s, ctx: ctx, tx: tx})
+	defer conn.Release() // a connection left inside a transaction is closed, not reused
+	rt := &readTx{conn: conn}
+	defer rt.end(context.WithoutCancel(ctx))
+	return fn(&txn{s: s, ctx: ctx, tx: rt})
 }
+
+// dbtx is what a txn sends statements through: a pgx.Tx for Update, a
+// readTx for View.
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// readTx is a View's transaction on one pooled connection. Its BEGIN goes
+// in one round trip with its first statement, and a View that reads
+// nothing sends nothing: an index query whose candidates are all prepared
+// in memory costs its one read (the counters, to learn whether another
+// instance has written) and the ROLLBACK, as it cost BEGIN and ROLLBACK
+// before it read anything.
+type readTx struct {
+	conn  *pgxpool.Conn
+	begun bool
+}
+
+const beginReadOnly = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+// withBegin returns b with BEGIN queued first when the transaction has
+// not begun, and whether it did so.
+func (r *readTx) withBegin(b *pgx.Batch) (*pgx.Batch, bool) {
+	if r.begun {
+		return b, false
+	}
+	r.begun = true
+	nb := &pgx.Batch{}
+	nb.Queue(beginReadOnly)
+	for _, q := range b.QueuedQueries {
+		nb.Queue(q.SQL, q.Arguments...)
+	}
+	return nb, true
+}
+
+func (r *readTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	b, began := r.withBegin(b)
+	br := r.conn.SendBatch(ctx, b)
+	if began {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return failedBatch{err}
+		}
+	}
+	return br
+}
+
+func (r *readTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	br := r.SendBatch(ctx, b)
+	return batchRow{br.QueryRow(), br}
+}
+
+func (r *readTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := r.begin(ctx); err != nil {
+		return nil, err
+	}
+	return r.conn.Query(ctx, sql, args...)
+}
+
+func (r *readTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := r.begin(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return r.conn.Exec(ctx, sql, args...)
+}
+
+func (r *readTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	return 0, mpi.ErrReadOnly
+}
+
+func (r *readTx) begin(ctx context.Context) error {
+	if r.begun {
+		return nil
+	}
+	r.begun = true
+	_, err := r.conn.Exec(ctx, beginReadOnly)
+	return err
+}
+
+// end rolls the transaction back, if it began.
+func (r *readTx) end(ctx context.Context) {
+	if r.begun {
+		r.conn.Exec(ctx, "ROLLBACK") //nolint:errcheck // a failure leaves the connection in a transaction, and Release closes it
+	}
+}
+
+// batchRow is a row read from a batch, which closes the batch once read.
+type batchRow struct {
+	row pgx.Row
+	br  pgx.BatchResults
+}
+
+func (b batchRow) Scan(dest ...any) error {
+	err := b.row.Scan(dest...)
+	if cerr := b.br.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// failedBatch is the results of a batch whose BEGIN failed.
+type failedBatch struct{ err error }
+
+func (f failedBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, f.err }
+func (f failedBatch) Query() (pgx.Rows, error)         { return nil, f.err }
+func (f failedBatch) QueryRow() pgx.Row                { return errRow(f) }
+func (f failedBatch) Close() error                     { return f.err }
+func (f failedBatch) Tx() pgx.Tx                       { return nil }
+
+type errRow struct{ err error }
+
+func (e errRow) Scan(...any) error { return e.err }
 
 // Update implements [mpi.Store]: a SERIALIZABLE transaction. The writes
 // fn makes are kept in memory (Get and Scan see them) and sent at commit,
@@ -374,7 +495,7 @@ type pending struct {
 type txn struct {
 	s        *Store
 	ctx      context.Context
-	tx       pgx.Tx
+	tx       dbtx
 	writable bool
 	writes   map[string]pending
 
