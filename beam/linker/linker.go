@@ -1,0 +1,160 @@
+// Package linker is CareLens's batch linker on Apache Beam: the linkage of
+// match.Link as a Beam pipeline, for files larger than one machine links
+// in its memory and time, on any Beam runner (Prism in-process by
+// default; Flink, Spark or Dataflow through the portable runner flags).
+//
+// # Equality with match.Link
+//
+// The pipeline makes exactly Link's decisions: the same candidate pairs,
+// the same weights bit for bit, the same clusters. Every decision is
+// match's own, reached through [match.Batch]; this package only moves
+// records and pairs between workers. The whole-file statistics the
+// decisions read (value frequencies, household evidence, unique name and
+// birth-date keys) are the Batch's, which each worker builds once from
+// the records side input, so that every worker holds the same.
+//
+// # Steps
+//
+//  1. Read: each input file is read by one worker (match/matchio, as
+//     carelens link reads it) into rows tagged with their file and place,
+//     which fix the input order Link numbers records by.
+//  2. Block: each record emits (rule, key) for every blocking rule that
+//     gives it a key; a group by key makes the blocks; each block yields
+//     its candidate pairs (oversized blocks by the window, as Link does).
+//  3. De-duplicate: a pair found by several rules is one candidate (a
+//     combine per pair keeps the first rule).
+//  4. Score: each candidate is weighed and judged; linked pairs go on.
+//  5. Connected components of the linked pairs: a combine whose
+//     accumulator is a union-find over the pairs it has seen, each
+//     record's root its component's smallest record. Each worker folds
+//     its bundles' pairs into its own union-find (the partial combine),
+//     and merge rounds fold union-finds together: merging one union-find
+//     into another unions every record with its parent, which keeps
+//     every connection, so the merged forest has the components of all
+//     the pairs whatever the order of the rounds.
+//  6. Cluster: the linked pairs are grouped by component and each
+//     component is clustered by [match.Batch.Cluster], Link's clustering
+//     with its hard constraints; the argument that this equals Link's
+//     global clustering is on that method.
+//  7. Write: clusters numbered by their first record, as carelens link
+//     writes them; optionally the linked pairs and a JSON result.
+package linker
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
+
+	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/match/matchio"
+)
+
+// Input is one input file and how to read it (see matchio.Options).
+type Input struct {
+	// Path is the file's path, in any file system Beam's filesystem
+	// package knows (local paths; gs:// with the GCS file system).
+	Path string
+	// Source is the records' source id; "" means the file's base name
+	// without extension, as carelens link names it.
+	Source string
+	// ID names the column holding the record id; "" maps it
+	// automatically.
+	ID string
+	// Map overrides the automatic column mapping (see matchio.Options).
+	Map map[matchio.Field][]string
+	// Delimiter separates fields; 0 sniffs it.
+	Delimiter rune
+	// Encoding is the file's character encoding; "" sniffs it.
+	Encoding matchio.Encoding
+}
+
+// Options configure [New].
+type Options struct {
+	// Inputs are the files to link; each is one source.
+	Inputs []Input
+	// Model is the trained model to link with; required (train it with
+	// carelens link --save-model or carelens train).
+	Model *match.Model
+	// Threshold, UniqueNameDOB, NoChainGuard, MaxBlockSize, Window and
+	// Prepare mean what they mean in match.LinkOptions.
+	Threshold     float64
+	UniqueNameDOB bool
+	NoChainGuard  bool
+	MaxBlockSize  int
+	Window        int
+	Prepare       *match.PrepareOptions
+	// Out receives the clusters as CSV (source, record_id, cluster_id),
+	// as carelens link writes them; required.
+	Out string
+	// Pairs, when set, receives the linked pairs as CSV, as carelens link
+	// --pairs writes them.
+	Pairs string
+	// Result, when set, receives a [Result] as JSON: the linked pairs with
+	// their exact weights, every record's cluster and the counts.
+	Result string
+}
+
+// Errors.
+var (
+	// ErrOptions is returned by New for incomplete options.
+	ErrOptions = errors.New("linker: invalid options")
+)
+
+// New returns the linkage pipeline for o. Its runs are independent: each
+// has its own whole-file state on the workers.
+func New(o *Options) (*beam.Pipeline, error) {
+	switch {
+	case o == nil || len(o.Inputs) == 0:
+		return nil, fmt.Errorf("%w: no input files", ErrOptions)
+	case o.Model == nil:
+		return nil, fmt.Errorf("%w: no model", ErrOptions)
+	case o.Out == "":
+		return nil, fmt.Errorf("%w: no output file for the clusters", ErrOptions)
+	}
+	var model bytes.Buffer
+	if err := o.Model.WriteJSON(&model); err != nil {
+		return nil, fmt.Errorf("linker: model: %w", err)
+	}
+	cfg := settings{Model: model.Bytes(), Threshold: o.Threshold, UniqueNameDOB: o.UniqueNameDOB,
+		NoChainGuard: o.NoChainGuard, MaxBlockSize: o.MaxBlockSize, Window: o.Window}
+	if o.Prepare != nil {
+		b, err := json.Marshal(o.Prepare)
+		if err != nil {
+			return nil, fmt.Errorf("linker: prepare options: %w", err)
+		}
+		cfg.Prepare = b
+	}
+	run := newRunID()
+	p, s := beam.NewPipelineWithRoot()
+
+	files := make([][]byte, len(o.Inputs))
+	for k, in := range o.Inputs {
+		b, err := json.Marshal(fileSpec{File: k, Input: in})
+		if err != nil {
+			return nil, fmt.Errorf("linker: input %s: %w", matchio.Printable(in.Path), err)
+		}
+		files[k] = b
+	}
+	rows := beam.ParDo(s.Scope("read"), &readFn{}, beam.CreateList(s, files))
+	side := beam.SideInput{Input: rows}
+
+	keyed := beam.ParDo(s.Scope("block keys"), &blockKeysFn{Run: run, Cfg: cfg}, rows, side)
+	found := beam.ParDo(s.Scope("block pairs"), &blockPairsFn{Run: run, Cfg: cfg}, beam.GroupByKey(s, keyed), side)
+	cands := beam.CombinePerKey(s.Scope("de-duplicate"), firstRule, found)
+	edges, outcomes := beam.ParDo2(s.Scope("score"), &scoreFn{Run: run, Cfg: cfg}, cands, side)
+	counts := stats.Count(s.Scope("count outcomes"), outcomes)
+
+	comps := beam.Combine(s.Scope("components"), &componentsFn{}, edges)
+	byComp := beam.ParDo(s.Scope("key by component"), &byComponentFn{Run: run}, edges, beam.SideInput{Input: comps})
+	assigned, splits := beam.ParDo2(s.Scope("cluster"), &clusterFn{Run: run, Cfg: cfg}, beam.GroupByKey(s, byComp), side)
+	split := beam.Combine(s.Scope("sum splits"), sumSplits, splits)
+
+	beam.ParDo0(s.Scope("write"), &writeFn{Run: run, Cfg: cfg, Out: o.Out, Pairs: o.Pairs, Result: o.Result},
+		beam.Impulse(s), side, beam.SideInput{Input: assigned}, beam.SideInput{Input: edges},
+		beam.SideInput{Input: counts}, beam.SideInput{Input: split})
+	return p, nil
+}
