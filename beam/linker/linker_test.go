@@ -1,9 +1,12 @@
 package linker_test
 
 import (
+	"bytes"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
@@ -107,6 +110,9 @@ func TestEqualsLink(t *testing.T) {
 		{name: "febrl2", inputs: febrl("dataset2.csv")},
 		{name: "febrl3", inputs: febrl("dataset3.csv")},
 		{name: "febrl4", inputs: febrl("dataset4a.csv", "dataset4b.csv"), o: linker.Options{Threshold: 0.9}},
+		{name: "febrl4 names and birth dates only", inputs: namesDOBOnly(t, febrl("dataset4a.csv", "dataset4b.csv")),
+			o:      linker.Options{UniqueNameDOB: true},
+			reason: "pairs link on a unique name and birth date: the whole-file key counts must be the same on every worker"},
 		{name: "uganda", inputs: []linker.Input{{Path: shareddata.Path(t, "linkage", "opencr_uganda", "uganda_data_v21_20201501.csv")}},
 			reason: "the Uganda set's clusters need the chain guard and the constraints across components"},
 	}
@@ -118,10 +124,35 @@ func TestEqualsLink(t *testing.T) {
 			o := tc.o
 			o.Inputs, o.Model = tc.inputs, trained.Model
 			want, err := match.Link(t.Context(), recs, &match.LinkOptions{Model: o.Model, Threshold: o.Threshold,
-				MaxBlockSize: o.MaxBlockSize, Window: o.Window, KeepPairs: true})
+				MaxBlockSize: o.MaxBlockSize, Window: o.Window, UniqueNameDOB: o.UniqueNameDOB, KeepPairs: true})
 			require.NoError(t, err)
 			require.NotEmpty(t, want.Pairs)
 			requireEqual(t, want, runBeam(t, o))
+			if o.UniqueNameDOB {
+				assert.Positive(t, want.Stats.UniqueNameDOBLinks, "the case must exercise unique name+dob links")
+			}
 		})
 	}
+}
+
+// namesDOBOnly rewrites the inputs with only record id, names and birth
+// date, under the same file (and so source) names.
+func namesDOBOnly(t *testing.T, ins []linker.Input) []linker.Input {
+	t.Helper()
+	dir := t.TempDir()
+	var out []linker.Input
+	for _, in := range ins {
+		var b bytes.Buffer
+		cw := csv.NewWriter(&b)
+		cw.Write([]string{"rec_id", "given_name", "surname", "date_of_birth"})
+		for _, r := range readInputs(t, []linker.Input{in}) {
+			cw.Write([]string{r.ID, strings.Join(r.Given, " "), r.Family, r.BirthDate})
+		}
+		cw.Flush()
+		require.NoError(t, cw.Error())
+		p := filepath.Join(dir, filepath.Base(in.Path))
+		require.NoError(t, os.WriteFile(p, b.Bytes(), 0o600))
+		out = append(out, linker.Input{Path: p})
+	}
+	return out
 }
