@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/matchio"
@@ -53,10 +52,18 @@ type Options struct {
 	// Pairs, when set, receives the linked pairs as CSV, as carelens link
 	// --pairs writes them.
 	Pairs string
+	// Partitions is the number of groups blocks, candidate pairs and
+	// components are shuffled into (each group holds many, kept apart
+	// inside it): fewer, larger groups cost a runner less than one per
+	// block. Zero means DefaultPartitions.
+	Partitions int
 	// Result, when set, receives a [Result] as JSON: the linked pairs with
 	// their exact weights, every record's cluster and the counts.
 	Result string
 }
+
+// DefaultPartitions is the default [Options.Partitions].
+const DefaultPartitions = 256
 
 // Errors.
 var (
@@ -102,19 +109,22 @@ func New(o *Options) (*beam.Pipeline, error) {
 	rows := beam.ParDo(s.Scope("read"), &readFn{}, beam.CreateList(s, files))
 	side := beam.SideInput{Input: rows}
 
-	keyed := beam.ParDo(s.Scope("block keys"), &blockKeysFn{Run: run, Cfg: cfg}, rows, side)
-	found := beam.ParDo(s.Scope("block pairs"), &blockPairsFn{Run: run, Cfg: cfg}, beam.GroupByKey(s, keyed), side)
-	cands := beam.CombinePerKey(s.Scope("de-duplicate"), firstRule, found)
-	edges, outcomes := beam.ParDo2(s.Scope("score"), &scoreFn{Run: run, Cfg: cfg}, cands, side)
-	counts := stats.Count(s.Scope("count outcomes"), outcomes)
+	parts := int64(o.Partitions)
+	if parts <= 0 {
+		parts = DefaultPartitions
+	}
+	keyed := beam.ParDo(s.Scope("block keys"), &blockKeysFn{Run: run, Cfg: cfg, Parts: parts}, rows, side)
+	found := beam.ParDo(s.Scope("block pairs"), &blockPairsFn{Run: run, Cfg: cfg, Parts: parts}, beam.GroupByKey(s, keyed), side)
+	edges, tallies := beam.ParDo2(s.Scope("score"), &scoreFn{Run: run, Cfg: cfg}, beam.GroupByKey(s, found), side)
+	tally := beam.Combine(s.Scope("sum tallies"), sumTallies, tallies)
 
 	comps := beam.Combine(s.Scope("components"), &componentsFn{}, edges)
-	byComp := beam.ParDo(s.Scope("key by component"), &byComponentFn{Run: run}, edges, beam.SideInput{Input: comps})
+	byComp := beam.ParDo(s.Scope("key by component"), &byComponentFn{Run: run, Parts: parts}, edges, beam.SideInput{Input: comps})
 	assigned, splits := beam.ParDo2(s.Scope("cluster"), &clusterFn{Run: run, Cfg: cfg}, beam.GroupByKey(s, byComp), side)
 	split := beam.Combine(s.Scope("sum splits"), sumSplits, splits)
 
 	beam.ParDo0(s.Scope("write"), &writeFn{Run: run, Cfg: cfg, Out: o.Out, Pairs: o.Pairs, Result: o.Result},
 		beam.Impulse(s), side, beam.SideInput{Input: assigned}, beam.SideInput{Input: edges},
-		beam.SideInput{Input: counts}, beam.SideInput{Input: split})
+		beam.SideInput{Input: tally}, beam.SideInput{Input: split})
 	return p, nil
 }

@@ -107,6 +107,8 @@ func TestEqualsLink(t *testing.T) {
 		{name: "febrl1", inputs: febrl("dataset1.csv")},
 		{name: "febrl1 oversized blocks", inputs: febrl("dataset1.csv"), o: linker.Options{MaxBlockSize: 4, Window: 3},
 			reason: "most blocks are windowed; pairs found by several rules' windows are one candidate"},
+		{name: "febrl1 one partition", inputs: febrl("dataset1.csv"), o: linker.Options{Partitions: 1},
+			reason: "every block, pair and component shares one group: they must still be kept apart inside it"},
 		{name: "febrl2", inputs: febrl("dataset2.csv")},
 		{name: "febrl3", inputs: febrl("dataset3.csv")},
 		{name: "febrl4", inputs: febrl("dataset4a.csv", "dataset4b.csv"), o: linker.Options{Threshold: 0.9}},

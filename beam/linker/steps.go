@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"strconv"
-	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
@@ -22,30 +20,32 @@ import (
 
 func init() {
 	register.DoFn3x1[context.Context, []byte, func(Row), error](&readFn{})
-	register.DoFn4x1[context.Context, Row, func(*Row) bool, func(string, int64), error](&blockKeysFn{})
-	register.DoFn5x1[context.Context, string, func(*int64) bool, func(*Row) bool, func(int64, int64), error](&blockPairsFn{})
-	register.DoFn6x1[context.Context, int64, int64, func(*Row) bool, func(Edge), func(int), error](&scoreFn{})
-	register.DoFn3x0[Edge, func(*Components) bool, func(int64, Edge)](&byComponentFn{})
-	register.DoFn6x1[context.Context, int64, func(*Edge) bool, func(*Row) bool, func(Assign), func(match.Splits), error](&clusterFn{})
-	register.DoFn7x1[context.Context, []byte, func(*Row) bool, func(*Assign) bool, func(*Edge) bool, func(*int, *int) bool, func(*match.Splits) bool, error](&writeFn{})
+	register.DoFn4x1[context.Context, Row, func(*Row) bool, func(int64, Member), error](&blockKeysFn{})
+	register.DoFn5x1[context.Context, int64, func(*Member) bool, func(*Row) bool, func(int64, int64), error](&blockPairsFn{})
+	register.DoFn6x1[context.Context, int64, func(*int64) bool, func(*Row) bool, func(Edge), func(Tally), error](&scoreFn{})
+	register.DoFn3x0[Edge, func(*Components) bool, func(int64, ComponentEdge)](&byComponentFn{})
+	register.DoFn6x1[context.Context, int64, func(*ComponentEdge) bool, func(*Row) bool, func(Assign), func(match.Splits), error](&clusterFn{})
+	register.DoFn7x1[context.Context, []byte, func(*Row) bool, func(*Assign) bool, func(*Edge) bool, func(*Tally) bool, func(*match.Splits) bool, error](&writeFn{})
 	register.Combiner3[unionFind, Edge, Components](&componentsFn{})
-	register.Function2x1(firstRule)
 	register.Function2x1(sumSplits)
+	register.Function2x1(sumTallies)
 	register.Emitter1[Row]()
-	register.Emitter2[string, int64]()
+	register.Emitter2[int64, Member]()
 	register.Emitter2[int64, int64]()
 	register.Emitter1[Edge]()
-	register.Emitter1[int]()
-	register.Emitter2[int64, Edge]()
+	register.Emitter1[Tally]()
+	register.Emitter2[int64, ComponentEdge]()
 	register.Emitter1[Assign]()
 	register.Emitter1[match.Splits]()
 	register.Iter1[Row]()
+	register.Iter1[Member]()
 	register.Iter1[int64]()
 	register.Iter1[Edge]()
+	register.Iter1[ComponentEdge]()
 	register.Iter1[Components]()
 	register.Iter1[Assign]()
 	register.Iter1[match.Splits]()
-	register.Iter2[int, int]()
+	register.Iter1[Tally]()
 	beam.RegisterCoder(reflect.TypeFor[unionFind](), encodeUnionFind, decodeUnionFind)
 }
 
@@ -59,6 +59,24 @@ type fileSpec struct {
 type Edge struct {
 	A, B int64
 	W    float64
+}
+
+// Member is a record in a block: the rule, the key, the record's index.
+type Member struct {
+	Rule   int64
+	Key    uint64
+	Record int64
+}
+
+// ComponentEdge is a linked pair with its component.
+type ComponentEdge struct {
+	Root int64
+	Edge Edge
+}
+
+// Tally counts scored candidate pairs by outcome.
+type Tally struct {
+	Candidates, Guarded, Unique int
 }
 
 // Assign gives a linked record its cluster, named by the cluster's
@@ -113,13 +131,23 @@ func (f *readFn) ProcessElement(ctx context.Context, spec []byte, emit func(Row)
 	return nil
 }
 
-// blockKeysFn emits a record's index under each of its blocking keys.
-type blockKeysFn struct {
-	Run string
-	Cfg settings
+// partition spreads x over parts groups.
+func partition(x uint64, parts int64) int64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	return int64(x % uint64(parts))
 }
 
-func (f *blockKeysFn) ProcessElement(_ context.Context, r Row, rows func(*Row) bool, emit func(string, int64)) error {
+// blockKeysFn emits a record under each of its blocking keys, keyed by
+// the partition of the block.
+type blockKeysFn struct {
+	Run   string
+	Cfg   settings
+	Parts int64
+}
+
+func (f *blockKeysFn) ProcessElement(_ context.Context, r Row, rows func(*Row) bool, emit func(int64, Member)) error {
 	st, err := load(f.Run, &f.Cfg, rows)
 	if err != nil {
 		return err
@@ -127,43 +155,46 @@ func (f *blockKeysFn) ProcessElement(_ context.Context, r Row, rows func(*Row) b
 	i := st.index(&r)
 	for rule := range st.batch.Rules() {
 		if k := st.batch.BlockKey(rule, i); k != 0 {
-			emit(blockID(rule, k), int64(i))
+			emit(partition(k^uint64(rule)*0x9e3779b97f4a7c15, f.Parts), Member{Rule: int64(rule), Key: k, Record: int64(i)})
 		}
 	}
 	return nil
 }
 
-// blockID names a block: its rule and key.
-func blockID(rule int, key uint64) string {
-	return strconv.Itoa(rule) + ":" + strconv.FormatUint(key, 16)
-}
-
-// blockPairsFn emits a block's candidate pairs with the block's rule.
+// blockPairsFn gathers one partition's blocks and emits their candidate
+// pairs, keyed by the partition of the pair, so that a pair several rules
+// find meets its copies.
 type blockPairsFn struct {
-	Run string
-	Cfg settings
+	Run   string
+	Cfg   settings
+	Parts int64
 }
 
-func (f *blockPairsFn) ProcessElement(ctx context.Context, id string, members func(*int64) bool, rows func(*Row) bool, emit func(int64, int64)) error {
+func (f *blockPairsFn) ProcessElement(ctx context.Context, _ int64, members func(*Member) bool, rows func(*Row) bool, emit func(int64, int64)) error {
 	st, err := load(f.Run, &f.Cfg, rows)
 	if err != nil {
 		return err
 	}
-	r, _, _ := strings.Cut(id, ":")
-	rule, err := strconv.ParseInt(r, 10, 64)
-	if err != nil {
-		return fmt.Errorf("linker: block %q: %w", id, err)
+	type block struct {
+		rule int64
+		key  uint64
 	}
-	var blk []uint32
-	var i int64
-	for members(&i) {
-		blk = append(blk, uint32(i))
+	blocks := map[block][]uint32{}
+	var m Member
+	for members(&m) {
+		b := block{m.Rule, m.Key}
+		blocks[b] = append(blocks[b], uint32(m.Record))
 	}
-	if len(blk) < 2 {
-		return nil
-	}
-	if st.batch.BlockPairs(blk, func(i, j uint32) { emit(pairID(i, j), rule) }) {
-		oversized.Inc(ctx, 1)
+	for _, blk := range blocks {
+		if len(blk) < 2 {
+			continue
+		}
+		if st.batch.BlockPairs(blk, func(i, j uint32) {
+			id := pairID(i, j)
+			emit(partition(uint64(id), f.Parts), id)
+		}) {
+			oversized.Inc(ctx, 1)
+		}
 	}
 	return nil
 }
@@ -173,29 +204,46 @@ var oversized = beam.NewCounter("carelens", "oversized_blocks")
 func pairID(i, j uint32) int64      { return int64(i)<<32 | int64(j) }
 func pairOf(id int64) (i, j uint32) { return uint32(id >> 32), uint32(id) }
 
-// firstRule keeps the first rule that found a pair: Link counts the pair
-// for it.
-func firstRule(a, b int64) int64 { return min(a, b) }
-
-// scoreFn weighs and judges a candidate pair; it emits the linked pairs
-// and every pair's outcome.
+// scoreFn takes one partition's candidate pairs, counts a pair several
+// rules found once, weighs and judges each, and emits the linked pairs
+// and the partition's tally.
 type scoreFn struct {
 	Run string
 	Cfg settings
 }
 
-func (f *scoreFn) ProcessElement(_ context.Context, pair, _ int64, rows func(*Row) bool, emitEdge func(Edge), emitOutcome func(int)) error {
+func (f *scoreFn) ProcessElement(_ context.Context, _ int64, pairs func(*int64) bool, rows func(*Row) bool, emitEdge func(Edge), emitTally func(Tally)) error {
 	st, err := load(f.Run, &f.Cfg, rows)
 	if err != nil {
 		return err
 	}
-	i, j := pairOf(pair)
-	w, out := st.batch.Score(i, j)
-	emitOutcome(int(out))
-	if out == match.Linked || out == match.LinkedUnique {
-		emitEdge(Edge{A: int64(i), B: int64(j), W: w})
+	seen := map[int64]bool{}
+	var t Tally
+	var id int64
+	for pairs(&id) {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		i, j := pairOf(id)
+		w, out := st.batch.Score(i, j)
+		t.Candidates++
+		switch out {
+		case match.Guarded:
+			t.Guarded++
+		case match.LinkedUnique:
+			t.Unique++
+			emitEdge(Edge{A: int64(i), B: int64(j), W: w})
+		case match.Linked:
+			emitEdge(Edge{A: int64(i), B: int64(j), W: w})
+		}
 	}
+	emitTally(t)
 	return nil
+}
+
+func sumTallies(a, b Tally) Tally {
+	return Tally{Candidates: a.Candidates + b.Candidates, Guarded: a.Guarded + b.Guarded, Unique: a.Unique + b.Unique}
 }
 
 // unionFind is the components combine's accumulator: each linked record's
@@ -286,36 +334,43 @@ func (componentsFn) ExtractOutput(u unionFind) Components {
 	return c
 }
 
-// byComponentFn keys a linked pair by its component.
+// byComponentFn keys a linked pair by the partition of its component.
 type byComponentFn struct {
-	Run string
+	Run   string
+	Parts int64
 }
 
-func (f *byComponentFn) ProcessElement(e Edge, comps func(*Components) bool, emit func(int64, Edge)) {
-	emit(loadComponents(f.Run, comps)[e.A], e)
+func (f *byComponentFn) ProcessElement(e Edge, comps func(*Components) bool, emit func(int64, ComponentEdge)) {
+	root := loadComponents(f.Run, comps)[e.A]
+	emit(partition(uint64(root), f.Parts), ComponentEdge{Root: root, Edge: e})
 }
 
-// clusterFn clusters one component with match's clustering.
+// clusterFn clusters the components of one partition, each whole and
+// apart from the others, with match's clustering.
 type clusterFn struct {
 	Run string
 	Cfg settings
 }
 
-func (f *clusterFn) ProcessElement(_ context.Context, _ int64, edges func(*Edge) bool, rows func(*Row) bool, emit func(Assign), emitSplits func(match.Splits)) error {
+func (f *clusterFn) ProcessElement(_ context.Context, _ int64, edges func(*ComponentEdge) bool, rows func(*Row) bool, emit func(Assign), emitSplits func(match.Splits)) error {
 	st, err := load(f.Run, &f.Cfg, rows)
 	if err != nil {
 		return err
 	}
-	var pairs []match.ScoredPair
-	var e Edge
-	for edges(&e) {
-		pairs = append(pairs, match.ScoredPair{A: int(e.A), B: int(e.B), Weight: e.W})
+	comps := map[int64][]match.ScoredPair{}
+	var ce ComponentEdge
+	for edges(&ce) {
+		comps[ce.Root] = append(comps[ce.Root], match.ScoredPair{A: int(ce.Edge.A), B: int(ce.Edge.B), Weight: ce.Edge.W})
 	}
-	records, cluster, splits := st.batch.Cluster(pairs)
-	for k, i := range records {
-		emit(Assign{Record: int64(i), Cluster: int64(cluster[k])})
+	var total match.Splits
+	for _, pairs := range comps {
+		records, cluster, splits := st.batch.Cluster(pairs)
+		for k, i := range records {
+			emit(Assign{Record: int64(i), Cluster: int64(cluster[k])})
+		}
+		total = sumSplits(total, splits)
 	}
-	emitSplits(splits)
+	emitSplits(total)
 	return nil
 }
 

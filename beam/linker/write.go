@@ -58,7 +58,7 @@ type writeFn struct {
 }
 
 func (f *writeFn) ProcessElement(ctx context.Context, _ []byte, rows func(*Row) bool, assigns func(*Assign) bool, edges func(*Edge) bool,
-	counts func(*int, *int) bool, splits func(*match.Splits) bool) error {
+	tallies func(*Tally) bool, splits func(*match.Splits) bool) error {
 	st, err := load(f.Run, &f.Cfg, rows)
 	if err != nil {
 		return err
@@ -89,15 +89,11 @@ func (f *writeFn) ProcessElement(ctx context.Context, _ []byte, rows func(*Row) 
 	}
 	slices.SortFunc(res.Pairs, func(a, b match.ScoredPair) int { return cmp.Or(cmp.Compare(a.A, b.A), cmp.Compare(a.B, b.B)) })
 	res.LinkedPairs = len(res.Pairs)
-	var outcome, count int
-	for counts(&outcome, &count) {
-		res.CandidatePairs += count
-		switch match.Outcome(outcome) {
-		case match.Guarded:
-			res.GuardedPairs = count
-		case match.LinkedUnique:
-			res.UniqueNameDOBLinks = count
-		}
+	var t Tally
+	for tallies(&t) {
+		res.CandidatePairs += t.Candidates
+		res.GuardedPairs += t.Guarded
+		res.UniqueNameDOBLinks += t.Unique
 	}
 	var sp match.Splits
 	for splits(&sp) {
