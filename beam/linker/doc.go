@@ -18,13 +18,16 @@
 //  1. Read: each input file is read by one worker (match/matchio, as
 //     carelens link reads it) into rows tagged with their file and place,
 //     which fix the input order Link numbers records by.
-//  2. Block: each record emits (rule, key) for every blocking rule that
-//     gives it a key; a group by key makes the blocks; each block yields
-//     its candidate pairs (oversized blocks by the window, as Link does).
-//  3. De-duplicate: a pair found by several rules is one candidate (a
-//     combine per pair keeps the first rule).
-//  4. Score: each candidate is weighed and judged; linked pairs go on.
-//  5. Connected components of the linked pairs: a combine whose
+//  2. Block: each record emits (rule, key, record) for every blocking
+//     rule that gives it a key, keyed by the partition of its block
+//     ([Options.Partitions] groups, not one per block: a runner pays per
+//     group); each group gathers its blocks apart, and each block yields
+//     its candidate pairs ([match.Batch.BlockPairs]: oversized blocks by
+//     the window, as Link does), keyed by the partition of the pair.
+//  3. De-duplicate and score: a pair several rules found meets its copies
+//     in its partition and is one candidate; each candidate is weighed
+//     and judged ([match.Batch.Score]); linked pairs go on.
+//  4. Connected components of the linked pairs: a combine whose
 //     accumulator is a union-find over the pairs it has seen, each
 //     record's root its component's smallest record. Each worker folds
 //     its bundles' pairs into its own union-find (the partial combine),
@@ -32,10 +35,11 @@
 //     into another unions every record with its parent, which keeps
 //     every connection, so the merged forest has the components of all
 //     the pairs whatever the order of the rounds.
-//  6. Cluster: the linked pairs are grouped by component and each
-//     component is clustered by [match.Batch.Cluster], Link's clustering
+//  5. Cluster: the linked pairs are grouped by the partition of their
+//     component, and each component is clustered whole, apart from the
+//     others, by [match.Batch.Cluster], Link's clustering
 //     with its hard constraints; the argument that this equals Link's
 //     global clustering is on that method.
-//  7. Write: clusters numbered by their first record, as carelens link
+//  6. Write: clusters numbered by their first record, as carelens link
 //     writes them; optionally the linked pairs and a JSON result.
 package linker
