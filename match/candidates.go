@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -77,11 +76,9 @@ func buildBlocks(ctx context.Context, sc *Scorer, recs []Prepared, maxBlock, win
 				}
 				if hi-lo >= 2 {
 					sp := span{lo: int32(lo), hi: int32(hi)}
-					if hi-lo > maxBlock {
+					if blk := order[lo:hi]; orderBlock(sc, recs, blk, maxBlock) {
 						sp.big = true
 						st.Oversized++
-						blk := order[lo:hi]
-						slices.SortFunc(blk, func(a, b uint32) int { return sc.windowCompare(&recs[a], &recs[b], a, b) })
 						for k, i := range blk {
 							pos[i] = int32(k)
 						}
@@ -182,24 +179,12 @@ func forEachCandidate[S pairSink](ctx context.Context, bs *blockSet, workers int
 				}
 				r := units[u].r
 				for _, sp := range bs.blocks[r][units[u].lo:units[u].hi] {
-					blk := bs.order[r][sp.lo:sp.hi]
-					for x := range blk {
-						hiY := len(blk)
-						if sp.big {
-							hiY = min(len(blk), x+bs.window+1)
-						}
-						for y := x + 1; y < hiY; y++ {
-							i, j := blk[x], blk[y]
-							if i > j {
-								i, j = j, i
-							}
-							if bs.coveredBefore(r, i, j) {
-								continue
-							}
+					blockPairs(bs.order[r][sp.lo:sp.hi], sp.big, bs.window, func(i, j uint32) {
+						if !bs.coveredBefore(r, i, j) {
 							cnt[r]++
 							sink.pair(i, j)
 						}
-					}
+					})
 				}
 			}
 		})

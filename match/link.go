@@ -346,19 +346,15 @@ func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, worke
 				ch := pairs.chunks[ci]
 				for k := range ch {
 					cp := &ch[k]
-					wt := sc.weightOf(cp, recs)
+					wt, out := judgePair(sc, recs, cp, thrW, uniq, ev)
 					bins[w].add(wt)
-					if wt >= thrW {
-						a, b := &recs[cp.i], &recs[cp.j]
-						c := sc.constraintKnown(cp.pat, a, b, ev.sole(cp.i, cp.j, a, b))
-						if c == ConstraintNameDOBOnly && uniq != nil && uniq[cp.i] && uniq[cp.j] && sc.onlyNameDOB(cp.pat) {
-							unique[w]++
-							c = ConstraintNone
-						}
-						if c != ConstraintNone && c != ConstraintNHS {
-							guarded[w]++
-							continue
-						}
+					switch out {
+					case Guarded:
+						guarded[w]++
+					case LinkedUnique:
+						unique[w]++
+						parts[w] = append(parts[w], edge{cp.i, cp.j, wt})
+					case Linked:
 						parts[w] = append(parts[w], edge{cp.i, cp.j, wt})
 					}
 				}
@@ -377,9 +373,7 @@ func scoreEdges(sc *Scorer, recs []Prepared, pairs pairList, thrW float64, worke
 	}
 	// Strongest first; ties by record index, so the order and everything
 	// after it are independent of the number of workers.
-	slices.SortFunc(edges, func(a, b edge) int {
-		return cmp.Or(cmp.Compare(b.w, a.w), cmp.Compare(a.i, b.i), cmp.Compare(a.j, b.j))
-	})
+	sortEdges(edges)
 	return edges, histogram(bins), nGuarded, nUnique
 }
 

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/carelens/carelens/internal/shareddata"
+	"github.com/carelens/carelens/match"
+	"github.com/carelens/carelens/match/matchio"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("CARELENS_DATA") == "" {
+		if abs, err := filepath.Abs(filepath.Join("..", "..", "..", "testdata")); err == nil {
+			if _, err := os.Stat(filepath.Join(abs, "linkage")); err == nil {
+				os.Setenv("CARELENS_DATA", abs)
+			}
+		}
+	}
+	flag.Parse()
+	beam.Init()
+	os.Exit(m.Run())
+}
+
+func parse(t *testing.T, args ...string) *cmdFlags {
+	t.Helper()
+	f := addFlags(flag.NewFlagSet("carelens-beam", flag.ContinueOnError))
+	require.NoError(t, f.fs.Parse(args))
+	return f
+}
+
+// TestClustersAsCarelensLink links FEBRL1 with carelens-beam on Prism and
+// asks for the clusters file carelens link writes with the same model.
+func TestClustersAsCarelensLink(t *testing.T) {
+	in := shareddata.Path(t, "linkage", "febrl", "dataset1.csv")
+	recs, err := matchio.ReadFile(in, matchio.Options{})
+	require.NoError(t, err)
+	trained, err := match.Link(t.Context(), recs, nil)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.json")
+	var mb bytes.Buffer
+	require.NoError(t, trained.Model.WriteJSON(&mb))
+	require.NoError(t, os.WriteFile(model, mb.Bytes(), 0o600))
+	want, err := match.Link(t.Context(), recs, &match.LinkOptions{Model: trained.Model})
+	require.NoError(t, err)
+	var wb bytes.Buffer
+	cw := csv.NewWriter(&wb)
+	cw.Write([]string{"source", "record_id", "cluster_id"})
+	for i := range recs {
+		cw.Write([]string{matchio.EscapeCSVField(recs[i].Source), matchio.EscapeCSVField(recs[i].ID), strconv.Itoa(want.Cluster[i] + 1)})
+	}
+	cw.Flush()
+
+	out := filepath.Join(dir, "clusters.csv")
+	require.NoError(t, run(t.Context(), parse(t, "--model", model, "--out", out, in)))
+	got, err := os.ReadFile(out)
+	require.NoError(t, err)
+	assert.Equal(t, wb.String(), string(got))
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.json")
+	var mb bytes.Buffer
+	require.NoError(t, match.DefaultModel(nil).WriteJSON(&mb))
+	require.NoError(t, os.WriteFile(model, mb.Bytes(), 0o600))
+	notModel := filepath.Join(dir, "notmodel.json")
+	require.NoError(t, os.WriteFile(notModel, []byte("{"), 0o600))
+	out := filepath.Join(dir, "out.csv")
+	tests := []struct {
+		name    string
+		args    []string
+		usage   bool   // a usage error
+		mention string // in the message
+	}{
+		{name: "no inputs", args: []string{"--model", model, "--out", out}, usage: true, mention: "no input files"},
+		{name: "no model", args: []string{"--out", out, "a.csv"}, usage: true, mention: "--model"},
+		{name: "no output", args: []string{"--model", model, "a.csv"}, usage: true, mention: "--out"},
+		{name: "threshold", args: []string{"--model", model, "--out", out, "--threshold", "1", "a.csv"}, usage: true, mention: "--threshold"},
+		{name: "source twice", args: []string{"--model", model, "--out", out, "x/a.csv", "y/a.csv"}, usage: true, mention: "source name a"},
+		{name: "bad source flag", args: []string{"--model", model, "--out", out, "--source", "a.csv"}, usage: true, mention: "NAME=FILE"},
+		{name: "model missing", args: []string{"--model", filepath.Join(dir, "none.json"), "--out", out, "a.csv"}, mention: "none.json"},
+		{name: "model unreadable", args: []string{"--model", notModel, "--out", out, "a.csv"}, mention: "notmodel.json"},
+		{name: "input missing", args: []string{"--model", model, "--out", out, filepath.Join(dir, "absent.csv")}, mention: "absent.csv"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := run(t.Context(), parse(t, tc.args...))
+			require.Error(t, err)
+			assert.Equal(t, tc.usage, errors.Is(err, errUsage))
+			assert.Contains(t, err.Error(), tc.mention)
+		})
+	}
+}
