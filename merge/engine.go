@@ -194,23 +194,21 @@ func (e *Engine) Sort(entries []Entry) {
 	copy(entries, sorted)
 }
 
-// interval returns the span of time an entry may mean, in Unix seconds: a
-// day-precision entry stands for its whole day, a year-precision one for
-// its year. An entry without a time has no interval (ok false).
-func interval(e *Entry) (start, end int64, ok bool) {
-	t := e.Time
-	s := t.Unix()
+// interval returns the span of time an entry may mean, in seconds after
+// its time: a day-precision entry stands for its whole day, a year-precision
+// one for its year. An entry without a time has no interval (ok false).
+func interval(e *Entry) (span int32, ok bool) {
 	switch e.Precision {
 	case PrecisionUnknown:
-		return 0, 0, false
+		return 0, false
 	case PrecisionYear:
-		return s, t.AddDate(1, 0, 0).Unix() - 1, true
+		return int32(e.Time.AddDate(1, 0, 0).Unix() - e.Time.Unix() - 1), true
 	case PrecisionMonth:
-		return s, t.AddDate(0, 1, 0).Unix() - 1, true
+		return int32(e.Time.AddDate(0, 1, 0).Unix() - e.Time.Unix() - 1), true
 	case PrecisionDay:
-		return s, s + 86399, true
+		return 86399, true
 	case PrecisionMinute:
-		return s, s + 59, true
+		return 59, true
 	}
-	return s, s, true
+	return 0, true
 }

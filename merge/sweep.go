@@ -12,16 +12,19 @@ import (
 type item struct {
 	key
 	e          *Entry
-	r          ref   // where the entry is in the input streams
-	start, end int64 // the interval the entry may mean (see interval)
-	timed      bool  // the entry has a time, and so an interval
+	mask       uint64 // sources numbered below 64 of its lineage
+	r          ref    // where the entry is in the input streams
+	span       int32  // the entry may mean any time from sec to sec+span (see interval)
+	concept    int32
+	next       int32 // the next member of its cluster, -1 at the end
 	cat        uint8
+	timed      bool // the entry has a time, and so an interval
 	wide       bool // its lineage has a source numbered 64 or more
 	conflicted bool // the entry carries an earlier merge's conflict id
-	concept    int32
-	mask       uint64 // sources numbered below 64 of its lineage
-	next       int32  // the next member of its cluster, -1 at the end
 }
+
+// end is the last second of the interval the item may mean.
+func (it *item) end() int64 { return it.sec + int64(it.span) }
 
 // cluster is one entry of the timeline being built: the items merged into it.
 type cluster struct {
@@ -32,8 +35,8 @@ type cluster struct {
 	// tag of the members with its source's priority.
 	key
 	// fresh: the entry is built anew (it merges several source entries or
-	// its one carries a conflict id); moved: its key is no longer its first
-	// member's. Kept here so that build reads neither items nor entries to
+	// its one carries a conflict id); moved: its key has changed from its
+	// first member's (see inOrder). Kept here so that build reads neither items nor entries to
 	// learn them: re-reading them, long evicted, took a heavy merge from
 	// 391k to 445k simulated L1 misses (cachegrind).
 	fresh, moved bool
@@ -61,8 +64,8 @@ type sweep struct {
 	codes    map[codeKey]int32 // concept tokens of unmapped codes
 	texts    map[string]int32  // and of folded texts and resource identities
 	parent   []int32           // union-find over the tokens
-	perm     []int32           // outputOrder's: the clusters in output order
-	moved    []int32           // and those not in the order they were opened
+	moved    []int32           // clusters whose key is no longer their first member's
+	nFresh   int               // clusters built anew (see cluster.fresh)
 	nTags    int               // tags and codes of the merged entries' members
 	nCodes   int
 	buf      []byte
@@ -75,7 +78,8 @@ func (e *Engine) getSweep() *sweep {
 	}
 	s.items, s.clusters, s.pairs, s.parent, s.srcNames = s.items[:0], s.clusters[:0], s.pairs[:0], s.parent[:0], s.srcNames[:0]
 	s.srcRank = s.srcRank[:0]
-	s.lastID, s.nTags, s.nCodes = -1, 0, 0
+	s.moved = s.moved[:0]
+	s.lastID, s.nFresh, s.nTags, s.nCodes = -1, 0, 0, 0
 	clear(s.srcIDs)
 	clear(s.codes)
 	clear(s.texts)
@@ -94,13 +98,7 @@ func (s *sweep) run(srcs [][]Entry) error {
 		}
 		base[si+1] = int32(len(s.items))
 	}
-	nRules := int32(len(s.eng.rules.molar))
-	for i := range s.items {
-		if c := s.items[i].concept; c < 0 {
-			s.items[i].concept = nRules + s.find(-1-c)
-		}
-	}
-	n := int(nRules) + len(s.parent)
+	n := len(s.eng.rules.molar) + len(s.parent) // concepts: the rules', then the tokens'
 	for i := range s.open {
 		s.open[i] = s.open[i][:0]
 	}
@@ -132,7 +130,7 @@ func (s *sweep) read(e *Entry, r ref) error {
 	}
 	it := item{key: key{sec: e.Time.Unix(), nsec: int32(e.Time.Nanosecond()), lead: &tags[0]},
 		e: e, r: r, cat: uint8(categoryIndex(e.Category)), conflicted: e.Conflict != 0, next: -1}
-	it.start, it.end, it.timed = interval(e)
+	it.span, it.timed = interval(e)
 	for i := range tags {
 		src := tags[i].Source
 		id := s.lastID
@@ -261,6 +259,9 @@ var folded = func() (t [256]byte) {
 // cluster of another source that disagrees.
 func (s *sweep) place(ii int32) {
 	a := &s.items[ii]
+	if a.concept < 0 { // a token: its class is the concept
+		a.concept = int32(len(s.eng.rules.molar)) + s.find(-1-a.concept)
+	}
 	win := s.eng.rules.window[a.cat]
 	list := s.open[a.concept]
 	best, bestGap, bestDist := int32(-1), int64(0), int64(0)
@@ -269,7 +270,7 @@ func (s *sweep) place(ii int32) {
 	for _, ci := range list {
 		cl := &s.clusters[ci]
 		anc := &s.items[cl.first]
-		if anc.timed && a.timed && anc.end+s.eng.rules.window[anc.cat] < a.start {
+		if anc.timed && a.timed && anc.end()+s.eng.rules.window[anc.cat] < a.sec {
 			continue // out of every later entry's reach: drop from the list
 		}
 		list[w] = ci
@@ -279,10 +280,11 @@ func (s *sweep) place(ii int32) {
 		}
 		var gap, dist int64
 		if anc.timed && a.timed {
-			if gap = max(a.start-anc.end, anc.start-a.end, 0); gap > win {
+			// Items are placed in timeline order: a starts no earlier than anc.
+			if gap = max(a.sec-anc.end(), 0); gap > win {
 				continue
 			}
-			dist = max(a.start-anc.start, anc.start-a.start)
+			dist = a.sec - anc.sec
 		}
 		if v := s.verdict(cl, a); !v.Same {
 			if v.Conflict != "" {
@@ -314,8 +316,16 @@ func (s *sweep) place(ii int32) {
 		if provenance.CompareTag(*a.lead, *cl.lead) < 0 {
 			cl.lead, cl.rank = a.lead, a.rank
 		}
-		cl.fresh, cl.moved = true, cl.key != s.items[cl.first].key
+		if !cl.fresh {
+			cl.fresh, s.nFresh = true, s.nFresh+1
+		}
+		if !cl.moved && cl.key != s.items[cl.first].key {
+			cl.moved, s.moved = true, append(s.moved, best)
+		}
 	} else {
+		if a.conflicted {
+			s.nFresh++
+		}
 		mine = int32(len(s.clusters))
 		s.clusters = append(s.clusters, cluster{first: ii, last: ii, rep: ii, group: -1, mask: a.mask, key: a.key, fresh: a.conflicted})
 		list = append(list, mine)

@@ -193,39 +193,45 @@ func (e *Engine) MergeSlices(srcs [][]Entry) (*Timeline, error) {
 
 // build turns the clusters into the timeline's entries and conflicts.
 func (s *sweep) build(t *Timeline) {
-	cls := s.clusters
-	perm := s.outputOrder()
 	reasons := s.groupConflicts()
-	// An entry is built anew when it merges several source entries or is in
+	// The entries built anew, and their lineages and codes, in three blocks:
+	// an entry is built anew when it merges several source entries or is in
 	// a conflict (or its source entry carries an earlier merge's conflict
-	// id); otherwise it is the source entry itself.
-	fresh := func(cl *cluster) bool { return cl.fresh || cl.group >= 0 }
-	nOwn := 0
-	for ci := range cls {
-		if fresh(&cls[ci]) {
-			nOwn++
-		}
-	}
-	// The entries built anew, and their lineages and codes, in three blocks.
-	own := make([]Entry, 0, nOwn)
+	// id); otherwise it is the source entry itself. At most two clusters
+	// per conflicting pair are in a conflict without being fresh.
+	own := make([]Entry, 0, s.nFresh+2*len(s.pairs))
 	tagArena, codeArena := make([]provenance.Tag, 0, s.nTags), make([]Code, 0, s.nCodes)
-	t.items = make([]*Entry, len(cls))
-	t.mstart = make([]int32, len(cls)+1)
+	t.items = make([]*Entry, 0, len(s.clusters))
+	t.mstart = make([]int32, 0, len(s.clusters)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
-	for i, ci := range perm {
-		cl := &cls[ci]
-		t.mstart[i] = int32(len(t.mrefs))
+	ids := map[int32]ConflictID{}
+	for ci := range s.inOrder {
+		cl := &s.clusters[ci]
+		i := len(t.items)
+		t.mstart = append(t.mstart, int32(len(t.mrefs)))
 		for j := cl.first; j >= 0; j = s.items[j].next {
 			t.mrefs = append(t.mrefs, s.items[j].r)
 		}
 		rep := s.items[cl.rep].e
-		if !fresh(cl) {
-			t.items[i] = rep // unchanged: the source's own entry
+		if !cl.fresh && cl.group < 0 {
+			t.items = append(t.items, rep) // unchanged: the source's own entry
 			continue
 		}
 		own = append(own, *rep)
 		out := &own[len(own)-1]
-		out.Conflict, t.items[i] = 0, out
+		t.items = append(t.items, out)
+		out.Conflict = 0
+		if g := cl.group; g >= 0 {
+			// Conflicts are numbered in timeline order of their first entry.
+			id, ok := ids[g]
+			if !ok {
+				id = ConflictID(len(t.Conflicts) + 1)
+				ids[g] = id
+				t.Conflicts = append(t.Conflicts, Conflict{ID: id, Reason: reasons[g]})
+			}
+			out.Conflict = id
+			t.Conflicts[id-1].Entries = append(t.Conflicts[id-1].Entries, i)
+		}
 		if cl.first == cl.last {
 			continue
 		}
@@ -251,56 +257,40 @@ func (s *sweep) build(t *Timeline) {
 		tagArena = tagArena[:t0+len(tags)]
 		out.Lineage = provenance.OfSorted(slices.Clip(tags))
 	}
-	t.mstart[len(cls)] = int32(len(t.mrefs))
+	t.mstart = append(t.mstart, int32(len(t.mrefs)))
 	t.sources = slices.Sorted(slices.Values(s.srcNames))
-	// Conflicts are numbered in timeline order of their first entry.
-	ids := map[int32]ConflictID{}
-	for i, ci := range perm {
-		g := cls[ci].group
-		if g < 0 {
-			continue
-		}
-		id, ok := ids[g]
-		if !ok {
-			id = ConflictID(len(t.Conflicts) + 1)
-			ids[g] = id
-			t.Conflicts = append(t.Conflicts, Conflict{ID: id, Reason: reasons[g]})
-		}
-		t.items[i].Conflict = id
-		t.Conflicts[id-1].Entries = append(t.Conflicts[id-1].Entries, i)
-	}
 }
 
-// outputOrder returns the clusters in output order: by key, then in the
-// order they were opened in. They were opened in timeline order of their
-// first member, so those that still have that member's key (most of them)
-// are in order already; only the others are sorted, then merged in from
-// the back. On the heavy patient of BenchmarkMergeSizes 1,767 of 16,157
-// clusters are sorted, and ordering them takes 2.1M instructions per
-// merge where sorting all of them took 7.5M (cachegrind).
-func (s *sweep) outputOrder() []int32 {
-	cls := s.clusters
-	perm, moved := slices.Grow(s.perm[:0], len(cls)), s.moved[:0]
-	for ci := range cls {
-		if !cls[ci].moved {
-			perm = append(perm, int32(ci))
-		} else {
-			moved = append(moved, int32(ci))
-		}
-	}
+// inOrder yields the clusters in output order: by key, then in the order
+// they were opened in. They were opened in timeline order of their first
+// member, so those that still have that member's key (most of them) are in
+// order already; only the others (s.moved) are sorted, and merged in as
+// the rest are read in one pass. On the heavy patient of
+// BenchmarkMergeSizes 1,767 of 16,157 clusters are sorted, and ordering
+// them takes 2.1M instructions per merge where sorting all of them took
+// 7.5M (cachegrind).
+func (s *sweep) inOrder(yield func(int32) bool) {
+	cls, moved := s.clusters, s.moved
 	before := func(a, b int32) int { return cmp.Or(order(&cls[a].key, &cls[b].key), cmp.Compare(a, b)) }
 	slices.SortFunc(moved, before)
-	i, j := len(perm)-1, len(moved)-1
-	perm = perm[:len(cls)]
-	for k := len(perm) - 1; j >= 0; k-- {
-		if i >= 0 && before(perm[i], moved[j]) > 0 {
-			perm[k], i = perm[i], i-1
-		} else {
-			perm[k], j = moved[j], j-1
+	for ci := range int32(len(cls)) {
+		if cls[ci].moved {
+			continue
+		}
+		for ; len(moved) > 0 && before(moved[0], ci) < 0; moved = moved[1:] {
+			if !yield(moved[0]) {
+				return
+			}
+		}
+		if !yield(ci) {
+			return
 		}
 	}
-	s.perm, s.moved = perm, moved
-	return perm
+	for _, ci := range moved {
+		if !yield(ci) {
+			return
+		}
+	}
 }
 
 // groupConflicts groups the clusters of disagreeing pairs (union-find over
