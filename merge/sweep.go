@@ -66,8 +66,6 @@ type sweep struct {
 	parent   []int32           // union-find over the tokens
 	moved    []int32           // clusters whose key is no longer their first member's
 	nFresh   int               // clusters built anew (see cluster.fresh)
-	nTags    int               // tags and codes of the merged entries' members
-	nCodes   int
 	buf      []byte
 }
 
@@ -77,9 +75,7 @@ func (e *Engine) getSweep() *sweep {
 		s = &sweep{eng: e, srcIDs: map[string]int32{}, codes: map[codeKey]int32{}, texts: map[string]int32{}}
 	}
 	s.items, s.clusters, s.pairs, s.parent, s.srcNames = s.items[:0], s.clusters[:0], s.pairs[:0], s.parent[:0], s.srcNames[:0]
-	s.srcRank = s.srcRank[:0]
-	s.moved = s.moved[:0]
-	s.lastID, s.nFresh, s.nTags, s.nCodes = -1, 0, 0, 0
+	s.srcRank, s.moved, s.lastID, s.nFresh = s.srcRank[:0], s.moved[:0], -1, 0
 	clear(s.srcIDs)
 	clear(s.codes)
 	clear(s.texts)
@@ -300,13 +296,6 @@ func (s *sweep) place(ii int32) {
 	mine := best
 	if best >= 0 {
 		cl := &s.clusters[best]
-		// The members' tags and codes, for build to size its blocks; the
-		// entries were just read by verdict.
-		if cl.first == cl.last {
-			first := s.items[cl.first].e
-			s.nTags, s.nCodes = s.nTags+first.Lineage.Len(), s.nCodes+len(first.Codes)
-		}
-		s.nTags, s.nCodes = s.nTags+a.e.Lineage.Len(), s.nCodes+len(a.e.Codes)
 		s.items[cl.last].next = ii
 		cl.last = ii
 		cl.mask |= a.mask

@@ -200,7 +200,10 @@ func (s *sweep) build(t *Timeline) {
 	// id); otherwise it is the source entry itself. At most two clusters
 	// per conflicting pair are in a conflict without being fresh.
 	own := make([]Entry, 0, s.nFresh+2*len(s.pairs))
-	tagArena, codeArena := make([]provenance.Tag, 0, s.nTags), make([]Code, 0, s.nCodes)
+	// A merged entry of m members (of one tag and code each, as a rule)
+	// has m tags and at most m codes; m-1 of them joined it.
+	joined := 2 * (len(s.items) - len(s.clusters))
+	tagArena, codeArena := make([]provenance.Tag, 0, joined), make([]Code, 0, joined)
 	t.items = make([]*Entry, 0, len(s.clusters))
 	t.mstart = make([]int32, 0, len(s.clusters)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
