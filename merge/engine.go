@@ -179,12 +179,7 @@ func (e *Engine) Sort(entries []Entry) {
 	for i := range entries {
 		keys[i] = sk{keyOf(&entries[i], e.o.Priority), i}
 	}
-	slices.SortFunc(keys, func(a, b sk) int {
-		if c := order(&a.k, &b.k); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.i, b.i)
-	})
+	slices.SortFunc(keys, func(a, b sk) int { return cmp.Or(order(&a.k, &b.k), cmp.Compare(a.i, b.i)) })
 	sorted := make([]Entry, len(entries))
 	nc, nt := 0, 0
 	for j, k := range keys {

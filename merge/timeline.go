@@ -68,15 +68,7 @@ func (t *Timeline) At(i int) *Entry { return t.items[i] }
 
 // All returns the positions and entries of the timeline in order. The
 // entries must not be modified (see [Timeline.At]).
-func (t *Timeline) All() iter.Seq2[int, *Entry] {
-	return func(yield func(int, *Entry) bool) {
-		for i, e := range t.items {
-			if !yield(i, e) {
-				return
-			}
-		}
-	}
-}
+func (t *Timeline) All() iter.Seq2[int, *Entry] { return slices.All(t.items) }
 
 // Entries returns a copy of the timeline's entries, in order. The copies
 // share their lineages, codes and values with the timeline.
