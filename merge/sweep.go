@@ -60,25 +60,23 @@ type sweep struct {
 	lastSrc  string // the source looked up last, and its number
 	lastID   int32
 	srcNames []string
-	srcRank  []int32           // source number → its priority
-	codes    map[codeKey]int32 // concept tokens of unmapped codes
-	texts    map[string]int32  // and of folded texts and resource identities
-	parent   []int32           // union-find over the tokens
-	moved    []int32           // clusters whose key is no longer their first member's
-	nFresh   int               // clusters built anew (see cluster.fresh)
+	srcRank  []int32          // source number → its priority
+	tokens   map[string]int32 // concept tokens of unmapped codes, folded texts and resource identities
+	parent   []int32          // union-find over the tokens
+	moved    []int32          // clusters whose key is no longer their first member's
+	nFresh   int              // clusters built anew (see cluster.fresh)
 	buf      []byte
 }
 
 func (e *Engine) getSweep() *sweep {
 	s, _ := e.scratch.Get().(*sweep)
 	if s == nil {
-		s = &sweep{eng: e, srcIDs: map[string]int32{}, codes: map[codeKey]int32{}, texts: map[string]int32{}}
+		s = &sweep{eng: e, srcIDs: map[string]int32{}, tokens: map[string]int32{}}
 	}
 	s.items, s.clusters, s.pairs, s.parent, s.srcNames = s.items[:0], s.clusters[:0], s.pairs[:0], s.parent[:0], s.srcNames[:0]
 	s.srcRank, s.moved, s.lastID, s.nFresh = s.srcRank[:0], s.moved[:0], -1, 0
 	clear(s.srcIDs)
-	clear(s.codes)
-	clear(s.texts)
+	clear(s.tokens)
 	return s
 }
 
@@ -176,12 +174,8 @@ func (s *sweep) concept(e *Entry, timed bool) int32 {
 	}
 	first := int32(-1)
 	for _, cd := range e.Codes {
-		k := codeKey{cd.System, cd.Code}
-		t, ok := s.codes[k]
-		if !ok {
-			t = s.newToken()
-			s.codes[k] = t
-		}
+		s.buf = append(append(append(s.buf[:0], 2), cd.System...), 0)
+		t := s.token(append(s.buf, cd.Code...))
 		if first < 0 {
 			first = t
 		} else if a, b := s.find(first), s.find(t); a != b {
@@ -192,10 +186,10 @@ func (s *sweep) concept(e *Entry, timed bool) int32 {
 }
 
 func (s *sweep) token(k []byte) int32 {
-	t, ok := s.texts[string(k)]
+	t, ok := s.tokens[string(k)]
 	if !ok {
 		t = s.newToken()
-		s.texts[string(k)] = t
+		s.tokens[string(k)] = t
 	}
 	s.buf = k
 	return t
