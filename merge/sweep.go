@@ -23,6 +23,9 @@ type item struct {
 	conflicted bool // the entry carries an earlier merge's conflict id
 }
 
+// wide is the held mask of a stream with a source numbered 64 or more.
+const wide = ^uint64(0)
+
 // end is the last second of the interval the item may mean.
 func (it *item) end() int64 { return it.sec + int64(it.span) }
 
@@ -60,6 +63,7 @@ type sweep struct {
 	lastSrc  string // the source looked up last, and its number
 	lastID   int32
 	srcNames []string
+	held     []uint64         // stream → the sources numbered below 64 of its entries, all bits if it has others
 	srcRank  []int32          // source number → its priority
 	tokens   map[string]int32 // concept tokens of unmapped codes, folded texts and resource identities
 	parent   []int32          // union-find over the tokens
@@ -74,7 +78,7 @@ func (e *Engine) getSweep() *sweep {
 		s = &sweep{eng: e, srcIDs: map[string]int32{}, tokens: map[string]int32{}}
 	}
 	s.items, s.clusters, s.pairs, s.parent, s.srcNames = s.items[:0], s.clusters[:0], s.pairs[:0], s.parent[:0], s.srcNames[:0]
-	s.srcRank, s.moved, s.lastID, s.nFresh = s.srcRank[:0], s.moved[:0], -1, 0
+	s.srcRank, s.moved, s.held, s.lastID, s.nFresh = s.srcRank[:0], s.moved[:0], s.held[:0], -1, 0
 	clear(s.srcIDs)
 	clear(s.tokens)
 	return s
@@ -84,6 +88,7 @@ func (e *Engine) getSweep() *sweep {
 // (the k-way merge of the streams) into a cluster.
 func (s *sweep) run(srcs [][]Entry) error {
 	base := make([]int32, len(srcs)+1)
+	s.held = append(s.held, make([]uint64, len(srcs))...)
 	for si, src := range srcs {
 		for i := range src {
 			if err := s.read(&src[i], ref{int32(si), int32(i)}); err != nil {
@@ -149,6 +154,9 @@ func (s *sweep) read(e *Entry, r ref) error {
 	}
 	it.concept = s.concept(e, it.timed)
 	s.items = append(s.items, it)
+	if s.held[r.s] |= it.mask; it.wide {
+		s.held[r.s] = wide
+	}
 	return nil
 }
 

@@ -51,12 +51,13 @@ type Timeline struct {
 	// Conflicts are the groups of disagreeing entries; Conflicts[i].ID is i+1.
 	Conflicts []Conflict
 
-	items   []*Entry  // the entries in timeline order: source entries or built ones
-	srcs    [][]Entry // the streams merged, retained
-	eng     *Engine
-	mstart  []int32 // entry i's members are mrefs[mstart[i]:mstart[i+1]]
-	mrefs   []ref
-	sources []string
+	items  []*Entry  // the entries in timeline order: source entries or built ones
+	srcs   [][]Entry // the streams merged, retained
+	eng    *Engine
+	mstart []int32 // entry i's members are mrefs[mstart[i]:mstart[i+1]]
+	mrefs  []ref
+	names  []string // source number → id
+	held   []uint64 // stream → its sources by number, or wide
 }
 
 // Len returns the number of merged entries.
@@ -93,7 +94,7 @@ func (t *Timeline) Members(i int) iter.Seq[Entry] {
 }
 
 // Sources returns the ids of the sources behind the timeline, sorted.
-func (t *Timeline) Sources() []string { return slices.Clone(t.sources) }
+func (t *Timeline) Sources() []string { return slices.Sorted(slices.Values(t.names)) }
 
 // Conflict returns the conflict with the given id.
 func (t *Timeline) Conflict(id ConflictID) (Conflict, bool) {
@@ -110,13 +111,24 @@ func (t *Timeline) Conflict(id ConflictID) (Conflict, bool) {
 // conflict. The result equals merging the kept sources' entries afresh, with
 // the engine the timeline was merged with.
 func (t *Timeline) Filter(keep func(source string) bool) (*Timeline, error) {
+	var keptIDs uint64 // the sources numbered below 64 that keep accepts
+	for id, src := range t.names[:min(len(t.names), 64)] {
+		if keep(src) {
+			keptIDs |= 1 << id
+		}
+	}
 	var srcs [][]Entry
-	for _, s := range t.srcs {
-		changed, kept := false, false
-		for i := range s {
-			for _, tg := range s[i].Lineage.Tags() {
-				k := keep(tg.Source)
-				kept, changed = kept || k, changed || !k
+	for si, s := range t.srcs {
+		// A stream's sources are known by number, so its entries are read
+		// only to be filtered, unless it has a source numbered 64 or more.
+		changed, kept := t.held[si]&^keptIDs != 0, t.held[si]&keptIDs != 0
+		if t.held[si] == wide {
+			changed, kept = false, false
+			for i := range s {
+				for _, tg := range s[i].Lineage.Tags() {
+					k := keep(tg.Source)
+					kept, changed = kept || k, changed || !k
+				}
 			}
 		}
 		switch {
@@ -253,7 +265,7 @@ func (s *sweep) build(t *Timeline) {
 		out.Lineage = provenance.OfSorted(slices.Clip(tags))
 	}
 	t.mstart = append(t.mstart, int32(len(t.mrefs)))
-	t.sources = slices.Sorted(slices.Values(s.srcNames))
+	t.names, t.held = slices.Clone(s.srcNames), slices.Clone(s.held)
 }
 
 // inOrder yields the clusters in output order: by key, then in the order
