@@ -205,9 +205,9 @@ func (s *sweep) build(t *Timeline) {
 	// per conflicting pair are in a conflict without being fresh.
 	own := make([]Entry, 0, s.nFresh+2*len(s.pairs))
 	// A merged entry of m members (of one tag and code each, as a rule)
-	// has m tags and at most m codes; m-1 of them joined it.
-	joined := 2 * (len(s.items) - len(s.clusters))
-	tagArena, codeArena := make([]provenance.Tag, 0, joined), make([]Code, 0, joined)
+	// has m tags and at most m codes: m-1 joined it, and it is fresh.
+	n := len(s.items) - len(s.clusters) + s.nFresh
+	tagArena, codeArena := make([]provenance.Tag, 0, n), make([]Code, 0, n)
 	t.items = make([]*Entry, 0, len(s.clusters))
 	t.mstart = make([]int32, 0, len(s.clusters)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
