@@ -274,7 +274,7 @@ func (s *sweep) build(t *Timeline) {
 // order already; only the others (s.moved) are sorted, and merged in as
 // the rest are read in one pass. On the heavy patient of
 // BenchmarkMergeSizes 1,767 of 16,157 clusters are sorted, and ordering
-// them takes 2.1M instructions per merge where sorting all of them took
+// them takes 1.5M instructions per merge where sorting all of them took
 // 7.5M (cachegrind).
 func (s *sweep) inOrder(yield func(int32) bool) {
 	cls, moved := s.clusters, s.moved
