@@ -27,24 +27,34 @@ func kmergeSeq[T any](next []func() (T, bool), cmp func(a, b T) int, yield func(
 // when the streams are.
 func (e *Engine) Interleave(srcs []iter.Seq[Entry]) iter.Seq2[Entry, error] {
 	// keyed is a pulled entry with its order key, computed once per entry
-	// rather than per comparison (the key's lead tag is in the entry's
-	// lineage, not in the copy).
+	// rather than per comparison.
 	type keyed struct {
 		key
-		e Entry
+		e *Entry
 	}
 	return func(yield func(Entry, error) bool) {
 		next := make([]func() (keyed, bool), len(srcs))
 		for s, seq := range srcs {
 			nx, stop := iter.Pull(seq)
 			defer stop()
+			// kmerge.Merge holds two items of a stream at most (its head
+			// and the one before it), so two slots keep every pulled entry
+			// in place while the merge reads it.
+			var slots [2]Entry
+			k := 0
 			next[s] = func() (keyed, bool) {
 				x, ok := nx()
-				return keyed{keyOf(&x, e.o.Priority), x}, ok
+				if !ok {
+					return keyed{}, false
+				}
+				k ^= 1
+				slots[k] = x
+				p := &slots[k]
+				return keyed{keyOf(p, e.o.Priority), p}, true
 			}
 		}
 		cmp := func(a, b keyed) int { return order(&a.key, &b.key) }
-		if err := kmergeSeq(next, cmp, func(x keyed) bool { return yield(x.e, nil) }); err != nil {
+		if err := kmergeSeq(next, cmp, func(x keyed) bool { return yield(*x.e, nil) }); err != nil {
 			yield(Entry{}, err)
 		}
 	}
