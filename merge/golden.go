@@ -144,6 +144,7 @@ type candidate struct {
 // the best record holding it. The result is deterministic: remaining ties go
 // to the smaller normalised value.
 func Survive(recs []Demographic, o *Options) Golden {
+	o = cmp.Or(o, &Options{})
 	var g Golden
 	g.Name = pick(recs, o, FieldName, func(d *Demographic) (Name, string, int) {
 		n := d.Name
@@ -215,17 +216,15 @@ func Survive(recs []Demographic, o *Options) Golden {
 	return g
 }
 
-// pick applies the survivorship rule of field f. get returns a record's
-// value, its normalised key ("" for none) and its completeness.
+// pick applies the survivorship rule of field f (o is not nil). get returns
+// a record's value, its normalised key ("" for none) and its completeness.
 func pick[T any](recs []Demographic, o *Options, f Field, get func(*Demographic) (T, string, int)) provenance.Tagged[T] {
-	rule := DefaultSurvivorship(f)
-	if o != nil {
-		if r, ok := o.Survivorship[f]; ok {
-			rule = r
-		}
+	rule, ok := o.Survivorship[f]
+	if !ok {
+		rule = DefaultSurvivorship(f)
 	}
 	trust := rule.Trust
-	if trust == nil && o != nil {
+	if trust == nil {
 		trust = o.Priority
 	}
 	var cands []candidate

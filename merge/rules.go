@@ -182,9 +182,6 @@ func (c *compiled) lookup(system, code string) (int32, bool) {
 	return 0, false
 }
 
-// codeKey is a coding by system and code.
-type codeKey struct{ system, code string }
-
 type unitInfo struct {
 	dim    string
 	factor float64

@@ -51,12 +51,13 @@ type Timeline struct {
 	// Conflicts are the groups of disagreeing entries; Conflicts[i].ID is i+1.
 	Conflicts []Conflict
 
-	items   []*Entry  // the entries in timeline order: source entries or built ones
-	srcs    [][]Entry // the streams merged, retained
-	eng     *Engine
-	mstart  []int32 // entry i's members are mrefs[mstart[i]:mstart[i+1]]
-	mrefs   []ref
-	sources []string
+	items  []*Entry  // the entries in timeline order: source entries or built ones
+	srcs   [][]Entry // the streams merged, retained
+	eng    *Engine
+	mstart []int32 // entry i's members are mrefs[mstart[i]:mstart[i+1]]
+	mrefs  []ref
+	names  []string // source number → id
+	held   []uint64 // stream → its sources by number, or wide
 }
 
 // Len returns the number of merged entries.
@@ -68,15 +69,7 @@ func (t *Timeline) At(i int) *Entry { return t.items[i] }
 
 // All returns the positions and entries of the timeline in order. The
 // entries must not be modified (see [Timeline.At]).
-func (t *Timeline) All() iter.Seq2[int, *Entry] {
-	return func(yield func(int, *Entry) bool) {
-		for i, e := range t.items {
-			if !yield(i, e) {
-				return
-			}
-		}
-	}
-}
+func (t *Timeline) All() iter.Seq2[int, *Entry] { return slices.All(t.items) }
 
 // Entries returns a copy of the timeline's entries, in order. The copies
 // share their lineages, codes and values with the timeline.
@@ -101,7 +94,7 @@ func (t *Timeline) Members(i int) iter.Seq[Entry] {
 }
 
 // Sources returns the ids of the sources behind the timeline, sorted.
-func (t *Timeline) Sources() []string { return slices.Clone(t.sources) }
+func (t *Timeline) Sources() []string { return slices.Sorted(slices.Values(t.names)) }
 
 // Conflict returns the conflict with the given id.
 func (t *Timeline) Conflict(id ConflictID) (Conflict, bool) {
@@ -118,13 +111,24 @@ func (t *Timeline) Conflict(id ConflictID) (Conflict, bool) {
 // conflict. The result equals merging the kept sources' entries afresh, with
 // the engine the timeline was merged with.
 func (t *Timeline) Filter(keep func(source string) bool) (*Timeline, error) {
+	var keptIDs uint64 // the sources numbered below 64 that keep accepts
+	for id, src := range t.names[:min(len(t.names), 64)] {
+		if keep(src) {
+			keptIDs |= 1 << id
+		}
+	}
 	var srcs [][]Entry
-	for _, s := range t.srcs {
-		changed, kept := false, false
-		for i := range s {
-			for _, tg := range s[i].Lineage.Tags() {
-				k := keep(tg.Source)
-				kept, changed = kept || k, changed || !k
+	for si, s := range t.srcs {
+		// A stream's sources are known by number, so its entries are read
+		// only to be filtered, unless it has a source numbered 64 or more.
+		changed, kept := t.held[si]&^keptIDs != 0, t.held[si]&keptIDs != 0
+		if t.held[si] == wide {
+			changed, kept = false, false
+			for i := range s {
+				for _, tg := range s[i].Lineage.Tags() {
+					k := keep(tg.Source)
+					kept, changed = kept || k, changed || !k
+				}
 			}
 		}
 		switch {
@@ -193,39 +197,48 @@ func (e *Engine) MergeSlices(srcs [][]Entry) (*Timeline, error) {
 
 // build turns the clusters into the timeline's entries and conflicts.
 func (s *sweep) build(t *Timeline) {
-	cls := s.clusters
-	perm := s.outputOrder()
 	reasons := s.groupConflicts()
-	// An entry is built anew when it merges several source entries or is in
+	// The entries built anew, and their lineages and codes, in three blocks:
+	// an entry is built anew when it merges several source entries or is in
 	// a conflict (or its source entry carries an earlier merge's conflict
-	// id); otherwise it is the source entry itself.
-	fresh := func(cl *cluster) bool { return cl.fresh || cl.group >= 0 }
-	nOwn := 0
-	for ci := range cls {
-		if fresh(&cls[ci]) {
-			nOwn++
-		}
-	}
-	// The entries built anew, and their lineages and codes, in three blocks.
-	own := make([]Entry, 0, nOwn)
-	tagArena, codeArena := make([]provenance.Tag, 0, s.nTags), make([]Code, 0, s.nCodes)
-	t.items = make([]*Entry, len(cls))
-	t.mstart = make([]int32, len(cls)+1)
+	// id); otherwise it is the source entry itself. At most two clusters
+	// per conflicting pair are in a conflict without being fresh.
+	own := make([]Entry, 0, s.nFresh+2*len(s.pairs))
+	// A merged entry of m members (of one tag and code each, as a rule)
+	// has m tags and at most m codes: m-1 joined it, and it is fresh.
+	n := len(s.items) - len(s.clusters) + s.nFresh
+	tagArena, codeArena := make([]provenance.Tag, 0, n), make([]Code, 0, n)
+	t.items = make([]*Entry, 0, len(s.clusters))
+	t.mstart = make([]int32, 0, len(s.clusters)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
-	for i, ci := range perm {
-		cl := &cls[ci]
-		t.mstart[i] = int32(len(t.mrefs))
+	ids := map[int32]ConflictID{}
+	for ci := range s.inOrder {
+		cl := &s.clusters[ci]
+		i := len(t.items)
+		t.mstart = append(t.mstart, int32(len(t.mrefs)))
 		for j := cl.first; j >= 0; j = s.items[j].next {
 			t.mrefs = append(t.mrefs, s.items[j].r)
 		}
 		rep := s.items[cl.rep].e
-		if !fresh(cl) {
-			t.items[i] = rep // unchanged: the source's own entry
+		if !cl.fresh && cl.group < 0 {
+			t.items = append(t.items, rep) // unchanged: the source's own entry
 			continue
 		}
 		own = append(own, *rep)
 		out := &own[len(own)-1]
-		out.Conflict, t.items[i] = 0, out
+		t.items = append(t.items, out)
+		out.Conflict = 0
+		if g := cl.group; g >= 0 {
+			// Conflicts are numbered in timeline order of their first entry.
+			id, ok := ids[g]
+			if !ok {
+				id = ConflictID(len(t.Conflicts) + 1)
+				ids[g] = id
+				t.Conflicts = append(t.Conflicts, Conflict{ID: id, Reason: reasons[g]})
+			}
+			out.Conflict = id
+			t.Conflicts[id-1].Entries = append(t.Conflicts[id-1].Entries, i)
+		}
 		if cl.first == cl.last {
 			continue
 		}
@@ -251,56 +264,40 @@ func (s *sweep) build(t *Timeline) {
 		tagArena = tagArena[:t0+len(tags)]
 		out.Lineage = provenance.OfSorted(slices.Clip(tags))
 	}
-	t.mstart[len(cls)] = int32(len(t.mrefs))
-	t.sources = slices.Sorted(slices.Values(s.srcNames))
-	// Conflicts are numbered in timeline order of their first entry.
-	ids := map[int32]ConflictID{}
-	for i, ci := range perm {
-		g := cls[ci].group
-		if g < 0 {
-			continue
-		}
-		id, ok := ids[g]
-		if !ok {
-			id = ConflictID(len(t.Conflicts) + 1)
-			ids[g] = id
-			t.Conflicts = append(t.Conflicts, Conflict{ID: id, Reason: reasons[g]})
-		}
-		t.items[i].Conflict = id
-		t.Conflicts[id-1].Entries = append(t.Conflicts[id-1].Entries, i)
-	}
+	t.mstart = append(t.mstart, int32(len(t.mrefs)))
+	t.names, t.held = slices.Clone(s.srcNames), slices.Clone(s.held)
 }
 
-// outputOrder returns the clusters in output order: by key, then in the
-// order they were opened in. They were opened in timeline order of their
-// first member, so those that still have that member's key (most of them)
-// are in order already; only the others are sorted, then merged in from
-// the back. On the heavy patient of BenchmarkMergeSizes 1,767 of 16,157
-// clusters are sorted, and ordering them takes 2.1M instructions per
-// merge where sorting all of them took 7.5M (cachegrind).
-func (s *sweep) outputOrder() []int32 {
-	cls := s.clusters
-	perm, moved := slices.Grow(s.perm[:0], len(cls)), s.moved[:0]
-	for ci := range cls {
-		if !cls[ci].moved {
-			perm = append(perm, int32(ci))
-		} else {
-			moved = append(moved, int32(ci))
-		}
-	}
+// inOrder yields the clusters in output order: by key, then in the order
+// they were opened in. They were opened in timeline order of their first
+// member, so those that still have that member's key (most of them) are in
+// order already; only the others (s.moved) are sorted, and merged in as
+// the rest are read in one pass. On the heavy patient of
+// BenchmarkMergeSizes 1,767 of 16,157 clusters are sorted, and ordering
+// them takes 1.5M instructions per merge where sorting all of them took
+// 7.5M (cachegrind).
+func (s *sweep) inOrder(yield func(int32) bool) {
+	cls, moved := s.clusters, s.moved
 	before := func(a, b int32) int { return cmp.Or(order(&cls[a].key, &cls[b].key), cmp.Compare(a, b)) }
 	slices.SortFunc(moved, before)
-	i, j := len(perm)-1, len(moved)-1
-	perm = perm[:len(cls)]
-	for k := len(perm) - 1; j >= 0; k-- {
-		if i >= 0 && before(perm[i], moved[j]) > 0 {
-			perm[k], i = perm[i], i-1
-		} else {
-			perm[k], j = moved[j], j-1
+	for ci := range int32(len(cls)) {
+		if cls[ci].moved {
+			continue
+		}
+		for ; len(moved) > 0 && before(moved[0], ci) < 0; moved = moved[1:] {
+			if !yield(moved[0]) {
+				return
+			}
+		}
+		if !yield(ci) {
+			return
 		}
 	}
-	s.perm, s.moved = perm, moved
-	return perm
+	for _, ci := range moved {
+		if !yield(ci) {
+			return
+		}
+	}
 }
 
 // groupConflicts groups the clusters of disagreeing pairs (union-find over

@@ -295,6 +295,32 @@ func TestMergeManySources(t *testing.T) {
 	}
 }
 
+func TestFilterManySources(t *testing.T) {
+	// Streams of sources numbered 64 or more are filtered by reading their
+	// tags; the result still equals merging the kept streams afresh.
+	var srcs [][]Entry
+	for s := range 70 {
+		id := fmt.Sprintf("src%02d", s)
+		srcs = append(srcs, []Entry{ent(id, "1", CategoryResult, t0.Add(time.Duration(s%3)*time.Hour), PrecisionMinute, hb(loinc), val(135, "g/L"))})
+	}
+	tl, err := mergeSlices(srcs, &Options{Rules: testRules()})
+	require.NoError(t, err)
+	for _, drop := range []string{"src03", "src66", "src99"} {
+		got, err := tl.Without(drop)
+		require.NoError(t, err)
+		var kept [][]Entry
+		for _, s := range srcs {
+			if s[0].Lineage.Tags()[0].Source != drop {
+				kept = append(kept, s)
+			}
+		}
+		want, err := mergeSlices(kept, &Options{Rules: testRules()})
+		require.NoError(t, err)
+		assert.Equal(t, want.Entries(), got.Entries(), "without %s", drop)
+		assert.Equal(t, want.Sources(), got.Sources(), "without %s", drop)
+	}
+}
+
 func TestFilterMultiSourceInput(t *testing.T) {
 	// An input entry may already carry several sources (a re-fed merged
 	// entry); dropping one of them keeps the entry under the others and

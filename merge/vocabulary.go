@@ -1,6 +1,9 @@
 package merge
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // Vocabulary answers questions about entries from compiled [Rules]: which
 // concept an entry's codes name, and what a quantity is in another unit. It
@@ -12,10 +15,7 @@ type Vocabulary struct{ c *compiled }
 
 // NewVocabulary compiles rs (nil means the zero Rules).
 func NewVocabulary(rs *Rules) (*Vocabulary, error) {
-	if rs == nil {
-		rs = &Rules{}
-	}
-	c, err := compileRules(rs)
+	c, err := compileRules(cmp.Or(rs, &Rules{}))
 	if err != nil {
 		return nil, err
 	}
