@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carelens/carelens/internal/cliinput"
 	"github.com/carelens/carelens/mpi"
 
 	"github.com/carelens/carelens/match"
@@ -139,7 +140,7 @@ var afterTraining func()
 // indexLoad adds the records of the input files, record by record.
 func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, f := newIndexFlagSet("load", stderr)
-	in := addInputFlags(fs)
+	in := cliinput.Add(fs)
 	modelPath := fs.String("model", "", "score with the model in FILE (default: the index's model; for a new index, one trained on the input)")
 	builtin := fs.Bool("builtin-scorer", false, "for a new index, use the built-in fixed-weight scorer instead of training a model on the input")
 	batch := fs.Int("batch", 0, fmt.Sprintf("records committed per transaction (default %d)", mpi.DefaultLoadBatch))
@@ -153,12 +154,12 @@ func indexLoad(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%w: index load needs at least one input file", errUsage)
 	}
 	start := time.Now()
-	recs, err := in.read(fs.Args(), stderr)
+	recs, err := readInputs(in, stderr)
 	if err != nil {
 		return err
 	}
 	read := time.Since(start)
-	prep, err := in.prepareOptions()
+	prep, err := in.PrepareOptions()
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,8 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/carelens/carelens/fhirutil"
+	"github.com/carelens/carelens/internal/cliinput"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/matchio"
 	"github.com/carelens/carelens/match/report"
@@ -30,195 +29,6 @@ func init() {
 
 const linkSynopsis = "[--out FILE] [--source NAME=FILE]... [--id [SOURCE:]COLUMN]... [--map [SOURCE:]FIELD=COLUMN[+COLUMN...]]... [--delimiter D] [--encoding E] [--date-order [SOURCE=]dmy|mdy|ymd]... [--model FILE] [--save-model FILE] [--threshold P] [--pairs FILE] [--skip-bad] [--explain ID1,ID2]... [--report -|FILE.html] [--no-twin-guard] [--link-unique-name-dob] [--birth-dates FROM..TO] INPUT..."
 
-// inputFlags are the flags link, train and index load share for reading
-// and preparing input files.
-type inputFlags struct {
-	fs         *flag.FlagSet
-	ids        multiFlag
-	maps       multiFlag
-	sources    multiFlag
-	delimiter  *string
-	encoding   *string
-	skipBad    *bool
-	birthDates *string
-	dateOrders multiFlag
-}
-
-func addInputFlags(fs *flag.FlagSet) *inputFlags {
-	f := &inputFlags{fs: fs}
-	fs.Var(&f.sources, "source", "read FILE as the source NAME, NAME=FILE (default: each input's source is its file name without extension); repeatable")
-	fs.Var(&f.ids, "id", "column holding the record id, [SOURCE:]COLUMN; with SOURCE: for that source only; repeatable (default: automatic)")
-	fs.Var(&f.maps, "map", "map a field to columns, [SOURCE:]FIELD=COLUMN[+COLUMN...]; with SOURCE: for that source only,\n"+
-		"otherwise for every source without its own; repeatable. FIELD is one of\n"+mapFieldsHelp())
-	f.delimiter = fs.String("delimiter", "auto", "CSV field separator: auto (sniffed from the header line), comma, semicolon, tab or pipe")
-	f.encoding = fs.String("encoding", "auto", "CSV character encoding: auto (UTF-8, or Latin-1 when not valid UTF-8, reported), utf-8 or latin-1")
-	f.skipBad = fs.Bool("skip-bad", false, "report bad rows on stderr and skip them instead of failing (rows and the lines they took are counted)")
-	f.birthDates = fs.String("birth-dates", "", "plausible birth dates, FROM..TO (YYYY or YYYY-MM-DD, either may be empty);\n"+
-		"dates outside are treated as missing and counted (default 1880..today; a historical file sets e.g. 1500..)")
-	fs.Var(&f.dateOrders, "date-order", "how sources write dates: dmy (01/02/2003 is 1 February), mdy (2 January) or ymd (year first;\n"+
-		"a year-last value is invalid); SOURCE=ORDER for one source, ORDER for every source without its own; repeatable.\n"+
-		"By default each source's order is inferred from its unambiguous dates (a 13-31 in either place) and reported")
-	return f
-}
-
-// input is one input file and the source name its records get.
-type input struct {
-	source, path string
-}
-
-// inputs returns the --source inputs, then the positional ones, each with
-// its source name.
-func (f *inputFlags) inputs() ([]input, error) {
-	var out []input
-	for _, spec := range f.sources {
-		name, path, ok := strings.Cut(spec, "=")
-		if !ok || strings.TrimSpace(name) == "" || path == "" {
-			return nil, fmt.Errorf("%w: --source wants NAME=FILE", errUsage)
-		}
-		out = append(out, input{source: strings.TrimSpace(name), path: path})
-	}
-	for _, p := range f.fs.Args() {
-		out = append(out, input{source: matchio.SourceName(p), path: p})
-	}
-	seen := map[string]string{}
-	for _, in := range out {
-		if prev, dup := seen[in.source]; dup {
-			return nil, fmt.Errorf("%w: %s and %s both have the source name %s; name one with --source NAME=FILE",
-				errUsage, matchio.Printable(prev), matchio.Printable(in.path), matchio.Printable(in.source))
-		}
-		seen[in.source] = in.path
-	}
-	return out, nil
-}
-
-// cutSource splits "SOURCE:REST" when SOURCE is one of the input sources,
-// and returns "" and spec whole otherwise.
-func cutSource(spec string, sources map[string]bool) (string, string) {
-	if src, rest, ok := strings.Cut(spec, ":"); ok && sources[src] {
-		return src, rest
-	}
-	return "", spec
-}
-
-// readOptions returns the reading options for each source: the global
-// --id and --map, replaced field by field by the source's own.
-func (f *inputFlags) readOptions(ins []input) (map[string]matchio.Options, error) {
-	sources := map[string]bool{}
-	for _, in := range ins {
-		sources[in.source] = true
-	}
-	delim, err := matchio.ParseDelimiter(*f.delimiter)
-	if err != nil {
-		return nil, fmt.Errorf("%w: --delimiter: %v", errUsage, strings.TrimPrefix(err.Error(), "matchio: "))
-	}
-	enc, err := matchio.ParseEncoding(*f.encoding)
-	if err != nil {
-		return nil, fmt.Errorf("%w: --encoding: %v", errUsage, strings.TrimPrefix(err.Error(), "matchio: "))
-	}
-	// perMap[""] is the global mapping.
-	perMap := map[string]map[matchio.Field][]string{}
-	for _, spec := range f.maps {
-		src, rest := "", spec
-		if lhs, _, ok := strings.Cut(spec, "="); ok && strings.Contains(lhs, ":") {
-			// A field name never holds a colon: SOURCE:FIELD=COLUMN.
-			src, rest, _ = strings.Cut(spec, ":")
-			if !sources[src] {
-				return nil, fmt.Errorf("%w: --map %s: no input has the source name %s", errUsage, matchio.Printable(spec), matchio.Printable(src))
-			}
-		}
-		if perMap[src], err = matchio.ParseMap(perMap[src], rest); err != nil {
-			return nil, fmt.Errorf("%w: --map: %v", errUsage, strings.TrimPrefix(err.Error(), "matchio: "))
-		}
-	}
-	globalID, perID := "", map[string]string{}
-	for _, spec := range f.ids {
-		src, col := cutSource(spec, sources)
-		if col == "" {
-			return nil, fmt.Errorf("%w: --id wants [SOURCE:]COLUMN", errUsage)
-		}
-		if src == "" {
-			globalID = col
-		} else {
-			perID[src] = col
-		}
-	}
-	out := make(map[string]matchio.Options, len(ins))
-	for _, in := range ins {
-		m := maps.Clone(perMap[""])
-		if own := perMap[in.source]; len(own) > 0 {
-			if m == nil {
-				m = map[matchio.Field][]string{}
-			}
-			maps.Copy(m, own)
-		}
-		id := globalID
-		if c, ok := perID[in.source]; ok {
-			id = c
-		}
-		out[in.source] = matchio.Options{Source: in.source, ID: id, Map: m, Delimiter: delim, Encoding: enc, SkipBad: *f.skipBad}
-	}
-	return out, nil
-}
-
-// prepareOptions returns the preparation options the flags ask for.
-func (f *inputFlags) prepareOptions() (*match.PrepareOptions, error) {
-	o := &match.PrepareOptions{}
-	if *f.birthDates != "" {
-		from, to, ok := strings.Cut(*f.birthDates, "..")
-		if !ok {
-			return nil, fmt.Errorf("%w: --birth-dates wants FROM..TO", errUsage)
-		}
-		for _, e := range []struct {
-			s string
-			d *match.Date
-		}{{from, &o.BirthDates.From}, {to, &o.BirthDates.To}} {
-			if e.s == "" {
-				continue
-			}
-			d, st := match.ParseDate(e.s)
-			if st != match.DateOK && st != match.DateOutOfRange || len(e.s) != 4 && len(e.s) != 10 {
-				return nil, fmt.Errorf("%w: --birth-dates: %q is not YYYY or YYYY-MM-DD", errUsage, e.s)
-			}
-			*e.d = d
-		}
-		if !o.BirthDates.To.IsZero() && o.BirthDates.To.Year < o.BirthDates.From.Year {
-			return nil, fmt.Errorf("%w: --birth-dates: FROM is after TO", errUsage)
-		}
-	}
-	ins, err := f.inputs()
-	if err != nil {
-		return nil, err
-	}
-	all, orders := match.DateOrderAuto, map[string]match.DateOrder{}
-	for _, spec := range f.dateOrders {
-		src, ord, perSource := strings.Cut(spec, "=")
-		if !perSource {
-			src, ord = "", spec
-		}
-		order, err := match.ParseDateOrder(ord)
-		if err != nil || order == match.DateOrderAuto && strings.TrimSpace(ord) == "" || perSource && src == "" {
-			return nil, fmt.Errorf("%w: --date-order wants [SOURCE=]dmy, mdy or ymd", errUsage)
-		}
-		if !perSource {
-			all = order
-			continue
-		}
-		if !slices.ContainsFunc(ins, func(in input) bool { return in.source == src }) {
-			return nil, fmt.Errorf("%w: --date-order %s: no input has the source name %s", errUsage, matchio.Printable(spec), matchio.Printable(src))
-		}
-		orders[src] = order
-	}
-	for _, in := range ins {
-		if _, ok := orders[in.source]; !ok && all != match.DateOrderAuto {
-			orders[in.source] = all
-		}
-	}
-	if len(orders) > 0 {
-		o.DateOrders = orders
-	}
-	return o, nil
-}
-
 // reportData writes, one line each, what preparing the records set aside
 // and how each source's ambiguous dates were read: never silently.
 func reportData(w io.Writer, r match.DataReport) {
@@ -227,35 +37,17 @@ func reportData(w io.Writer, r match.DataReport) {
 	}
 }
 
-// mapFieldsHelp lists the fields --map accepts with the column names the
-// automatic mapping reads as each (any of which also names the field).
-func mapFieldsHelp() string {
-	var b strings.Builder
-	al := matchio.Aliases()
-	for _, f := range matchio.Fields() {
-		a := slices.DeleteFunc(al[f], func(n string) bool { return n == string(f) })
-		if len(a) == 0 {
-			fmt.Fprintf(&b, "    %s\n", f)
-			continue
-		}
-		fmt.Fprintf(&b, "    %-12s (also %s)\n", f, strings.Join(a, ", "))
-	}
-	return b.String()
-}
-
-// read reads every input file, the positional paths given and the
-// --source ones (paths is the flag set's arguments, kept for the callers'
-// signature). Each file is one source. For each CSV file it writes on
+// readInputs reads every input file, the positional paths given and the
+// --source ones. Each file is one source. For each CSV file it writes on
 // stderr how it was read: delimiter, encoding, and each column with the
 // field it maps to or "ignored", then any warning (an ignored column whose
 // name suggests a field, a Latin-1 fallback, skipped rows).
-func (f *inputFlags) read(paths []string, stderr io.Writer) ([]match.Record, error) {
-	_ = paths // the same as f.fs.Args()
-	ins, err := f.inputs()
+func readInputs(f *cliinput.Flags, stderr io.Writer) ([]match.Record, error) {
+	ins, err := f.Inputs()
 	if err != nil {
 		return nil, err
 	}
-	opts, err := f.readOptions(ins)
+	opts, err := f.ReadOptions(ins)
 	if err != nil {
 		return nil, err
 	}
@@ -268,17 +60,17 @@ func (f *inputFlags) read(paths []string, stderr io.Writer) ([]match.Record, err
 	for k, in := range ins {
 		wg.Go(func() {
 			w := &notes[k]
-			if isFHIRFile(in.path) {
-				parts[k], errs[k] = readFHIRPatients(in.path, in.source, w)
+			if isFHIRFile(in.Path) {
+				parts[k], errs[k] = readFHIRPatients(in.Path, in.Source, w)
 				if errs[k] == nil && len(parts[k]) == 0 {
-					errs[k] = fmt.Errorf("%s: no Patient resources", matchio.Printable(in.path))
+					errs[k] = fmt.Errorf("%s: no Patient resources", matchio.Printable(in.Path))
 				}
 				return
 			}
-			o := opts[in.source]
+			o := opts[in.Source]
 			o.OnBad = func(e *matchio.RowError) { fmt.Fprintf(w, "carelens: skipped: %v\n", e) }
 			var rep *matchio.Report
-			parts[k], rep, errs[k] = matchio.ReadFileReport(in.path, o)
+			parts[k], rep, errs[k] = matchio.ReadFileReport(in.Path, o)
 			if rep != nil {
 				for _, l := range rep.Lines() {
 					fmt.Fprintf(w, "carelens: %s\n", l)
@@ -289,7 +81,7 @@ func (f *inputFlags) read(paths []string, stderr io.Writer) ([]match.Record, err
 				// Such a column is always among the warnings above.
 				if slices.ContainsFunc(rep.Columns, func(c matchio.Column) bool { return c.Suggests != "" && c.Field == matchio.FieldIgnore }) {
 					fmt.Fprintf(w, "carelens: map such a column with --map %s:FIELD=COLUMN, or silence this with --map %s:ignore=COLUMN\n",
-						matchio.Printable(in.source), matchio.Printable(in.source))
+						matchio.Printable(in.Source), matchio.Printable(in.Source))
 				}
 			}
 			if errors.Is(errs[k], matchio.ErrTruthLike) {
@@ -361,7 +153,7 @@ func isTerminal(w io.Writer) bool {
 // R4 Patients as JSON (a resource or Bundle) or NDJSON, told by extension.
 func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("link", stderr, linkSynopsis)
-	in := addInputFlags(fs)
+	in := cliinput.Add(fs)
 	out := fs.String("out", "", "write clusters to FILE (default stdout)")
 	modelPath := fs.String("model", "", "use the model in FILE instead of training on the input")
 	saveModel := fs.String("save-model", "", "write the model used to FILE")
@@ -379,7 +171,7 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ins, err := in.inputs()
+	ins, err := in.Inputs()
 	if err != nil {
 		return err
 	}
@@ -389,7 +181,7 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	inPaths := make([]string, len(ins))
 	for i, x := range ins {
-		inPaths[i] = x.path
+		inPaths[i] = x.Path
 	}
 	if *threshold < 0 || *threshold >= 1 {
 		return fmt.Errorf("%w: --threshold must be in (0, 1)", errUsage)
@@ -408,7 +200,7 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 	}
 	textReport := *reportFlag == "-"
 	start := time.Now()
-	po, err := in.prepareOptions()
+	po, err := in.PrepareOptions()
 	if err != nil {
 		return err
 	}
@@ -417,7 +209,7 @@ func runLink(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.
 			return fmt.Errorf("%w: output %s is an input file", errUsage, matchio.Printable(o))
 		}
 	}
-	recs, err := in.read(fs.Args(), stderr)
+	recs, err := readInputs(in, stderr)
 	if err != nil {
 		return err
 	}
@@ -555,10 +347,10 @@ func cell(s string, terminal bool) string {
 }
 
 // sourceNamesOf returns the source name of each input.
-func sourceNamesOf(ins []input) []string {
+func sourceNamesOf(ins []cliinput.Input) []string {
 	out := make([]string, len(ins))
 	for i, in := range ins {
-		out[i] = in.source
+		out[i] = in.Source
 	}
 	return out
 }

@@ -18,6 +18,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/carelens/carelens/internal/cliinput"
 )
 
 // command is one subcommand of carelens.
@@ -97,7 +99,7 @@ func versionLine(bi *debug.BuildInfo) string {
 }
 
 // errUsage marks an error whose message is usage help; it exits with status 2.
-var errUsage = errors.New("usage")
+var errUsage = cliinput.ErrUsage
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -173,7 +175,4 @@ func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
 }
 
 // multiFlag collects a repeated string flag.
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+type multiFlag = cliinput.Strings

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/carelens/carelens/internal/cliinput"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/report"
 )
@@ -17,7 +18,7 @@ func init() {
 // runTrain trains a model on the input files and writes it as JSON.
 func runTrain(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", stderr, "[--out MODEL.json] [--id COLUMN] [--map FIELD=COLUMN[+COLUMN...]]... [--seed S] [--threshold P] [--skip-bad] [--no-twin-guard] [--birth-dates FROM..TO] [--date-order SOURCE=dmy|mdy]... [--report -|FILE.html] INPUT...")
-	in := addInputFlags(fs)
+	in := cliinput.Add(fs)
 	out := fs.String("out", "", "write the model to FILE (default stdout)")
 	seed := fs.Uint64("seed", 0, "random seed (training is deterministic for a seed)")
 	threshold := fs.Float64("threshold", 0, "match probability stored in the model as its threshold")
@@ -36,11 +37,11 @@ func runTrain(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	po, err := in.prepareOptions()
+	po, err := in.PrepareOptions()
 	if err != nil {
 		return err
 	}
-	recs, err := in.read(fs.Args(), stderr)
+	recs, err := readInputs(in, stderr)
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,10 @@
 //
 //	carelens-beam --model model.json --out clusters.csv [flags] FILE.csv...
 //
-// It reads the CSV files carelens link reads (each file one source) and
-// writes the clusters as carelens link does (source, record_id,
-// cluster_id). The runner is Prism, in-process, unless the standard Beam
+// It reads the CSV files carelens link reads (each file one source), with
+// carelens link's input flags (--source, --id, --map, --delimiter,
+// --encoding, --birth-dates, --date-order; internal/cliinput), and writes
+// the clusters as carelens link does (source, record_id, cluster_id). The runner is Prism, in-process, unless the standard Beam
 // flags say otherwise: --runner=flink|spark|universal with --endpoint
 // (a job server) and --environment_type, or --runner=dataflow with its
 // project, region and staging flags (see beam/README.md). Input and
@@ -19,35 +20,31 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
 
 	"github.com/carelens/carelens/beam/linker"
+	"github.com/carelens/carelens/internal/cliinput"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/match/matchio"
 )
 
 // errUsage marks a command line that cannot be run.
-var errUsage = errors.New("usage")
+var errUsage = cliinput.ErrUsage
 
-// cmdFlags are carelens-beam's own flags, beside Beam's.
+// cmdFlags are carelens-beam's own flags, beside Beam's, and the input
+// flags carelens link has (internal/cliinput).
 type cmdFlags struct {
 	fs            *flag.FlagSet
+	in            *cliinput.Flags
 	model         *string
 	out           *string
 	pairs         *string
 	result        *string
 	threshold     *float64
 	uniqueNameDOB *bool
-	sources       multiFlag
 }
-
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func addFlags(fs *flag.FlagSet) *cmdFlags {
 	f := &cmdFlags{fs: fs}
@@ -58,30 +55,30 @@ func addFlags(fs *flag.FlagSet) *cmdFlags {
 	f.threshold = fs.Float64("threshold", 0, "match probability at or above which pairs link (default: the model's)")
 	f.uniqueNameDOB = fs.Bool("link-unique-name-dob", false, "link a pair on an exact name and birth date that no source holds twice\n"+
 		"and that is rare for the file's size (as carelens link --link-unique-name-dob)")
-	fs.Var(&f.sources, "source", "an input file with its source name, NAME=FILE; repeatable")
+	f.in = cliinput.Add(fs)
 	return f
 }
 
 // options turns the parsed flags into the pipeline's options.
 func (f *cmdFlags) options() (*linker.Options, error) {
 	o := &linker.Options{Out: *f.out, Pairs: *f.pairs, Result: *f.result, Threshold: *f.threshold, UniqueNameDOB: *f.uniqueNameDOB}
-	for _, spec := range f.sources {
-		name, path, ok := strings.Cut(spec, "=")
-		if !ok || strings.TrimSpace(name) == "" || path == "" {
-			return nil, fmt.Errorf("%w: --source wants NAME=FILE", errUsage)
-		}
-		o.Inputs = append(o.Inputs, linker.Input{Path: path, Source: strings.TrimSpace(name)})
+	if f.in.SkipBad() {
+		return nil, fmt.Errorf("%w: --skip-bad is not supported here: the pipeline stops at a bad row", errUsage)
 	}
-	for _, p := range f.fs.Args() {
-		o.Inputs = append(o.Inputs, linker.Input{Path: p, Source: matchio.SourceName(p)})
+	ins, err := f.in.Inputs()
+	if err != nil {
+		return nil, err
 	}
-	seen := map[string]string{}
-	for _, in := range o.Inputs {
-		if prev, dup := seen[in.Source]; dup {
-			return nil, fmt.Errorf("%w: %s and %s both have the source name %s; name one with --source NAME=FILE",
-				errUsage, matchio.Printable(prev), matchio.Printable(in.Path), matchio.Printable(in.Source))
-		}
-		seen[in.Source] = in.Path
+	ros, err := f.in.ReadOptions(ins)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range ins {
+		ro := ros[in.Source]
+		o.Inputs = append(o.Inputs, linker.Input{Path: in.Path, Source: in.Source, ID: ro.ID, Map: ro.Map, Delimiter: ro.Delimiter, Encoding: ro.Encoding})
+	}
+	if o.Prepare, err = f.in.PrepareOptions(); err != nil {
+		return nil, err
 	}
 	switch {
 	case len(o.Inputs) == 0:

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -69,6 +70,57 @@ func TestClustersAsCarelensLink(t *testing.T) {
 	assert.Equal(t, wb.String(), string(got))
 }
 
+// TestInputFlags: the input flags are carelens link's (internal/cliinput).
+// FEBRL1 rewritten with a semicolon, its id, name and birth date columns
+// renamed so that the automatic mapping cannot find them, and named by
+// --source, links with --id, --map and --delimiter to the clusters file
+// of the original.
+func TestInputFlags(t *testing.T) {
+	in := shareddata.Path(t, "linkage", "febrl", "dataset1.csv")
+	recs, err := matchio.ReadFile(in, matchio.Options{})
+	require.NoError(t, err)
+	trained, err := match.Link(t.Context(), recs, nil)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model.json")
+	var mb bytes.Buffer
+	require.NoError(t, trained.Model.WriteJSON(&mb))
+	require.NoError(t, os.WriteFile(model, mb.Bytes(), 0o600))
+
+	f, err := os.Open(in)
+	require.NoError(t, err)
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	require.NoError(t, err)
+	renamed := map[string]string{"rec_id": "key", "given_name": "fn", "surname": "ln", "date_of_birth": "born"}
+	for i, h := range rows[0] {
+		if r, ok := renamed[strings.TrimSpace(h)]; ok {
+			rows[0][i] = r
+		}
+	}
+	var rb bytes.Buffer
+	w := csv.NewWriter(&rb)
+	w.Comma = ';'
+	require.NoError(t, w.WriteAll(rows))
+	odd := filepath.Join(dir, "odd.csv")
+	require.NoError(t, os.WriteFile(odd, rb.Bytes(), 0o600))
+
+	want := filepath.Join(dir, "want.csv")
+	require.NoError(t, run(t.Context(), parse(t, "--model", model, "--out", want, in)))
+	got := filepath.Join(dir, "got.csv")
+	require.NoError(t, run(t.Context(), parse(t, "--model", model, "--out", got, "--source", "dataset1="+odd,
+		"--id", "key", "--map", "given=fn", "--map", "family=ln", "--map", "birthdate=born", "--delimiter", "semicolon")))
+	wb, err := os.ReadFile(want)
+	require.NoError(t, err)
+	gb, err := os.ReadFile(got)
+	require.NoError(t, err)
+	assert.Equal(t, string(wb), string(gb))
+
+	// Without the mapping the file reads otherwise (no id column found).
+	err = run(t.Context(), parse(t, "--model", model, "--out", got, "--source", "dataset1="+odd, "--delimiter", "semicolon"))
+	require.Error(t, err)
+}
+
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	model := filepath.Join(dir, "model.json")
@@ -92,6 +144,9 @@ func TestUsageErrors(t *testing.T) {
 		{name: "bad source flag", args: []string{"--model", model, "--out", out, "--source", "a.csv"}, usage: true, mention: "NAME=FILE"},
 		{name: "model missing", args: []string{"--model", filepath.Join(dir, "none.json"), "--out", out, "a.csv"}, mention: "none.json"},
 		{name: "model unreadable", args: []string{"--model", notModel, "--out", out, "a.csv"}, mention: "notmodel.json"},
+		{name: "skip-bad", args: []string{"--model", model, "--out", out, "--skip-bad", "a.csv"}, usage: true, mention: "--skip-bad"},
+		{name: "bad map", args: []string{"--model", model, "--out", out, "--map", "nosuchfield=x", "a.csv"}, usage: true, mention: "--map"},
+		{name: "bad delimiter", args: []string{"--model", model, "--out", out, "--delimiter", "colon", "a.csv"}, usage: true, mention: "--delimiter"},
 		{name: "input missing", args: []string{"--model", model, "--out", out, filepath.Join(dir, "absent.csv")}, mention: "absent.csv"},
 	}
 	for _, tc := range tests {
