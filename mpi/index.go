@@ -237,7 +237,6 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 	if ix.m, err = match.NewMatcher(ix.opt.Model, ix.opt.Prepare); err != nil {
 		return nil, fmt.Errorf("mpi: open index: %w", err)
 	}
-	ix.publish()
 	if !readOnly {
 		if err := ix.dropPersonLists(ctx); err != nil {
 			return nil, fmt.Errorf("mpi: open index: %w", err)

@@ -444,3 +444,47 @@ func TestIndexPagedSequences(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexRefreshReadsAllAfterManyEvents: an index that has missed more
+// events than refreshScan reads every record, as an open does, instead of
+// the records the events name; either way it ends with the state a fresh
+// open builds, and finds what the other index loaded.
+func TestIndexRefreshReadsAllAfterManyEvents(t *testing.T) {
+	for _, scan := range []uint64{1 << 62, 10} {
+		t.Run(fmt.Sprintf("refreshScan=%d", scan), func(t *testing.T) {
+			old := refreshScan
+			refreshScan = scan
+			defer func() { refreshScan = old }()
+			ctx := t.Context()
+			st := sharedStore{NewMemoryStore()}
+			a, err := OpenIndex(ctx, st, nil)
+			require.NoError(t, err)
+			b, err := OpenIndex(ctx, st, nil)
+			require.NoError(t, err)
+			_, err = b.Add(ctx, viewPerson(0, "gp")) // b holds something before
+			require.NoError(t, err)
+			_, err = a.Load(ctx, func(yield func(match.Record, error) bool) {
+				for i := range 60 {
+					if !yield(viewPerson(i, "hospital"), nil) {
+						return
+					}
+				}
+			}, nil)
+			require.NoError(t, err)
+			require.NoError(t, a.Delete(ctx, viewPerson(5, "hospital").Ref()))
+			require.NoError(t, b.Refresh(ctx))
+			requireViewMatchesStore(t, b, "after refresh")
+			cs, err := b.Query(ctx, viewPerson(7, "gp"), 1)
+			require.NoError(t, err)
+			require.NotEmpty(t, cs)
+			pa, err := a.PersonOf(ctx, viewPerson(7, "hospital").Ref())
+			require.NoError(t, err)
+			assert.Equal(t, pa, cs[0].Person)
+			p, err := b.Add(ctx, viewPerson(0, "community"))
+			require.NoError(t, err)
+			p0, err := a.PersonOf(ctx, viewPerson(0, "gp").Ref())
+			require.NoError(t, err)
+			assert.Equal(t, p0, p, "b writes after catching up")
+		})
+	}
+}
