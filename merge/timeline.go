@@ -56,8 +56,8 @@ type Timeline struct {
 	eng    *Engine
 	mstart []int32 // entry i's members are mrefs[mstart[i]:mstart[i+1]]
 	mrefs  []ref
-	names  []string // source number → id
-	held   []uint64 // stream → its sources by number, or wide
+	names  []string  // source number → id
+	held   [][]int32 // stream → its sources by number
 }
 
 // Len returns the number of merged entries.
@@ -111,30 +111,22 @@ func (t *Timeline) Conflict(id ConflictID) (Conflict, bool) {
 // conflict. The result equals merging the kept sources' entries afresh, with
 // the engine the timeline was merged with.
 func (t *Timeline) Filter(keep func(source string) bool) (*Timeline, error) {
-	var keptIDs uint64 // the sources numbered below 64 that keep accepts
-	for id, src := range t.names[:min(len(t.names), 64)] {
-		if keep(src) {
-			keptIDs |= 1 << id
-		}
+	kept := make([]bool, len(t.names)) // source number → kept
+	for id, src := range t.names {
+		kept[id] = keep(src)
 	}
 	var srcs [][]Entry
 	for si, s := range t.srcs {
 		// A stream's sources are known by number, so its entries are read
-		// only to be filtered, unless it has a source numbered 64 or more.
-		changed, kept := t.held[si]&^keptIDs != 0, t.held[si]&keptIDs != 0
-		if t.held[si] == wide {
-			changed, kept = false, false
-			for i := range s {
-				for _, tg := range s[i].Lineage.Tags() {
-					k := keep(tg.Source)
-					kept, changed = kept || k, changed || !k
-				}
-			}
+		// only when it has sources on both sides.
+		some, all := false, true
+		for _, id := range t.held[si] {
+			some, all = some || kept[id], all && kept[id]
 		}
 		switch {
-		case !changed:
+		case all:
 			srcs = append(srcs, s)
-		case kept:
+		case some:
 			out := make([]Entry, 0, len(s))
 			for _, e := range s {
 				if l := e.Lineage.Filter(keep); l.Len() > 0 {
@@ -212,7 +204,7 @@ func (s *sweep) build(t *Timeline) {
 	t.mstart = make([]int32, 0, len(s.clusters)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
 	ids := map[int32]ConflictID{}
-	for ci := range s.inOrder {
+	for _, ci := range s.inOrder() {
 		cl := &s.clusters[ci]
 		i := len(t.items)
 		t.mstart = append(t.mstart, int32(len(t.mrefs)))
@@ -268,36 +260,17 @@ func (s *sweep) build(t *Timeline) {
 	t.names, t.held = slices.Clone(s.srcNames), slices.Clone(s.held)
 }
 
-// inOrder yields the clusters in output order: by key, then in the order
-// they were opened in. They were opened in timeline order of their first
-// member, so those that still have that member's key (most of them) are in
-// order already; only the others (s.moved) are sorted, and merged in as
-// the rest are read in one pass. On the heavy patient of
-// BenchmarkMergeSizes 1,767 of 16,157 clusters are sorted, and ordering
-// them takes 1.5M instructions per merge where sorting all of them took
-// 7.5M (cachegrind).
-func (s *sweep) inOrder(yield func(int32) bool) {
-	cls, moved := s.clusters, s.moved
-	before := func(a, b int32) int { return cmp.Or(order(&cls[a].key, &cls[b].key), cmp.Compare(a, b)) }
-	slices.SortFunc(moved, before)
-	for ci := range int32(len(cls)) {
-		if cls[ci].moved {
-			continue
-		}
-		for ; len(moved) > 0 && before(moved[0], ci) < 0; moved = moved[1:] {
-			if !yield(moved[0]) {
-				return
-			}
-		}
-		if !yield(ci) {
-			return
-		}
+// inOrder returns the clusters in output order: by key, then in the order
+// they were opened in.
+func (s *sweep) inOrder() []int32 {
+	out := make([]int32, len(s.clusters))
+	for i := range out {
+		out[i] = int32(i)
 	}
-	for _, ci := range moved {
-		if !yield(ci) {
-			return
-		}
-	}
+	slices.SortFunc(out, func(a, b int32) int {
+		return cmp.Or(order(&s.clusters[a].key, &s.clusters[b].key), cmp.Compare(a, b))
+	})
+	return out
 }
 
 // groupConflicts groups the clusters of disagreeing pairs (union-find over

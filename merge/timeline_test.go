@@ -296,8 +296,8 @@ func TestMergeManySources(t *testing.T) {
 }
 
 func TestFilterManySources(t *testing.T) {
-	// Streams of sources numbered 64 or more are filtered by reading their
-	// tags; the result still equals merging the kept streams afresh.
+	// More sources than a 64-bit mask holds: filtering by source number
+	// still equals merging the kept streams afresh.
 	var srcs [][]Entry
 	for s := range 70 {
 		id := fmt.Sprintf("src%02d", s)
