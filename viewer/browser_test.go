@@ -97,8 +97,24 @@ func TestBrowser(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(screenshotDir, name), png, 0o644))
 	}
-	shot("record-desktop.png", 1280, 900)
-	shot("record-phone.png", 390, 844)
+	// A trend chart's labels are legible where it is shown: drawn for a
+	// result card, not scaled down into one (at twice the card's width
+	// they rendered under 7 px).
+	chartText := func() []float64 {
+		hs, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](
+			`Array.from(document.querySelectorAll(".chart svg text")).map(t => t.getBoundingClientRect().height)`))
+		require.NoError(t, err)
+		return hs
+	}
+	for _, vp := range []struct {
+		name string
+		w, h int64
+	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
+		shot("record-"+vp.name+".png", vp.w, vp.h)
+		hs := chartText()
+		require.NotEmpty(t, hs, "the patient has a trend chart")
+		assert.GreaterOrEqual(t, slices.Min(hs), 10.0, "chart labels on the %s view, px", vp.name)
+	}
 	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1280, 900)))
 
 	// Untick the GP practice (the user's own organisation) and update.
