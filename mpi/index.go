@@ -79,21 +79,11 @@ func (o *IndexOptions) withDefaults() IndexOptions {
 		c.Model = match.DefaultModel(nil)
 	}
 	t := c.Model.Thresholds()
-	if c.Thresholds.Link == 0 {
-		c.Thresholds.Link = t.Link
-	}
-	if c.Thresholds.Probable == 0 {
-		c.Thresholds.Probable = t.Probable
-	}
-	if c.Thresholds.Possible == 0 {
-		c.Thresholds.Possible = t.Possible
-	}
-	if c.MaxBlockSize == 0 {
-		c.MaxBlockSize = DefaultIndexMaxBlockSize
-	}
-	if c.LoadBatch == 0 {
-		c.LoadBatch = DefaultLoadBatch
-	}
+	c.Thresholds.Link = cmp.Or(c.Thresholds.Link, t.Link)
+	c.Thresholds.Probable = cmp.Or(c.Thresholds.Probable, t.Probable)
+	c.Thresholds.Possible = cmp.Or(c.Thresholds.Possible, t.Possible)
+	c.MaxBlockSize = cmp.Or(c.MaxBlockSize, DefaultIndexMaxBlockSize)
+	c.LoadBatch = cmp.Or(c.LoadBatch, DefaultLoadBatch)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -191,15 +181,12 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 				}
 				return fmt.Errorf("mpi: open index: %w: keys without an index format marker", ErrForeignStore)
 			}
-			ix.ctr = counters{1, 1, 1}
 			if err := tx.Set(keyFormat, []byte(indexFormat)); err != nil {
 				return err
 			}
-			if err := tx.Set(keyCounters, ix.ctr.encode()); err != nil {
+			if err := tx.Set(keyCounters, counters{1, 1, 1}.encode()); err != nil {
 				return err
 			}
-			opt.Model, err = loadModel(tx, opt.Model)
-			return err
 		case err != nil:
 			return err
 		case string(v) == indexFormat2 && !readOnly:
@@ -209,19 +196,16 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 		case string(v) != indexFormat && string(v) != indexFormat2:
 			return fmt.Errorf("mpi: open index: %w: format %q, want %q", ErrForeignStore, v, indexFormat)
 		}
-		c, err := tx.Get(keyCounters)
+		v, err = tx.Get(keyCounters)
 		if err != nil {
 			return fmt.Errorf("mpi: open index: counters: %w", errors.Join(ErrCorrupt, err))
 		}
-		if err := ix.ctr.decode(c); err != nil {
+		var c counters // loadState reads them again, with the records
+		if err := c.decode(v); err != nil {
 			return err
 		}
-		if readOnly {
-			opt.Model, err = readModel(tx, opt.Model)
-		} else {
-			opt.Model, err = loadModel(tx, opt.Model)
-		}
-		if err == nil && opt.Model == nil && ix.ctr.seq > 1 {
+		opt.Model, err = loadModel(tx, opt.Model, readOnly)
+		if err == nil && opt.Model == nil && c.seq > 1 {
 			// Records written without a saved model were blocked and
 			// graded by the fixed-weight scorer earlier versions had.
 			return fmt.Errorf("mpi: open index: %w: records were added by the retired built-in scorer; "+
@@ -345,47 +329,44 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[match.Record, error], p
 		}
 		return nil
 	}
-	// A pipeline of two: while one batch is committed, the next is
-	// prepared on another goroutine. Each record is prepared as Add would
+	// A pipeline of two: next prepares a batch on another goroutine while
+	// the one before it commits. Each record is prepared as Add would
 	// prepare it, so the result is the same as adding them one by one.
 	var pending []match.Record // prepared, not yet committed
 	var pendingPreps []prep
-	flush := func() error {
-		if pending == nil {
-			return nil
+	next := func(batch []match.Record) error {
+		var preps []prep
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			preps = ix.prepareBatch(batch)
+		}()
+		var err error
+		if pending != nil {
+			err = commit(pending, pendingPreps)
 		}
-		return commit(pending, pendingPreps)
+		<-done
+		pending, pendingPreps = batch, preps
+		return err
 	}
 	batch := make([]match.Record, 0, ix.opt.LoadBatch)
 	for r, err := range seq {
 		if err != nil {
-			return n, cmp.Or(flush(), err)
+			return n, cmp.Or(next(nil), err)
 		}
-		if batch = append(batch, r); len(batch) < cap(batch) {
-			continue
+		if batch = append(batch, r); len(batch) == cap(batch) {
+			if err := next(batch); err != nil {
+				return n, err
+			}
+			batch = make([]match.Record, 0, ix.opt.LoadBatch)
 		}
-		var preps []prep
-		done := make(chan struct{})
-		go func(b []match.Record) {
-			defer close(done)
-			preps = ix.prepareBatch(b)
-		}(batch)
-		err := flush()
-		<-done
-		if err != nil {
-			return n, err
-		}
-		pending, pendingPreps, batch = batch, preps, make([]match.Record, 0, ix.opt.LoadBatch)
-	}
-	if err := flush(); err != nil {
-		return n, err
 	}
 	if len(batch) > 0 {
-		if err := commit(batch, ix.prepareBatch(batch)); err != nil {
+		if err := next(batch); err != nil {
 			return n, err
 		}
 	}
-	return n, nil
+	return n, next(nil)
 }
 
 // update runs fn as one durable transaction under the writer lock, sizing
@@ -447,40 +428,28 @@ func (ix *Index) Query(ctx context.Context, r match.Record, limit int) ([]Candid
 	pr := ix.prepare(&r)
 	var out []Candidate
 	err := ix.view(ctx, func(tx Txn) error {
-		rd := reader{ix: ix, tx: tx}
-		cands, err := rd.candidates(pr, r.Ref(), nil)
+		cands, err := reader{ix: ix, tx: tx}.candidates(pr, r.Ref(), nil)
 		if err != nil {
 			return err
 		}
-		best := map[string]int{}
+		best := map[string]int{} // person → index in out
 		for _, c := range cands {
-			if c.grade == "" || c.grade == match.GradeCertainlyNot {
+			if c.Grade == "" || c.Grade == match.GradeCertainlyNot {
 				continue
 			}
-			cand := Candidate{Person: c.person, Record: c.ref, Weight: c.weight, Probability: c.prob, Grade: c.grade}
-			if i, ok := best[c.person]; ok {
-				if betterCandidate(cand, out[i]) {
-					out[i] = cand
-				}
-				continue
+			if i, ok := best[c.Person]; !ok {
+				best[c.Person] = len(out)
+				out = append(out, c)
+			} else if compareCandidates(c, out[i]) < 0 {
+				out[i] = c
 			}
-			best[c.person] = len(out)
-			out = append(out, cand)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mpi: query: %w", err)
 	}
-	slices.SortFunc(out, func(a, b Candidate) int {
-		if betterCandidate(a, b) {
-			return -1
-		}
-		if betterCandidate(b, a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, compareCandidates)
 	if len(out) > limit {
 		out = out[:limit]
 	}
@@ -489,46 +458,51 @@ func (ix *Index) Query(ctx context.Context, r match.Record, limit int) ([]Candid
 
 var gradeRank = map[match.Grade]int{match.GradeCertain: 3, match.GradeProbable: 2, match.GradePossible: 1}
 
-func betterCandidate(a, b Candidate) bool {
-	if ra, rb := gradeRank[a.Grade], gradeRank[b.Grade]; ra != rb {
-		return ra > rb
+// compareCandidates orders candidates best first: by grade, then weight,
+// then person and record.
+func compareCandidates(a, b Candidate) int {
+	if c := cmp.Compare(gradeRank[b.Grade], gradeRank[a.Grade]); c != 0 {
+		return c
 	}
-	if a.Weight != b.Weight {
-		return a.Weight > b.Weight
+	if c := cmp.Compare(b.Weight, a.Weight); c != 0 {
+		return c
 	}
-	if a.Person != b.Person {
-		return a.Person < b.Person
+	if c := cmp.Compare(a.Person, b.Person); c != 0 {
+		return c
 	}
-	return a.Record.String() < b.Record.String()
+	return cmp.Compare(a.Record.String(), b.Record.String())
+}
+
+// read returns what fn reads in one snapshot taken by view: ix.view when
+// fn reads the in-memory state, which must have caught up with the store,
+// else ix.store.View.
+func read[T any](ctx context.Context, ix *Index, view func(context.Context, func(Txn) error) error, fn func(rd reader) (T, error)) (T, error) {
+	var out T
+	err := view(ctx, func(tx Txn) error {
+		var err error
+		out, err = fn(reader{ix: ix, tx: tx})
+		return err
+	})
+	return out, err
 }
 
 // PersonOf returns the enterprise person id of a record, or an error
 // wrapping [ErrNotFound].
 func (ix *Index) PersonOf(ctx context.Context, ref match.RecordRef) (string, error) {
-	var p string
-	err := ix.store.View(ctx, func(tx Txn) error {
-		sr, err := reader{ix: ix, tx: tx}.stored(ref)
-		if err == nil {
-			p = sr.person
-		}
-		return err
-	})
+	sr, err := read(ctx, ix, ix.store.View, func(rd reader) (*storedRecord, error) { return rd.stored(ref) })
 	if err != nil {
 		return "", fmt.Errorf("mpi: person of %s: %w", ref, err)
 	}
-	return p, nil
+	return sr.person, nil
 }
 
 // Record returns the stored record of ref.
 func (ix *Index) Record(ctx context.Context, ref match.RecordRef) (match.Record, error) {
 	var r match.Record
-	err := ix.store.View(ctx, func(tx Txn) error {
-		sr, err := reader{ix: ix, tx: tx}.stored(ref)
-		if err != nil {
-			return err
-		}
-		return decodeRecord(sr.raw, &r)
-	})
+	sr, err := read(ctx, ix, ix.store.View, func(rd reader) (*storedRecord, error) { return rd.stored(ref) })
+	if err == nil {
+		err = decodeRecord(sr.raw, &r)
+	}
 	if err != nil {
 		return match.Record{}, fmt.Errorf("mpi: record %s: %w", ref, err)
 	}
@@ -539,30 +513,22 @@ func (ix *Index) Record(ctx context.Context, ref match.RecordRef) (match.Record,
 // person exists, or the survivor it was merged into (following merges
 // after merges). An id never issued is [ErrNotFound].
 func (ix *Index) Resolve(ctx context.Context, person string) (string, error) {
-	var out string
-	err := ix.view(ctx, func(tx Txn) error {
-		var err error
-		out, err = reader{ix: ix, tx: tx}.resolve(person)
-		return err
-	})
+	cur, err := read(ctx, ix, ix.view, func(rd reader) (string, error) { return rd.resolve(person) })
 	if err != nil {
 		return "", fmt.Errorf("mpi: resolve person: %w", err)
 	}
-	return out, nil
+	return cur, nil
 }
 
 // Person returns a person and their records. A merged-away id returns the
 // survivor (compare [Person.ID] with the id asked for).
 func (ix *Index) Person(ctx context.Context, id string) (Person, error) {
-	var p Person
-	err := ix.view(ctx, func(tx Txn) error {
-		rd := reader{ix: ix, tx: tx}
+	p, err := read(ctx, ix, ix.view, func(rd reader) (Person, error) {
 		cur, err := rd.resolve(id)
 		if err != nil {
-			return err
+			return Person{}, err
 		}
-		p.ID, p.Records = cur, rd.members(cur)
-		return nil
+		return Person{ID: cur, Records: rd.members(cur)}, nil
 	})
 	if err != nil {
 		return Person{}, fmt.Errorf("mpi: person: %w", err)
@@ -573,12 +539,7 @@ func (ix *Index) Person(ctx context.Context, id string) (Person, error) {
 // Decisions returns the decisions people have made about pairs that
 // include ref.
 func (ix *Index) Decisions(ctx context.Context, ref match.RecordRef) ([]Decision, error) {
-	var out []Decision
-	err := ix.store.View(ctx, func(tx Txn) error {
-		var err error
-		out, err = reader{ix: ix, tx: tx}.decisions(ref)
-		return err
-	})
+	out, err := read(ctx, ix, ix.store.View, func(rd reader) ([]Decision, error) { return rd.decisions(ref) })
 	if err != nil {
 		return nil, fmt.Errorf("mpi: decisions of %s: %w", ref, err)
 	}
@@ -687,21 +648,13 @@ func (ix *Index) Stats(ctx context.Context) (Stats, error) {
 // persons (the older id survives). It fails with [ErrDecisionConflict] if
 // that would put together records a person has said are different.
 func (ix *Index) Link(ctx context.Context, a, b match.RecordRef, actor Actor) error {
-	err := ix.decide(ctx, a, b, actor, DecisionLink)
-	if err != nil {
-		return fmt.Errorf("mpi: link %s %s: %w", a, b, err)
-	}
-	return nil
+	return ix.decide(ctx, a, b, actor, DecisionLink)
 }
 
 // NeverLink records that a and b are different people, by actor. If they
 // are in one person it splits, and the model will never join them again.
 func (ix *Index) NeverLink(ctx context.Context, a, b match.RecordRef, actor Actor) error {
-	err := ix.decide(ctx, a, b, actor, DecisionNeverLink)
-	if err != nil {
-		return fmt.Errorf("mpi: never-link %s %s: %w", a, b, err)
-	}
-	return nil
+	return ix.decide(ctx, a, b, actor, DecisionNeverLink)
 }
 
 func (ix *Index) decide(ctx context.Context, a, b match.RecordRef, actor Actor, kind DecisionKind) error {
@@ -711,7 +664,11 @@ func (ix *Index) decide(ctx context.Context, a, b match.RecordRef, actor Actor, 
 	if a == b {
 		return fmt.Errorf("%w: a record and itself", ErrInvalidDecision)
 	}
-	return ix.update(ctx, 1, func(w *writer) error { return w.decide(a, b, actor, kind, 0, nil) })
+	err := ix.update(ctx, 1, func(w *writer) error { return w.decide(a, b, actor, kind, 0, nil) })
+	if err != nil {
+		return fmt.Errorf("mpi: %s %s %s: %w", kind, a, b, err) // "mpi: link …", "mpi: never-link …"
+	}
+	return nil
 }
 
 // Revert reverses the change recorded by event seq, by actor, and records
@@ -837,20 +794,11 @@ func (ix *Index) blockKeys(p *match.Prepared) []uint64 {
 	return blocks
 }
 
-// scored is one candidate record scored against the record in hand.
-type scored struct {
-	ref    match.RecordRef
-	person string
-	weight float64
-	prob   float64
-	grade  match.Grade
-}
-
 // candidates scores pr against every record sharing one of its blocks
 // (skipping blocks larger than MaxBlockSize), in record number order. When
 // blocks is not nil it also returns there the postings it read for each of
 // pr.blocks, in order.
-func (rd reader) candidates(pr prep, self match.RecordRef, blocks *[]blockEdit) ([]scored, error) {
+func (rd reader) candidates(pr prep, self match.RecordRef, blocks *[]blockEdit) ([]Candidate, error) {
 	var nums []uint32
 	for _, h := range pr.blocks {
 		over, block := rd.postings(h)
@@ -863,7 +811,7 @@ func (rd reader) candidates(pr prep, self match.RecordRef, blocks *[]blockEdit) 
 	}
 	slices.Sort(nums)
 	nums = slices.Compact(nums)
-	out := make([]scored, 0, len(nums))
+	out := make([]Candidate, 0, len(nums))
 	need := []*match.Prepared{pr.p}
 	for _, n := range nums {
 		st, ok := rd.state(n)
@@ -877,13 +825,13 @@ func (rd reader) candidates(pr prep, self match.RecordRef, blocks *[]blockEdit) 
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, scored{ref: st.ref, person: st.person})
+		out = append(out, Candidate{Person: st.person, Record: st.ref})
 		need = append(need, p)
 	}
 	sc := rd.ix.m.Scorer(need...) // after preparing every candidate
 	for i := range out {
 		v, g := sc.Grade(pr.p, need[i+1], rd.ix.opt.Thresholds)
-		out[i].weight, out[i].prob, out[i].grade = v.Weight, v.Probability, g
+		out[i].Weight, out[i].Probability, out[i].Grade = v.Weight, v.Probability, g
 	}
 	return out, nil
 }
@@ -911,8 +859,10 @@ func (rd reader) resolve(person string) (string, error) {
 
 // postings lists the records in block h, and whether it is oversized.
 func (rd reader) postings(h uint64) (bool, []uint32) {
-	if e, ok := rd.ov.blockEdit(h); ok {
-		return e.over, e.recs
+	if rd.ov != nil {
+		if e, ok := rd.ov.blocks[h]; ok {
+			return e.over, e.recs
+		}
 	}
 	return rd.ix.mem.block(h)
 }
@@ -1278,7 +1228,7 @@ func join(groups []*group, links []link) []int {
 // persons of records a person linked it to, and of certain candidates,
 // joined as far as decisions and NHS numbers allow (see join); merging
 // them into the oldest. With none, a new person.
-func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []scored) (string, error) {
+func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []Candidate) (string, error) {
 	rd := w.reader()
 	decs, err := rd.decisions(ref)
 	if err != nil {
@@ -1288,6 +1238,7 @@ func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []scored) 
 		human  bool
 		weight float64
 		via    match.RecordRef
+		by     string // who linked via, or ByModel
 	}
 	targets := map[string]*target{}
 	never := map[match.RecordRef]bool{}
@@ -1303,16 +1254,16 @@ func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []scored) 
 		if err != nil {
 			return "", err
 		}
-		targets[sr.person] = &target{human: true, weight: math.Inf(1), via: d.B}
+		targets[sr.person] = &target{human: true, weight: math.Inf(1), via: d.B, by: d.By}
 	}
 	for _, c := range cands {
-		if c.grade != match.GradeCertain || never[c.ref] {
+		if c.Grade != match.GradeCertain || never[c.Record] {
 			continue
 		}
-		if t := targets[c.person]; t == nil {
-			targets[c.person] = &target{weight: c.weight, via: c.ref}
-		} else if !t.human && c.weight > t.weight {
-			t.weight, t.via = c.weight, c.ref
+		if t := targets[c.Person]; t == nil {
+			targets[c.Person] = &target{weight: c.Weight, via: c.Record, by: ByModel}
+		} else if !t.human && c.Weight > t.weight {
+			t.weight, t.via = c.Weight, c.Record
 		}
 	}
 	persons := slices.Sorted(maps.Keys(targets)) // ties go to the older id
@@ -1342,24 +1293,11 @@ func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []scored) 
 		if root[l.j] != root[0] || p == survivor {
 			continue
 		}
-		by := ByModel
-		if t.human {
-			by = humanLinkBy(decs, t.via)
-		}
-		if err := w.merge(p, survivor, [2]match.RecordRef{ref, t.via}, Actor{By: by}, 0); err != nil {
+		if err := w.merge(p, survivor, [2]match.RecordRef{ref, t.via}, Actor{By: t.by}, 0); err != nil {
 			return "", err
 		}
 	}
 	return survivor, nil
-}
-
-func humanLinkBy(decs []Decision, other match.RecordRef) string {
-	for _, d := range decs {
-		if d.B == other {
-			return d.By
-		}
-	}
-	return ByModel
 }
 
 // merge moves every record of from into into and leaves an alias.

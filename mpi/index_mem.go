@@ -73,15 +73,6 @@ func newOverlay(records int) *overlay {
 		decided: map[match.RecordRef]struct{}{}}
 }
 
-// blockEdit returns the writer's edit of block h, if any; o may be nil.
-func (o *overlay) blockEdit(h uint64) (*blockEdit, bool) {
-	if o == nil {
-		return nil, false
-	}
-	e, ok := o.blocks[h]
-	return e, ok
-}
-
 // block returns block h: oversized, or its record numbers.
 func (m *memState) block(h uint64) (bool, []uint32) {
 	m.mu.RLock()
