@@ -90,27 +90,18 @@ func (o *IndexOptions) withDefaults() IndexOptions {
 	return c
 }
 
-// Index is the persistent identity index: source records (identity data
-// only) kept in a [Store], each assigned to an enterprise person. Writes are
-// incremental (a record is compared only with the records sharing one of
-// its blocks), serialised within the process, and durable when they return
-// (as durable as the Store). Reads run concurrently with them on snapshots.
-//
-// Candidates are graded by the model's [match.Verdict]: automatic links need a
-// certain grade (a probability at or above the link threshold, no hard
-// constraint, and evidence beyond name and birth date), exactly as the
-// batch linker's constraints and [match.Scorer.Explain] have it. Decisions made by people
-// ([Index.Link], [Index.NeverLink]) outrank the model. Every change is an
-// [Event] in a log a consumer can follow ([Index.Events]); merges and
-// splits can be reverted ([Index.Revert]) and merged-away person ids resolve
-// to their survivor ([Index.Resolve]).
+// Index is the persistent identity index the package comment describes:
+// source records (identity data only) kept in a [Store], each assigned to
+// an enterprise person. Writes are incremental (a record is compared only
+// with the records sharing one of its blocks), serialised within the
+// process, and durable when they return (as durable as the Store). Reads
+// run concurrently with them on snapshots.
 type Index struct {
 	store Store
 	opt   IndexOptions
 
 	mu  sync.Mutex               // serialises writers
-	ctr counters                 // guarded by mu
-	pub atomic.Pointer[counters] // ctr as of the last commit or refresh, read without mu
+	ctr atomic.Pointer[counters] // as of the last commit or refresh; changed under mu, read without
 	mem *memState                // blocks, records' states and persons, rebuilt from the records on open
 
 	m       *match.Matcher
@@ -232,10 +223,12 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 	return ix, nil
 }
 
-// publish makes ix.ctr, as it now is, what view compares with; under mu.
-func (ix *Index) publish() {
-	c := ix.ctr
-	ix.pub.Store(&c)
+// commit publishes a committed writer's changes, under mu: the memory
+// first, so that a query that sees the new counters finds the changes.
+func (ix *Index) commit(w *writer) {
+	ix.mem.apply(w.ov)
+	c := w.ctr // not &w.ctr, which would keep the writer's overlay alive
+	ix.ctr.Store(&c)
 }
 
 func (c counters) encode() []byte {
@@ -381,13 +374,13 @@ func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) err
 				return err
 			}
 		}
-		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(), ov: newOverlay(records)}
+		w := &writer{ix: ix, ctr: *ix.ctr.Load(), now: ix.opt.Now().UTC(), ov: newOverlay(records)}
 		err := ix.store.Update(ctx, func(tx Txn) error {
 			w.tx = tx
 			if shared {
 				// Another process may have written since the refresh
 				// above: then this write is refused and retried.
-				if cur, err := tx.Get(keyCounters); err != nil || !bytes.Equal(cur, ix.ctr.encode()) {
+				if cur, err := tx.Get(keyCounters); err != nil || !bytes.Equal(cur, ix.ctr.Load().encode()) {
 					return cmp.Or(err, ErrConflict)
 				}
 			}
@@ -405,9 +398,7 @@ func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) err
 		})
 		if err == nil {
 			ix.modelOK = true
-			ix.mem.apply(w.ov)
-			ix.ctr = w.ctr
-			ix.publish() // after apply: a query that sees these counters finds the changes
+			ix.commit(w)
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) || attempt == maxAttempts-1 {
@@ -638,9 +629,7 @@ func (ix *Index) Stats(ctx context.Context) (Stats, error) {
 		persons[a.Person] = struct{}{}
 	}
 	st.Persons = len(persons)
-	ix.mu.Lock()
-	st.Events = ix.ctr.event - 1
-	ix.mu.Unlock()
+	st.Events = ix.ctr.Load().event - 1
 	return st, nil
 }
 
@@ -995,7 +984,7 @@ func (w *writer) add(r *match.Record, pre *prep) (string, error) {
 	sr := &storedRecord{seq: w.ctr.seq, blocks: pre.blocks, raw: raw}
 	if old != nil {
 		sr.seq = old.seq
-		w.detach(ref, old)
+		w.detach(ref, uint32(old.seq), old.person, old.blocks)
 	} else {
 		w.ctr.seq++
 	}
@@ -1041,12 +1030,15 @@ func (w *writer) add(r *match.Record, pre *prep) (string, error) {
 	return cur.person, nil
 }
 
-// detach removes ref's postings and membership (not its record).
-func (w *writer) detach(ref match.RecordRef, sr *storedRecord) {
-	for _, h := range sr.blocks {
-		w.postingRemove(h, uint32(sr.seq))
+// detach takes record number n (ref, of person, posted under blocks) out
+// of the index's memory: its blocks, its person's records and its number.
+// Its stored record stays.
+func (w *writer) detach(ref match.RecordRef, n uint32, person string, blocks []uint64) {
+	for _, h := range blocks {
+		w.postingRemove(h, n)
 	}
-	w.memberRemove(sr.person, ref)
+	w.memberRemove(person, ref)
+	w.ov.recs[n], w.ov.refs[ref] = recState{}, 0
 }
 
 // postingAddTo adds record n to block h, given the block's current
@@ -1093,12 +1085,10 @@ func (w *writer) remove(ref match.RecordRef) error {
 	if err != nil {
 		return err
 	}
-	w.detach(ref, old)
+	w.detach(ref, uint32(old.seq), old.person, old.blocks)
 	if err := w.tx.Delete(recordKey(ref)); err != nil {
 		return err
 	}
-	w.ov.recs[uint32(old.seq)] = recState{}
-	w.ov.refs[ref] = 0
 	if _, err := w.emit(Event{Kind: EventRemoved, Record: ref, From: old.person}); err != nil {
 		return err
 	}
@@ -1279,15 +1269,11 @@ func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []Candidat
 		links = append(links, link{0, k + 1, targets[p].weight, targets[p].human})
 	}
 	root := join(groups, links)
-	survivor := ""
-	for k, p := range persons {
-		if root[k+1] == root[0] && (survivor == "" || p < survivor) {
-			survivor = p
-		}
-	}
-	if survivor == "" {
+	k := slices.IndexFunc(root[1:], func(r int) bool { return r == root[0] })
+	if k < 0 {
 		return w.newPerson(), nil
 	}
+	survivor := persons[k]    // the oldest id joined with ref
 	for _, l := range links { // in the order join took them
 		p, t := persons[l.j-1], targets[persons[l.j-1]]
 		if root[l.j] != root[0] || p == survivor {
@@ -1352,14 +1338,10 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 		return nil
 	}
 	n := len(ms)
-	idx := make(map[match.RecordRef]int, n)
 	ents := make([]*match.Prepared, n)
 	seqs := make([]uint32, n)
 	groups := make([]*group, n)
 	human := map[[2]int]bool{}
-	for i, m := range ms {
-		idx[m] = i
-	}
 	for i, m := range ms {
 		var err error
 		if ents[i], seqs[i], err = rd.member(m); err != nil {
@@ -1372,7 +1354,7 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 		groups[i] = newGroup()
 		groups[i].addMember(m, ents[i], decs)
 		for _, d := range decs {
-			if j, ok := idx[d.B]; ok && d.Kind == DecisionLink {
+			if j, ok := slices.BinarySearchFunc(ms, d.B, compareRefs); ok && d.Kind == DecisionLink {
 				human[[2]int{min(i, j), max(i, j)}] = true
 			}
 		}

@@ -224,8 +224,8 @@ func (ix *Index) loadState(ctx context.Context) error {
 	for _, ms := range m.members {
 		slices.SortFunc(ms, compareRefs)
 	}
-	ix.mem, ix.ctr = m, c
-	ix.publish()
+	ix.mem = m
+	ix.ctr.Store(&c)
 	return nil
 }
 
@@ -295,7 +295,7 @@ func (ix *Index) view(ctx context.Context, fn func(tx Txn) error) error {
 				if err != nil {
 					return err
 				}
-				if behind = !bytes.Equal(cur, ix.pub.Load().encode()); behind {
+				if behind = !bytes.Equal(cur, ix.ctr.Load().encode()); behind {
 					return nil
 				}
 			}
@@ -326,25 +326,26 @@ var refreshScan uint64 = 1000
 func (ix *Index) refreshLocked(ctx context.Context) error {
 	var w *writer
 	full := false
+	old := *ix.ctr.Load()
 	err := ix.store.View(ctx, func(tx Txn) error {
 		v, err := tx.Get(keyCounters)
 		if err != nil {
 			return err
 		}
 		var c counters
-		if err := c.decode(v); err != nil || c == ix.ctr {
+		if err := c.decode(v); err != nil || c == old {
 			return err
 		}
 		ix.mem.mu.RLock()
 		records := uint64(len(ix.mem.refs))
 		ix.mem.mu.RUnlock()
-		if n := c.event - ix.ctr.event; n > max(refreshScan, records/4) {
+		if n := c.event - old.event; n > max(refreshScan, records/4) {
 			full = true
 			return nil
 		}
 		w = &writer{ix: ix, tx: tx, ctr: c, ov: newOverlay(0)}
 		touched := map[match.RecordRef]struct{}{}
-		for kv, err := range tx.Scan([]byte("e/"), eventKey(ix.ctr.event)) {
+		for kv, err := range tx.Scan([]byte("e/"), eventKey(old.event)) {
 			if err != nil {
 				return err
 			}
@@ -365,11 +366,7 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 			var st recState // as this process had it
 			if n, ok := rd.recordNum(ref); ok {
 				st, _ = rd.state(n)
-				for _, h := range st.blocks {
-					w.postingRemove(h, n)
-				}
-				w.memberRemove(st.person, ref)
-				w.ov.recs[n], w.ov.refs[ref] = recState{}, 0
+				w.detach(ref, n, st.person, st.blocks)
 			}
 			sr, err := reader{ix: ix, tx: tx}.stored(ref)
 			if errors.Is(err, ErrNotFound) {
@@ -399,9 +396,7 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 		return ix.loadState(ctx)
 	}
 	if w != nil {
-		ix.mem.apply(w.ov)
-		ix.ctr = w.ctr
-		ix.publish()
+		ix.commit(w)
 	}
 	return nil
 }

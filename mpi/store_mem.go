@@ -5,6 +5,7 @@ import (
 	"context"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -122,34 +123,25 @@ func (t *memTxn) Delete(key []byte) error {
 
 func (t *memTxn) Scan(prefix, start []byte) iter.Seq2[KV, error] {
 	return func(yield func(KV, error) bool) {
-		from := string(prefix)
-		if bytes.Compare(start, prefix) > 0 {
-			from = string(start)
-		}
-		keys := t.s.keys
-		lo, _ := slices.BinarySearch(keys, from)
-		var base []string
-		for _, k := range keys[lo:] {
-			if !bytes.HasPrefix([]byte(k), prefix) {
+		p, from := string(prefix), max(string(prefix), string(start))
+		lo, _ := slices.BinarySearch(t.s.keys, from)
+		var keys []string // the stored keys, then those this transaction added
+		for _, k := range t.s.keys[lo:] {
+			if !strings.HasPrefix(k, p) {
 				break
 			}
-			base = append(base, k)
+			keys = append(keys, k)
 		}
-		var extra []string
+		stored := len(keys)
 		for k := range t.pending {
-			if k >= from && bytes.HasPrefix([]byte(k), prefix) {
-				if _, inBase := t.s.data[k]; !inBase {
-					extra = append(extra, k)
-				}
+			if _, ok := t.s.data[k]; !ok && k >= from && strings.HasPrefix(k, p) {
+				keys = append(keys, k)
 			}
 		}
-		slices.Sort(extra)
-		all := base
-		if len(extra) > 0 {
-			all = append(slices.Clone(base), extra...)
-			slices.Sort(all)
+		if len(keys) > stored {
+			slices.Sort(keys)
 		}
-		for _, k := range all {
+		for _, k := range keys {
 			v, err := t.Get([]byte(k))
 			if err != nil {
 				continue // deleted in this transaction
