@@ -70,11 +70,8 @@ type IndexOptions struct {
 	Prepare *match.PrepareOptions
 }
 
-func (o *IndexOptions) withDefaults() IndexOptions {
-	var c IndexOptions
-	if o != nil {
-		c = *o
-	}
+// withDefaults fills in the zero fields.
+func (c IndexOptions) withDefaults() IndexOptions {
 	if c.Model == nil {
 		c.Model = match.DefaultModel(nil)
 	}
@@ -97,8 +94,9 @@ func (o *IndexOptions) withDefaults() IndexOptions {
 // process, and durable when they return (as durable as the Store). Reads
 // run concurrently with them on snapshots.
 type Index struct {
-	store Store
-	opt   IndexOptions
+	store  Store
+	shared bool // other processes may write to store (SharedStore)
+	opt    IndexOptions
 
 	mu  sync.Mutex               // serialises writers
 	ctr atomic.Pointer[counters] // as of the last commit or refresh; changed under mu, read without
@@ -154,8 +152,10 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 	if o != nil {
 		opt = *o
 	}
-	ix := &Index{store: s}
-	readOnly := storeReadOnly(s)
+	ro, _ := s.(ReadOnlyStore)
+	sh, _ := s.(SharedStore)
+	readOnly := ro != nil && ro.ReadOnly()
+	ix := &Index{store: s, shared: sh != nil && sh.Shared()}
 	open := s.Update
 	if readOnly {
 		open = s.View
@@ -367,17 +367,16 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[match.Record, error], p
 func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) error) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	shared := ix.shared()
 	for attempt := 0; ; attempt++ {
-		if shared {
+		if ix.shared {
 			if err := ix.refreshLocked(ctx); err != nil {
 				return err
 			}
 		}
-		w := &writer{ix: ix, ctr: *ix.ctr.Load(), now: ix.opt.Now().UTC(), ov: newOverlay(records)}
+		w := &writer{reader: reader{ix: ix, ov: newOverlay(records)}, ctr: *ix.ctr.Load(), now: ix.opt.Now().UTC()}
 		err := ix.store.Update(ctx, func(tx Txn) error {
 			w.tx = tx
-			if shared {
+			if ix.shared {
 				// Another process may have written since the refresh
 				// above: then this write is refused and retried.
 				if cur, err := tx.Get(keyCounters); err != nil || !bytes.Equal(cur, ix.ctr.Load().encode()) {
@@ -920,16 +919,13 @@ func (rd reader) decisions(ref match.RecordRef) ([]Decision, error) {
 
 // ---- writing ----
 
-// writer changes the index inside one read-write transaction.
+// writer changes the index inside one read-write transaction. It reads
+// as a reader over its own uncommitted changes (ov).
 type writer struct {
-	ix  *Index
-	tx  Txn
+	reader
 	ctr counters
 	now time.Time
-	ov  *overlay
 }
-
-func (w *writer) reader() reader { return reader{ix: w.ix, tx: w.tx, ov: w.ov} }
 
 func (w *writer) newPerson() string {
 	id := fmt.Sprintf("P%010d", w.ctr.person)
@@ -965,10 +961,9 @@ func (w *writer) putStored(ref match.RecordRef, sr *storedRecord, p *match.Prepa
 // add stores r and assigns its person; see Index.Add.
 // pre, when not nil, is r prepared (see prepareBatch).
 func (w *writer) add(r *match.Record, pre *prep) (string, error) {
-	rd := w.reader()
 	ref := r.Ref()
 	raw := appendRecord(nil, r)
-	old, err := rd.stored(ref)
+	old, err := w.stored(ref)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		old = nil
@@ -989,7 +984,7 @@ func (w *writer) add(r *match.Record, pre *prep) (string, error) {
 		w.ctr.seq++
 	}
 	posts := make([]blockEdit, 0, len(pre.blocks))
-	cands, err := rd.candidates(*pre, ref, &posts)
+	cands, err := w.candidates(*pre, ref, &posts)
 	if err != nil {
 		return "", err
 	}
@@ -1023,11 +1018,8 @@ func (w *writer) add(r *match.Record, pre *prep) (string, error) {
 			return "", err
 		}
 	}
-	cur, err := rd.stored(ref)
-	if err != nil {
-		return "", err
-	}
-	return cur.person, nil
+	st, _ := w.state(uint32(sr.seq)) // as the reclustering left it
+	return st.person, nil
 }
 
 // detach takes record number n (ref, of person, posted under blocks) out
@@ -1056,7 +1048,7 @@ func (w *writer) postingAddTo(h uint64, n uint32, over bool, recs []uint32) {
 }
 
 func (w *writer) postingRemove(h uint64, n uint32) {
-	over, recs := w.reader().postings(h)
+	over, recs := w.postings(h)
 	if over || !slices.Contains(recs, n) {
 		return
 	}
@@ -1065,7 +1057,7 @@ func (w *writer) postingRemove(h uint64, n uint32) {
 
 // memberAdd adds refs to person, keeping the list ordered.
 func (w *writer) memberAdd(person string, refs ...match.RecordRef) {
-	ms := w.reader().members(person)
+	ms := w.members(person)
 	for _, ref := range refs {
 		if i, found := slices.BinarySearchFunc(ms, ref, compareRefs); !found {
 			ms = slices.Insert(ms, i, ref)
@@ -1075,13 +1067,12 @@ func (w *writer) memberAdd(person string, refs ...match.RecordRef) {
 }
 
 func (w *writer) memberRemove(person string, ref match.RecordRef) {
-	ms := w.reader().members(person)
+	ms := w.members(person)
 	w.ov.members[person] = slices.DeleteFunc(ms, func(r match.RecordRef) bool { return r == ref })
 }
 
 func (w *writer) remove(ref match.RecordRef) error {
-	rd := w.reader()
-	old, err := rd.stored(ref)
+	old, err := w.stored(ref)
 	if err != nil {
 		return err
 	}
@@ -1151,15 +1142,14 @@ func (g *group) addMember(ref match.RecordRef, p *match.Prepared, decs []Decisio
 
 // personGroup loads the members of person into a group.
 func (w *writer) personGroup(person string) (*group, error) {
-	rd := w.reader()
-	ms := rd.members(person)
+	ms := w.members(person)
 	g := newGroup()
 	for _, m := range ms {
-		p, _, err := rd.member(m)
+		p, _, err := w.member(m)
 		if err != nil {
 			return nil, err
 		}
-		decs, err := rd.decisions(m)
+		decs, err := w.decisions(m)
 		if err != nil {
 			return nil, err
 		}
@@ -1219,8 +1209,7 @@ func join(groups []*group, links []link) []int {
 // joined as far as decisions and NHS numbers allow (see join); merging
 // them into the oldest. With none, a new person.
 func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []Candidate) (string, error) {
-	rd := w.reader()
-	decs, err := rd.decisions(ref)
+	decs, err := w.decisions(ref)
 	if err != nil {
 		return "", err
 	}
@@ -1237,7 +1226,7 @@ func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []Candidat
 			never[d.B] = true
 			continue
 		}
-		sr, err := rd.stored(d.B)
+		sr, err := w.stored(d.B)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -1288,8 +1277,7 @@ func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []Candidat
 
 // merge moves every record of from into into and leaves an alias.
 func (w *writer) merge(from, into string, pair [2]match.RecordRef, actor Actor, cause uint64) error {
-	rd := w.reader()
-	ms := rd.members(from)
+	ms := w.members(from)
 	for _, m := range ms {
 		if err := w.setPerson(m, into); err != nil {
 			return err
@@ -1305,23 +1293,13 @@ func (w *writer) merge(from, into string, pair [2]match.RecordRef, actor Actor, 
 	return err
 }
 
-// move reassigns one record's person.
-func (w *writer) move(ref match.RecordRef, from, to string) error {
-	if err := w.setPerson(ref, to); err != nil {
-		return err
-	}
-	w.memberRemove(from, ref)
-	w.memberAdd(to, ref)
-	return nil
-}
-
 // setPerson rewrites the person of a stored record (not the member lists).
 func (w *writer) setPerson(ref match.RecordRef, to string) error {
-	sr, err := w.reader().stored(ref)
+	sr, err := w.stored(ref)
 	if err != nil {
 		return err
 	}
-	st, _ := w.reader().state(uint32(sr.seq))
+	st, _ := w.state(uint32(sr.seq))
 	sr.person = to
 	return w.putStored(ref, sr, st.p)
 }
@@ -1332,8 +1310,7 @@ func (w *writer) setPerson(ref match.RecordRef, to string) error {
 // earliest-added record keeps the id, unless restore names an id (merged
 // into this person earlier) for one of its records.
 func (w *writer) recluster(person string, actor Actor, cause uint64, restore map[match.RecordRef]string) error {
-	rd := w.reader()
-	ms := rd.members(person)
+	ms := w.members(person)
 	if len(ms) < 2 || len(ms) > maxRecluster {
 		return nil
 	}
@@ -1344,10 +1321,10 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 	human := map[[2]int]bool{}
 	for i, m := range ms {
 		var err error
-		if ents[i], seqs[i], err = rd.member(m); err != nil {
+		if ents[i], seqs[i], err = w.member(m); err != nil {
 			return err
 		}
-		decs, err := rd.decisions(m)
+		decs, err := w.decisions(m)
 		if err != nil {
 			return err
 		}
@@ -1392,7 +1369,7 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 	for k, c := range list {
 		for _, i := range c {
 			if old, ok := restore[ms[i]]; ok && old != person {
-				if cur, err := rd.resolve(old); err == nil && cur == person {
+				if cur, err := w.resolve(old); err == nil && cur == person {
 					ids[k] = old
 					break
 				}
@@ -1414,9 +1391,11 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 			}
 		}
 		for _, i := range c {
-			if err := w.move(ms[i], person, ids[k]); err != nil {
+			if err := w.setPerson(ms[i], ids[k]); err != nil {
 				return err
 			}
+			w.memberRemove(person, ms[i])
+			w.memberAdd(ids[k], ms[i])
 			if _, err := w.emit(Event{Kind: EventMoved, Record: ms[i], From: person, To: ids[k],
 				By: actor.By, Reason: actor.Reason, Cause: cause}); err != nil {
 				return err
@@ -1428,12 +1407,11 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 
 // decide records a decision about a and b and applies it.
 func (w *writer) decide(a, b match.RecordRef, actor Actor, kind DecisionKind, cause uint64, restore map[match.RecordRef]string) error {
-	rd := w.reader()
-	sa, err := rd.stored(a)
+	sa, err := w.stored(a)
 	if err != nil {
 		return fmt.Errorf("%s: %w", a, err)
 	}
-	sb, err := rd.stored(b)
+	sb, err := w.stored(b)
 	if err != nil {
 		return fmt.Errorf("%s: %w", b, err)
 	}
@@ -1516,7 +1494,7 @@ func (ix *Index) HasModel() bool { return ix.modelOK }
 // putDecision records d about (a, b) in a's list, replacing any earlier
 // decision about the same pair.
 func (w *writer) putDecision(a, b match.RecordRef, d Decision) error {
-	decs, err := w.reader().decisions(a)
+	decs, err := w.decisions(a)
 	if err != nil {
 		return err
 	}

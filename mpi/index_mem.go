@@ -290,7 +290,7 @@ func (ix *Index) view(ctx context.Context, fn func(tx Txn) error) error {
 	for attempt := 0; ; attempt++ {
 		behind := false
 		err := ix.store.View(ctx, func(tx Txn) error {
-			if attempt < 2 && ix.shared() {
+			if attempt < 2 && ix.shared {
 				cur, err := tx.Get(keyCounters)
 				if err != nil {
 					return err
@@ -308,11 +308,6 @@ func (ix *Index) view(ctx context.Context, fn func(tx Txn) error) error {
 			return err
 		}
 	}
-}
-
-func (ix *Index) shared() bool {
-	sh, ok := ix.store.(SharedStore)
-	return ok && sh.Shared()
 }
 
 // refreshScan is the number of events since the last refresh from which
@@ -343,7 +338,7 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 			full = true
 			return nil
 		}
-		w = &writer{ix: ix, tx: tx, ctr: c, ov: newOverlay(0)}
+		w = &writer{reader: reader{ix: ix, tx: tx, ov: newOverlay(0)}, ctr: c}
 		touched := map[match.RecordRef]struct{}{}
 		for kv, err := range tx.Scan([]byte("e/"), eventKey(old.event)) {
 			if err != nil {
@@ -361,11 +356,10 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 			}
 		}
 		delete(touched, match.RecordRef{})
-		rd := w.reader()
 		for ref := range touched {
 			var st recState // as this process had it
-			if n, ok := rd.recordNum(ref); ok {
-				st, _ = rd.state(n)
+			if n, ok := w.recordNum(ref); ok {
+				st, _ = w.state(n)
 				w.detach(ref, n, st.person, st.blocks)
 			}
 			sr, err := reader{ix: ix, tx: tx}.stored(ref)
@@ -382,7 +376,7 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 			}
 			w.ov.recs[n], w.ov.refs[ref] = recState{ref: ref, person: sr.person, p: st.p, hash: h, blocks: sr.blocks}, n
 			for _, h := range sr.blocks {
-				over, recs := rd.postings(h)
+				over, recs := w.postings(h)
 				w.postingAddTo(h, n, over, recs)
 			}
 			w.memberAdd(sr.person, ref)

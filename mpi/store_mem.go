@@ -1,7 +1,6 @@
 package mpi
 
 import (
-	"bytes"
 	"context"
 	"iter"
 	"slices"
@@ -78,24 +77,19 @@ func (s *memStore) Close() error {
 }
 
 // memTxn is a transaction of memStore. pending maps a key to its new value,
-// or to nil for a deletion.
+// or to nil for a deletion; no value stored is nil.
 type memTxn struct {
 	s        *memStore
 	writable bool
 	pending  map[string][]byte
 }
 
-var emptyValue = []byte{}
-
 func (t *memTxn) Get(key []byte) ([]byte, error) {
-	if v, ok := t.pending[string(key)]; ok {
-		if v == nil {
-			return nil, ErrNotFound
-		}
-		return v, nil
-	}
-	v, ok := t.s.data[string(key)]
+	v, ok := t.pending[string(key)]
 	if !ok {
+		v = t.s.data[string(key)]
+	}
+	if v == nil {
 		return nil, ErrNotFound
 	}
 	return v, nil
@@ -105,11 +99,7 @@ func (t *memTxn) Set(key, value []byte) error {
 	if !t.writable {
 		return ErrReadOnly
 	}
-	v := bytes.Clone(value)
-	if v == nil {
-		v = emptyValue
-	}
-	t.pending[string(key)] = v
+	t.pending[string(key)] = append([]byte{}, value...) // never nil
 	return nil
 }
 
