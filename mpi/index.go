@@ -172,20 +172,18 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 				}
 				return fmt.Errorf("mpi: open index: %w: keys without an index format marker", ErrForeignStore)
 			}
-			if err := tx.Set(keyFormat, []byte(indexFormat)); err != nil {
-				return err
-			}
 			if err := tx.Set(keyCounters, counters{1, 1, 1}.encode()); err != nil {
 				return err
 			}
 		case err != nil:
 			return err
-		case string(v) == indexFormat2 && !readOnly:
+		case string(v) != indexFormat && string(v) != indexFormat2:
+			return fmt.Errorf("mpi: open index: %w: format %q, want %q", ErrForeignStore, v, indexFormat)
+		}
+		if string(v) != indexFormat && !readOnly { // a new index, or format 2 upgraded
 			if err := tx.Set(keyFormat, []byte(indexFormat)); err != nil {
 				return err
 			}
-		case string(v) != indexFormat && string(v) != indexFormat2:
-			return fmt.Errorf("mpi: open index: %w: format %q, want %q", ErrForeignStore, v, indexFormat)
 		}
 		v, err = tx.Get(keyCounters)
 		if err != nil {
@@ -223,9 +221,9 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 	return ix, nil
 }
 
-// commit publishes a committed writer's changes, under mu: the memory
+// publish makes a committed writer's changes visible, under mu: the memory
 // first, so that a query that sees the new counters finds the changes.
-func (ix *Index) commit(w *writer) {
+func (ix *Index) publish(w *writer) {
 	ix.mem.apply(w.ov)
 	c := w.ctr // not &w.ctr, which would keep the writer's overlay alive
 	ix.ctr.Store(&c)
@@ -397,7 +395,7 @@ func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) err
 		})
 		if err == nil {
 			ix.modelOK = true
-			ix.commit(w)
+			ix.publish(w)
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) || attempt == maxAttempts-1 {
@@ -632,6 +630,21 @@ func (ix *Index) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
+// Empty reports whether the index holds no records.
+func (ix *Index) Empty(ctx context.Context) (bool, error) {
+	return read(ctx, ix, ix.store.View, func(rd reader) (bool, error) {
+		for _, err := range rd.tx.Scan([]byte("r/"), nil) {
+			return false, err // a record, or a failure
+		}
+		return true, nil
+	})
+}
+
+// HasModel reports whether the index's model was given or is saved in its
+// store, rather than [match.DefaultModel] waiting for the first write to pin it
+// (when a model trained on the first records can still take its place).
+func (ix *Index) HasModel() bool { return ix.modelOK }
+
 // Link records that a and b are the same person, by actor, and joins their
 // persons (the older id survives). It fails with [ErrDecisionConflict] if
 // that would put together records a person has said are different.
@@ -830,10 +843,8 @@ func (rd reader) resolve(person string) (string, error) {
 	for range 1000 {
 		v, err := rd.tx.Get(aliasKey(cur))
 		if errors.Is(err, ErrNotFound) {
-			if cur == person {
-				if len(rd.ix.mem.memberList(cur)) == 0 && (rd.ov == nil || len(rd.ov.members[cur]) == 0) {
-					return "", ErrNotFound
-				}
+			if cur == person && len(rd.ix.mem.memberList(cur)) == 0 && (rd.ov == nil || len(rd.ov.members[cur]) == 0) {
+				return "", ErrNotFound // never issued, or left with no records
 			}
 			return cur, nil
 		}
@@ -1481,15 +1492,10 @@ func (w *writer) revert(seq uint64, actor Actor) error {
 		if e.Cause == 0 {
 			return ErrNotReversible
 		}
-		return w.revert(e.Cause, Actor{By: actor.By, Reason: actor.Reason})
+		return w.revert(e.Cause, actor)
 	}
 	return ErrNotReversible
 }
-
-// HasModel reports whether the index's model was given or is saved in its
-// store, rather than [match.DefaultModel] waiting for the first write to pin it
-// (when a model trained on the first records can still take its place).
-func (ix *Index) HasModel() bool { return ix.modelOK }
 
 // putDecision records d about (a, b) in a's list, replacing any earlier
 // decision about the same pair.
@@ -1507,20 +1513,4 @@ func (w *writer) putDecision(a, b match.RecordRef, d Decision) error {
 	list = append(list, storedDecision{Other: b, Decision: d})
 	w.ov.decided[a] = struct{}{}
 	return w.tx.Set(decisionKey(a), encodeJSON(list))
-}
-
-// Empty reports whether the index holds no records.
-func (ix *Index) Empty(ctx context.Context) (bool, error) {
-	empty := true
-	err := ix.store.View(ctx, func(tx Txn) error {
-		for _, err := range tx.Scan([]byte("r/"), nil) {
-			if err != nil {
-				return err
-			}
-			empty = false
-			break
-		}
-		return nil
-	})
-	return empty, err
 }

@@ -390,7 +390,7 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 		return ix.loadState(ctx)
 	}
 	if w != nil {
-		ix.commit(w)
+		ix.publish(w)
 	}
 	return nil
 }
