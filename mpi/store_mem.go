@@ -20,7 +20,6 @@ type memStore struct {
 	mu     sync.RWMutex
 	closed bool
 	data   map[string][]byte
-	keys   []string // sorted keys of data
 }
 
 func (s *memStore) View(ctx context.Context, fn func(Txn) error) error {
@@ -49,18 +48,11 @@ func (s *memStore) Update(ctx context.Context, fn func(Txn) error) error {
 		return err
 	}
 	for k, v := range tx.pending {
-		i, found := slices.BinarySearch(s.keys, k)
 		if v == nil {
-			if found {
-				delete(s.data, k)
-				s.keys = slices.Delete(s.keys, i, i+1)
-			}
-			continue
+			delete(s.data, k)
+		} else {
+			s.data[k] = v
 		}
-		if !found {
-			s.keys = slices.Insert(s.keys, i, k)
-		}
-		s.data[k] = v
 	}
 	return nil
 }
@@ -72,7 +64,7 @@ func (s *memStore) Close() error {
 		return ErrStoreClosed
 	}
 	s.closed = true
-	s.data, s.keys = nil, nil
+	s.data = nil
 	return nil
 }
 
@@ -111,26 +103,23 @@ func (t *memTxn) Delete(key []byte) error {
 	return nil
 }
 
+// Scan sorts the matching keys on each call rather than keeping every key
+// sorted: the store serves tests and small indexes.
 func (t *memTxn) Scan(prefix, start []byte) iter.Seq2[KV, error] {
 	return func(yield func(KV, error) bool) {
 		p, from := string(prefix), max(string(prefix), string(start))
-		lo, _ := slices.BinarySearch(t.s.keys, from)
-		var keys []string // the stored keys, then those this transaction added
-		for _, k := range t.s.keys[lo:] {
-			if !strings.HasPrefix(k, p) {
-				break
-			}
-			keys = append(keys, k)
-		}
-		stored := len(keys)
-		for k := range t.pending {
-			if _, ok := t.s.data[k]; !ok && k >= from && strings.HasPrefix(k, p) {
+		var keys []string
+		for k := range t.s.data {
+			if k >= from && strings.HasPrefix(k, p) {
 				keys = append(keys, k)
 			}
 		}
-		if len(keys) > stored {
-			slices.Sort(keys)
+		for k := range t.pending {
+			if _, stored := t.s.data[k]; !stored && k >= from && strings.HasPrefix(k, p) {
+				keys = append(keys, k)
+			}
 		}
+		slices.Sort(keys)
 		for _, k := range keys {
 			v, err := t.Get([]byte(k))
 			if err != nil {
