@@ -1038,7 +1038,9 @@ func (w *writer) add(r *match.Record, pre *prep) (string, error) {
 // Its stored record stays.
 func (w *writer) detach(ref match.RecordRef, n uint32, person string, blocks []uint64) {
 	for _, h := range blocks {
-		w.postingRemove(h, n)
+		if over, recs := w.postings(h); !over && slices.Contains(recs, n) {
+			w.ov.blocks[h] = &blockEdit{recs: slices.DeleteFunc(slices.Clone(recs), func(x uint32) bool { return x == n })}
+		}
 	}
 	w.memberRemove(person, ref)
 	w.ov.recs[n], w.ov.refs[ref] = recState{}, 0
@@ -1056,14 +1058,6 @@ func (w *writer) postingAddTo(h uint64, n uint32, over bool, recs []uint32) {
 		return
 	}
 	w.ov.blocks[h] = &blockEdit{recs: append(slices.Clip(recs), n)} // a new slice: readers may hold recs
-}
-
-func (w *writer) postingRemove(h uint64, n uint32) {
-	over, recs := w.postings(h)
-	if over || !slices.Contains(recs, n) {
-		return
-	}
-	w.ov.blocks[h] = &blockEdit{recs: slices.DeleteFunc(slices.Clone(recs), func(x uint32) bool { return x == n })}
 }
 
 // memberAdd adds refs to person, keeping the list ordered.

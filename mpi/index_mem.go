@@ -62,11 +62,6 @@ type overlay struct {
 	decided map[match.RecordRef]struct{}
 }
 
-func newMemState() *memState {
-	return &memState{post: map[uint64][]uint32{}, over: map[uint64]bool{},
-		refs: map[match.RecordRef]uint32{}, members: map[string][]match.RecordRef{}, decided: map[match.RecordRef]struct{}{}}
-}
-
 func newOverlay(records int) *overlay {
 	return &overlay{blocks: make(map[uint64]*blockEdit, 8*records), recs: make(map[uint32]recState, records),
 		refs: make(map[match.RecordRef]uint32, records), members: make(map[string][]match.RecordRef, records),
@@ -169,7 +164,8 @@ func (m *memState) apply(o *overlay) {
 // loadState builds the memState from the stored records and decision
 // lists, and sets the counters to those of the same snapshot.
 func (ix *Index) loadState(ctx context.Context) error {
-	m := newMemState()
+	m := &memState{post: map[uint64][]uint32{}, over: map[uint64]bool{},
+		refs: map[match.RecordRef]uint32{}, members: map[string][]match.RecordRef{}, decided: map[match.RecordRef]struct{}{}}
 	var c counters
 	err := ix.store.View(ctx, func(tx Txn) error {
 		v, err := tx.Get(keyCounters)
