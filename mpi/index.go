@@ -229,21 +229,6 @@ func (ix *Index) publish(w *writer) {
 	ix.ctr.Store(&c)
 }
 
-func (c counters) encode() []byte {
-	b := binary.AppendUvarint(nil, c.person)
-	b = binary.AppendUvarint(b, c.event)
-	return binary.AppendUvarint(b, c.seq)
-}
-
-func (c *counters) decode(b []byte) error {
-	d := decoder{b: b}
-	c.person, c.event, c.seq = d.uvarint(), d.uvarint(), d.uvarint()
-	if d.err != nil || c.person == 0 || c.event == 0 || c.seq == 0 {
-		return fmt.Errorf("mpi: index counters: %w", ErrCorrupt)
-	}
-	return nil
-}
-
 func validRef(r match.RecordRef) error {
 	if r.Source == "" || r.ID == "" {
 		return fmt.Errorf("%w: empty source or id", ErrInvalidRecord)
@@ -422,7 +407,7 @@ func (ix *Index) Query(ctx context.Context, r match.Record, limit int) ([]Candid
 		}
 		best := map[string]int{} // person → index in out
 		for _, c := range cands {
-			if c.Grade == "" || c.Grade == match.GradeCertainlyNot {
+			if c.Grade == match.GradeCertainlyNot {
 				continue
 			}
 			if i, ok := best[c.Person]; !ok {
