@@ -70,57 +70,36 @@ type IndexOptions struct {
 	Prepare *match.PrepareOptions
 }
 
-func (o *IndexOptions) withDefaults() IndexOptions {
-	var c IndexOptions
-	if o != nil {
-		c = *o
-	}
+// withDefaults fills in the zero fields.
+func (c IndexOptions) withDefaults() IndexOptions {
 	if c.Model == nil {
 		c.Model = match.DefaultModel(nil)
 	}
 	t := c.Model.Thresholds()
-	if c.Thresholds.Link == 0 {
-		c.Thresholds.Link = t.Link
-	}
-	if c.Thresholds.Probable == 0 {
-		c.Thresholds.Probable = t.Probable
-	}
-	if c.Thresholds.Possible == 0 {
-		c.Thresholds.Possible = t.Possible
-	}
-	if c.MaxBlockSize == 0 {
-		c.MaxBlockSize = DefaultIndexMaxBlockSize
-	}
-	if c.LoadBatch == 0 {
-		c.LoadBatch = DefaultLoadBatch
-	}
+	c.Thresholds.Link = cmp.Or(c.Thresholds.Link, t.Link)
+	c.Thresholds.Probable = cmp.Or(c.Thresholds.Probable, t.Probable)
+	c.Thresholds.Possible = cmp.Or(c.Thresholds.Possible, t.Possible)
+	c.MaxBlockSize = cmp.Or(c.MaxBlockSize, DefaultIndexMaxBlockSize)
+	c.LoadBatch = cmp.Or(c.LoadBatch, DefaultLoadBatch)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return c
 }
 
-// Index is the persistent identity index: source records (identity data
-// only) kept in a [Store], each assigned to an enterprise person. Writes are
-// incremental (a record is compared only with the records sharing one of
-// its blocks), serialised within the process, and durable when they return
-// (as durable as the Store). Reads run concurrently with them on snapshots.
-//
-// Candidates are graded by the model's [match.Verdict]: automatic links need a
-// certain grade (a probability at or above the link threshold, no hard
-// constraint, and evidence beyond name and birth date), exactly as the
-// batch linker's constraints and [match.Scorer.Explain] have it. Decisions made by people
-// ([Index.Link], [Index.NeverLink]) outrank the model. Every change is an
-// [Event] in a log a consumer can follow ([Index.Events]); merges and
-// splits can be reverted ([Index.Revert]) and merged-away person ids resolve
-// to their survivor ([Index.Resolve]).
+// Index is the persistent identity index the package comment describes:
+// source records (identity data only) kept in a [Store], each assigned to
+// an enterprise person. Writes are incremental (a record is compared only
+// with the records sharing one of its blocks), serialised within the
+// process, and durable when they return (as durable as the Store). Reads
+// run concurrently with them on snapshots.
 type Index struct {
-	store Store
-	opt   IndexOptions
+	store  Store
+	shared bool // other processes may write to store (SharedStore)
+	opt    IndexOptions
 
 	mu  sync.Mutex               // serialises writers
-	ctr counters                 // guarded by mu
-	pub atomic.Pointer[counters] // ctr as of the last commit or refresh, read without mu
+	ctr atomic.Pointer[counters] // as of the last commit or refresh; changed under mu, read without
 	mem *memState                // blocks, records' states and persons, rebuilt from the records on open
 
 	m       *match.Matcher
@@ -173,8 +152,10 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 	if o != nil {
 		opt = *o
 	}
-	ix := &Index{store: s}
-	readOnly := storeReadOnly(s)
+	ro, _ := s.(ReadOnlyStore)
+	sh, _ := s.(SharedStore)
+	readOnly := ro != nil && ro.ReadOnly()
+	ix := &Index{store: s, shared: sh != nil && sh.Shared()}
 	open := s.Update
 	if readOnly {
 		open = s.View
@@ -191,37 +172,29 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 				}
 				return fmt.Errorf("mpi: open index: %w: keys without an index format marker", ErrForeignStore)
 			}
-			ix.ctr = counters{1, 1, 1}
-			if err := tx.Set(keyFormat, []byte(indexFormat)); err != nil {
+			if err := tx.Set(keyCounters, counters{1, 1, 1}.encode()); err != nil {
 				return err
 			}
-			if err := tx.Set(keyCounters, ix.ctr.encode()); err != nil {
-				return err
-			}
-			opt.Model, err = loadModel(tx, opt.Model)
-			return err
 		case err != nil:
 			return err
-		case string(v) == indexFormat2 && !readOnly:
-			if err := tx.Set(keyFormat, []byte(indexFormat)); err != nil {
-				return err
-			}
 		case string(v) != indexFormat && string(v) != indexFormat2:
 			return fmt.Errorf("mpi: open index: %w: format %q, want %q", ErrForeignStore, v, indexFormat)
 		}
-		c, err := tx.Get(keyCounters)
+		if string(v) != indexFormat && !readOnly { // a new index, or format 2 upgraded
+			if err := tx.Set(keyFormat, []byte(indexFormat)); err != nil {
+				return err
+			}
+		}
+		v, err = tx.Get(keyCounters)
 		if err != nil {
 			return fmt.Errorf("mpi: open index: counters: %w", errors.Join(ErrCorrupt, err))
 		}
-		if err := ix.ctr.decode(c); err != nil {
+		var c counters // loadState reads them again, with the records
+		if err := c.decode(v); err != nil {
 			return err
 		}
-		if readOnly {
-			opt.Model, err = readModel(tx, opt.Model)
-		} else {
-			opt.Model, err = loadModel(tx, opt.Model)
-		}
-		if err == nil && opt.Model == nil && ix.ctr.seq > 1 {
+		opt.Model, err = loadModel(tx, opt.Model, readOnly)
+		if err == nil && opt.Model == nil && c.seq > 1 {
 			// Records written without a saved model were blocked and
 			// graded by the fixed-weight scorer earlier versions had.
 			return fmt.Errorf("mpi: open index: %w: records were added by the retired built-in scorer; "+
@@ -248,25 +221,12 @@ func OpenIndex(ctx context.Context, s Store, o *IndexOptions) (*Index, error) {
 	return ix, nil
 }
 
-// publish makes ix.ctr, as it now is, what view compares with; under mu.
-func (ix *Index) publish() {
-	c := ix.ctr
-	ix.pub.Store(&c)
-}
-
-func (c counters) encode() []byte {
-	b := binary.AppendUvarint(nil, c.person)
-	b = binary.AppendUvarint(b, c.event)
-	return binary.AppendUvarint(b, c.seq)
-}
-
-func (c *counters) decode(b []byte) error {
-	d := decoder{b: b}
-	c.person, c.event, c.seq = d.uvarint(), d.uvarint(), d.uvarint()
-	if d.err != nil || c.person == 0 || c.event == 0 || c.seq == 0 {
-		return fmt.Errorf("mpi: index counters: %w", ErrCorrupt)
-	}
-	return nil
+// publish makes a committed writer's changes visible, under mu: the memory
+// first, so that a query that sees the new counters finds the changes.
+func (ix *Index) publish(w *writer) {
+	ix.mem.apply(w.ov)
+	c := w.ctr // not &w.ctr, which would keep the writer's overlay alive
+	ix.ctr.Store(&c)
 }
 
 func validRef(r match.RecordRef) error {
@@ -345,47 +305,44 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[match.Record, error], p
 		}
 		return nil
 	}
-	// A pipeline of two: while one batch is committed, the next is
-	// prepared on another goroutine. Each record is prepared as Add would
+	// A pipeline of two: next prepares a batch on another goroutine while
+	// the one before it commits. Each record is prepared as Add would
 	// prepare it, so the result is the same as adding them one by one.
 	var pending []match.Record // prepared, not yet committed
 	var pendingPreps []prep
-	flush := func() error {
-		if pending == nil {
-			return nil
+	next := func(batch []match.Record) error {
+		var preps []prep
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			preps = ix.prepareBatch(batch)
+		}()
+		var err error
+		if pending != nil {
+			err = commit(pending, pendingPreps)
 		}
-		return commit(pending, pendingPreps)
+		<-done
+		pending, pendingPreps = batch, preps
+		return err
 	}
 	batch := make([]match.Record, 0, ix.opt.LoadBatch)
 	for r, err := range seq {
 		if err != nil {
-			return n, cmp.Or(flush(), err)
+			return n, cmp.Or(next(nil), err)
 		}
-		if batch = append(batch, r); len(batch) < cap(batch) {
-			continue
+		if batch = append(batch, r); len(batch) == cap(batch) {
+			if err := next(batch); err != nil {
+				return n, err
+			}
+			batch = make([]match.Record, 0, ix.opt.LoadBatch)
 		}
-		var preps []prep
-		done := make(chan struct{})
-		go func(b []match.Record) {
-			defer close(done)
-			preps = ix.prepareBatch(b)
-		}(batch)
-		err := flush()
-		<-done
-		if err != nil {
-			return n, err
-		}
-		pending, pendingPreps, batch = batch, preps, make([]match.Record, 0, ix.opt.LoadBatch)
-	}
-	if err := flush(); err != nil {
-		return n, err
 	}
 	if len(batch) > 0 {
-		if err := commit(batch, ix.prepareBatch(batch)); err != nil {
+		if err := next(batch); err != nil {
 			return n, err
 		}
 	}
-	return n, nil
+	return n, next(nil)
 }
 
 // update runs fn as one durable transaction under the writer lock, sizing
@@ -393,20 +350,19 @@ func (ix *Index) Load(ctx context.Context, seq iter.Seq2[match.Record, error], p
 func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) error) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	shared := ix.shared()
 	for attempt := 0; ; attempt++ {
-		if shared {
+		if ix.shared {
 			if err := ix.refreshLocked(ctx); err != nil {
 				return err
 			}
 		}
-		w := &writer{ix: ix, ctr: ix.ctr, now: ix.opt.Now().UTC(), ov: newOverlay(records)}
+		w := &writer{reader: reader{ix: ix, ov: newOverlay(records)}, ctr: *ix.ctr.Load(), now: ix.opt.Now().UTC()}
 		err := ix.store.Update(ctx, func(tx Txn) error {
 			w.tx = tx
-			if shared {
+			if ix.shared {
 				// Another process may have written since the refresh
 				// above: then this write is refused and retried.
-				if cur, err := tx.Get(keyCounters); err != nil || !bytes.Equal(cur, ix.ctr.encode()) {
+				if cur, err := tx.Get(keyCounters); err != nil || !bytes.Equal(cur, ix.ctr.Load().encode()) {
 					return cmp.Or(err, ErrConflict)
 				}
 			}
@@ -424,9 +380,7 @@ func (ix *Index) update(ctx context.Context, records int, fn func(w *writer) err
 		})
 		if err == nil {
 			ix.modelOK = true
-			ix.mem.apply(w.ov)
-			ix.ctr = w.ctr
-			ix.publish() // after apply: a query that sees these counters finds the changes
+			ix.publish(w)
 			return nil
 		}
 		if !errors.Is(err, ErrConflict) || attempt == maxAttempts-1 {
@@ -447,40 +401,28 @@ func (ix *Index) Query(ctx context.Context, r match.Record, limit int) ([]Candid
 	pr := ix.prepare(&r)
 	var out []Candidate
 	err := ix.view(ctx, func(tx Txn) error {
-		rd := reader{ix: ix, tx: tx}
-		cands, err := rd.candidates(pr, r.Ref(), nil)
+		cands, err := reader{ix: ix, tx: tx}.candidates(pr, r.Ref(), nil)
 		if err != nil {
 			return err
 		}
-		best := map[string]int{}
+		best := map[string]int{} // person → index in out
 		for _, c := range cands {
-			if c.grade == "" || c.grade == match.GradeCertainlyNot {
+			if c.Grade == match.GradeCertainlyNot {
 				continue
 			}
-			cand := Candidate{Person: c.person, Record: c.ref, Weight: c.weight, Probability: c.prob, Grade: c.grade}
-			if i, ok := best[c.person]; ok {
-				if betterCandidate(cand, out[i]) {
-					out[i] = cand
-				}
-				continue
+			if i, ok := best[c.Person]; !ok {
+				best[c.Person] = len(out)
+				out = append(out, c)
+			} else if compareCandidates(c, out[i]) < 0 {
+				out[i] = c
 			}
-			best[c.person] = len(out)
-			out = append(out, cand)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mpi: query: %w", err)
 	}
-	slices.SortFunc(out, func(a, b Candidate) int {
-		if betterCandidate(a, b) {
-			return -1
-		}
-		if betterCandidate(b, a) {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, compareCandidates)
 	if len(out) > limit {
 		out = out[:limit]
 	}
@@ -489,46 +431,51 @@ func (ix *Index) Query(ctx context.Context, r match.Record, limit int) ([]Candid
 
 var gradeRank = map[match.Grade]int{match.GradeCertain: 3, match.GradeProbable: 2, match.GradePossible: 1}
 
-func betterCandidate(a, b Candidate) bool {
-	if ra, rb := gradeRank[a.Grade], gradeRank[b.Grade]; ra != rb {
-		return ra > rb
+// compareCandidates orders candidates best first: by grade, then weight,
+// then person and record.
+func compareCandidates(a, b Candidate) int {
+	if c := cmp.Compare(gradeRank[b.Grade], gradeRank[a.Grade]); c != 0 {
+		return c
 	}
-	if a.Weight != b.Weight {
-		return a.Weight > b.Weight
+	if c := cmp.Compare(b.Weight, a.Weight); c != 0 {
+		return c
 	}
-	if a.Person != b.Person {
-		return a.Person < b.Person
+	if c := cmp.Compare(a.Person, b.Person); c != 0 {
+		return c
 	}
-	return a.Record.String() < b.Record.String()
+	return cmp.Compare(a.Record.String(), b.Record.String())
+}
+
+// read returns what fn reads in one snapshot taken by view: ix.view when
+// fn reads the in-memory state, which must have caught up with the store,
+// else ix.store.View.
+func read[T any](ctx context.Context, ix *Index, view func(context.Context, func(Txn) error) error, fn func(rd reader) (T, error)) (T, error) {
+	var out T
+	err := view(ctx, func(tx Txn) error {
+		var err error
+		out, err = fn(reader{ix: ix, tx: tx})
+		return err
+	})
+	return out, err
 }
 
 // PersonOf returns the enterprise person id of a record, or an error
 // wrapping [ErrNotFound].
 func (ix *Index) PersonOf(ctx context.Context, ref match.RecordRef) (string, error) {
-	var p string
-	err := ix.store.View(ctx, func(tx Txn) error {
-		sr, err := reader{ix: ix, tx: tx}.stored(ref)
-		if err == nil {
-			p = sr.person
-		}
-		return err
-	})
+	sr, err := read(ctx, ix, ix.store.View, func(rd reader) (*storedRecord, error) { return rd.stored(ref) })
 	if err != nil {
 		return "", fmt.Errorf("mpi: person of %s: %w", ref, err)
 	}
-	return p, nil
+	return sr.person, nil
 }
 
 // Record returns the stored record of ref.
 func (ix *Index) Record(ctx context.Context, ref match.RecordRef) (match.Record, error) {
 	var r match.Record
-	err := ix.store.View(ctx, func(tx Txn) error {
-		sr, err := reader{ix: ix, tx: tx}.stored(ref)
-		if err != nil {
-			return err
-		}
-		return decodeRecord(sr.raw, &r)
-	})
+	sr, err := read(ctx, ix, ix.store.View, func(rd reader) (*storedRecord, error) { return rd.stored(ref) })
+	if err == nil {
+		err = decodeRecord(sr.raw, &r)
+	}
 	if err != nil {
 		return match.Record{}, fmt.Errorf("mpi: record %s: %w", ref, err)
 	}
@@ -539,30 +486,22 @@ func (ix *Index) Record(ctx context.Context, ref match.RecordRef) (match.Record,
 // person exists, or the survivor it was merged into (following merges
 // after merges). An id never issued is [ErrNotFound].
 func (ix *Index) Resolve(ctx context.Context, person string) (string, error) {
-	var out string
-	err := ix.view(ctx, func(tx Txn) error {
-		var err error
-		out, err = reader{ix: ix, tx: tx}.resolve(person)
-		return err
-	})
+	cur, err := read(ctx, ix, ix.view, func(rd reader) (string, error) { return rd.resolve(person) })
 	if err != nil {
 		return "", fmt.Errorf("mpi: resolve person: %w", err)
 	}
-	return out, nil
+	return cur, nil
 }
 
 // Person returns a person and their records. A merged-away id returns the
 // survivor (compare [Person.ID] with the id asked for).
 func (ix *Index) Person(ctx context.Context, id string) (Person, error) {
-	var p Person
-	err := ix.view(ctx, func(tx Txn) error {
-		rd := reader{ix: ix, tx: tx}
+	p, err := read(ctx, ix, ix.view, func(rd reader) (Person, error) {
 		cur, err := rd.resolve(id)
 		if err != nil {
-			return err
+			return Person{}, err
 		}
-		p.ID, p.Records = cur, rd.members(cur)
-		return nil
+		return Person{ID: cur, Records: rd.members(cur)}, nil
 	})
 	if err != nil {
 		return Person{}, fmt.Errorf("mpi: person: %w", err)
@@ -573,12 +512,7 @@ func (ix *Index) Person(ctx context.Context, id string) (Person, error) {
 // Decisions returns the decisions people have made about pairs that
 // include ref.
 func (ix *Index) Decisions(ctx context.Context, ref match.RecordRef) ([]Decision, error) {
-	var out []Decision
-	err := ix.store.View(ctx, func(tx Txn) error {
-		var err error
-		out, err = reader{ix: ix, tx: tx}.decisions(ref)
-		return err
-	})
+	out, err := read(ctx, ix, ix.store.View, func(rd reader) ([]Decision, error) { return rd.decisions(ref) })
 	if err != nil {
 		return nil, fmt.Errorf("mpi: decisions of %s: %w", ref, err)
 	}
@@ -677,31 +611,36 @@ func (ix *Index) Stats(ctx context.Context) (Stats, error) {
 		persons[a.Person] = struct{}{}
 	}
 	st.Persons = len(persons)
-	ix.mu.Lock()
-	st.Events = ix.ctr.event - 1
-	ix.mu.Unlock()
+	st.Events = ix.ctr.Load().event - 1
 	return st, nil
 }
+
+// Empty reports whether the index holds no records.
+func (ix *Index) Empty(ctx context.Context) (bool, error) {
+	return read(ctx, ix, ix.store.View, func(rd reader) (bool, error) {
+		for _, err := range rd.tx.Scan([]byte("r/"), nil) {
+			return false, err // a record, or a failure
+		}
+		return true, nil
+	})
+}
+
+// HasModel reports whether the index's model was given or is saved in its
+// store, rather than [match.DefaultModel] waiting for the first write to pin it
+// (when a model trained on the first records can still take its place).
+func (ix *Index) HasModel() bool { return ix.modelOK }
 
 // Link records that a and b are the same person, by actor, and joins their
 // persons (the older id survives). It fails with [ErrDecisionConflict] if
 // that would put together records a person has said are different.
 func (ix *Index) Link(ctx context.Context, a, b match.RecordRef, actor Actor) error {
-	err := ix.decide(ctx, a, b, actor, DecisionLink)
-	if err != nil {
-		return fmt.Errorf("mpi: link %s %s: %w", a, b, err)
-	}
-	return nil
+	return ix.decide(ctx, a, b, actor, DecisionLink)
 }
 
 // NeverLink records that a and b are different people, by actor. If they
 // are in one person it splits, and the model will never join them again.
 func (ix *Index) NeverLink(ctx context.Context, a, b match.RecordRef, actor Actor) error {
-	err := ix.decide(ctx, a, b, actor, DecisionNeverLink)
-	if err != nil {
-		return fmt.Errorf("mpi: never-link %s %s: %w", a, b, err)
-	}
-	return nil
+	return ix.decide(ctx, a, b, actor, DecisionNeverLink)
 }
 
 func (ix *Index) decide(ctx context.Context, a, b match.RecordRef, actor Actor, kind DecisionKind) error {
@@ -711,7 +650,11 @@ func (ix *Index) decide(ctx context.Context, a, b match.RecordRef, actor Actor, 
 	if a == b {
 		return fmt.Errorf("%w: a record and itself", ErrInvalidDecision)
 	}
-	return ix.update(ctx, 1, func(w *writer) error { return w.decide(a, b, actor, kind, 0, nil) })
+	err := ix.update(ctx, 1, func(w *writer) error { return w.decide(a, b, actor, kind, 0, nil) })
+	if err != nil {
+		return fmt.Errorf("mpi: %s %s %s: %w", kind, a, b, err) // "mpi: link …", "mpi: never-link …"
+	}
+	return nil
 }
 
 // Revert reverses the change recorded by event seq, by actor, and records
@@ -837,20 +780,11 @@ func (ix *Index) blockKeys(p *match.Prepared) []uint64 {
 	return blocks
 }
 
-// scored is one candidate record scored against the record in hand.
-type scored struct {
-	ref    match.RecordRef
-	person string
-	weight float64
-	prob   float64
-	grade  match.Grade
-}
-
 // candidates scores pr against every record sharing one of its blocks
 // (skipping blocks larger than MaxBlockSize), in record number order. When
 // blocks is not nil it also returns there the postings it read for each of
 // pr.blocks, in order.
-func (rd reader) candidates(pr prep, self match.RecordRef, blocks *[]blockEdit) ([]scored, error) {
+func (rd reader) candidates(pr prep, self match.RecordRef, blocks *[]blockEdit) ([]Candidate, error) {
 	var nums []uint32
 	for _, h := range pr.blocks {
 		over, block := rd.postings(h)
@@ -863,7 +797,7 @@ func (rd reader) candidates(pr prep, self match.RecordRef, blocks *[]blockEdit) 
 	}
 	slices.Sort(nums)
 	nums = slices.Compact(nums)
-	out := make([]scored, 0, len(nums))
+	out := make([]Candidate, 0, len(nums))
 	need := []*match.Prepared{pr.p}
 	for _, n := range nums {
 		st, ok := rd.state(n)
@@ -877,13 +811,13 @@ func (rd reader) candidates(pr prep, self match.RecordRef, blocks *[]blockEdit) 
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, scored{ref: st.ref, person: st.person})
+		out = append(out, Candidate{Person: st.person, Record: st.ref})
 		need = append(need, p)
 	}
 	sc := rd.ix.m.Scorer(need...) // after preparing every candidate
 	for i := range out {
 		v, g := sc.Grade(pr.p, need[i+1], rd.ix.opt.Thresholds)
-		out[i].weight, out[i].prob, out[i].grade = v.Weight, v.Probability, g
+		out[i].Weight, out[i].Probability, out[i].Grade = v.Weight, v.Probability, g
 	}
 	return out, nil
 }
@@ -894,10 +828,8 @@ func (rd reader) resolve(person string) (string, error) {
 	for range 1000 {
 		v, err := rd.tx.Get(aliasKey(cur))
 		if errors.Is(err, ErrNotFound) {
-			if cur == person {
-				if len(rd.ix.mem.memberList(cur)) == 0 && (rd.ov == nil || len(rd.ov.members[cur]) == 0) {
-					return "", ErrNotFound
-				}
+			if cur == person && len(rd.ix.mem.memberList(cur)) == 0 && (rd.ov == nil || len(rd.ov.members[cur]) == 0) {
+				return "", ErrNotFound // never issued, or left with no records
 			}
 			return cur, nil
 		}
@@ -911,8 +843,10 @@ func (rd reader) resolve(person string) (string, error) {
 
 // postings lists the records in block h, and whether it is oversized.
 func (rd reader) postings(h uint64) (bool, []uint32) {
-	if e, ok := rd.ov.blockEdit(h); ok {
-		return e.over, e.recs
+	if rd.ov != nil {
+		if e, ok := rd.ov.blocks[h]; ok {
+			return e.over, e.recs
+		}
 	}
 	return rd.ix.mem.block(h)
 }
@@ -981,16 +915,13 @@ func (rd reader) decisions(ref match.RecordRef) ([]Decision, error) {
 
 // ---- writing ----
 
-// writer changes the index inside one read-write transaction.
+// writer changes the index inside one read-write transaction. It reads
+// as a reader over its own uncommitted changes (ov).
 type writer struct {
-	ix  *Index
-	tx  Txn
+	reader
 	ctr counters
 	now time.Time
-	ov  *overlay
 }
-
-func (w *writer) reader() reader { return reader{ix: w.ix, tx: w.tx, ov: w.ov} }
 
 func (w *writer) newPerson() string {
 	id := fmt.Sprintf("P%010d", w.ctr.person)
@@ -1026,10 +957,9 @@ func (w *writer) putStored(ref match.RecordRef, sr *storedRecord, p *match.Prepa
 // add stores r and assigns its person; see Index.Add.
 // pre, when not nil, is r prepared (see prepareBatch).
 func (w *writer) add(r *match.Record, pre *prep) (string, error) {
-	rd := w.reader()
 	ref := r.Ref()
 	raw := appendRecord(nil, r)
-	old, err := rd.stored(ref)
+	old, err := w.stored(ref)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		old = nil
@@ -1045,12 +975,12 @@ func (w *writer) add(r *match.Record, pre *prep) (string, error) {
 	sr := &storedRecord{seq: w.ctr.seq, blocks: pre.blocks, raw: raw}
 	if old != nil {
 		sr.seq = old.seq
-		w.detach(ref, old)
+		w.detach(ref, uint32(old.seq), old.person, old.blocks)
 	} else {
 		w.ctr.seq++
 	}
 	posts := make([]blockEdit, 0, len(pre.blocks))
-	cands, err := rd.candidates(*pre, ref, &posts)
+	cands, err := w.candidates(*pre, ref, &posts)
 	if err != nil {
 		return "", err
 	}
@@ -1084,19 +1014,21 @@ func (w *writer) add(r *match.Record, pre *prep) (string, error) {
 			return "", err
 		}
 	}
-	cur, err := rd.stored(ref)
-	if err != nil {
-		return "", err
-	}
-	return cur.person, nil
+	st, _ := w.state(uint32(sr.seq)) // as the reclustering left it
+	return st.person, nil
 }
 
-// detach removes ref's postings and membership (not its record).
-func (w *writer) detach(ref match.RecordRef, sr *storedRecord) {
-	for _, h := range sr.blocks {
-		w.postingRemove(h, uint32(sr.seq))
+// detach takes record number n (ref, of person, posted under blocks) out
+// of the index's memory: its blocks, its person's records and its number.
+// Its stored record stays.
+func (w *writer) detach(ref match.RecordRef, n uint32, person string, blocks []uint64) {
+	for _, h := range blocks {
+		if over, recs := w.postings(h); !over && slices.Contains(recs, n) {
+			w.ov.blocks[h] = &blockEdit{recs: slices.DeleteFunc(slices.Clone(recs), func(x uint32) bool { return x == n })}
+		}
 	}
-	w.memberRemove(sr.person, ref)
+	w.memberRemove(person, ref)
+	w.ov.recs[n], w.ov.refs[ref] = recState{}, 0
 }
 
 // postingAddTo adds record n to block h, given the block's current
@@ -1113,17 +1045,9 @@ func (w *writer) postingAddTo(h uint64, n uint32, over bool, recs []uint32) {
 	w.ov.blocks[h] = &blockEdit{recs: append(slices.Clip(recs), n)} // a new slice: readers may hold recs
 }
 
-func (w *writer) postingRemove(h uint64, n uint32) {
-	over, recs := w.reader().postings(h)
-	if over || !slices.Contains(recs, n) {
-		return
-	}
-	w.ov.blocks[h] = &blockEdit{recs: slices.DeleteFunc(slices.Clone(recs), func(x uint32) bool { return x == n })}
-}
-
 // memberAdd adds refs to person, keeping the list ordered.
 func (w *writer) memberAdd(person string, refs ...match.RecordRef) {
-	ms := w.reader().members(person)
+	ms := w.members(person)
 	for _, ref := range refs {
 		if i, found := slices.BinarySearchFunc(ms, ref, compareRefs); !found {
 			ms = slices.Insert(ms, i, ref)
@@ -1133,22 +1057,19 @@ func (w *writer) memberAdd(person string, refs ...match.RecordRef) {
 }
 
 func (w *writer) memberRemove(person string, ref match.RecordRef) {
-	ms := w.reader().members(person)
+	ms := w.members(person)
 	w.ov.members[person] = slices.DeleteFunc(ms, func(r match.RecordRef) bool { return r == ref })
 }
 
 func (w *writer) remove(ref match.RecordRef) error {
-	rd := w.reader()
-	old, err := rd.stored(ref)
+	old, err := w.stored(ref)
 	if err != nil {
 		return err
 	}
-	w.detach(ref, old)
+	w.detach(ref, uint32(old.seq), old.person, old.blocks)
 	if err := w.tx.Delete(recordKey(ref)); err != nil {
 		return err
 	}
-	w.ov.recs[uint32(old.seq)] = recState{}
-	w.ov.refs[ref] = 0
 	if _, err := w.emit(Event{Kind: EventRemoved, Record: ref, From: old.person}); err != nil {
 		return err
 	}
@@ -1211,15 +1132,14 @@ func (g *group) addMember(ref match.RecordRef, p *match.Prepared, decs []Decisio
 
 // personGroup loads the members of person into a group.
 func (w *writer) personGroup(person string) (*group, error) {
-	rd := w.reader()
-	ms := rd.members(person)
+	ms := w.members(person)
 	g := newGroup()
 	for _, m := range ms {
-		p, _, err := rd.member(m)
+		p, _, err := w.member(m)
 		if err != nil {
 			return nil, err
 		}
-		decs, err := rd.decisions(m)
+		decs, err := w.decisions(m)
 		if err != nil {
 			return nil, err
 		}
@@ -1278,9 +1198,8 @@ func join(groups []*group, links []link) []int {
 // persons of records a person linked it to, and of certain candidates,
 // joined as far as decisions and NHS numbers allow (see join); merging
 // them into the oldest. With none, a new person.
-func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []scored) (string, error) {
-	rd := w.reader()
-	decs, err := rd.decisions(ref)
+func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []Candidate) (string, error) {
+	decs, err := w.decisions(ref)
 	if err != nil {
 		return "", err
 	}
@@ -1288,6 +1207,7 @@ func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []scored) 
 		human  bool
 		weight float64
 		via    match.RecordRef
+		by     string // who linked via, or ByModel
 	}
 	targets := map[string]*target{}
 	never := map[match.RecordRef]bool{}
@@ -1296,23 +1216,23 @@ func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []scored) 
 			never[d.B] = true
 			continue
 		}
-		sr, err := rd.stored(d.B)
+		sr, err := w.stored(d.B)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
 		if err != nil {
 			return "", err
 		}
-		targets[sr.person] = &target{human: true, weight: math.Inf(1), via: d.B}
+		targets[sr.person] = &target{human: true, weight: math.Inf(1), via: d.B, by: d.By}
 	}
 	for _, c := range cands {
-		if c.grade != match.GradeCertain || never[c.ref] {
+		if c.Grade != match.GradeCertain || never[c.Record] {
 			continue
 		}
-		if t := targets[c.person]; t == nil {
-			targets[c.person] = &target{weight: c.weight, via: c.ref}
-		} else if !t.human && c.weight > t.weight {
-			t.weight, t.via = c.weight, c.ref
+		if t := targets[c.Person]; t == nil {
+			targets[c.Person] = &target{weight: c.Weight, via: c.Record, by: ByModel}
+		} else if !t.human && c.Weight > t.weight {
+			t.weight, t.via = c.Weight, c.Record
 		}
 	}
 	persons := slices.Sorted(maps.Keys(targets)) // ties go to the older id
@@ -1328,44 +1248,26 @@ func (w *writer) assign(ref match.RecordRef, p *match.Prepared, cands []scored) 
 		links = append(links, link{0, k + 1, targets[p].weight, targets[p].human})
 	}
 	root := join(groups, links)
-	survivor := ""
-	for k, p := range persons {
-		if root[k+1] == root[0] && (survivor == "" || p < survivor) {
-			survivor = p
-		}
-	}
-	if survivor == "" {
+	k := slices.IndexFunc(root[1:], func(r int) bool { return r == root[0] })
+	if k < 0 {
 		return w.newPerson(), nil
 	}
+	survivor := persons[k]    // the oldest id joined with ref
 	for _, l := range links { // in the order join took them
 		p, t := persons[l.j-1], targets[persons[l.j-1]]
 		if root[l.j] != root[0] || p == survivor {
 			continue
 		}
-		by := ByModel
-		if t.human {
-			by = humanLinkBy(decs, t.via)
-		}
-		if err := w.merge(p, survivor, [2]match.RecordRef{ref, t.via}, Actor{By: by}, 0); err != nil {
+		if err := w.merge(p, survivor, [2]match.RecordRef{ref, t.via}, Actor{By: t.by}, 0); err != nil {
 			return "", err
 		}
 	}
 	return survivor, nil
 }
 
-func humanLinkBy(decs []Decision, other match.RecordRef) string {
-	for _, d := range decs {
-		if d.B == other {
-			return d.By
-		}
-	}
-	return ByModel
-}
-
 // merge moves every record of from into into and leaves an alias.
 func (w *writer) merge(from, into string, pair [2]match.RecordRef, actor Actor, cause uint64) error {
-	rd := w.reader()
-	ms := rd.members(from)
+	ms := w.members(from)
 	for _, m := range ms {
 		if err := w.setPerson(m, into); err != nil {
 			return err
@@ -1381,23 +1283,13 @@ func (w *writer) merge(from, into string, pair [2]match.RecordRef, actor Actor, 
 	return err
 }
 
-// move reassigns one record's person.
-func (w *writer) move(ref match.RecordRef, from, to string) error {
-	if err := w.setPerson(ref, to); err != nil {
-		return err
-	}
-	w.memberRemove(from, ref)
-	w.memberAdd(to, ref)
-	return nil
-}
-
 // setPerson rewrites the person of a stored record (not the member lists).
 func (w *writer) setPerson(ref match.RecordRef, to string) error {
-	sr, err := w.reader().stored(ref)
+	sr, err := w.stored(ref)
 	if err != nil {
 		return err
 	}
-	st, _ := w.reader().state(uint32(sr.seq))
+	st, _ := w.state(uint32(sr.seq))
 	sr.person = to
 	return w.putStored(ref, sr, st.p)
 }
@@ -1408,33 +1300,28 @@ func (w *writer) setPerson(ref match.RecordRef, to string) error {
 // earliest-added record keeps the id, unless restore names an id (merged
 // into this person earlier) for one of its records.
 func (w *writer) recluster(person string, actor Actor, cause uint64, restore map[match.RecordRef]string) error {
-	rd := w.reader()
-	ms := rd.members(person)
+	ms := w.members(person)
 	if len(ms) < 2 || len(ms) > maxRecluster {
 		return nil
 	}
 	n := len(ms)
-	idx := make(map[match.RecordRef]int, n)
 	ents := make([]*match.Prepared, n)
 	seqs := make([]uint32, n)
 	groups := make([]*group, n)
 	human := map[[2]int]bool{}
 	for i, m := range ms {
-		idx[m] = i
-	}
-	for i, m := range ms {
 		var err error
-		if ents[i], seqs[i], err = rd.member(m); err != nil {
+		if ents[i], seqs[i], err = w.member(m); err != nil {
 			return err
 		}
-		decs, err := rd.decisions(m)
+		decs, err := w.decisions(m)
 		if err != nil {
 			return err
 		}
 		groups[i] = newGroup()
 		groups[i].addMember(m, ents[i], decs)
 		for _, d := range decs {
-			if j, ok := idx[d.B]; ok && d.Kind == DecisionLink {
+			if j, ok := slices.BinarySearchFunc(ms, d.B, compareRefs); ok && d.Kind == DecisionLink {
 				human[[2]int{min(i, j), max(i, j)}] = true
 			}
 		}
@@ -1472,7 +1359,7 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 	for k, c := range list {
 		for _, i := range c {
 			if old, ok := restore[ms[i]]; ok && old != person {
-				if cur, err := rd.resolve(old); err == nil && cur == person {
+				if cur, err := w.resolve(old); err == nil && cur == person {
 					ids[k] = old
 					break
 				}
@@ -1494,9 +1381,11 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 			}
 		}
 		for _, i := range c {
-			if err := w.move(ms[i], person, ids[k]); err != nil {
+			if err := w.setPerson(ms[i], ids[k]); err != nil {
 				return err
 			}
+			w.memberRemove(person, ms[i])
+			w.memberAdd(ids[k], ms[i])
 			if _, err := w.emit(Event{Kind: EventMoved, Record: ms[i], From: person, To: ids[k],
 				By: actor.By, Reason: actor.Reason, Cause: cause}); err != nil {
 				return err
@@ -1508,12 +1397,11 @@ func (w *writer) recluster(person string, actor Actor, cause uint64, restore map
 
 // decide records a decision about a and b and applies it.
 func (w *writer) decide(a, b match.RecordRef, actor Actor, kind DecisionKind, cause uint64, restore map[match.RecordRef]string) error {
-	rd := w.reader()
-	sa, err := rd.stored(a)
+	sa, err := w.stored(a)
 	if err != nil {
 		return fmt.Errorf("%s: %w", a, err)
 	}
-	sb, err := rd.stored(b)
+	sb, err := w.stored(b)
 	if err != nil {
 		return fmt.Errorf("%s: %w", b, err)
 	}
@@ -1583,20 +1471,15 @@ func (w *writer) revert(seq uint64, actor Actor) error {
 		if e.Cause == 0 {
 			return ErrNotReversible
 		}
-		return w.revert(e.Cause, Actor{By: actor.By, Reason: actor.Reason})
+		return w.revert(e.Cause, actor)
 	}
 	return ErrNotReversible
 }
 
-// HasModel reports whether the index's model was given or is saved in its
-// store, rather than [match.DefaultModel] waiting for the first write to pin it
-// (when a model trained on the first records can still take its place).
-func (ix *Index) HasModel() bool { return ix.modelOK }
-
 // putDecision records d about (a, b) in a's list, replacing any earlier
 // decision about the same pair.
 func (w *writer) putDecision(a, b match.RecordRef, d Decision) error {
-	decs, err := w.reader().decisions(a)
+	decs, err := w.decisions(a)
 	if err != nil {
 		return err
 	}
@@ -1609,20 +1492,4 @@ func (w *writer) putDecision(a, b match.RecordRef, d Decision) error {
 	list = append(list, storedDecision{Other: b, Decision: d})
 	w.ov.decided[a] = struct{}{}
 	return w.tx.Set(decisionKey(a), encodeJSON(list))
-}
-
-// Empty reports whether the index holds no records.
-func (ix *Index) Empty(ctx context.Context) (bool, error) {
-	empty := true
-	err := ix.store.View(ctx, func(tx Txn) error {
-		for _, err := range tx.Scan([]byte("r/"), nil) {
-			if err != nil {
-				return err
-			}
-			empty = false
-			break
-		}
-		return nil
-	})
-	return empty, err
 }

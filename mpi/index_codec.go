@@ -50,13 +50,25 @@ func aliasKey(person string) []byte { return []byte("a/" + person) }
 func decisionKey(a match.RecordRef) []byte { return appendRef([]byte("d/"), a) }
 
 func compareRefs(a, b match.RecordRef) int {
-	if c := cmp.Compare(a.Source, b.Source); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.ID, b.ID)
+	return cmp.Or(cmp.Compare(a.Source, b.Source), cmp.Compare(a.ID, b.ID))
 }
 
 func eventKey(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte("e/"), seq) }
+
+func (c counters) encode() []byte {
+	b := binary.AppendUvarint(nil, c.person)
+	b = binary.AppendUvarint(b, c.event)
+	return binary.AppendUvarint(b, c.seq)
+}
+
+func (c *counters) decode(b []byte) error {
+	d := decoder{b: b}
+	c.person, c.event, c.seq = d.uvarint(), d.uvarint(), d.uvarint()
+	if d.err != nil || c.person == 0 || c.event == 0 || c.seq == 0 {
+		return fmt.Errorf("mpi: index counters: %w", ErrCorrupt)
+	}
+	return nil
+}
 
 // decoder reads the index's binary values; the first failure sticks.
 type decoder struct {

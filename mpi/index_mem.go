@@ -62,24 +62,10 @@ type overlay struct {
 	decided map[match.RecordRef]struct{}
 }
 
-func newMemState() *memState {
-	return &memState{post: map[uint64][]uint32{}, over: map[uint64]bool{},
-		refs: map[match.RecordRef]uint32{}, members: map[string][]match.RecordRef{}, decided: map[match.RecordRef]struct{}{}}
-}
-
 func newOverlay(records int) *overlay {
 	return &overlay{blocks: make(map[uint64]*blockEdit, 8*records), recs: make(map[uint32]recState, records),
 		refs: make(map[match.RecordRef]uint32, records), members: make(map[string][]match.RecordRef, records),
 		decided: map[match.RecordRef]struct{}{}}
-}
-
-// blockEdit returns the writer's edit of block h, if any; o may be nil.
-func (o *overlay) blockEdit(h uint64) (*blockEdit, bool) {
-	if o == nil {
-		return nil, false
-	}
-	e, ok := o.blocks[h]
-	return e, ok
 }
 
 // block returns block h: oversized, or its record numbers.
@@ -178,7 +164,8 @@ func (m *memState) apply(o *overlay) {
 // loadState builds the memState from the stored records and decision
 // lists, and sets the counters to those of the same snapshot.
 func (ix *Index) loadState(ctx context.Context) error {
-	m := newMemState()
+	m := &memState{post: map[uint64][]uint32{}, over: map[uint64]bool{},
+		refs: map[match.RecordRef]uint32{}, members: map[string][]match.RecordRef{}, decided: map[match.RecordRef]struct{}{}}
 	var c counters
 	err := ix.store.View(ctx, func(tx Txn) error {
 		v, err := tx.Get(keyCounters)
@@ -233,8 +220,8 @@ func (ix *Index) loadState(ctx context.Context) error {
 	for _, ms := range m.members {
 		slices.SortFunc(ms, compareRefs)
 	}
-	ix.mem, ix.ctr = m, c
-	ix.publish()
+	ix.mem = m
+	ix.ctr.Store(&c)
 	return nil
 }
 
@@ -299,12 +286,12 @@ func (ix *Index) view(ctx context.Context, fn func(tx Txn) error) error {
 	for attempt := 0; ; attempt++ {
 		behind := false
 		err := ix.store.View(ctx, func(tx Txn) error {
-			if attempt < 2 && ix.shared() {
+			if attempt < 2 && ix.shared {
 				cur, err := tx.Get(keyCounters)
 				if err != nil {
 					return err
 				}
-				if behind = !bytes.Equal(cur, ix.pub.Load().encode()); behind {
+				if behind = !bytes.Equal(cur, ix.ctr.Load().encode()); behind {
 					return nil
 				}
 			}
@@ -319,11 +306,6 @@ func (ix *Index) view(ctx context.Context, fn func(tx Txn) error) error {
 	}
 }
 
-func (ix *Index) shared() bool {
-	sh, ok := ix.store.(SharedStore)
-	return ok && sh.Shared()
-}
-
 // refreshScan is the number of events since the last refresh from which
 // Refresh reads every record (as an open does) rather than the records the
 // events name one by one: on PostgreSQL each of those is a round trip
@@ -335,25 +317,26 @@ var refreshScan uint64 = 1000
 func (ix *Index) refreshLocked(ctx context.Context) error {
 	var w *writer
 	full := false
+	old := *ix.ctr.Load()
 	err := ix.store.View(ctx, func(tx Txn) error {
 		v, err := tx.Get(keyCounters)
 		if err != nil {
 			return err
 		}
 		var c counters
-		if err := c.decode(v); err != nil || c == ix.ctr {
+		if err := c.decode(v); err != nil || c == old {
 			return err
 		}
 		ix.mem.mu.RLock()
 		records := uint64(len(ix.mem.refs))
 		ix.mem.mu.RUnlock()
-		if n := c.event - ix.ctr.event; n > max(refreshScan, records/4) {
+		if n := c.event - old.event; n > max(refreshScan, records/4) {
 			full = true
 			return nil
 		}
-		w = &writer{ix: ix, tx: tx, ctr: c, ov: newOverlay(0)}
+		w = &writer{reader: reader{ix: ix, tx: tx, ov: newOverlay(0)}, ctr: c}
 		touched := map[match.RecordRef]struct{}{}
-		for kv, err := range tx.Scan([]byte("e/"), eventKey(ix.ctr.event)) {
+		for kv, err := range tx.Scan([]byte("e/"), eventKey(old.event)) {
 			if err != nil {
 				return err
 			}
@@ -369,16 +352,11 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 			}
 		}
 		delete(touched, match.RecordRef{})
-		rd := w.reader()
 		for ref := range touched {
 			var st recState // as this process had it
-			if n, ok := rd.recordNum(ref); ok {
-				st, _ = rd.state(n)
-				for _, h := range st.blocks {
-					w.postingRemove(h, n)
-				}
-				w.memberRemove(st.person, ref)
-				w.ov.recs[n], w.ov.refs[ref] = recState{}, 0
+			if n, ok := w.recordNum(ref); ok {
+				st, _ = w.state(n)
+				w.detach(ref, n, st.person, st.blocks)
 			}
 			sr, err := reader{ix: ix, tx: tx}.stored(ref)
 			if errors.Is(err, ErrNotFound) {
@@ -394,7 +372,7 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 			}
 			w.ov.recs[n], w.ov.refs[ref] = recState{ref: ref, person: sr.person, p: st.p, hash: h, blocks: sr.blocks}, n
 			for _, h := range sr.blocks {
-				over, recs := rd.postings(h)
+				over, recs := w.postings(h)
 				w.postingAddTo(h, n, over, recs)
 			}
 			w.memberAdd(sr.person, ref)
@@ -408,9 +386,7 @@ func (ix *Index) refreshLocked(ctx context.Context) error {
 		return ix.loadState(ctx)
 	}
 	if w != nil {
-		ix.mem.apply(w.ov)
-		ix.ctr = w.ctr
-		ix.publish()
+		ix.publish(w)
 	}
 	return nil
 }

@@ -21,23 +21,29 @@ func saveModel(tx Txn, m *match.Model) error {
 	return tx.Set(keyModel, buf.Bytes())
 }
 
-// loadModel decides the index's model: the one given (saved into the store
-// when it differs from the stored one), else the stored one, else none.
-func loadModel(tx Txn, given *match.Model) (*match.Model, error) {
+// loadModel decides the index's model: the one given, else the stored
+// one, else none. Unless readOnly, the one given is saved when it differs
+// from the stored one.
+func loadModel(tx Txn, given *match.Model, readOnly bool) (*match.Model, error) {
+	if given != nil {
+		if err := given.Validate(); err != nil {
+			return nil, fmt.Errorf("mpi: index model: %w", err)
+		}
+		if readOnly {
+			return given, nil
+		}
+	}
 	stored, err := tx.Get(keyModel)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
 	if given != nil {
-		if err := given.Validate(); err != nil {
-			return nil, fmt.Errorf("mpi: index model: %w", err)
-		}
 		var buf bytes.Buffer
 		if err := given.WriteJSON(&buf); err != nil {
 			return nil, err
 		}
 		if !bytes.Equal(buf.Bytes(), stored) {
-			if err := saveModel(tx, given); err != nil {
+			if err := tx.Set(keyModel, buf.Bytes()); err != nil {
 				return nil, err
 			}
 		}
@@ -51,16 +57,4 @@ func loadModel(tx Txn, given *match.Model) (*match.Model, error) {
 		return nil, fmt.Errorf("mpi: stored index model: %w", ErrCorrupt)
 	}
 	return m, nil
-}
-
-// readModel is loadModel for a read-only store: the model given, else the
-// stored one, with nothing saved.
-func readModel(tx Txn, given *match.Model) (*match.Model, error) {
-	if given != nil {
-		if err := given.Validate(); err != nil {
-			return nil, fmt.Errorf("mpi: index model: %w", err)
-		}
-		return given, nil
-	}
-	return loadModel(tx, nil)
 }

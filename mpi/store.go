@@ -110,9 +110,3 @@ type ReadOnlyStore interface {
 	// ReadOnly reports whether the store refuses writes.
 	ReadOnly() bool
 }
-
-// storeReadOnly reports whether s declares itself read-only.
-func storeReadOnly(s Store) bool {
-	ro, ok := s.(ReadOnlyStore)
-	return ok && ro.ReadOnly()
-}

@@ -1,10 +1,10 @@
 package mpi
 
 import (
-	"bytes"
 	"context"
 	"iter"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -20,7 +20,6 @@ type memStore struct {
 	mu     sync.RWMutex
 	closed bool
 	data   map[string][]byte
-	keys   []string // sorted keys of data
 }
 
 func (s *memStore) View(ctx context.Context, fn func(Txn) error) error {
@@ -49,18 +48,11 @@ func (s *memStore) Update(ctx context.Context, fn func(Txn) error) error {
 		return err
 	}
 	for k, v := range tx.pending {
-		i, found := slices.BinarySearch(s.keys, k)
 		if v == nil {
-			if found {
-				delete(s.data, k)
-				s.keys = slices.Delete(s.keys, i, i+1)
-			}
-			continue
+			delete(s.data, k)
+		} else {
+			s.data[k] = v
 		}
-		if !found {
-			s.keys = slices.Insert(s.keys, i, k)
-		}
-		s.data[k] = v
 	}
 	return nil
 }
@@ -72,29 +64,24 @@ func (s *memStore) Close() error {
 		return ErrStoreClosed
 	}
 	s.closed = true
-	s.data, s.keys = nil, nil
+	s.data = nil
 	return nil
 }
 
 // memTxn is a transaction of memStore. pending maps a key to its new value,
-// or to nil for a deletion.
+// or to nil for a deletion; no value stored is nil.
 type memTxn struct {
 	s        *memStore
 	writable bool
 	pending  map[string][]byte
 }
 
-var emptyValue = []byte{}
-
 func (t *memTxn) Get(key []byte) ([]byte, error) {
-	if v, ok := t.pending[string(key)]; ok {
-		if v == nil {
-			return nil, ErrNotFound
-		}
-		return v, nil
-	}
-	v, ok := t.s.data[string(key)]
+	v, ok := t.pending[string(key)]
 	if !ok {
+		v = t.s.data[string(key)]
+	}
+	if v == nil {
 		return nil, ErrNotFound
 	}
 	return v, nil
@@ -104,11 +91,7 @@ func (t *memTxn) Set(key, value []byte) error {
 	if !t.writable {
 		return ErrReadOnly
 	}
-	v := bytes.Clone(value)
-	if v == nil {
-		v = emptyValue
-	}
-	t.pending[string(key)] = v
+	t.pending[string(key)] = append([]byte{}, value...) // never nil
 	return nil
 }
 
@@ -120,36 +103,24 @@ func (t *memTxn) Delete(key []byte) error {
 	return nil
 }
 
+// Scan sorts the matching keys on each call rather than keeping every key
+// sorted: the store serves tests and small indexes.
 func (t *memTxn) Scan(prefix, start []byte) iter.Seq2[KV, error] {
 	return func(yield func(KV, error) bool) {
-		from := string(prefix)
-		if bytes.Compare(start, prefix) > 0 {
-			from = string(start)
-		}
-		keys := t.s.keys
-		lo, _ := slices.BinarySearch(keys, from)
-		var base []string
-		for _, k := range keys[lo:] {
-			if !bytes.HasPrefix([]byte(k), prefix) {
-				break
+		p, from := string(prefix), max(string(prefix), string(start))
+		var keys []string
+		for k := range t.s.data {
+			if k >= from && strings.HasPrefix(k, p) {
+				keys = append(keys, k)
 			}
-			base = append(base, k)
 		}
-		var extra []string
 		for k := range t.pending {
-			if k >= from && bytes.HasPrefix([]byte(k), prefix) {
-				if _, inBase := t.s.data[k]; !inBase {
-					extra = append(extra, k)
-				}
+			if _, stored := t.s.data[k]; !stored && k >= from && strings.HasPrefix(k, p) {
+				keys = append(keys, k)
 			}
 		}
-		slices.Sort(extra)
-		all := base
-		if len(extra) > 0 {
-			all = append(slices.Clone(base), extra...)
-			slices.Sort(all)
-		}
-		for _, k := range all {
+		slices.Sort(keys)
+		for _, k := range keys {
 			v, err := t.Get([]byte(k))
 			if err != nil {
 				continue // deleted in this transaction
