@@ -204,7 +204,7 @@ func (s *sweep) build(t *Timeline) {
 	t.mstart = make([]int32, 0, len(s.clusters)+1)
 	t.mrefs = make([]ref, 0, len(s.items))
 	ids := map[int32]ConflictID{}
-	for _, ci := range s.inOrder() {
+	for ci := range s.inOrder {
 		cl := &s.clusters[ci]
 		i := len(t.items)
 		t.mstart = append(t.mstart, int32(len(t.mrefs)))
@@ -260,17 +260,36 @@ func (s *sweep) build(t *Timeline) {
 	t.names, t.held = slices.Clone(s.srcNames), slices.Clone(s.held)
 }
 
-// inOrder returns the clusters in output order: by key, then in the order
-// they were opened in.
-func (s *sweep) inOrder() []int32 {
-	out := make([]int32, len(s.clusters))
-	for i := range out {
-		out[i] = int32(i)
+// inOrder yields the clusters in output order: by key, then in the order
+// they were opened in. They were opened in timeline order of their first
+// member, so those that still have that member's key (most of them) are in
+// order already; only the others (s.moved) are sorted, and merged in as
+// the rest are read in one pass. On the heavy patient of
+// BenchmarkMergeSizes 1,767 of 16,157 clusters are sorted, and ordering
+// them takes 1.5M instructions per merge where sorting all of them took
+// 7.5M (cachegrind).
+func (s *sweep) inOrder(yield func(int32) bool) {
+	cls, moved := s.clusters, s.moved
+	before := func(a, b int32) int { return cmp.Or(order(&cls[a].key, &cls[b].key), cmp.Compare(a, b)) }
+	slices.SortFunc(moved, before)
+	for ci := range int32(len(cls)) {
+		if cls[ci].moved {
+			continue
+		}
+		for ; len(moved) > 0 && before(moved[0], ci) < 0; moved = moved[1:] {
+			if !yield(moved[0]) {
+				return
+			}
+		}
+		if !yield(ci) {
+			return
+		}
 	}
-	slices.SortFunc(out, func(a, b int32) int {
-		return cmp.Or(order(&s.clusters[a].key, &s.clusters[b].key), cmp.Compare(a, b))
-	})
-	return out
+	for _, ci := range moved {
+		if !yield(ci) {
+			return
+		}
+	}
 }
 
 // groupConflicts groups the clusters of disagreeing pairs (union-find over
