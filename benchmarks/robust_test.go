@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,13 +40,22 @@ var knownGaps = map[string]string{
 // can reach when different people are identical on every field present).
 // The names-dob-only profile is also run with LinkOptions.UniqueNameDOB.
 func TestRobustness(t *testing.T) {
-	n := *robustPeople
-	if n == 0 {
-		n = 5000
-		if testing.Short() {
-			n = 2000
-		}
+	// Two sizes by default: at 1,000 people one false-merge pair is
+	// already 0.09% of the true pairs.
+	sizes := []int{1000, 5000}
+	if testing.Short() {
+		sizes = []int{1000, 2000}
 	}
+	if *robustPeople != 0 {
+		sizes = []int{*robustPeople}
+	}
+	for _, n := range sizes {
+		t.Run(strconv.Itoa(n), func(t *testing.T) { robustness(t, n) })
+	}
+}
+
+// robustness is TestRobustness at n people.
+func robustness(t *testing.T, n int) {
 	for _, p := range RobustProfiles(n) {
 		if *robustSeed != 0 {
 			p.Seed = *robustSeed

@@ -123,8 +123,9 @@ func TestHouseholdConstraints(t *testing.T) {
 // lacking the given name (or the birth date) links to the records of its
 // household key when the whole file shows one given name (one birth date)
 // for that key, and stays apart when the file shows a second person
-// behind it, when one source holds the key twice, or when the two records
-// disagree on a contact detail.
+// behind it, when one source holds the key twice (or, for the given name,
+// the family name and birth date twice), or when the two records disagree
+// on a contact detail.
 func TestLinkReadsMissingFieldFromFile(t *testing.T) {
 	home := Record{Family: "Davies", Address: []string{"12 Mill Lane"}, Postcode: "LS6 3AB"}
 	rec := func(src, given, dob, sex string) Record {
@@ -136,6 +137,7 @@ func TestLinkReadsMissingFieldFromFile(t *testing.T) {
 		return r
 	}
 	email := func(r Record, e string) Record { r.Email = e; return r }
+	noAddress := func(r Record) Record { r.Address, r.Postcode = nil, ""; return r }
 	amy := rec("gp", "Amy", "1983-04-02", "F")
 	amyNoGiven := rec("hospital", "", "1983-04-02", "F")
 	jack := rec("gp", "Jack", "1994-05-28", "M")
@@ -149,6 +151,9 @@ func TestLinkReadsMissingFieldFromFile(t *testing.T) {
 		{"given name missing, the twin in the file", []Record{amy, amyNoGiven, rec("community", "Mary", "1983-04-02", "F")}, false},
 		{"given name missing, a twin of the other sex without a given name", []Record{amy, amyNoGiven, rec("community", "", "1983-04-02", "M")}, false},
 		{"given name missing, one source holds the key twice", []Record{amy, rec("gp", "", "1983-04-02", "F")}, false},
+		// The nameless record's source also holds a twin of the family
+		// name and birth date, without an address: two people there.
+		{"given name missing, its source holds the family name and birth date twice", []Record{amy, amyNoGiven, noAddress(rec("hospital", "Mary", "1983-04-02", "F"))}, false},
 		{"given name missing, e-mail addresses disagree", []Record{email(amy, "amy.d@example.org"), email(amyNoGiven, "stormcloud7@example.net")}, false},
 		{"birth date missing, one birth date behind the key", []Record{jack, jackNoDOB}, true},
 		{"birth date missing, a parent of one name in the file", []Record{jack, jackNoDOB, rec("community", "Jack", "1966-02-01", "M")}, false},
