@@ -197,18 +197,19 @@ func (p RobustProfile) Generate() ([]match.Record, []string) {
 	// false-merge pairs, most of them such pairs; a family sharing one
 	// mailbox is another matter, which this generator does not model).
 	taken := map[string]bool{}
+	claim := func(addr string) string {
+		if addr == "" {
+			return ""
+		}
+		local, dom, _ := strings.Cut(addr, "@")
+		for taken[addr] {
+			local += strconv.Itoa(r.IntN(10))
+			addr = local + "@" + dom
+		}
+		taken[addr] = true
+		return addr
+	}
 	newEmail := func(q *robustPerson) {
-		defer func() {
-			if q.email == "" {
-				return
-			}
-			local, dom, _ := strings.Cut(q.email, "@")
-			for taken[q.email] {
-				local += strconv.Itoa(r.IntN(10))
-				q.email = local + "@" + dom
-			}
-			taken[q.email] = true
-		}()
 		q.email, q.emailFromName = "", false
 		if 2025-q.y < 16 || r.Float64() >= p.Email {
 			return
@@ -272,6 +273,7 @@ func (p RobustProfile) Generate() ([]match.Record, []string) {
 			}
 		}
 		newEmail(q)
+		q.email = claim(q.email)
 		for {
 			first9 := fmt.Sprintf("%d%08d", 4+r.IntN(3), r.IntN(100_000_000))
 			if c, ok := nhsnumber.CheckDigit(first9); ok {

@@ -165,10 +165,6 @@ func newHouseholdEvidence(recs []Record, prepared []Prepared) *householdEvidence
 		s.twice = s.twice || s.srcs&src != 0
 		s.srcs |= src
 	}
-	twinKey := func(r *Prepared) (key, bool) {
-		k := key{r.v[FieldFamily], r.dob, r.v[FieldPostcode]}
-		return k, k.a != 0 && k.c != 0 && r.dob%100 != 0
-	}
 	// bornKey is the twin key without the postcode: a source holding two
 	// records of one family name and birth date knows two people (twins,
 	// one perhaps recorded without a given name or an address), so the
@@ -181,6 +177,12 @@ func newHouseholdEvidence(recs []Record, prepared []Prepared) *householdEvidence
 	bornKey := func(r *Prepared) (key, bool) {
 		k := key{r.v[FieldFamily], r.dob, 0}
 		return k, k.a != 0 && r.dob%100 != 0
+	}
+	// twinKey is the family name, full birth date and postcode.
+	twinKey := func(r *Prepared) (key, bool) {
+		k, ok := bornKey(r)
+		k.c = r.v[FieldPostcode]
+		return k, ok && k.c != 0
 	}
 	nameKey := func(r *Prepared) (key, bool) {
 		k := key{r.v[FieldGiven], r.v[FieldFamily], r.v[FieldPostcode]}
@@ -230,8 +232,8 @@ func newHouseholdEvidence(recs []Record, prepared []Prepared) *householdEvidence
 		r := &prepared[i]
 		if k, ok := twinKey(r); ok {
 			s := slots[givens[k]]
-			b, _ := bornKey(r)
-			ev.givenKnown[i] = s.v != 0 && s.v != manyValues && s.sex != 1 && !s.twice && !slots[borns[b]].twice
+			k.c = 0 // its born key
+			ev.givenKnown[i] = s.v != 0 && s.v != manyValues && s.sex != 1 && !s.twice && !slots[borns[k]].twice
 		}
 		if k, ok := nameKey(r); ok {
 			s := slots[dobs[k]]

@@ -238,6 +238,20 @@ type sharedStore struct{ Store }
 
 func (sharedStore) Shared() bool { return true }
 
+// sharedIndexes opens n indexes over one new shared memory store, as n
+// processes over one PostgreSQL index.
+func sharedIndexes(t *testing.T, n int) []*Index {
+	t.Helper()
+	st := sharedStore{NewMemoryStore()}
+	ixs := make([]*Index, n)
+	for i := range ixs {
+		var err error
+		ixs[i], err = OpenIndex(t.Context(), st, nil)
+		require.NoError(t, err)
+	}
+	return ixs
+}
+
 // TestIndexRefreshFollowsOtherInstance runs two indexes over one shared
 // store, writing through each in turn (adds, merges, an update that moves a
 // record, a removal, decisions, a revert), and checks after each write
@@ -245,12 +259,8 @@ func (sharedStore) Shared() bool { return true }
 // in-memory state is what opening the index afresh builds.
 func TestIndexRefreshFollowsOtherInstance(t *testing.T) {
 	ctx := t.Context()
-	st := sharedStore{NewMemoryStore()}
-	a, err := OpenIndex(ctx, st, nil)
-	require.NoError(t, err)
-	b, err := OpenIndex(ctx, st, nil)
-	require.NoError(t, err)
-	both := []*Index{a, b}
+	both := sharedIndexes(t, 2)
+	a, b := both[0], both[1]
 	check := func(step string) {
 		t.Helper()
 		for _, ix := range both {
@@ -285,7 +295,7 @@ func TestIndexRefreshFollowsOtherInstance(t *testing.T) {
 	// An update through a moves a record to someone else; b follows.
 	moved := viewPerson(41, "hospital")
 	moved.ID = viewPerson(3, "hospital").ID
-	_, err = a.Add(ctx, moved)
+	_, err := a.Add(ctx, moved)
 	require.NoError(t, err)
 	check("update")
 	require.NoError(t, b.Delete(ctx, viewPerson(4, "gp").Ref()))
@@ -317,13 +327,7 @@ func TestIndexRefreshFollowsOtherInstance(t *testing.T) {
 // twice, and both indexes end with the state a fresh open builds.
 func TestIndexRefreshConcurrent(t *testing.T) {
 	ctx := t.Context()
-	st := sharedStore{NewMemoryStore()}
-	var both []*Index
-	for range 2 {
-		ix, err := OpenIndex(ctx, st, nil)
-		require.NoError(t, err)
-		both = append(both, ix)
-	}
+	both := sharedIndexes(t, 2)
 	const people = 40
 	var wg sync.WaitGroup
 	for k, src := range []string{"gp", "hospital"} {
@@ -456,12 +460,9 @@ func TestIndexRefreshReadsAllAfterManyEvents(t *testing.T) {
 			refreshScan = scan
 			defer func() { refreshScan = old }()
 			ctx := t.Context()
-			st := sharedStore{NewMemoryStore()}
-			a, err := OpenIndex(ctx, st, nil)
-			require.NoError(t, err)
-			b, err := OpenIndex(ctx, st, nil)
-			require.NoError(t, err)
-			_, err = b.Add(ctx, viewPerson(0, "gp")) // b holds something before
+			both := sharedIndexes(t, 2)
+			a, b := both[0], both[1]
+			_, err := b.Add(ctx, viewPerson(0, "gp")) // b holds something before
 			require.NoError(t, err)
 			_, err = a.Load(ctx, func(yield func(match.Record, error) bool) {
 				for i := range 60 {

@@ -40,20 +40,28 @@ func parse(t *testing.T, args ...string) *cmdFlags {
 	return f
 }
 
+// trainModel trains on recs as carelens link does and writes the model to
+// dir/model.json, returning it and the file's path.
+func trainModel(t *testing.T, recs []match.Record, dir string) (*match.Model, string) {
+	t.Helper()
+	res, err := match.Link(t.Context(), recs, nil)
+	require.NoError(t, err)
+	var b bytes.Buffer
+	require.NoError(t, res.Model.WriteJSON(&b))
+	path := filepath.Join(dir, "model.json")
+	require.NoError(t, os.WriteFile(path, b.Bytes(), 0o600))
+	return res.Model, path
+}
+
 // TestClustersAsCarelensLink links FEBRL1 with carelens-beam on Prism and
 // asks for the clusters file carelens link writes with the same model.
 func TestClustersAsCarelensLink(t *testing.T) {
 	in := shareddata.Path(t, "linkage", "febrl", "dataset1.csv")
 	recs, err := matchio.ReadFile(in, matchio.Options{})
 	require.NoError(t, err)
-	trained, err := match.Link(t.Context(), recs, nil)
-	require.NoError(t, err)
 	dir := t.TempDir()
-	model := filepath.Join(dir, "model.json")
-	var mb bytes.Buffer
-	require.NoError(t, trained.Model.WriteJSON(&mb))
-	require.NoError(t, os.WriteFile(model, mb.Bytes(), 0o600))
-	want, err := match.Link(t.Context(), recs, &match.LinkOptions{Model: trained.Model})
+	trained, model := trainModel(t, recs, dir)
+	want, err := match.Link(t.Context(), recs, &match.LinkOptions{Model: trained})
 	require.NoError(t, err)
 	var wb bytes.Buffer
 	cw := csv.NewWriter(&wb)
@@ -79,13 +87,8 @@ func TestInputFlags(t *testing.T) {
 	in := shareddata.Path(t, "linkage", "febrl", "dataset1.csv")
 	recs, err := matchio.ReadFile(in, matchio.Options{})
 	require.NoError(t, err)
-	trained, err := match.Link(t.Context(), recs, nil)
-	require.NoError(t, err)
 	dir := t.TempDir()
-	model := filepath.Join(dir, "model.json")
-	var mb bytes.Buffer
-	require.NoError(t, trained.Model.WriteJSON(&mb))
-	require.NoError(t, os.WriteFile(model, mb.Bytes(), 0o600))
+	_, model := trainModel(t, recs, dir)
 
 	f, err := os.Open(in)
 	require.NoError(t, err)
