@@ -140,8 +140,8 @@ func (f *Federation) Source(id string) (provenance.Source, bool) {
 	return f.members[i].Source.Info(), true
 }
 
-// MergeOptions returns the merge options the federation merges with.
-func (f *Federation) MergeOptions() *merge.Options { return f.merge }
+// Engine returns the compiled merge engine the federation merges with.
+func (f *Federation) Engine() *merge.Engine { return f.engine }
 
 // State is how a source answered.
 type State string

@@ -371,6 +371,42 @@ func TestSummary(t *testing.T) {
 	assert.Equal(t, "Body weight", s.Results[0].Name, "the most recently measured test first")
 }
 
+// TestSummaryTrendsByConcept: with an engine, results whose codes the
+// rules map to one concept are one trend, and a value in another unit is
+// converted (through the molar mass) or counted as unconverted; without
+// one, each code is its own trend and only the latest unit is plotted.
+func TestSummaryTrendsByConcept(t *testing.T) {
+	day := func(d int) time.Time { return time.Date(2025, 1, d, 9, 0, 0, 0, time.UTC) }
+	glucose := func(d int, code string, v float64, unit string) *merge.Entry {
+		return &merge.Entry{Category: merge.CategoryResult, Time: day(d), Precision: merge.PrecisionMinute, Display: "Glucose",
+			Codes: []merge.Code{{System: "http://loinc.org", Code: code}}, Value: &merge.Quantity{Value: v, Unit: unit}}
+	}
+	es := []*merge.Entry{glucose(1, "2345-7", 180.156, "mg/dL"), glucose(2, "2339-0", 5, "mmol/L"),
+		glucose(3, "2345-7", 1, "furlong"), glucose(4, "2339-0", 6, "mmol/L")}
+	eng, err := merge.Compile(&merge.Options{Rules: &merge.Rules{
+		Concepts: []merge.Concept{{ID: "glucose", Codes: []merge.Code{{System: "http://loinc.org", Code: "2345-7"}, {System: "http://loinc.org", Code: "2339-0"}}}},
+		Analytes: []merge.Analyte{{Concept: "glucose", MolarMass: 180.156}},
+	}})
+	require.NoError(t, err)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := Summarise(es, &SummaryOptions{Engine: eng, Now: now})
+	require.Len(t, s.Results, 1, "two codes of one concept are one trend")
+	tr := s.Results[0]
+	assert.Equal(t, "glucose", tr.Concept)
+	assert.Equal(t, "mmol/L", tr.Unit, "the latest result's unit")
+	require.Len(t, tr.Points, 3)
+	assert.InDelta(t, 10, tr.Points[0].Value, 1e-9, "180.156 mg/dL of glucose is 10 mmol/L")
+	assert.Equal(t, 1, tr.Unconverted)
+
+	s = Summarise(es, &SummaryOptions{Now: now})
+	require.Len(t, s.Results, 2, "without rules each code is its own trend")
+	for _, tr := range s.Results {
+		if tr.Unit == "mmol/L" {
+			assert.Len(t, tr.Points, 2)
+		}
+	}
+}
+
 func TestNewRejectsDuplicateSources(t *testing.T) {
 	gp, _, _ := cohort()
 	_, err := New([]Member{{Source: gp}, {Source: gp}}, nil)

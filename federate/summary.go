@@ -51,10 +51,10 @@ type TrendPoint struct {
 
 // SummaryOptions configure [Summarise]. The zero value works.
 type SummaryOptions struct {
-	// Vocabulary groups repeated results by concept and converts units;
-	// nil groups by the first code and plots only results in the latest
-	// unit.
-	Vocabulary *merge.Vocabulary
+	// Engine groups repeated results by its rules' concepts and converts
+	// units; nil groups by the first code and plots only results in the
+	// latest unit.
+	Engine *merge.Engine
 	// Now is the time the record is viewed at; zero means time.Now.
 	Now time.Time
 	// MedicationWindow is how long a medication without a status counts as
@@ -111,7 +111,7 @@ func Summarise(entries []*merge.Entry, o *SummaryOptions) Summary {
 			if e.Value == nil || e.Time.IsZero() {
 				continue
 			}
-			key := conceptKey(e, o.Vocabulary)
+			key := conceptKey(e, o.Engine)
 			t, ok := trends[key]
 			if !ok {
 				t = &Trend{Name: e.Display, Concept: key, Unit: e.Value.Unit, Latest: e}
@@ -119,8 +119,8 @@ func Summarise(entries []*merge.Entry, o *SummaryOptions) Summary {
 				order = append(order, key)
 			}
 			v, ok := e.Value.Value, e.Value.Unit == t.Unit
-			if !ok && o.Vocabulary != nil {
-				v, ok = o.Vocabulary.Convert(*e.Value, t.Unit, key)
+			if !ok && o.Engine != nil {
+				v, ok = o.Engine.Convert(*e.Value, t.Unit, key)
 			}
 			if !ok {
 				t.Unconverted++
@@ -143,7 +143,7 @@ func Summarise(entries []*merge.Entry, o *SummaryOptions) Summary {
 
 // conceptKey names the test an entry is: the rules' concept, else its
 // first code, else its display name.
-func conceptKey(e *merge.Entry, v *merge.Vocabulary) string {
+func conceptKey(e *merge.Entry, v *merge.Engine) string {
 	if v != nil {
 		if c := v.Concept(e.Codes); c != "" {
 			return c

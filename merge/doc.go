@@ -13,9 +13,10 @@
 //     [Resolver]) once into an [Engine], which every merge, filter and
 //     combine reuses; it is safe for concurrent use.
 //   - [Engine.Sort] puts one source's entries in the timeline order
-//     ([Engine.Compare]); [Engine.MergeSlices] and [Engine.Merge] merge and
-//     de-duplicate sorted streams into a [Timeline]; [Engine.Interleave] is
-//     the k-way merge alone, over iter.Seq streams.
+//     ([Engine.Compare]); [Engine.MergeSlices] merges and de-duplicates
+//     sorted streams into a [Timeline]; [Engine.Interleave] is the k-way
+//     merge alone, over iter.Seq streams; [Engine.Concept] and
+//     [Engine.Convert] answer from the same rules (a trend chart).
 //   - [Timeline.Filter] and [Timeline.Without] drop sources (the viewer's
 //     source checkboxes); [Engine.Combine] adds timelines together.
 //   - [Survive] picks golden demographics from [Demographic] records by

@@ -146,16 +146,6 @@ func (t *Timeline) Without(sources ...string) (*Timeline, error) {
 	return t.Filter(func(s string) bool { return !slices.Contains(sources, s) })
 }
 
-// Merge collects each stream into memory and merges them as
-// [Engine.MergeSlices] does. It reads every stream to its end.
-func (e *Engine) Merge(srcs []iter.Seq[Entry]) (*Timeline, error) {
-	ss := make([][]Entry, len(srcs))
-	for i, s := range srcs {
-		ss[i] = slices.Collect(s)
-	}
-	return e.MergeSlices(ss)
-}
-
 // Combine merges the source streams of the given timelines: the result
 // equals merging all of their streams at once, so combining is associative
 // and a source that arrives late can be added without re-fetching the

@@ -2,8 +2,34 @@ package merge
 
 import (
 	"math"
+	"slices"
 	"strings"
 )
+
+// Concept returns the id of the rules' concept that one of codes names (the
+// first code in one wins), or "": a summary that groups repeated results (a
+// trend chart) thus groups exactly the codes the merge treats as one test.
+func (e *Engine) Concept(codes []Code) string {
+	for _, cd := range codes {
+		if i, ok := e.rules.lookup(cd.System, cd.Code); ok {
+			return e.rules.ids[i]
+		}
+	}
+	return ""
+}
+
+// Convert returns q's value in unit, converting within a dimension, and
+// between mass and substance concentration through the molar mass of
+// concept (an id as [Engine.Concept] returns, or ""). ok is false when the
+// units do not convert.
+func (e *Engine) Convert(q Quantity, unit, concept string) (value float64, ok bool) {
+	var mm float64
+	if i := slices.Index(e.rules.ids, concept); i >= 0 { // ids are never empty
+		mm = e.rules.molar[i]
+	}
+	value, _, ok = e.rules.convert(q.Value, q.Unit, unit, mm)
+	return value, ok
+}
 
 // sameValue is the rules' verdict on two entries of one concept, from
 // different sources and close in time: the same fact when their values

@@ -468,7 +468,7 @@ func (s *Server) fillSummary(d *recordData, v *federate.View) {
 	for _, e := range v.Timeline.All() {
 		all = append(all, e)
 	}
-	sum := federate.Summarise(all, &federate.SummaryOptions{Vocabulary: s.vocab, Now: v.Fetched})
+	sum := federate.Summarise(all, &federate.SummaryOptions{Engine: s.fed.Engine(), Now: v.Fetched})
 	for _, e := range sum.Problems {
 		d.Summary.Problems = append(d.Summary.Problems, s.row(v.Timeline, e))
 	}

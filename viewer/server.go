@@ -18,7 +18,6 @@ import (
 
 	"github.com/carelens/carelens/audit"
 	"github.com/carelens/carelens/federate"
-	"github.com/carelens/carelens/merge"
 	"github.com/carelens/carelens/provenance"
 )
 
@@ -50,9 +49,6 @@ const (
 type Config struct {
 	// Federation is the set of sources the viewer asks.
 	Federation *federate.Federation
-	// Vocabulary groups repeated results for trend charts; nil builds one
-	// from the federation's merge rules.
-	Vocabulary *merge.Vocabulary
 	// Orgs and Users are who may sign in.
 	Orgs  []Org
 	Users []User
@@ -90,7 +86,6 @@ type Config struct {
 // Server is the viewer. Create it with [New]; it is an http.Handler.
 type Server struct {
 	fed           *federate.Federation
-	vocab         *merge.Vocabulary
 	orgs          map[string]Org
 	users         atomic.Pointer[map[string]User]
 	index         *mpi.Index
@@ -122,7 +117,7 @@ func New(c Config) (*Server, error) {
 	if c.Audit == nil {
 		return nil, fmt.Errorf("%w: no audit log", ErrConfig)
 	}
-	s := &Server{fed: c.Federation, vocab: c.Vocabulary, orgs: map[string]Org{}, index: c.Index, log: c.Logger,
+	s := &Server{fed: c.Federation, orgs: map[string]Org{}, index: c.Index, log: c.Logger,
 		policy: c.Policy, audit: c.Audit,
 		secureCookies: !c.InsecureCookies, resolveTTL: c.ResolutionTTL, now: c.Now}
 	if s.now == nil {
@@ -133,13 +128,6 @@ func New(c Config) (*Server, error) {
 	}
 	if s.resolveTTL <= 0 {
 		s.resolveTTL = DefaultResolutionTTL
-	}
-	if s.vocab == nil {
-		v, err := merge.NewVocabulary(c.Federation.MergeOptions().Rules)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-		}
-		s.vocab = v
 	}
 	for _, o := range c.Orgs {
 		if o.Code == "" {

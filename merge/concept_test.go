@@ -7,12 +7,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestVocabularyConceptAndConvert(t *testing.T) {
+func TestEngineConceptAndConvert(t *testing.T) {
 	rs := &Rules{
 		Concepts: []Concept{{ID: "glucose", Codes: []Code{{System: "http://loinc.org", Code: "2345-7"}, {System: "local", Code: "GLU"}}}},
 		Analytes: []Analyte{{Concept: "glucose", MolarMass: 180.156}},
 	}
-	v, err := NewVocabulary(rs)
+	v, err := Compile(&Options{Rules: rs})
 	require.NoError(t, err)
 	assert.Equal(t, "glucose", v.Concept([]Code{{System: "other", Code: "x"}, {System: "local", Code: "GLU"}}))
 	assert.Empty(t, v.Concept([]Code{{System: "local", Code: "2345-7"}}), "a code counts only in its own system")
@@ -42,7 +42,7 @@ func TestVocabularyConceptAndConvert(t *testing.T) {
 	}
 }
 
-func TestVocabularyRejectsBadRules(t *testing.T) {
-	_, err := NewVocabulary(&Rules{Concepts: []Concept{{ID: ""}}})
+func TestCompileRejectsBadRules(t *testing.T) {
+	_, err := Compile(&Options{Rules: &Rules{Concepts: []Concept{{ID: ""}}}})
 	require.ErrorIs(t, err, ErrInvalidRules)
 }
