@@ -127,9 +127,9 @@ func DefaultSurvivorship(f Field) Survivorship {
 }
 
 // candidate is one distinct normalised value of a field and its holders.
-type candidate struct {
+type candidate[T any] struct {
 	key      string
-	first    int // index of the record whose spelling is kept
+	value    T // as the most trusted, then most recent holder spells it
 	tags     []provenance.Tag
 	sources  []string
 	rank     int32
@@ -227,23 +227,21 @@ func pick[T any](recs []Demographic, o *Options, f Field, get func(*Demographic)
 	if trust == nil {
 		trust = o.Priority
 	}
-	var cands []candidate
-	vals := make([]T, len(recs))
+	var cands []candidate[T]
 	for i := range recs {
 		d := &recs[i]
 		v, k, c := get(d)
 		if k == "" {
 			continue
 		}
-		vals[i] = v
 		upd := d.Updated
 		if upd.IsZero() {
 			upd = d.Tag.Asserted
 		}
 		r := rank(trust, d.Tag.Source)
-		j := slices.IndexFunc(cands, func(c candidate) bool { return c.key == k })
+		j := slices.IndexFunc(cands, func(c candidate[T]) bool { return c.key == k })
 		if j < 0 {
-			cands = append(cands, candidate{key: k, first: i, rank: r, updated: upd, complete: c})
+			cands = append(cands, candidate[T]{key: k, value: v, rank: r, updated: upd})
 			j = len(cands) - 1
 		}
 		cd := &cands[j]
@@ -251,20 +249,18 @@ func pick[T any](recs []Demographic, o *Options, f Field, get func(*Demographic)
 		if !slices.Contains(cd.sources, d.Tag.Source) {
 			cd.sources = append(cd.sources, d.Tag.Source)
 		}
-		// The spelling kept is that of the most trusted, then most recent holder.
 		if r < cd.rank || r == cd.rank && upd.After(cd.updated) {
-			cd.first = i
+			cd.value = v
 		}
-		cd.rank = min(cd.rank, r)
 		if upd.After(cd.updated) {
 			cd.updated = upd
 		}
-		cd.complete = max(cd.complete, c)
+		cd.rank, cd.complete = min(cd.rank, r), max(cd.complete, c)
 	}
 	if len(cands) == 0 {
 		return provenance.Tagged[T]{}
 	}
-	best := slices.MinFunc(cands, func(a, b candidate) int {
+	best := slices.MinFunc(cands, func(a, b candidate[T]) int {
 		for _, c := range rule.Order {
 			var r int
 			switch c {
@@ -283,5 +279,5 @@ func pick[T any](recs []Demographic, o *Options, f Field, get func(*Demographic)
 		}
 		return cmp.Compare(a.key, b.key)
 	})
-	return provenance.Tagged[T]{Value: vals[best.first], Lineage: provenance.Of(best.tags...)}
+	return provenance.Tagged[T]{Value: best.value, Lineage: provenance.Of(best.tags...)}
 }
