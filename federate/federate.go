@@ -273,6 +273,12 @@ type Resolution struct {
 	// Pending are probable and possible matches for a person to confirm
 	// or reject; never used until confirmed.
 	Pending []Candidate
+	// Refused are records holding the patient's NHS number whose details
+	// are another person's (graded certainly-not, or a person said they
+	// are a different patient), in source order. They are never used, but
+	// a viewer should say they exist: a number on the wrong person's
+	// record is a safety issue at that source, not something to hide.
+	Refused []Candidate
 	// Sources are the searches' statuses, in federation order.
 	Sources []SourceStatus
 	// Resolved is when the sources were asked.
@@ -566,12 +572,17 @@ func (f *Federation) grade(ctx context.Context, res *Resolution, recs []match.Re
 			res.Used = append(res.Used, c)
 		case match.GradeProbable, match.GradePossible:
 			res.Pending = append(res.Pending, c)
+		case match.GradeCertainlyNot:
+			if nhs := res.NHSNumber(); nhs != "" && nhsnumber.Normalise(r.NHSNumber) == nhs {
+				res.Refused = append(res.Refused, c)
+			}
 		}
 	}
 	bySource := func(a, b Candidate) int {
 		return cmp.Or(cmp.Compare(f.order(a.Record.Source), f.order(b.Record.Source)), strings.Compare(a.Record.ID, b.Record.ID))
 	}
 	slices.SortStableFunc(res.Used, bySource)
+	slices.SortStableFunc(res.Refused, bySource)
 	slices.SortStableFunc(res.Pending, func(a, b Candidate) int {
 		return cmp.Or(cmp.Compare(b.Explanation.Weight, a.Explanation.Weight), bySource(a, b))
 	})

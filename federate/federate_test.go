@@ -205,6 +205,7 @@ func TestResolveByNHSNumber(t *testing.T) {
 	assert.Equal(t, []string{"gp/g1", "hospital/h1", "community/c1"}, refs(res.Used),
 		"the two identifier matches that agree, and the community record with the same name, birth date and postcode")
 	assert.NotContains(t, refs(res.Used), "hospital/h9", "a record carrying the number but another person's details is never used")
+	assert.Equal(t, []string{"hospital/h9"}, refs(res.Refused), "it is refused, for the viewer to announce; the namesake without the number is not")
 	assert.NotContains(t, refs(res.Used), "community/c7", "a namesake born the same day is never used")
 	assert.Contains(t, refs(res.Pending), "community/c7", "name and birth date alone: shown for a person to judge")
 	for _, c := range res.Pending {

@@ -18,6 +18,7 @@ import (
 	"github.com/carelens/carelens/fhirutil"
 	"github.com/carelens/carelens/match"
 	"github.com/carelens/carelens/merge"
+	"github.com/carelens/carelens/mpi"
 	"github.com/carelens/carelens/provenance"
 )
 
@@ -421,6 +422,35 @@ func (s *Server) fillPending(d *recordData, res *federate.Resolution) {
 		d.Banners = append(d.Banners, banner{Level: "warning", Text: fmt.Sprintf(
 			"%d other record(s) may be this patient. They are not shown until someone confirms them (see “Possible matches”).", len(d.Pending))})
 	}
+	for _, c := range res.Refused {
+		if d.acc.shares(c.Source) {
+			d.Banners = append(d.Banners, banner{Level: "warning", Text: refusedText(s.sourceName(c.Record.Source), c)})
+		}
+	}
+}
+
+// refusedText announces a record that holds the patient's NHS number but
+// is not this patient by its details, naming the details that disagree
+// but none of its values (they may be another person's).
+func refusedText(source string, c federate.Candidate) string {
+	if c.Decided == mpi.DecisionNeverLink {
+		return fmt.Sprintf("%s holds a record with this patient's NHS number that a person has recorded as another patient's. It is not shown.", source)
+	}
+	var differ []string
+	for _, ce := range c.Explanation.Comparisons {
+		if ce.Weight+ce.TermFrequency < 0 && !slices.Contains(differ, ce.Name) {
+			differ = append(differ, ce.Name)
+		}
+	}
+	why := "its details are another person's"
+	if n := len(differ); n > 0 {
+		list := differ[0]
+		if n > 1 {
+			list = strings.Join(differ[:n-1], ", ") + " and " + differ[n-1]
+		}
+		why = "its " + list + " differ from this patient's"
+	}
+	return fmt.Sprintf("%s holds a record with this patient's NHS number, but %s. It is not shown: the number may be on another patient's record there, so tell %[1]s.", source, why)
 }
 
 func (s *Server) fillTimeline(d *recordData, v *federate.View, f filters) {
