@@ -110,3 +110,19 @@ type ReadOnlyStore interface {
 	// ReadOnly reports whether the store refuses writes.
 	ReadOnly() bool
 }
+
+// BlockTxn is an optional capability of a [Txn] whose store keeps the
+// index's blocking keys itself, in a table of (record number, block hash)
+// with a secondary index on the hash (mpi/pgstore). An [Index] over such a
+// store keeps no block postings in memory: it writes each record's blocks
+// in the record's own transaction and reads a query's candidates from the
+// store, so its memory does not grow with every record's blocks and all
+// its instances read one blocking index.
+type BlockTxn interface {
+	// SetBlocks replaces the blocks record number rec is in (nil: none).
+	SetBlocks(rec uint32, blocks []uint64) error
+	// Blocks returns the record numbers in each of blocks, ascending, as
+	// the transaction sees them; a block of more than limit records may
+	// be cut short, to no fewer than limit.
+	Blocks(blocks []uint64, limit int) (map[uint64][]uint32, error)
+}

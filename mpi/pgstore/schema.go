@@ -27,8 +27,8 @@ type migration struct {
 	sql     []string
 }
 
-// migrations are the schema's steps. {{kv}}, {{outbox}} and {{schema}} are
-// replaced by the quoted, schema-qualified names.
+// migrations are the schema's steps. {{kv}}, {{outbox}}, {{blocks}} and
+// the index names are replaced by the quoted (schema-qualified) names.
 var migrations = []migration{
 	{1, "key-value table and outbox", []string{
 		// s is shardOf(k): rows spread over Shards ranges; k keeps its
@@ -56,6 +56,16 @@ var migrations = []migration{
 	}},
 	{2, "outbox order index", []string{
 		`CREATE INDEX {{outbox_k}} ON {{outbox}} (k, written_at)`,
+	}},
+	{3, "blocking index", []string{
+		// The index's blocking keys (see blocks.go): s is recShard(rec).
+		`CREATE TABLE {{blocks}} (
+			s smallint NOT NULL,
+			rec bigint NOT NULL,
+			block bigint NOT NULL,
+			PRIMARY KEY (s, rec, block)
+		)`,
+		`CREATE INDEX {{blocks_block}} ON {{blocks}} (block, rec)`,
 	}},
 }
 
@@ -144,6 +154,8 @@ func (s *Store) expand(stmt string) string {
 		"{{kv}}", s.ident("carelens_kv"),
 		"{{outbox}}", s.ident("carelens_outbox"),
 		"{{outbox_k}}", pgx.Identifier{"carelens_outbox_k"}.Sanitize(),
+		"{{blocks}}", s.ident("carelens_blocks"),
+		"{{blocks_block}}", pgx.Identifier{"carelens_blocks_block"}.Sanitize(),
 	}
 	for i := 0; i < len(r); i += 2 {
 		stmt = strings.ReplaceAll(stmt, r[i], r[i+1])

@@ -88,6 +88,7 @@ type Store struct {
 
 	// Statements, schema-qualified once.
 	qGet, qUpsert, qDelete, qOutbox, qStageUpsert string
+	qBlocks, qBlocksDelete, qBlocksInsert         string
 }
 
 var _ mpi.Store = (*Store)(nil)
@@ -138,6 +139,11 @@ func Open(ctx context.Context, connString string, o *Options) (*Store, error) {
 		ON CONFLICT (s, k) DO UPDATE SET v = EXCLUDED.v`
 	s.qDelete = `DELETE FROM ` + kv + ` WHERE (s, k) IN (SELECT * FROM unnest($1::smallint[], $2::bytea[]))`
 	s.qOutbox = `INSERT INTO ` + ob + ` (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[])`
+	bl := s.ident("carelens_blocks")
+	s.qBlocks = `SELECT q.b, x.rec FROM unnest($1::bigint[]) AS q(b) CROSS JOIN LATERAL
+		(SELECT rec FROM ` + bl + ` WHERE block = q.b AND NOT (rec = ANY($3::bigint[])) LIMIT $2) AS x`
+	s.qBlocksDelete = `DELETE FROM ` + bl + ` WHERE (s, rec) IN (SELECT * FROM unnest($1::smallint[], $2::bigint[]))`
+	s.qBlocksInsert = `INSERT INTO ` + bl + ` (s, rec, block) SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bigint[])`
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, translate("open: connect", err)
@@ -435,8 +441,8 @@ func (s *Store) DiskSize() (int64, error) {
 	}
 	var n int64
 	err := s.pool.QueryRow(context.Background(),
-		`SELECT pg_total_relation_size($1::regclass) + pg_total_relation_size($2::regclass)`,
-		s.ident("carelens_kv"), s.ident("carelens_outbox")).Scan(&n)
+		`SELECT pg_total_relation_size($1::regclass) + pg_total_relation_size($2::regclass) + pg_total_relation_size($3::regclass)`,
+		s.ident("carelens_kv"), s.ident("carelens_outbox"), s.ident("carelens_blocks")).Scan(&n)
 	if err != nil {
 		return 0, translate("disk size", err)
 	}
@@ -501,6 +507,8 @@ type txn struct {
 
 	fenceRead  []byte // the fence's stored value, when this transaction read it
 	fenceKnown bool
+
+	blocks map[uint32][]uint64 // SetBlocks's changes not yet sent: record number → its blocks
 }
 
 func (t *txn) Get(key []byte) ([]byte, error) {
@@ -753,6 +761,9 @@ func successor(prefix []byte) []byte {
 // (so that concurrent writers take row locks in one order), and the
 // outbox's rows.
 func (t *txn) flush() error {
+	if err := t.flushBlocks(); err != nil {
+		return err
+	}
 	if len(t.writes) == 0 {
 		return nil
 	}
